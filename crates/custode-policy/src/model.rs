@@ -1,0 +1,626 @@
+//! The policy as plain data: what the controller declares, already checked.
+//!
+//! Every type here is produced by [`crate::load`] and is valid by
+//! construction: references resolve, each text exists in every notice
+//! language, each retention rule ends. Spans are kept on ids and references
+//! so that later checks (and the data core) can point back into the file.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::Located;
+use crate::text::{Lang, Text};
+
+/// A validated privacy policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Version, dates, languages, jurisdiction.
+    pub meta: Meta,
+    /// The controller (Art. 4(7)).
+    pub controller: Party,
+    /// Joint controllers (Art. 26), if any.
+    pub joint_controllers: Vec<JointController>,
+    /// The representative in the Union (Art. 27), if any.
+    pub representative: Option<Party>,
+    /// The data protection officer (Art. 37–39), if designated.
+    pub dpo: Option<Party>,
+    /// The supervisory authority a person may complain to (Art. 77).
+    pub authority: Authority,
+    /// How and how fast rights requests are answered.
+    pub rights: RightsDesk,
+    /// Kinds of people whose data are processed.
+    pub subjects: Vec<SubjectKind>,
+    /// Categories of personal data, with their fields.
+    pub categories: Vec<Category>,
+    /// Purposes, each with its legal basis and retention.
+    pub purposes: Vec<Purpose>,
+    /// Recipients and processors.
+    pub recipients: Vec<Recipient>,
+    /// Cookies and similar technologies.
+    pub cookies: Vec<Cookie>,
+    /// Automated decision-making (Art. 22).
+    pub automated_decisions: AutomatedDecisions,
+    /// Technical and organisational security measures (Art. 32).
+    pub measures: Vec<Measure>,
+    /// SHA-256 of the policy source, hex: the version consents refer to.
+    pub digest: String,
+    pub(crate) index: Index,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Index {
+    pub(crate) subjects: HashMap<String, usize>,
+    pub(crate) categories: HashMap<String, usize>,
+    pub(crate) purposes: HashMap<String, usize>,
+    pub(crate) recipients: HashMap<String, usize>,
+}
+
+impl Policy {
+    /// The subject kind with this id.
+    pub fn subject(&self, id: &str) -> Option<&SubjectKind> {
+        self.index.subjects.get(id).map(|&i| &self.subjects[i])
+    }
+
+    /// The category with this id.
+    pub fn category(&self, id: &str) -> Option<&Category> {
+        self.index.categories.get(id).map(|&i| &self.categories[i])
+    }
+
+    /// The purpose with this id.
+    pub fn purpose(&self, id: &str) -> Option<&Purpose> {
+        self.index.purposes.get(id).map(|&i| &self.purposes[i])
+    }
+
+    /// The recipient with this id.
+    pub fn recipient(&self, id: &str) -> Option<&Recipient> {
+        self.index.recipients.get(id).map(|&i| &self.recipients[i])
+    }
+
+    /// The purposes that cover a category.
+    pub fn purposes_of_category<'a>(
+        &'a self,
+        category: &'a str,
+    ) -> impl Iterator<Item = &'a Purpose> + 'a {
+        self.purposes
+            .iter()
+            .filter(move |p| p.categories.iter().any(|c| c.value == category))
+    }
+
+    /// Recipients outside the European Economic Area: the transfers.
+    pub fn transfers(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients
+            .iter()
+            .filter(|r| !crate::law::is_eea(&r.country))
+    }
+}
+
+/// Facts about the policy document itself.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    /// The controller's own label for this version, e.g. `2026.1`.
+    pub version: String,
+    /// The date from which it applies, `YYYY-MM-DD`.
+    pub effective: String,
+    /// The languages the notice is published in; the first is the default.
+    pub languages: Vec<Lang>,
+    /// The language that prevails when translations differ, if stated.
+    pub authoritative_language: Option<Lang>,
+    /// The controller's member state, ISO 3166-1 alpha-2 (`IT`, `FR`, ...).
+    pub jurisdiction: String,
+    /// The youngest age at which the service may be used.
+    pub minimum_age: u8,
+    /// How significant changes to the policy are announced.
+    pub changes: Option<Text>,
+}
+
+/// A controller, representative or DPO: who and how to reach them.
+#[derive(Clone, Debug, Default)]
+pub struct Party {
+    /// Legal name or person's name.
+    pub name: Option<String>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Telephone.
+    pub phone: Option<String>,
+    /// VAT or tax identifier.
+    pub tax_id: Option<String>,
+    /// Web site.
+    pub website: Option<String>,
+}
+
+/// A joint controller and what it is responsible for (Art. 26).
+#[derive(Clone, Debug)]
+pub struct JointController {
+    /// Who.
+    pub party: Party,
+    /// The essence of the arrangement, told to the people concerned.
+    pub responsibilities: Text,
+}
+
+/// The supervisory authority.
+#[derive(Clone, Debug)]
+pub struct Authority {
+    /// Its name.
+    pub name: String,
+    /// Its web site, where complaints are lodged.
+    pub website: Option<String>,
+    /// Its postal address.
+    pub address: Option<String>,
+    /// Its e-mail address.
+    pub email: Option<String>,
+}
+
+/// Where and how rights are exercised.
+#[derive(Clone, Debug)]
+pub struct RightsDesk {
+    /// E-mail address for requests.
+    pub email: Option<String>,
+    /// Postal address for requests.
+    pub address: Option<String>,
+    /// Self-service portal.
+    pub portal: Option<String>,
+    /// The controller's promised answer time in days, when stricter than the
+    /// one month of Art. 12(3).
+    pub response_days: Option<u16>,
+    /// What proof of identity is asked for.
+    pub identity: Option<Text>,
+    /// How a delegate acts for the person.
+    pub delegation: Option<Text>,
+}
+
+/// A kind of data subject.
+#[derive(Clone, Debug)]
+pub struct SubjectKind {
+    /// Id used in references.
+    pub id: Located<String>,
+    /// Name shown in the notice.
+    pub name: Text,
+    /// Who they are.
+    pub description: Option<Text>,
+}
+
+/// A category of personal data.
+#[derive(Clone, Debug)]
+pub struct Category {
+    /// Id used in references.
+    pub id: Located<String>,
+    /// Name shown in the notice.
+    pub name: Text,
+    /// What it holds.
+    pub description: Option<Text>,
+    /// Its fields.
+    pub fields: Vec<Field>,
+    /// Special category of Art. 9 (health, biometrics, ...).
+    pub special: bool,
+    /// Where the data come from when not from the person (Art. 14(2)(f)).
+    pub source: Option<Text>,
+    /// Whether giving the data is required, and by what (Art. 13(2)(e)).
+    pub requirement: Requirement,
+    /// What happens if the person does not give them.
+    pub consequence: Option<Text>,
+    /// DPV personal-data term, e.g. `pd:Contact`.
+    pub dpv: Option<String>,
+}
+
+/// One field of a category.
+#[derive(Clone, Debug)]
+pub struct Field {
+    /// Id used in records.
+    pub id: Located<String>,
+    /// Name shown in the notice; falls back to the DPV term's name.
+    pub label: Option<Text>,
+    /// DPV personal-data term, e.g. `pd:EmailAddress`.
+    pub dpv: Option<String>,
+    /// Whether the field identifies a subject for look-up, and as what.
+    pub identifier: Option<IdentifierKind>,
+}
+
+/// Kinds of identifier a subject can be found by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum IdentifierKind {
+    Email,
+    Phone,
+    CustomerCode,
+    TaxCode,
+    VatNumber,
+    IpAddress,
+    Username,
+}
+
+impl IdentifierKind {
+    /// All kinds, with their names in the policy file.
+    pub const ALL: [(&'static str, IdentifierKind); 7] = [
+        ("email", IdentifierKind::Email),
+        ("phone", IdentifierKind::Phone),
+        ("customer_code", IdentifierKind::CustomerCode),
+        ("tax_code", IdentifierKind::TaxCode),
+        ("vat_number", IdentifierKind::VatNumber),
+        ("ip_address", IdentifierKind::IpAddress),
+        ("username", IdentifierKind::Username),
+    ];
+}
+
+/// Whether providing data is required (Art. 13(2)(e)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requirement {
+    /// The person may choose not to give them.
+    Voluntary,
+    /// Required by the contract.
+    Contractual,
+    /// Required to enter into the contract.
+    ContractPrecondition,
+    /// Required by law.
+    Statutory,
+}
+
+impl Requirement {
+    /// All values, with their names in the policy file.
+    pub const ALL: [(&'static str, Requirement); 4] = [
+        ("voluntary", Requirement::Voluntary),
+        ("contractual", Requirement::Contractual),
+        ("contract_precondition", Requirement::ContractPrecondition),
+        ("statutory", Requirement::Statutory),
+    ];
+}
+
+/// A purpose of processing.
+#[derive(Clone, Debug)]
+pub struct Purpose {
+    /// Id used in references.
+    pub id: Located<String>,
+    /// Name shown in the notice.
+    pub name: Text,
+    /// What is done and why.
+    pub description: Option<Text>,
+    /// The legal basis (Art. 6(1)).
+    pub basis: Basis,
+    /// The law that imposes the obligation, for [`Basis::LegalObligation`].
+    pub law: Option<Text>,
+    /// The interest pursued, for [`Basis::LegitimateInterests`].
+    pub interest: Option<Text>,
+    /// How consent is withdrawn, for [`Basis::Consent`].
+    pub withdrawal: Option<Text>,
+    /// The categories of data used.
+    pub categories: Vec<Located<String>>,
+    /// The kinds of subject concerned.
+    pub subjects: Vec<Located<String>>,
+    /// How long the data are kept for this purpose.
+    pub retention: Retention,
+    /// Who receives the data for this purpose.
+    pub recipients: Vec<Located<String>>,
+    /// Kept in the segregated vault (legally retained data).
+    pub vault: bool,
+    /// Direct marketing: an objection to it is absolute (Art. 21(3)).
+    pub direct_marketing: bool,
+    /// The Art. 9(2) condition when special categories are used.
+    pub special_condition: Option<SpecialCondition>,
+    /// DPV purpose term, e.g. `dpv:ServiceProvision`.
+    pub dpv: Option<String>,
+}
+
+/// A legal basis of Art. 6(1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Basis {
+    /// (a) consent.
+    Consent,
+    /// (b) performance of a contract.
+    Contract,
+    /// (c) legal obligation.
+    LegalObligation,
+    /// (d) vital interests.
+    VitalInterests,
+    /// (e) public task.
+    PublicTask,
+    /// (f) legitimate interests.
+    LegitimateInterests,
+}
+
+impl Basis {
+    /// All bases, with their names in the policy file.
+    pub const ALL: [(&'static str, Basis); 6] = [
+        ("consent", Basis::Consent),
+        ("contract", Basis::Contract),
+        ("legal_obligation", Basis::LegalObligation),
+        ("vital_interests", Basis::VitalInterests),
+        ("public_task", Basis::PublicTask),
+        ("legitimate_interests", Basis::LegitimateInterests),
+    ];
+
+    /// The letter of Art. 6(1).
+    pub fn letter(self) -> char {
+        match self {
+            Basis::Consent => 'a',
+            Basis::Contract => 'b',
+            Basis::LegalObligation => 'c',
+            Basis::VitalInterests => 'd',
+            Basis::PublicTask => 'e',
+            Basis::LegitimateInterests => 'f',
+        }
+    }
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        Basis::ALL
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map_or("consent", |(k, _)| k)
+    }
+}
+
+/// Conditions of Art. 9(2) that lift the ban on special categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum SpecialCondition {
+    ExplicitConsent,
+    Employment,
+    VitalInterests,
+    NotForProfit,
+    MadePublic,
+    LegalClaims,
+    SubstantialPublicInterest,
+    HealthCare,
+    PublicHealth,
+    Archiving,
+}
+
+impl SpecialCondition {
+    /// All conditions, with their names in the policy file and letters.
+    pub const ALL: [(&'static str, SpecialCondition, char); 10] = [
+        ("explicit_consent", SpecialCondition::ExplicitConsent, 'a'),
+        ("employment", SpecialCondition::Employment, 'b'),
+        ("vital_interests", SpecialCondition::VitalInterests, 'c'),
+        ("not_for_profit", SpecialCondition::NotForProfit, 'd'),
+        ("made_public", SpecialCondition::MadePublic, 'e'),
+        ("legal_claims", SpecialCondition::LegalClaims, 'f'),
+        (
+            "substantial_public_interest",
+            SpecialCondition::SubstantialPublicInterest,
+            'g',
+        ),
+        ("health_care", SpecialCondition::HealthCare, 'h'),
+        ("public_health", SpecialCondition::PublicHealth, 'i'),
+        ("archiving", SpecialCondition::Archiving, 'j'),
+    ];
+
+    /// The letter of Art. 9(2).
+    pub fn letter(self) -> char {
+        SpecialCondition::ALL
+            .iter()
+            .find(|(_, c, _)| *c == self)
+            .map_or('a', |(_, _, l)| *l)
+    }
+}
+
+/// A retention rule: an event, then a span of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// The event the span counts from.
+    pub from: Event,
+    /// How long after the event the data are kept.
+    pub keep: Period,
+}
+
+/// Events a retention rule counts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// When the datum was collected.
+    Collection,
+    /// When the account was closed.
+    AccountClosed,
+    /// When the contract ended.
+    ContractEnd,
+    /// The person's last recorded activity (inactivity rule).
+    LastActivity,
+    /// When consent for the purpose was withdrawn.
+    ConsentWithdrawn,
+}
+
+impl Event {
+    /// All events, with their names in the policy file.
+    pub const ALL: [(&'static str, Event); 5] = [
+        ("collection", Event::Collection),
+        ("account_closed", Event::AccountClosed),
+        ("contract_end", Event::ContractEnd),
+        ("last_activity", Event::LastActivity),
+        ("consent_withdrawn", Event::ConsentWithdrawn),
+    ];
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        Event::ALL
+            .iter()
+            .find(|(_, e)| *e == self)
+            .map_or("collection", |(k, _)| k)
+    }
+}
+
+/// A calendar span: so many days, weeks, months or years.
+///
+/// Months and years are calendar units: one month after 31 January is the
+/// last day of February, as Regulation 1182/71 counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period {
+    /// How many units.
+    pub amount: u32,
+    /// Which unit.
+    pub unit: Unit,
+}
+
+/// Units of a [`Period`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Unit {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Unit {
+    /// The name used in catalogues.
+    pub fn key(self) -> &'static str {
+        match self {
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+            Unit::Year => "year",
+        }
+    }
+}
+
+/// A recipient of personal data.
+#[derive(Clone, Debug)]
+pub struct Recipient {
+    /// Id used in references.
+    pub id: Located<String>,
+    /// Its name.
+    pub name: String,
+    /// Its role towards the data.
+    pub role: RecipientRole,
+    /// What it does with the data.
+    pub description: Option<Text>,
+    /// Where it processes the data, ISO 3166-1 alpha-2.
+    pub country: String,
+    /// The safeguard for a transfer outside the EEA.
+    pub safeguard: Option<Safeguard>,
+    /// Where the safeguard can be read or obtained.
+    pub safeguard_reference: Option<String>,
+}
+
+/// A recipient's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecipientRole {
+    /// Processes on the controller's behalf (Art. 28).
+    Processor,
+    /// An independent controller.
+    Controller,
+    /// A public authority receiving data under a legal duty.
+    PublicAuthority,
+}
+
+impl RecipientRole {
+    /// All roles, with their names in the policy file.
+    pub const ALL: [(&'static str, RecipientRole); 3] = [
+        ("processor", RecipientRole::Processor),
+        ("controller", RecipientRole::Controller),
+        ("public_authority", RecipientRole::PublicAuthority),
+    ];
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        RecipientRole::ALL
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map_or("processor", |(k, _)| k)
+    }
+}
+
+/// Safeguards for transfers outside the EEA (Art. 45–49).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Safeguard {
+    /// An adequacy decision (Art. 45).
+    Adequacy,
+    /// Standard contractual clauses (Art. 46(2)(c)).
+    StandardContractualClauses,
+    /// Binding corporate rules (Art. 47).
+    BindingCorporateRules,
+    /// An approved code of conduct (Art. 46(2)(e)).
+    CodeOfConduct,
+    /// An approved certification (Art. 46(2)(f)).
+    Certification,
+    /// A derogation for a specific situation (Art. 49).
+    Derogation,
+}
+
+impl Safeguard {
+    /// All safeguards, with their names in the policy file.
+    pub const ALL: [(&'static str, Safeguard); 6] = [
+        ("adequacy", Safeguard::Adequacy),
+        ("scc", Safeguard::StandardContractualClauses),
+        ("bcr", Safeguard::BindingCorporateRules),
+        ("code_of_conduct", Safeguard::CodeOfConduct),
+        ("certification", Safeguard::Certification),
+        ("derogation", Safeguard::Derogation),
+    ];
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        Safeguard::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("scc", |(k, _)| k)
+    }
+}
+
+/// A cookie or similar technology.
+#[derive(Clone, Debug)]
+pub struct Cookie {
+    /// The cookie's name.
+    pub name: String,
+    /// What it is for.
+    pub kind: CookieKind,
+    /// Who sets it.
+    pub provider: String,
+    /// What it does.
+    pub description: Option<Text>,
+    /// How long it lasts; `None` for the browser session.
+    pub duration: Option<Period>,
+}
+
+/// Kinds of cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum CookieKind {
+    Technical,
+    Preferences,
+    Analytics,
+    Marketing,
+}
+
+impl CookieKind {
+    /// All kinds, with their names in the policy file.
+    pub const ALL: [(&'static str, CookieKind); 4] = [
+        ("technical", CookieKind::Technical),
+        ("preferences", CookieKind::Preferences),
+        ("analytics", CookieKind::Analytics),
+        ("marketing", CookieKind::Marketing),
+    ];
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        CookieKind::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("technical", |(k, _)| k)
+    }
+}
+
+/// Automated decision-making, including profiling (Art. 22).
+#[derive(Clone, Debug, Default)]
+pub struct AutomatedDecisions {
+    /// Whether any decision with legal or similar effect is taken by machine.
+    pub present: bool,
+    /// The logic involved.
+    pub logic: Option<Text>,
+    /// Its significance and envisaged consequences.
+    pub significance: Option<Text>,
+}
+
+/// A security measure.
+#[derive(Clone, Debug)]
+pub struct Measure {
+    /// Technical or organisational.
+    pub kind: MeasureKind,
+    /// What it is.
+    pub description: Text,
+}
+
+/// Kinds of security measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum MeasureKind {
+    Technical,
+    Organisational,
+}
