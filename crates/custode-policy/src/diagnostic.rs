@@ -302,10 +302,12 @@ impl miette::Diagnostic for Related {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.problem.span;
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(
-            Some("here".to_owned()),
-            (span.start, span.end.saturating_sub(span.start)),
-        ))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(
+                Some("here".to_owned()),
+                (span.start, span.end.saturating_sub(span.start)),
+            ),
+        )))
     }
 }
 

@@ -82,10 +82,18 @@ impl Document {
                 }
                 Block::Table(head, rows) => {
                     let cell = |s: &String| md_escape(s).replace('|', "\\|").replace('\n', " ");
-                    let _ = writeln!(out, "| {} |", head.iter().map(cell).collect::<Vec<_>>().join(" | "));
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        head.iter().map(cell).collect::<Vec<_>>().join(" | ")
+                    );
                     let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
                     for row in rows {
-                        let _ = writeln!(out, "| {} |", row.iter().map(cell).collect::<Vec<_>>().join(" | "));
+                        let _ = writeln!(
+                            out,
+                            "| {} |",
+                            row.iter().map(cell).collect::<Vec<_>>().join(" | ")
+                        );
                     }
                 }
             }
@@ -184,7 +192,13 @@ mod tests {
             blocks: vec![],
         };
         d.p("<script>alert(1)</script> *bold*".into());
-        assert!(d.to_html().contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(d.to_markdown().contains("\\<script\\>alert(1)\\</script\\> \\*bold\\*"));
+        assert!(
+            d.to_html()
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+        );
+        assert!(
+            d.to_markdown()
+                .contains("\\<script\\>alert(1)\\</script\\> \\*bold\\*")
+        );
     }
 }

@@ -171,7 +171,10 @@ mod tests {
             let missing: Vec<_> = english.difference(&these).collect();
             let extra: Vec<_> = these.difference(&english).collect();
             assert!(missing.is_empty(), "{lang}.ftl lacks {missing:?}");
-            assert!(extra.is_empty(), "{lang}.ftl has ids en.ftl lacks: {extra:?}");
+            assert!(
+                extra.is_empty(),
+                "{lang}.ftl has ids en.ftl lacks: {extra:?}"
+            );
         }
     }
 

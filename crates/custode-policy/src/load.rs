@@ -18,6 +18,7 @@ use crate::text::{Lang, Text};
 /// together.
 pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
     let mut sink = Sink {
+        source,
         problems: Vec::new(),
         languages: Vec::new(),
     };
@@ -44,7 +45,11 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
     let controller = match root.table(&mut sink, "controller") {
         Some(mut t) => read_party(&mut sink, &mut t, &["name", "address", "email"]),
         None => {
-            root.missing(&mut sink, "controller", "a [controller] section with name, address and email");
+            root.missing(
+                &mut sink,
+                "controller",
+                "a [controller] section with name, address and email",
+            );
             Party::default()
         }
     };
@@ -135,14 +140,22 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         changes: None,
     };
     let Some(mut t) = root.table(sink, "policy") else {
-        root.missing(sink, "policy", "a [policy] section with version, effective, languages and jurisdiction");
+        root.missing(
+            sink,
+            "policy",
+            "a [policy] section with version, effective, languages and jurisdiction",
+        );
         // Without languages no text can be checked; assume the default one.
         sink.languages = vec![Lang::It];
         return meta;
     };
     let langs = t.str_array(sink, "languages");
     if langs.is_empty() && !t.has("languages") {
-        t.missing(sink, "languages", "the notice languages, e.g. [\"it\", \"en\"]");
+        t.missing(
+            sink,
+            "languages",
+            "the notice languages, e.g. [\"it\", \"en\"]",
+        );
     }
     for code in &langs {
         match Lang::parse(&code.value) {
@@ -167,10 +180,18 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
     }
     sink.languages = meta.languages.clone();
 
-    if let Some(v) = t.required_str(sink, "version", "your label for this version, e.g. \"2026.1\"") {
+    if let Some(v) = t.required_str(
+        sink,
+        "version",
+        "your label for this version, e.g. \"2026.1\"",
+    ) {
         meta.version = v.value;
     }
-    if let Some(d) = t.required_str(sink, "effective", "the date it applies from, \"YYYY-MM-DD\"") {
+    if let Some(d) = t.required_str(
+        sink,
+        "effective",
+        "the date it applies from, \"YYYY-MM-DD\"",
+    ) {
         if !is_iso_date(&d.value) {
             sink.push(
                 Problem::new(
@@ -183,7 +204,11 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         }
         meta.effective = d.value;
     }
-    if let Some(j) = t.required_str(sink, "jurisdiction", "the controller's member state, e.g. \"IT\"") {
+    if let Some(j) = t.required_str(
+        sink,
+        "jurisdiction",
+        "the controller's member state, e.g. \"IT\"",
+    ) {
         if !crate::law::is_eea(&j.value) {
             sink.push(
                 Problem::new(
@@ -214,7 +239,10 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
                 Problem::new(
                     ProblemKind::InvalidValue,
                     code.span,
-                    format!("authoritative language `{}` is not one of the notice languages", code.value),
+                    format!(
+                        "authoritative language `{}` is not one of the notice languages",
+                        code.value
+                    ),
                 )
                 .help("name one of the languages listed in `languages`"),
             ),
@@ -287,7 +315,11 @@ fn looks_like_email(s: &str) -> bool {
 fn read_joint(sink: &mut Sink, t: &mut Table) -> JointController {
     let party = read_party(sink, t, &["name", "address", "email"]);
     let responsibilities = t
-        .required_text(sink, "responsibilities", "the essence of the arrangement (Art. 26(2))")
+        .required_text(
+            sink,
+            "responsibilities",
+            "the essence of the arrangement (Art. 26(2))",
+        )
         .unwrap_or_else(|| Text::single(Lang::It, ""));
     t.finish(sink);
     JointController {
@@ -298,7 +330,11 @@ fn read_joint(sink: &mut Sink, t: &mut Table) -> JointController {
 
 fn read_authority(sink: &mut Sink, root: &mut Table) -> Authority {
     let Some(mut t) = root.table(sink, "authority") else {
-        root.missing(sink, "authority", "the supervisory authority people may complain to (Art. 77)");
+        root.missing(
+            sink,
+            "authority",
+            "the supervisory authority people may complain to (Art. 77)",
+        );
         return Authority {
             name: String::new(),
             website: None,
@@ -321,7 +357,11 @@ fn read_authority(sink: &mut Sink, root: &mut Table) -> Authority {
 
 fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
     let Some(mut t) = root.table(sink, "rights") else {
-        root.missing(sink, "rights", "a [rights] section saying where requests go");
+        root.missing(
+            sink,
+            "rights",
+            "a [rights] section saying where requests go",
+        );
         return RightsDesk {
             email: None,
             address: None,
@@ -367,7 +407,8 @@ fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
 }
 
 fn read_id(sink: &mut Sink, t: &mut Table) -> Located<String> {
-    let Some(id) = t.required_str(sink, "id", "a short name to refer to it, e.g. \"billing\"") else {
+    let Some(id) = t.required_str(sink, "id", "a short name to refer to it, e.g. \"billing\"")
+    else {
         return Located::new(String::new(), t.span);
     };
     if !id
@@ -379,12 +420,19 @@ fn read_id(sink: &mut Sink, t: &mut Table) -> Located<String> {
             Problem::new(
                 ProblemKind::InvalidValue,
                 id.span,
-                format!("id `{}` has characters other than a-z, 0-9, _ and -", id.value),
+                format!(
+                    "id `{}` has characters other than a-z, 0-9, _ and -",
+                    id.value
+                ),
             )
             .help("ids are short lower-case names such as `contact_data`"),
         );
     }
-    t.path = format!("{} \"{}\"", t.path.split(" #").next().unwrap_or("entry"), id.value);
+    t.path = format!(
+        "{} \"{}\"",
+        t.path.split(" #").next().unwrap_or("entry"),
+        id.value
+    );
     id
 }
 
@@ -420,9 +468,19 @@ fn read_dpv(sink: &mut Sink, t: &mut Table, prefix: &str) -> Option<String> {
             Problem::new(
                 ProblemKind::InvalidValue,
                 term.span,
-                format!("`{}` is not a `{prefix}:` term of the Data Privacy Vocabulary", term.value),
+                format!(
+                    "`{}` is not a `{prefix}:` term of the Data Privacy Vocabulary",
+                    term.value
+                ),
             )
-            .help(format!("write it as {prefix}:TermName, e.g. {}", if prefix == "pd" { "pd:EmailAddress" } else { "dpv:ServiceProvision" })),
+            .help(format!(
+                "write it as {prefix}:TermName, e.g. {}",
+                if prefix == "pd" {
+                    "pd:EmailAddress"
+                } else {
+                    "dpv:ServiceProvision"
+                }
+            )),
         );
         return None;
     }
@@ -438,7 +496,11 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
     let mut fields = Vec::new();
     if !t.has("fields") {
         t.raw("fields");
-        t.missing(sink, "fields", "the fields of the category, e.g. [{ id = \"email\", dpv = \"pd:EmailAddress\" }]");
+        t.missing(
+            sink,
+            "fields",
+            "the fields of the category, e.g. [{ id = \"email\", dpv = \"pd:EmailAddress\" }]",
+        );
     }
     for mut f in t.tables(sink, "fields") {
         f.path = format!("a field of {}", t.path);
@@ -489,7 +551,9 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
                         .map_or("", |(k, _)| k)
                 ),
             )
-            .help("add `consequence = { ... }` (Art. 13(2)(e)): e.g. the service cannot be provided"),
+            .help(
+                "add `consequence = { ... }` (Art. 13(2)(e)): e.g. the service cannot be provided",
+            ),
         );
     }
     let dpv = read_dpv(sink, t, "pd");
@@ -612,9 +676,7 @@ fn check_basis_details(
         ),
         _ => return,
     };
-    sink.push(
-        Problem::new(kind, span, format!("purpose `{}` {missing}", id.value)).help(help),
-    );
+    sink.push(Problem::new(kind, span, format!("purpose `{}` {missing}", id.value)).help(help));
 }
 
 const UNBOUNDED_WORDS: [&str; 8] = [
@@ -651,8 +713,14 @@ fn read_retention(sink: &mut Sink, t: &mut Table, id: &Located<String>) -> Optio
         );
         return None;
     };
-    let mut r = Table::new(table, span_of(v), format!("the retention of purpose `{}`", id.value));
-    let from = r.choice(sink, "from", &Event::ALL).map_or(Event::Collection, |l| l.value);
+    let mut r = Table::new(
+        table,
+        span_of(v),
+        format!("the retention of purpose `{}`", id.value),
+    );
+    let from = r
+        .choice(sink, "from", &Event::ALL)
+        .map_or(Event::Collection, |l| l.value);
     let keep = match r.raw("keep") {
         None => {
             sink.push(
@@ -842,14 +910,22 @@ fn read_cookie(sink: &mut Sink, t: &mut Table) -> Cookie {
         .choice(sink, "kind", &CookieKind::ALL)
         .map_or(CookieKind::Technical, |l| l.value);
     if !t.has("kind") {
-        t.missing(sink, "kind", "technical, preferences, analytics or marketing");
+        t.missing(
+            sink,
+            "kind",
+            "technical, preferences, analytics or marketing",
+        );
     }
     let provider = t
         .required_str(sink, "provider", "who sets it")
         .map(|l| l.value)
         .unwrap_or_default();
     let description = t.text(sink, "description");
-    let duration = match t.required_str(sink, "duration", "\"session\" or a span such as \"13 months\"") {
+    let duration = match t.required_str(
+        sink,
+        "duration",
+        "\"session\" or a span such as \"13 months\"",
+    ) {
         Some(d) if d.value == "session" => None,
         Some(d) => match parse_period(&d.value) {
             Ok(p) => Some(p),
@@ -948,9 +1024,18 @@ mod tests {
     fn periods() {
         assert_eq!(
             parse_period("24 months"),
-            Ok(Period { amount: 24, unit: Unit::Month })
+            Ok(Period {
+                amount: 24,
+                unit: Unit::Month
+            })
         );
-        assert_eq!(parse_period("1 year"), Ok(Period { amount: 1, unit: Unit::Year }));
+        assert_eq!(
+            parse_period("1 year"),
+            Ok(Period {
+                amount: 1,
+                unit: Unit::Year
+            })
+        );
         assert_eq!(parse_period("forever"), Err(PeriodError::Unbounded));
         assert_eq!(parse_period("999 years"), Err(PeriodError::Unbounded));
         assert_eq!(parse_period("24 moons"), Err(PeriodError::Malformed));

@@ -52,7 +52,10 @@ pub fn notice(policy: &Policy, lang: Lang) -> Result<Document, NoticeError> {
         title: format!("{} — {}", c.msg("notice-title"), controller),
         blocks: Vec::new(),
     };
-    d.p(c.msg_args("notice-intro", &[("controller", controller.as_str().into())]));
+    d.p(c.msg_args(
+        "notice-intro",
+        &[("controller", controller.as_str().into())],
+    ));
     d.p(c.msg_args(
         "notice-version",
         &[
@@ -129,7 +132,12 @@ pub(crate) fn field_name(field: &Field, lang: Lang) -> String {
         .label
         .as_ref()
         .map(|l| l.get(lang).to_owned())
-        .or_else(|| field.dpv.as_deref().and_then(|t| crate::i18n::term_name(t, lang)))
+        .or_else(|| {
+            field
+                .dpv
+                .as_deref()
+                .and_then(|t| crate::i18n::term_name(t, lang))
+        })
         .unwrap_or_else(|| field.id.value.clone())
 }
 
@@ -141,7 +149,8 @@ fn data(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             d.p(desc.get(lang).to_owned());
         }
         let fields: Vec<String> = cat.fields.iter().map(|f| field_name(f, lang)).collect();
-        let mut lines = vec![c.msg_args("category-fields", &[("fields", fields.join(", ").into())])];
+        let mut lines =
+            vec![c.msg_args("category-fields", &[("fields", fields.join(", ").into())])];
         lines.push(match &cat.source {
             Some(source) => c.msg_args("category-source", &[("source", source.get(lang).into())]),
             None => c.msg("category-from-you"),
@@ -159,7 +168,11 @@ fn data(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             Requirement::ContractPrecondition => "requirement-contract_precondition",
             Requirement::Statutory => "requirement-statutory",
         };
-        lines.push(c.msg_args(key, &[("consequence", consequence.into())]).trim().to_owned());
+        lines.push(
+            c.msg_args(key, &[("consequence", consequence.into())])
+                .trim()
+                .to_owned(),
+        );
         d.list(lines);
     }
 }
@@ -170,7 +183,10 @@ pub fn retention_words(c: &Catalog, r: &Retention) -> String {
         return c.msg(&format!("retention-{}-now", r.from.key()));
     }
     let span = period_words(c, &r.keep);
-    c.msg_args(&format!("retention-{}", r.from.key()), &[("span", span.into())])
+    c.msg_args(
+        &format!("retention-{}", r.from.key()),
+        &[("span", span.into())],
+    )
 }
 
 /// A span in words: "24 mesi", "1 year".
@@ -200,7 +216,10 @@ fn purposes(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             lines.push(c.msg_args("purpose-law", &[("law", law.get(lang).into())]));
         }
         if let Some(interest) = &p.interest {
-            lines.push(c.msg_args("purpose-interest", &[("interest", interest.get(lang).into())]));
+            lines.push(c.msg_args(
+                "purpose-interest",
+                &[("interest", interest.get(lang).into())],
+            ));
         }
         if let Some(condition) = p.special_condition {
             let key = SpecialCondition::ALL
@@ -215,26 +234,30 @@ fn purposes(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
                 ],
             ));
         }
-        lines.push(c.msg_args(
-            "purpose-categories",
-            &[(
-                "list",
-                names(p.categories.iter().map(|x| x.value.as_str()), |id| {
-                    policy.category(id).map(|x| x.name.get(lang).to_owned())
-                })
-                .into(),
-            )],
-        ));
-        lines.push(c.msg_args(
-            "purpose-subjects",
-            &[(
-                "list",
-                names(p.subjects.iter().map(|x| x.value.as_str()), |id| {
-                    policy.subject(id).map(|x| x.name.get(lang).to_owned())
-                })
-                .into(),
-            )],
-        ));
+        lines.push(
+            c.msg_args(
+                "purpose-categories",
+                &[(
+                    "list",
+                    names(p.categories.iter().map(|x| x.value.as_str()), |id| {
+                        policy.category(id).map(|x| x.name.get(lang).to_owned())
+                    })
+                    .into(),
+                )],
+            ),
+        );
+        lines.push(
+            c.msg_args(
+                "purpose-subjects",
+                &[(
+                    "list",
+                    names(p.subjects.iter().map(|x| x.value.as_str()), |id| {
+                        policy.subject(id).map(|x| x.name.get(lang).to_owned())
+                    })
+                    .into(),
+                )],
+            ),
+        );
         lines.push(c.msg_args(
             "purpose-retention",
             &[("retention", retention_words(c, &p.retention).into())],
@@ -242,16 +265,18 @@ fn purposes(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
         if p.recipients.is_empty() {
             lines.push(c.msg("purpose-no-recipients"));
         } else {
-            lines.push(c.msg_args(
-                "purpose-recipients",
-                &[(
-                    "list",
-                    names(p.recipients.iter().map(|x| x.value.as_str()), |id| {
-                        policy.recipient(id).map(|r| r.name.clone())
-                    })
-                    .into(),
-                )],
-            ));
+            lines.push(
+                c.msg_args(
+                    "purpose-recipients",
+                    &[(
+                        "list",
+                        names(p.recipients.iter().map(|x| x.value.as_str()), |id| {
+                            policy.recipient(id).map(|r| r.name.clone())
+                        })
+                        .into(),
+                    )],
+                ),
+            );
         }
         d.list(lines);
         if p.vault {
@@ -379,7 +404,10 @@ fn rights(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
     }
     d.list(how);
     d.p(match r.response_days {
-        Some(days) => c.msg_args("rights-deadline-days", &[("days", Arg::Num(i64::from(days)))]),
+        Some(days) => c.msg_args(
+            "rights-deadline-days",
+            &[("days", Arg::Num(i64::from(days)))],
+        ),
         None => c.msg("rights-deadline-month"),
     });
     if let Some(identity) = &r.identity {
@@ -409,7 +437,10 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             d.p(c.msg_args("automated-logic", &[("logic", logic.get(lang).into())]));
         }
         if let Some(s) = &a.significance {
-            d.p(c.msg_args("automated-significance", &[("significance", s.get(lang).into())]));
+            d.p(c.msg_args(
+                "automated-significance",
+                &[("significance", s.get(lang).into())],
+            ));
         }
     } else {
         d.p(c.msg("automated-none"));
@@ -425,13 +456,18 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
                 .map(|k| {
                     let duration = match &k.duration {
                         None => c.msg("cookie-session"),
-                        Some(p) => c.msg_args("cookie-duration", &[("span", period_words(c, p).into())]),
+                        Some(p) => {
+                            c.msg_args("cookie-duration", &[("span", period_words(c, p).into())])
+                        }
                     };
                     let mut line = c.msg_args(
                         "cookie-line",
                         &[
                             ("name", k.name.as_str().into()),
-                            ("kind", c.msg(&format!("cookie-kind-{}", k.kind.key())).into()),
+                            (
+                                "kind",
+                                c.msg(&format!("cookie-kind-{}", k.kind.key())).into(),
+                            ),
                             ("provider", k.provider.as_str().into()),
                             ("duration", duration.into()),
                         ],
@@ -447,11 +483,20 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
     }
 
     d.h2(c.msg("section-minors"));
-    d.p(c.msg_args("minors", &[("age", Arg::Num(i64::from(policy.meta.minimum_age)))]));
+    d.p(c.msg_args(
+        "minors",
+        &[("age", Arg::Num(i64::from(policy.meta.minimum_age)))],
+    ));
 
     if !policy.measures.is_empty() {
         d.h2(c.msg("section-security"));
-        d.list(policy.measures.iter().map(|m| m.description.get(lang).to_owned()).collect());
+        d.list(
+            policy
+                .measures
+                .iter()
+                .map(|m| m.description.get(lang).to_owned())
+                .collect(),
+        );
     }
     if let Some(changes) = &policy.meta.changes {
         d.h2(c.msg("section-changes"));
@@ -461,7 +506,10 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
         d.h2(c.msg("section-language"));
         d.p(c.msg_args(
             "authoritative",
-            &[("language", c.msg(&format!("language-{}", auth.code())).into())],
+            &[(
+                "language",
+                c.msg(&format!("language-{}", auth.code())).into(),
+            )],
         ));
     }
 }

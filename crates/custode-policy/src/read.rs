@@ -12,13 +12,20 @@ use crate::diagnostic::{Located, Problem, ProblemKind, Span};
 use crate::text::{Lang, Text};
 
 /// Collects problems while a policy is read and checked.
-pub(crate) struct Sink {
+pub(crate) struct Sink<'s> {
+    /// The policy source, to name lines in messages.
+    pub(crate) source: &'s str,
     pub(crate) problems: Vec<Problem>,
     /// The notice languages, once `[policy]` has been read.
     pub(crate) languages: Vec<Lang>,
 }
 
-impl Sink {
+impl Sink<'_> {
+    /// The one-based line of a span, for messages that refer to another place.
+    pub(crate) fn line(&self, span: Span) -> usize {
+        crate::diagnostic::line_col(self.source, span.start).line
+    }
+
     pub(crate) fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
@@ -229,17 +236,18 @@ impl<'a, 'i> Table<'a, 'i> {
             return Vec::new();
         };
         let Some(items) = v.get_ref().as_array() else {
-            self.wrong_type(sink, key, v, &format!("an array of tables, written [[{key}]]"));
+            self.wrong_type(
+                sink,
+                key,
+                v,
+                &format!("an array of tables, written [[{key}]]"),
+            );
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());
         for (n, item) in items.iter().enumerate() {
             match item.get_ref().as_table() {
-                Some(t) => out.push(Table::new(
-                    t,
-                    span_of(item),
-                    format!("{key} #{}", n + 1),
-                )),
+                Some(t) => out.push(Table::new(t, span_of(item), format!("{key} #{}", n + 1))),
                 None => self.wrong_type(sink, key, item, "a table"),
             }
         }
@@ -386,7 +394,10 @@ pub(crate) fn read_text(
 }
 
 /// The candidate nearest to `word`, if it is near enough to be a typo.
-pub(crate) fn closest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn closest<'c>(
+    word: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
     candidates
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::doc::{Block, Document};
 use crate::i18n::Catalog;
 use crate::model::*;
-use crate::notice::{ensure_language, field_name, retention_words};
 pub use crate::notice::NoticeError;
+use crate::notice::{ensure_language, field_name, retention_words};
 use crate::text::Lang;
 
 /// Output formats of the record.
@@ -167,10 +167,18 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
             parts.push(e.clone());
         }
         for j in &policy.joint_controllers {
-            parts.push(format!("{}: {}", c.msg("ropa-joint"), j.party.name.clone().unwrap_or_default()));
+            parts.push(format!(
+                "{}: {}",
+                c.msg("ropa-joint"),
+                j.party.name.clone().unwrap_or_default()
+            ));
         }
         if let Some(r) = &policy.representative {
-            parts.push(format!("{}: {}", c.msg("ropa-representative"), r.name.clone().unwrap_or_default()));
+            parts.push(format!(
+                "{}: {}",
+                c.msg("ropa-representative"),
+                r.name.clone().unwrap_or_default()
+            ));
         }
         if let Some(d) = &policy.dpo {
             let who = [d.name.clone(), d.email.clone()]
@@ -194,7 +202,10 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
         .iter()
         .map(|p| {
             let mut purpose = p.name.get(lang).to_owned();
-            purpose.push_str(&format!(" — {}", c.msg(&format!("basis-{}", p.basis.key()))));
+            purpose.push_str(&format!(
+                " — {}",
+                c.msg(&format!("basis-{}", p.basis.key()))
+            ));
             if let Some(law) = &p.law {
                 purpose.push_str(&format!(" ({})", law.get(lang)));
             }
@@ -210,7 +221,8 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
                 .iter()
                 .filter_map(|id| policy.category(&id.value))
                 .map(|cat| {
-                    let fields: Vec<String> = cat.fields.iter().map(|f| field_name(f, lang)).collect();
+                    let fields: Vec<String> =
+                        cat.fields.iter().map(|f| field_name(f, lang)).collect();
                     format!("{} ({})", cat.name.get(lang), fields.join(", "))
                 })
                 .collect::<Vec<_>>()
@@ -225,7 +237,14 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
             } else {
                 recipients
                     .iter()
-                    .map(|r| format!("{} ({}, {})", r.name, c.msg(&format!("role-{}", r.role.key())), r.country))
+                    .map(|r| {
+                        format!(
+                            "{} ({}, {})",
+                            r.name,
+                            c.msg(&format!("role-{}", r.role.key())),
+                            r.country
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("; ")
             };
@@ -237,7 +256,8 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
                         "{} ({}): {}",
                         r.name,
                         c.country(&r.country),
-                        r.safeguard.map_or(String::new(), |s| c.msg(&format!("safeguard-{}", s.key())))
+                        r.safeguard
+                            .map_or(String::new(), |s| c.msg(&format!("safeguard-{}", s.key())))
                     )
                 })
                 .collect();
@@ -252,7 +272,11 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
                     purpose,
                     format!("{subjects} — {data}"),
                     recipient_text,
-                    if transfers.is_empty() { none.clone() } else { transfers.join("; ") },
+                    if transfers.is_empty() {
+                        none.clone()
+                    } else {
+                        transfers.join("; ")
+                    },
                     erasure,
                     measures.clone(),
                 ],
@@ -302,14 +326,23 @@ pub fn document(policy: &Policy, lang: Lang) -> Document {
         ],
     ));
     let rows = rows(policy, lang);
-    let titles = ["ropa-a", "ropa-b", "ropa-c", "ropa-d", "ropa-e", "ropa-f", "ropa-g"];
+    let titles = [
+        "ropa-a", "ropa-b", "ropa-c", "ropa-d", "ropa-e", "ropa-f", "ropa-g",
+    ];
     // (a) and (g) are the same for every activity: state them once.
     d.h2(c.msg(titles[0]));
-    d.list(rows.first().map(|r| r.cells[0].split("; ").map(str::to_owned).collect()).unwrap_or_default());
+    d.list(
+        rows.first()
+            .map(|r| r.cells[0].split("; ").map(str::to_owned).collect())
+            .unwrap_or_default(),
+    );
     for (i, title) in titles.iter().enumerate().take(6).skip(1) {
         d.h2(c.msg(title));
         d.blocks.push(Block::Table(
-            vec![c.msg("ropa-activity"), c.msg(title).chars().skip(4).collect()],
+            vec![
+                c.msg("ropa-activity"),
+                c.msg(title).chars().skip(4).collect(),
+            ],
             rows.iter()
                 .map(|r| {
                     let name = policy
@@ -377,7 +410,10 @@ fn dpv_role(r: RecipientRole) -> &'static str {
 /// personal data, subjects, recipients, storage duration and measures.
 pub fn jsonld(policy: &Policy, lang: Lang) -> Value {
     let c = Catalog::get(lang);
-    let base = format!("urn:custode:policy:{}", &policy.digest[..16.min(policy.digest.len())]);
+    let base = format!(
+        "urn:custode:policy:{}",
+        &policy.digest[..16.min(policy.digest.len())]
+    );
     let controller_id = format!("{base}#controller");
     let mut graph = vec![json!({
         "@id": controller_id,

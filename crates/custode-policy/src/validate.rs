@@ -22,15 +22,30 @@ pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
                 sink.push(Problem::new(
                     ProblemKind::DuplicateId,
                     field.id.span,
-                    format!("field `{}` appears twice in category `{}`", field.id.value, category.id.value),
+                    format!(
+                        "field `{}` appears twice in category `{}`",
+                        field.id.value, category.id.value
+                    ),
                 ));
             }
         }
     }
 
-    let subject_ids: Vec<&str> = policy.subjects.iter().map(|s| s.id.value.as_str()).collect();
-    let category_ids: Vec<&str> = policy.categories.iter().map(|c| c.id.value.as_str()).collect();
-    let recipient_ids: Vec<&str> = policy.recipients.iter().map(|r| r.id.value.as_str()).collect();
+    let subject_ids: Vec<&str> = policy
+        .subjects
+        .iter()
+        .map(|s| s.id.value.as_str())
+        .collect();
+    let category_ids: Vec<&str> = policy
+        .categories
+        .iter()
+        .map(|c| c.id.value.as_str())
+        .collect();
+    let recipient_ids: Vec<&str> = policy
+        .recipients
+        .iter()
+        .map(|r| r.id.value.as_str())
+        .collect();
     let mut covered = vec![false; policy.categories.len()];
     let mut concerned = vec![false; policy.subjects.len()];
 
@@ -107,14 +122,20 @@ pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
                     subject.id.span,
                     format!("no purpose concerns subject kind `{}`", subject.id.value),
                 )
-                .help("list it in the `subjects` of the purposes that process its data, or remove it"),
+                .help(
+                    "list it in the `subjects` of the purposes that process its data, or remove it",
+                ),
             );
         }
     }
     if policy.purposes.is_empty() {
         sink.push(
-            Problem::new(ProblemKind::Missing, Default::default(), "the policy declares no purpose")
-                .help("add at least one [[purpose]]"),
+            Problem::new(
+                ProblemKind::Missing,
+                Default::default(),
+                "the policy declares no purpose",
+            )
+            .help("add at least one [[purpose]]"),
         );
     }
 }
@@ -132,7 +153,7 @@ fn index<'a>(
             continue;
         }
         if let Some(&prev) = map.get(&id.value) {
-            let line = first_spans[prev];
+            let line = sink.line(first_spans[prev]);
             sink.push(
                 Problem::new(
                     ProblemKind::DuplicateId,
@@ -140,8 +161,7 @@ fn index<'a>(
                     format!("two entries are {what} `{}`", id.value),
                 )
                 .help(format!(
-                    "ids must be unique; the first is at byte {} — rename one of them",
-                    line.start
+                    "ids must be unique; the first is on line {line} — rename one of them"
                 )),
             );
         } else {

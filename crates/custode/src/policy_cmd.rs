@@ -127,7 +127,10 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<Outcome> {
                 RopaArg::Md => RopaFormat::Markdown,
                 RopaArg::Jsonld => RopaFormat::JsonLd,
             };
-            emit(output.as_deref(), &custode_policy::ropa(&policy, lang, format)?)?;
+            emit(
+                output.as_deref(),
+                &custode_policy::ropa(&policy, lang, format)?,
+            )?;
             Ok(Outcome::Ok)
         }
     }
@@ -152,8 +155,9 @@ fn load(file: &Path, report: Report) -> anyhow::Result<Option<Policy>> {
 
 fn emit(output: Option<&Path>, text: &str) -> anyhow::Result<()> {
     match output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display())),
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())

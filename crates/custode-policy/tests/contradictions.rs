@@ -1,0 +1,367 @@
+//! A policy that contradicts itself does not load, and each problem is
+//! reported at the line that causes it — all of them at once.
+
+use custode_policy::{ProblemKind, load};
+
+/// A small valid policy; each case below breaks it in one way.
+const BASE: &str = r#"
+[policy]
+version = "1"
+effective = "2026-01-01"
+languages = ["it", "en"]
+jurisdiction = "IT"
+
+[controller]
+name = "Posta Esempio S.r.l."
+address = "Via Esempio 1, 59100 Prato"
+email = "privacy@posta.example"
+
+[dpo]
+email = "dpo@posta.example"
+
+[authority]
+name = "Garante per la protezione dei dati personali"
+
+[rights]
+email = "privacy@posta.example"
+
+[[subject]]
+id = "customer"
+name = { it = "Clienti", en = "Customers" }
+
+[[category]]
+id = "contact"
+name = { it = "Dati di contatto", en = "Contact data" }
+fields = [{ id = "email", dpv = "pd:EmailAddress", identifier = "email" }]
+
+[[purpose]]
+id = "service"
+name = { it = "Servizio", en = "Service" }
+basis = "contract"
+categories = ["contact"]
+subjects = ["customer"]
+retention = { from = "account_closed", keep = "30 days" }
+recipients = ["hosting"]
+
+[[purpose]]
+id = "newsletter"
+name = { it = "Newsletter", en = "Newsletter" }
+basis = "consent"
+withdrawal = { it = "Link di disiscrizione.", en = "Unsubscribe link." }
+categories = ["contact"]
+subjects = ["customer"]
+retention = { from = "consent_withdrawn", keep = "0 days" }
+direct_marketing = true
+
+[[recipient]]
+id = "hosting"
+name = "Nuvola Hosting S.p.A."
+role = "processor"
+country = "IT"
+"#;
+
+/// Applies `(from, to)` replacements to the base policy.
+fn mutate(edits: &[(&str, &str)]) -> String {
+    let mut s = BASE.to_owned();
+    for (from, to) in edits {
+        assert!(
+            s.contains(from),
+            "test bug: `{from}` is not in the base policy"
+        );
+        s = s.replacen(from, to, 1);
+    }
+    s
+}
+
+/// The one-based line where `needle` first occurs.
+fn line_of(source: &str, needle: &str) -> usize {
+    let at = source
+        .find(needle)
+        .unwrap_or_else(|| panic!("test bug: `{needle}` is not in the source"));
+    source[..at].matches('\n').count() + 1
+}
+
+/// Loads `source` and asserts exactly these problems, each at the line of its
+/// needle.
+fn check(source: &str, expected: &[(ProblemKind, &str)]) {
+    let err = match load("policy.toml", source) {
+        Ok(_) => panic!("the policy loaded, but {expected:?} were expected"),
+        Err(e) => e,
+    };
+    let mut got: Vec<(ProblemKind, usize)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.kind, err.location(p).line))
+        .collect();
+    let mut want: Vec<(ProblemKind, usize)> = expected
+        .iter()
+        .map(|(k, needle)| (*k, line_of(source, needle)))
+        .collect();
+    got.sort_by_key(|(k, l)| (*l, format!("{k:?}")));
+    want.sort_by_key(|(k, l)| (*l, format!("{k:?}")));
+    assert_eq!(
+        got,
+        want,
+        "problems differ; report was:\n{}",
+        err.to_short_lines()
+    );
+    for p in err.problems() {
+        assert!(p.help.is_some(), "problem without advice: {}", p.message);
+    }
+}
+
+#[test]
+fn the_base_policy_is_valid() {
+    let policy = load("policy.toml", BASE).expect("base policy");
+    assert_eq!(policy.purposes.len(), 2);
+}
+
+#[test]
+fn a_category_no_purpose_covers() {
+    let src = mutate(&[(
+        "[[purpose]]\nid = \"service\"",
+        "[[category]]\nid = \"billing\"\nname = { it = \"Fatturazione\", en = \"Billing\" }\nfields = [{ id = \"iban\", label = { it = \"IBAN\", en = \"IBAN\" } }]\n\n[[purpose]]\nid = \"service\"",
+    )]);
+    check(&src, &[(ProblemKind::UncoveredCategory, "\"billing\"")]);
+}
+
+#[test]
+fn a_purpose_without_legal_basis() {
+    let src = mutate(&[("basis = \"contract\"\n", "")]);
+    check(&src, &[(ProblemKind::NoLegalBasis, "\"service\"")]);
+}
+
+#[test]
+fn a_purpose_with_an_unknown_legal_basis() {
+    let src = mutate(&[("basis = \"contract\"", "basis = \"contrat\"")]);
+    check(&src, &[(ProblemKind::InvalidValue, "\"contrat\"")]);
+}
+
+#[test]
+fn consent_without_withdrawal() {
+    let src = mutate(&[(
+        "withdrawal = { it = \"Link di disiscrizione.\", en = \"Unsubscribe link.\" }\n",
+        "",
+    )]);
+    check(&src, &[(ProblemKind::NoWithdrawal, "basis = \"consent\"")]);
+}
+
+#[test]
+fn legitimate_interest_without_the_interest() {
+    let src = mutate(&[("basis = \"contract\"", "basis = \"legitimate_interests\"")]);
+    check(
+        &src,
+        &[(ProblemKind::NoInterestStated, "\"legitimate_interests\"")],
+    );
+}
+
+#[test]
+fn legal_obligation_without_the_law() {
+    let src = mutate(&[("basis = \"contract\"", "basis = \"legal_obligation\"")]);
+    check(&src, &[(ProblemKind::NoLawNamed, "\"legal_obligation\"")]);
+}
+
+#[test]
+fn retention_without_a_bound() {
+    for (edit, needle, kind) in [
+        (
+            "retention = { from = \"account_closed\", keep = \"30 days\" }",
+            "\"forever\"",
+            ProblemKind::UnboundedRetention,
+        ),
+        (
+            "retention = { from = \"account_closed\", keep = \"30 days\" }",
+            "retention = { from",
+            ProblemKind::UnboundedRetention,
+        ),
+        (
+            "retention = { from = \"account_closed\", keep = \"30 days\" }\n",
+            "\"service\"",
+            ProblemKind::UnboundedRetention,
+        ),
+    ] {
+        let replacement = match needle {
+            "\"forever\"" => "retention = { from = \"account_closed\", keep = \"forever\" }",
+            "retention = { from" => "retention = { from = \"account_closed\" }",
+            _ => "",
+        };
+        let src = mutate(&[(edit, replacement)]);
+        check(&src, &[(kind, needle)]);
+    }
+}
+
+#[test]
+fn transfer_outside_the_eea_without_safeguard() {
+    let src = mutate(&[("country = \"IT\"", "country = \"IN\"")]);
+    check(&src, &[(ProblemKind::UnsafeTransfer, "\"IN\"")]);
+}
+
+#[test]
+fn adequacy_claimed_for_a_country_without_a_decision() {
+    let src = mutate(&[(
+        "country = \"IT\"",
+        "country = \"IN\"\nsafeguard = \"adequacy\"",
+    )]);
+    check(&src, &[(ProblemKind::UnsafeTransfer, "\"adequacy\"")]);
+}
+
+#[test]
+fn transfers_with_a_safeguard_load() {
+    let src = mutate(&[(
+        "country = \"IT\"",
+        "country = \"CH\"\nsafeguard = \"adequacy\"",
+    )]);
+    let policy = load("policy.toml", &src).expect("adequate transfer");
+    assert_eq!(policy.transfers().count(), 1);
+    let src = mutate(&[("country = \"IT\"", "country = \"US\"\nsafeguard = \"scc\"")]);
+    load("policy.toml", &src).expect("transfer under SCCs");
+}
+
+#[test]
+fn a_vault_purpose_that_is_not_a_legal_obligation() {
+    let src = mutate(&[(
+        "direct_marketing = true",
+        "direct_marketing = true\nvault = true",
+    )]);
+    check(
+        &src,
+        &[(ProblemKind::VaultWithoutObligation, "\"newsletter\"")],
+    );
+}
+
+#[test]
+fn unknown_references_name_the_nearest_id() {
+    let src = mutate(&[
+        (
+            "categories = [\"contact\"]\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
+            "categories = [\"contcat\"]\nsubjects = [\"custmer\"]\nretention = { from = \"account_closed\"",
+        ),
+        ("recipients = [\"hosting\"]", "recipients = [\"hostng\"]"),
+    ]);
+    check(
+        &src,
+        &[
+            (ProblemKind::UnknownReference, "\"contcat\""),
+            (ProblemKind::UnknownReference, "\"custmer\""),
+            (ProblemKind::UnknownReference, "\"hostng\""),
+        ],
+    );
+    let err = load("policy.toml", &src).err().expect("invalid");
+    assert!(err.to_short_lines().contains("did you mean `contact`?"));
+}
+
+#[test]
+fn special_categories_need_an_article_9_condition() {
+    let src = mutate(&[(
+        "fields = [{ id = \"email\", dpv = \"pd:EmailAddress\", identifier = \"email\" }]",
+        "fields = [{ id = \"email\", dpv = \"pd:EmailAddress\", identifier = \"email\" }]\nspecial = true",
+    )]);
+    check(
+        &src,
+        &[
+            (
+                ProblemKind::SpecialWithoutCondition,
+                "categories = [\"contact\"]\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
+            ),
+            (
+                ProblemKind::SpecialWithoutCondition,
+                "categories = [\"contact\"]\nsubjects = [\"customer\"]\nretention = { from = \"consent",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_missing_translation_names_the_language() {
+    let src = mutate(&[(
+        "name = { it = \"Clienti\", en = \"Customers\" }",
+        "name = { it = \"Clienti\" }",
+    )]);
+    check(
+        &src,
+        &[(ProblemKind::MissingTranslation, "{ it = \"Clienti\" }")],
+    );
+    let err = load("policy.toml", &src).err().expect("invalid");
+    assert!(err.to_short_lines().contains("has no en text"));
+}
+
+#[test]
+fn typos_in_keys_are_reported_with_a_suggestion() {
+    let src = mutate(&[(
+        "recipients = [\"hosting\"]",
+        "recipients = [\"hosting\"]\nretension = 3",
+    )]);
+    check(&src, &[(ProblemKind::UnknownKey, "retension")]);
+    let err = load("policy.toml", &src).err().expect("invalid");
+    assert!(err.to_short_lines().contains("did you mean `retention`?"));
+}
+
+#[test]
+fn duplicate_ids() {
+    let src = mutate(&[("id = \"newsletter\"", "id = \"service\"")]);
+    check(
+        &src,
+        &[(
+            ProblemKind::DuplicateId,
+            "id = \"service\"\nname = { it = \"Newsletter\"",
+        )],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let src = mutate(&[
+        ("basis = \"contract\"\n", ""),
+        ("country = \"IT\"", "country = \"IN\""),
+        (
+            "direct_marketing = true",
+            "direct_marketing = true\nvault = true",
+        ),
+        ("keep = \"30 days\"", "keep = \"forever\""),
+    ]);
+    check(
+        &src,
+        &[
+            (ProblemKind::NoLegalBasis, "\"service\""),
+            (ProblemKind::UnboundedRetention, "\"forever\""),
+            (ProblemKind::VaultWithoutObligation, "\"newsletter\""),
+            (ProblemKind::UnsafeTransfer, "\"IN\""),
+        ],
+    );
+}
+
+#[test]
+fn malformed_toml_is_located_too() {
+    let src = mutate(&[(
+        "name = \"Nuvola Hosting S.p.A.\"",
+        "name = \"Nuvola Hosting S.p.A.",
+    )]);
+    let err = load("policy.toml", &src).err().expect("malformed");
+    let first = &err.problems()[0];
+    assert_eq!(first.kind, ProblemKind::Syntax);
+    assert_eq!(err.location(first).line, line_of(&src, "name = \"Nuvola"));
+    assert!(err.to_short_lines().starts_with(&format!(
+        "policy.toml:{}:",
+        line_of(&src, "name = \"Nuvola")
+    )));
+}
+
+#[test]
+fn wrong_types_are_named() {
+    let src = mutate(&[(
+        "categories = [\"contact\"]\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
+        "categories = \"contact\"\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
+    )]);
+    let err = load("policy.toml", &src).err().expect("invalid");
+    let lines = err.to_short_lines();
+    assert!(lines.contains("must be an array of strings"), "{lines}");
+}
+
+#[test]
+fn a_required_category_must_say_what_happens_without_it() {
+    let src = mutate(&[(
+        "identifier = \"email\" }]",
+        "identifier = \"email\" }]\nrequirement = \"contractual\"",
+    )]);
+    check(&src, &[(ProblemKind::Incomplete, "id = \"contact\"")]);
+}
