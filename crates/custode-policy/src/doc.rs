@@ -46,12 +46,13 @@ impl Document {
     }
     pub(crate) fn p(&mut self, s: String) {
         if !s.trim().is_empty() {
-            self.blocks.push(Block::Para(s));
+            self.blocks.push(Block::Para(tidy(s)));
         }
     }
     pub(crate) fn list(&mut self, items: Vec<String>) {
         if !items.is_empty() {
-            self.blocks.push(Block::List(items));
+            self.blocks
+                .push(Block::List(items.into_iter().map(tidy).collect()));
         }
     }
 
@@ -150,6 +151,15 @@ impl Document {
         out.push_str("</main>\n</body>\n</html>\n");
         out
     }
+}
+
+/// Mends the seams where a policy text meets a catalogue sentence: a name
+/// ending in a full stop ("S.p.A.") before the sentence's own full stop.
+fn tidy(mut s: String) -> String {
+    while s.ends_with("..") && !s.ends_with("...") {
+        s.pop();
+    }
+    s
 }
 
 /// Escapes text for HTML element content and attribute values.

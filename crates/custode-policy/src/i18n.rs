@@ -102,6 +102,14 @@ impl Catalog {
         )
     }
 
+    /// "Label: value", punctuated as the language does.
+    pub fn labelled(&self, label: &str, value: &str) -> String {
+        self.msg_args(
+            "labelled",
+            &[("label", label.into()), ("value", value.into())],
+        )
+    }
+
     /// A country's name, or its code when the catalogue does not know it.
     pub fn country(&self, code: &str) -> String {
         let id = format!("country-{code}");

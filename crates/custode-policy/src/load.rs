@@ -290,17 +290,15 @@ fn read_party(sink: &mut Sink, t: &mut Table, required: &[&'static str]) -> Part
         tax_id: get(sink, "tax_id"),
         website: get(sink, "website"),
     };
-    if let Some(email) = &party.email {
-        if !looks_like_email(email) {
-            sink.push(
-                Problem::new(
-                    ProblemKind::InvalidValue,
-                    t.span,
-                    format!("`{email}` in {} is not an e-mail address", t.path),
-                )
-                .help("write it as name@domain"),
-            );
-        }
+    if let Some(email) = party.email.as_deref().filter(|e| !looks_like_email(e)) {
+        sink.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                t.span,
+                format!("`{email}` in {} is not an e-mail address", t.path),
+            )
+            .help("write it as name@domain"),
+        );
     }
     party
 }

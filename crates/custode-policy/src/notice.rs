@@ -88,7 +88,7 @@ fn party_lines(c: &Catalog, p: &Party) -> Vec<String> {
         ("label-website", &p.website),
     ] {
         if let Some(v) = value {
-            lines.push(format!("{}: {v}", c.msg(label)));
+            lines.push(c.labelled(&c.msg(label), v));
         }
     }
     lines
@@ -298,7 +298,7 @@ fn retention_summary(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang)
         policy
             .purposes
             .iter()
-            .map(|p| format!("{}: {}", p.name.get(lang), retention_words(c, &p.retention)))
+            .map(|p| c.labelled(p.name.get(lang), &retention_words(c, &p.retention)))
             .collect(),
     );
 }
@@ -315,7 +315,7 @@ fn recipients(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             .recipients
             .iter()
             .map(|r| {
-                let mut line = c.msg_args(
+                let line = c.msg_args(
                     "recipient-line",
                     &[
                         ("name", r.name.as_str().into()),
@@ -323,11 +323,10 @@ fn recipients(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
                         ("country", c.country(&r.country).into()),
                     ],
                 );
-                if let Some(desc) = &r.description {
-                    line.push_str(": ");
-                    line.push_str(desc.get(lang));
+                match &r.description {
+                    Some(desc) => c.labelled(&line, desc.get(lang)),
+                    None => line,
                 }
-                line
             })
             .collect(),
     );
@@ -460,7 +459,7 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
                             c.msg_args("cookie-duration", &[("span", period_words(c, p).into())])
                         }
                     };
-                    let mut line = c.msg_args(
+                    let line = c.msg_args(
                         "cookie-line",
                         &[
                             ("name", k.name.as_str().into()),
@@ -472,11 +471,10 @@ fn closing(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
                             ("duration", duration.into()),
                         ],
                     );
-                    if let Some(desc) = &k.description {
-                        line.push_str(": ");
-                        line.push_str(desc.get(lang));
+                    match &k.description {
+                        Some(desc) => c.labelled(&line, desc.get(lang)),
+                        None => line,
                     }
-                    line
                 })
                 .collect(),
         );

@@ -186,7 +186,7 @@ fn rows(policy: &Policy, lang: Lang) -> Vec<Row> {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(", ");
-            parts.push(format!("{}: {who}", c.msg("ropa-dpo")));
+            parts.push(c.labelled(&c.msg("ropa-dpo"), &who));
         }
         parts.join("; ")
     };

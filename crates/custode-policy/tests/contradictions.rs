@@ -246,7 +246,7 @@ fn unknown_references_name_the_nearest_id() {
             (ProblemKind::UnknownReference, "\"hostng\""),
         ],
     );
-    let err = load("policy.toml", &src).err().expect("invalid");
+    let err = load("policy.toml", &src).expect_err("invalid");
     assert!(err.to_short_lines().contains("did you mean `contact`?"));
 }
 
@@ -281,7 +281,7 @@ fn a_missing_translation_names_the_language() {
         &src,
         &[(ProblemKind::MissingTranslation, "{ it = \"Clienti\" }")],
     );
-    let err = load("policy.toml", &src).err().expect("invalid");
+    let err = load("policy.toml", &src).expect_err("invalid");
     assert!(err.to_short_lines().contains("has no en text"));
 }
 
@@ -292,7 +292,7 @@ fn typos_in_keys_are_reported_with_a_suggestion() {
         "recipients = [\"hosting\"]\nretension = 3",
     )]);
     check(&src, &[(ProblemKind::UnknownKey, "retension")]);
-    let err = load("policy.toml", &src).err().expect("invalid");
+    let err = load("policy.toml", &src).expect_err("invalid");
     assert!(err.to_short_lines().contains("did you mean `retention`?"));
 }
 
@@ -336,7 +336,7 @@ fn malformed_toml_is_located_too() {
         "name = \"Nuvola Hosting S.p.A.\"",
         "name = \"Nuvola Hosting S.p.A.",
     )]);
-    let err = load("policy.toml", &src).err().expect("malformed");
+    let err = load("policy.toml", &src).expect_err("malformed");
     let first = &err.problems()[0];
     assert_eq!(first.kind, ProblemKind::Syntax);
     assert_eq!(err.location(first).line, line_of(&src, "name = \"Nuvola"));
@@ -352,7 +352,7 @@ fn wrong_types_are_named() {
         "categories = [\"contact\"]\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
         "categories = \"contact\"\nsubjects = [\"customer\"]\nretention = { from = \"account_closed\"",
     )]);
-    let err = load("policy.toml", &src).err().expect("invalid");
+    let err = load("policy.toml", &src).expect_err("invalid");
     let lines = err.to_short_lines();
     assert!(lines.contains("must be an array of strings"), "{lines}");
 }

@@ -15,7 +15,10 @@ fn examples() -> Vec<(String, Policy)> {
     for entry in std::fs::read_dir(&dir).expect("policies/ exists") {
         let path = entry.expect("dir entry").path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let source = std::fs::read_to_string(&path).expect("readable");
             match load(&name, &source) {
                 Ok(p) => out.push((name, p)),
@@ -30,7 +33,10 @@ fn examples() -> Vec<(String, Policy)> {
 #[test]
 fn the_three_examples_ship_and_validate() {
     let names: Vec<String> = examples().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, ["email-hosting.toml", "messaging.toml", "telecom.toml"]);
+    assert_eq!(
+        names,
+        ["email-hosting.toml", "messaging.toml", "telecom.toml"]
+    );
 }
 
 /// Asserts that `text` contains `needle`, naming what is missing.
@@ -44,7 +50,11 @@ fn has(text: &str, needle: &str, what: &str, context: &str) {
 #[test]
 fn each_notice_has_every_required_item_in_every_language() {
     for (name, policy) in examples() {
-        assert_eq!(policy.meta.languages, Lang::ALL, "{name} publishes in it, en, fr, nl");
+        assert_eq!(
+            policy.meta.languages,
+            Lang::ALL,
+            "{name} publishes in it, en, fr, nl"
+        );
         for lang in Lang::ALL {
             let c = Catalog::get(lang);
             let ctx = format!("{name} [{lang}]");
@@ -53,20 +63,48 @@ fn each_notice_has_every_required_item_in_every_language() {
             // real browser would receive it.
             let md = doc.render(Format::Markdown).replace('\\', "");
             let html = doc.render(Format::Html);
-            assert!(html.starts_with("<!DOCTYPE html>") && html.contains(&format!("<html lang=\"{lang}\">")));
+            assert!(
+                html.starts_with("<!DOCTYPE html>")
+                    && html.contains(&format!("<html lang=\"{lang}\">"))
+            );
 
             // Controller and DPO.
-            has(&md, policy.controller.name.as_deref().unwrap_or("?"), "the controller", &ctx);
-            has(&md, policy.controller.email.as_deref().unwrap_or("?"), "the controller's e-mail", &ctx);
+            has(
+                &md,
+                policy.controller.name.as_deref().unwrap_or("?"),
+                "the controller",
+                &ctx,
+            );
+            has(
+                &md,
+                policy.controller.email.as_deref().unwrap_or("?"),
+                "the controller's e-mail",
+                &ctx,
+            );
             let dpo = policy.dpo.as_ref().expect("examples name a DPO");
             has(&md, &c.msg("section-dpo"), "the DPO section", &ctx);
-            has(&md, dpo.email.as_deref().unwrap_or("?"), "the DPO's e-mail", &ctx);
+            has(
+                &md,
+                dpo.email.as_deref().unwrap_or("?"),
+                "the DPO's e-mail",
+                &ctx,
+            );
 
             // Purposes with basis, retention, recipients, withdrawal.
             for p in &policy.purposes {
                 has(&md, p.name.get(lang), "a purpose", &ctx);
-                has(&md, &c.msg(&format!("basis-{}", p.basis.key())), "a legal basis", &ctx);
-                has(&md, &retention_words(c, &p.retention), "a retention period", &ctx);
+                has(
+                    &md,
+                    &c.msg(&format!("basis-{}", p.basis.key())),
+                    "a legal basis",
+                    &ctx,
+                );
+                has(
+                    &md,
+                    &retention_words(c, &p.retention),
+                    "a retention period",
+                    &ctx,
+                );
                 if let Some(law) = &p.law {
                     has(&md, law.get(lang), "the law behind an obligation", &ctx);
                 }
@@ -83,14 +121,29 @@ fn each_notice_has_every_required_item_in_every_language() {
             for r in &policy.recipients {
                 has(&md, &r.name, "a recipient", &ctx);
             }
-            has(&md, &c.msg("section-transfers"), "the transfers section", &ctx);
+            has(
+                &md,
+                &c.msg("section-transfers"),
+                "the transfers section",
+                &ctx,
+            );
             let transfers: Vec<_> = policy.transfers().collect();
             if transfers.is_empty() {
-                has(&md, &c.msg("transfers-none"), "the statement that nothing leaves the EEA", &ctx);
+                has(
+                    &md,
+                    &c.msg("transfers-none"),
+                    "the statement that nothing leaves the EEA",
+                    &ctx,
+                );
             }
             for t in transfers {
                 let safeguard = t.safeguard.expect("validated transfer has a safeguard");
-                has(&md, &c.msg(&format!("safeguard-{}", safeguard.key())), "a transfer safeguard", &ctx);
+                has(
+                    &md,
+                    &c.msg(&format!("safeguard-{}", safeguard.key())),
+                    "a transfer safeguard",
+                    &ctx,
+                );
             }
             // Rights, complaint.
             for right in [
@@ -105,23 +158,54 @@ fn each_notice_has_every_required_item_in_every_language() {
             ] {
                 has(&md, &c.msg(right), right, &ctx);
             }
-            has(&md, &policy.authority.name, "the supervisory authority", &ctx);
-            has(&md, &c.msg_args("complaint", &[("authority", policy.authority.name.as_str().into())]), "the right to complain", &ctx);
+            has(
+                &md,
+                &policy.authority.name,
+                "the supervisory authority",
+                &ctx,
+            );
+            has(
+                &md,
+                &c.msg_args(
+                    "complaint",
+                    &[("authority", policy.authority.name.as_str().into())],
+                ),
+                "the right to complain",
+                &ctx,
+            );
             // Statutory or contractual requirement, and its consequence.
             for cat in &policy.categories {
                 if cat.requirement != Requirement::Voluntary {
                     let consequence = cat.consequence.as_ref().expect("validated");
-                    has(&md, consequence.get(lang), "the consequence of not giving data", &ctx);
+                    has(
+                        &md,
+                        consequence.get(lang),
+                        "the consequence of not giving data",
+                        &ctx,
+                    );
                 }
             }
             assert!(
-                policy.categories.iter().any(|c| c.requirement != Requirement::Voluntary),
+                policy
+                    .categories
+                    .iter()
+                    .any(|c| c.requirement != Requirement::Voluntary),
                 "{ctx}: an example should show a required category"
             );
             // Automated decisions.
-            has(&md, &c.msg("section-automated"), "the automated-decisions section", &ctx);
+            has(
+                &md,
+                &c.msg("section-automated"),
+                "the automated-decisions section",
+                &ctx,
+            );
             if !policy.automated_decisions.present {
-                has(&md, &c.msg("automated-none"), "the statement on automated decisions", &ctx);
+                has(
+                    &md,
+                    &c.msg("automated-none"),
+                    "the statement on automated decisions",
+                    &ctx,
+                );
             }
         }
     }
@@ -129,12 +213,24 @@ fn each_notice_has_every_required_item_in_every_language() {
 
 #[test]
 fn retention_reads_as_words_in_italian() {
-    let (_, telecom) = examples().into_iter().find(|(n, _)| n == "telecom.toml").expect("telecom");
+    let (_, telecom) = examples()
+        .into_iter()
+        .find(|(n, _)| n == "telecom.toml")
+        .expect("telecom");
     let md = notice(&telecom, Lang::It).expect("it").to_markdown();
-    assert!(md.contains("24 mesi"), "Art. 132 telephone traffic: 24 months");
-    assert!(md.contains("12 mesi"), "Art. 132 internet traffic: 12 months");
+    assert!(
+        md.contains("24 mesi"),
+        "Art. 132 telephone traffic: 24 months"
+    );
+    assert!(
+        md.contains("12 mesi"),
+        "Art. 132 internet traffic: 12 months"
+    );
     assert!(md.contains("30 giorni"), "unanswered calls: 30 days");
-    assert!(telecom.purposes.iter().any(|p| p.vault), "traffic kept by law goes to the vault");
+    assert!(
+        telecom.purposes.iter().any(|p| p.vault),
+        "traffic kept by law goes to the vault"
+    );
 }
 
 #[test]
@@ -142,7 +238,7 @@ fn a_language_the_policy_does_not_publish_is_refused() {
     let mut policies = examples();
     let (_, mut policy) = policies.remove(0);
     policy.meta.languages.retain(|l| *l == Lang::It);
-    let err = notice(&policy, Lang::Fr).err().expect("fr not declared");
+    let err = notice(&policy, Lang::Fr).expect_err("fr not declared");
     assert!(err.to_string().contains("not published in `fr`"));
 }
 
@@ -152,22 +248,72 @@ fn the_record_of_processing_has_fields_a_to_g() {
         for lang in Lang::ALL {
             let ctx = format!("{name} [{lang}]");
             let json: serde_json::Value =
-                serde_json::from_str(&ropa(&policy, lang, RopaFormat::Json).expect("json")).expect("valid JSON");
-            assert_eq!(json["a_controller"]["controller"]["name"], policy.controller.name.as_deref().unwrap_or(""), "{ctx} (a)");
-            assert!(json["a_controller"]["dpo"]["email"].is_string(), "{ctx} (a) DPO");
-            assert_eq!(json["b_purposes"].as_array().map(Vec::len), Some(policy.purposes.len()), "{ctx} (b)");
-            assert!(json["b_purposes"][0]["legal_basis_article"].as_str().is_some_and(|s| s.starts_with("Art. 6(1)(")), "{ctx} (b)");
-            assert_eq!(json["c_categories"]["data_subjects"].as_array().map(Vec::len), Some(policy.subjects.len()), "{ctx} (c)");
-            assert_eq!(json["c_categories"]["personal_data"].as_array().map(Vec::len), Some(policy.categories.len()), "{ctx} (c)");
-            assert_eq!(json["d_recipients"].as_array().map(Vec::len), Some(policy.recipients.len()), "{ctx} (d)");
-            assert_eq!(json["e_transfers"].as_array().map(Vec::len), Some(policy.transfers().count()), "{ctx} (e)");
+                serde_json::from_str(&ropa(&policy, lang, RopaFormat::Json).expect("json"))
+                    .expect("valid JSON");
+            assert_eq!(
+                json["a_controller"]["controller"]["name"],
+                policy.controller.name.as_deref().unwrap_or(""),
+                "{ctx} (a)"
+            );
+            assert!(
+                json["a_controller"]["dpo"]["email"].is_string(),
+                "{ctx} (a) DPO"
+            );
+            assert_eq!(
+                json["b_purposes"].as_array().map(Vec::len),
+                Some(policy.purposes.len()),
+                "{ctx} (b)"
+            );
+            assert!(
+                json["b_purposes"][0]["legal_basis_article"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("Art. 6(1)(")),
+                "{ctx} (b)"
+            );
+            assert_eq!(
+                json["c_categories"]["data_subjects"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(policy.subjects.len()),
+                "{ctx} (c)"
+            );
+            assert_eq!(
+                json["c_categories"]["personal_data"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(policy.categories.len()),
+                "{ctx} (c)"
+            );
+            assert_eq!(
+                json["d_recipients"].as_array().map(Vec::len),
+                Some(policy.recipients.len()),
+                "{ctx} (d)"
+            );
+            assert_eq!(
+                json["e_transfers"].as_array().map(Vec::len),
+                Some(policy.transfers().count()),
+                "{ctx} (e)"
+            );
             let erasure = json["f_erasure"].as_array().expect("(f)");
-            assert_eq!(erasure.len(), policy.categories.len(), "{ctx} (f) one entry per category");
-            assert!(erasure.iter().all(|e| e["limits"].as_array().is_some_and(|l| !l.is_empty())), "{ctx} (f) every category has a limit");
+            assert_eq!(
+                erasure.len(),
+                policy.categories.len(),
+                "{ctx} (f) one entry per category"
+            );
+            assert!(
+                erasure
+                    .iter()
+                    .all(|e| e["limits"].as_array().is_some_and(|l| !l.is_empty())),
+                "{ctx} (f) every category has a limit"
+            );
             let measures = &json["g_security_measures"];
             assert!(
-                measures["technical"].as_array().is_some_and(|m| !m.is_empty())
-                    && measures["organisational"].as_array().is_some_and(|m| !m.is_empty()),
+                measures["technical"]
+                    .as_array()
+                    .is_some_and(|m| !m.is_empty())
+                    && measures["organisational"]
+                        .as_array()
+                        .is_some_and(|m| !m.is_empty()),
                 "{ctx} (g)"
             );
 
@@ -175,29 +321,65 @@ fn the_record_of_processing_has_fields_a_to_g() {
             let mut reader = csv::Reader::from_reader(csv.as_bytes());
             let header = reader.headers().expect("header").clone();
             assert_eq!(header.len(), 8, "{ctx} csv: activity + (a)..(g)");
-            for (i, letter) in ["a_", "b_", "c_", "d_", "e_", "f_", "g_"].iter().enumerate() {
-                assert!(header[i + 1].starts_with(letter), "{ctx} csv column {letter}");
+            for (i, letter) in ["a_", "b_", "c_", "d_", "e_", "f_", "g_"]
+                .iter()
+                .enumerate()
+            {
+                assert!(
+                    header[i + 1].starts_with(letter),
+                    "{ctx} csv column {letter}"
+                );
             }
             let rows: Vec<_> = reader.records().map(|r| r.expect("row")).collect();
-            assert_eq!(rows.len(), policy.purposes.len(), "{ctx} csv: a row per activity");
-            assert!(rows.iter().all(|r| r.iter().all(|cell| !cell.is_empty())), "{ctx} csv: no empty field");
+            assert_eq!(
+                rows.len(),
+                policy.purposes.len(),
+                "{ctx} csv: a row per activity"
+            );
+            assert!(
+                rows.iter().all(|r| r.iter().all(|cell| !cell.is_empty())),
+                "{ctx} csv: no empty field"
+            );
 
             let md = ropa(&policy, lang, RopaFormat::Markdown).expect("md");
             let c = Catalog::get(lang);
-            for key in ["ropa-a", "ropa-b", "ropa-c", "ropa-d", "ropa-e", "ropa-f", "ropa-g"] {
-                assert!(md.replace('\\', "").contains(&c.msg(key)), "{ctx} md lacks {key}");
+            for key in [
+                "ropa-a", "ropa-b", "ropa-c", "ropa-d", "ropa-e", "ropa-f", "ropa-g",
+            ] {
+                assert!(
+                    md.replace('\\', "").contains(&c.msg(key)),
+                    "{ctx} md lacks {key}"
+                );
             }
 
             let ld: serde_json::Value =
-                serde_json::from_str(&ropa(&policy, lang, RopaFormat::JsonLd).expect("jsonld")).expect("valid JSON-LD");
+                serde_json::from_str(&ropa(&policy, lang, RopaFormat::JsonLd).expect("jsonld"))
+                    .expect("valid JSON-LD");
             assert_eq!(ld["@context"]["dpv"], "https://w3id.org/dpv#");
             let graph = ld["@graph"].as_array().expect("graph");
-            let handlings: Vec<_> = graph.iter().filter(|n| n["@type"] == "dpv:PersonalDataHandling").collect();
-            assert_eq!(handlings.len(), policy.purposes.len(), "{ctx} jsonld: one handling per purpose");
+            let handlings: Vec<_> = graph
+                .iter()
+                .filter(|n| n["@type"] == "dpv:PersonalDataHandling")
+                .collect();
+            assert_eq!(
+                handlings.len(),
+                policy.purposes.len(),
+                "{ctx} jsonld: one handling per purpose"
+            );
             for (h, p) in handlings.iter().zip(&policy.purposes) {
                 let bases = h["dpv:hasLegalBasis"].as_array().expect("bases");
-                assert!(bases.iter().any(|b| b["@id"] == format!("eu-gdpr:A6-1-{}", p.basis.letter())), "{ctx} jsonld basis");
-                assert!(h["dpv:hasPersonalData"].as_array().is_some_and(|d| !d.is_empty()), "{ctx} jsonld data");
+                assert!(
+                    bases
+                        .iter()
+                        .any(|b| b["@id"] == format!("eu-gdpr:A6-1-{}", p.basis.letter())),
+                    "{ctx} jsonld basis"
+                );
+                assert!(
+                    h["dpv:hasPersonalData"]
+                        .as_array()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{ctx} jsonld data"
+                );
             }
         }
     }

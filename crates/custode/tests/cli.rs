@@ -1,0 +1,126 @@
+//! The command line as a person uses it: exit codes, messages, outputs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn custode(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custode"))
+        .args(args)
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_each_example() {
+    for file in [
+        "policies/email-hosting.toml",
+        "policies/telecom.toml",
+        "policies/messaging.toml",
+    ] {
+        let out = custode(&["policy", "check", file]);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("valid"));
+    }
+}
+
+#[test]
+fn check_reports_every_problem_with_its_line_and_exits_1() {
+    let dir = std::env::temp_dir().join(format!("custode-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("broken.toml");
+    let source = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies/messaging.toml"),
+    )
+    .expect("example")
+    .replacen(
+        "basis = \"consent\"",
+        "basis = \"consent\"\nvault = true",
+        1,
+    )
+    .replacen("country = \"LU\"", "country = \"IN\"", 1);
+    std::fs::write(&file, &source).expect("write");
+    let path = file.to_string_lossy().into_owned();
+
+    let out = custode(&["policy", "check", &path, "--report", "short"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let vault_line = source[..source.find("vault = true").expect("edit")]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(err.contains("policy::vault_without_obligation"), "{err}");
+    assert!(err.contains("policy::unsafe_transfer"), "{err}");
+    assert!(err.lines().count() >= 2, "both problems at once: {err}");
+
+    // The human report draws the source line under the message.
+    let out = custode(&["policy", "check", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("vault = true") || err.contains("basis = \"consent\""),
+        "{err}"
+    );
+    assert!(err.contains("help:"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error_with_exit_2() {
+    let out = custode(&["policy", "check", "policies/nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot read the policy file policies/nope.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn notice_renders_html_in_the_asked_language() {
+    let out = custode(&[
+        "policy",
+        "notice",
+        "policies/telecom.toml",
+        "--lang",
+        "nl",
+        "--format",
+        "html",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = text(&out.stdout);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<html lang=\"nl\">"));
+    assert!(html.contains("Linea Vallata"));
+}
+
+#[test]
+fn an_unknown_language_is_refused_by_name() {
+    let out = custode(&["policy", "notice", "policies/telecom.toml", "--lang", "de"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown language `de`"));
+}
+
+#[test]
+fn ropa_renders_each_format() {
+    for (format, starts) in [
+        ("json", "{"),
+        ("jsonld", "{"),
+        ("csv", "activity,"),
+        ("md", "# "),
+    ] {
+        let out = custode(&[
+            "policy",
+            "ropa",
+            "policies/email-hosting.toml",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{format}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with(starts), "{format}");
+    }
+}
