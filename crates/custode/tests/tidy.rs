@@ -42,7 +42,10 @@ fn every_module_says_what_it_owns() {
 fn every_crate_is_in_the_architecture_map() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
-    for krate in std::fs::read_dir(root.join("crates")).expect("crates/").flatten() {
+    for krate in std::fs::read_dir(root.join("crates"))
+        .expect("crates/")
+        .flatten()
+    {
         let name = krate.file_name().to_string_lossy().into_owned();
         assert!(
             map.contains(&format!("crates/{name}")),
