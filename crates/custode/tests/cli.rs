@@ -49,10 +49,6 @@ fn check_reports_every_problem_with_its_line_and_exits_1() {
     let out = custode(&["policy", "check", &path, "--report", "short"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    let vault_line = source[..source.find("vault = true").expect("edit")]
-        .matches('\n')
-        .count()
-        + 1;
     assert!(err.contains("policy::vault_without_obligation"), "{err}");
     assert!(err.contains("policy::unsafe_transfer"), "{err}");
     assert!(err.lines().count() >= 2, "both problems at once: {err}");
