@@ -1,0 +1,414 @@
+//! The audit log as a hash chain.
+//!
+//! Every entry commits to the one before it: `hash = SHA-256(domain || prev_hash
+//! || seq || at || actor || action || subject || reason || detail)`. Changing a
+//! byte, deleting an entry or reordering entries breaks the chain at that
+//! point, and [`verify`] names each break. An attacker who rewrites the whole
+//! chain is caught by checkpoints: the chain head signed from time to time with
+//! the instance's Ed25519 key, which only the key holder can produce.
+//!
+//! Pure: the store appends entries in the same transaction as the change they
+//! record and streams them back here to verify.
+
+use custode_crypto::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+/// The hash of the (absent) entry before the first one.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// What happened, in words the audit reader filters on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// A node of the tenancy tree was created.
+    TenantCreated,
+    /// A data subject was created.
+    SubjectCreated,
+    /// Records were written for a subject.
+    RecordsWritten,
+    /// A subject's records were read (decrypted) by someone.
+    RecordsRead,
+    /// A subject was erased and its key destroyed.
+    SubjectErased,
+    /// The master key was rotated.
+    MasterKeyRotated,
+    /// A principal tried something it may not do.
+    AccessDenied,
+}
+
+impl Action {
+    /// Every action with its stored name.
+    pub const ALL: [(Action, &'static str); 7] = [
+        (Action::TenantCreated, "tenant.created"),
+        (Action::SubjectCreated, "subject.created"),
+        (Action::RecordsWritten, "records.written"),
+        (Action::RecordsRead, "records.read"),
+        (Action::SubjectErased, "subject.erased"),
+        (Action::MasterKeyRotated, "key.master_rotated"),
+        (Action::AccessDenied, "access.denied"),
+    ];
+
+    /// The stored name, e.g. `records.read`.
+    pub fn name(self) -> &'static str {
+        Action::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("unknown", |(_, n)| n)
+    }
+
+    /// The action with a stored name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
+    }
+}
+
+/// An event to append: who did what to whom, and why. `detail` is JSON and
+/// never holds a personal value in clear — only ids, categories and counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The principal (person, machine or job) that acted.
+    pub actor: String,
+    /// What it did.
+    pub action: Action,
+    /// The subject concerned, if any.
+    pub subject: Option<String>,
+    /// Why: a purpose, a request id, an order reference.
+    pub reason: Option<String>,
+    /// Facts about the change: ids, categories, counts.
+    pub detail: serde_json::Value,
+}
+
+/// An entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: i64,
+    /// When, in microseconds since the Unix epoch.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// The action's stored name.
+    pub action: String,
+    /// Which subject.
+    pub subject: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Detail, as JSON text.
+    pub detail: String,
+    /// The hash of the previous entry.
+    pub prev_hash: Vec<u8>,
+    /// This entry's hash.
+    pub hash: Vec<u8>,
+}
+
+fn put(h: &mut Sha256, field: &[u8]) {
+    h.update((field.len() as u64).to_be_bytes());
+    h.update(field);
+}
+
+/// The hash an entry must carry, given its content and its predecessor's hash.
+#[allow(clippy::too_many_arguments)]
+pub fn entry_hash(
+    prev_hash: &[u8],
+    seq: i64,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: Option<&str>,
+    reason: Option<&str>,
+    detail: &str,
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"custode audit v1");
+    put(&mut h, prev_hash);
+    h.update(seq.to_be_bytes());
+    h.update(at.to_be_bytes());
+    put(&mut h, actor.as_bytes());
+    put(&mut h, action.as_bytes());
+    // Absent and empty differ: a one-byte marker before optional fields.
+    for opt in [subject, reason] {
+        match opt {
+            Some(s) => {
+                h.update([1]);
+                put(&mut h, s.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+    put(&mut h, detail.as_bytes());
+    h.finalize().into()
+}
+
+impl Entry {
+    /// Builds the entry that follows `prev_hash` at `seq`.
+    pub fn chain(prev_hash: &[u8], seq: i64, at: i64, event: &Event) -> Entry {
+        let action = event.action.name().to_owned();
+        let detail = event.detail.to_string();
+        let hash = entry_hash(
+            prev_hash,
+            seq,
+            at,
+            &event.actor,
+            &action,
+            event.subject.as_deref(),
+            event.reason.as_deref(),
+            &detail,
+        );
+        Entry {
+            seq,
+            at,
+            actor: event.actor.clone(),
+            action,
+            subject: event.subject.clone(),
+            reason: event.reason.clone(),
+            detail,
+            prev_hash: prev_hash.to_vec(),
+            hash: hash.to_vec(),
+        }
+    }
+
+    fn computed_hash_at(&self, seq: i64) -> [u8; 32] {
+        entry_hash(
+            &self.prev_hash,
+            seq,
+            self.at,
+            &self.actor,
+            &self.action,
+            self.subject.as_deref(),
+            self.reason.as_deref(),
+            &self.detail,
+        )
+    }
+}
+
+/// A break in the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Break {
+    /// The entry's content no longer matches its hash: it was altered.
+    Altered {
+        /// Which entry.
+        seq: i64,
+    },
+    /// Entries are missing: `from..=to` were deleted.
+    Missing {
+        /// First missing.
+        from: i64,
+        /// Last missing.
+        to: i64,
+    },
+    /// The entry is intact but stands in the wrong place.
+    OutOfOrder {
+        /// Where it stands.
+        seq: i64,
+        /// Where its hash says it belongs.
+        belongs_at: i64,
+    },
+    /// The entry does not link to its predecessor's hash.
+    Unlinked {
+        /// Which entry.
+        seq: i64,
+    },
+    /// A signed checkpoint disagrees with the chain (history rewritten, or
+    /// its tail cut off).
+    Checkpoint {
+        /// The checkpoint's position.
+        seq: i64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Break::Altered { seq } => write!(f, "entry {seq} was altered: its content does not match its hash"),
+            Break::Missing { from, to } if from == to => write!(f, "entry {from} is missing"),
+            Break::Missing { from, to } => write!(f, "entries {from} to {to} are missing"),
+            Break::OutOfOrder { seq, belongs_at } => {
+                write!(f, "entry {seq} is out of order: it belongs at position {belongs_at}")
+            }
+            Break::Unlinked { seq } => write!(f, "entry {seq} does not link to the entry before it"),
+            Break::Checkpoint { seq, reason } => write!(f, "checkpoint at entry {seq}: {reason}"),
+        }
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Entries read.
+    pub checked: u64,
+    /// The last entry's position.
+    pub last_seq: i64,
+    /// The last entry's hash, the chain head.
+    pub head: Vec<u8>,
+    /// Every break, in chain order (at most [`MAX_BREAKS`]).
+    pub breaks: Vec<Break>,
+}
+
+impl Report {
+    /// Whether the chain is intact.
+    pub fn is_intact(&self) -> bool {
+        self.breaks.is_empty()
+    }
+}
+
+/// Breaks kept in a report; past this the chain is plainly compromised.
+pub const MAX_BREAKS: usize = 1000;
+
+/// Verifies the chain, streaming: feed entries in `seq` order with
+/// [`Verifier::push`], then [`Verifier::finish`].
+#[derive(Default)]
+pub struct Verifier {
+    report: Report,
+    prev_seq: i64,
+    prev_hash: Vec<u8>,
+    // The previous entry, kept to recognise two entries swapped in place.
+    prev_entry: Option<Entry>,
+}
+
+impl Verifier {
+    /// A verifier at the start of the chain.
+    pub fn new() -> Self {
+        Verifier {
+            prev_hash: GENESIS.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn record(&mut self, b: Break) {
+        if self.report.breaks.len() < MAX_BREAKS {
+            self.report.breaks.push(b);
+        }
+    }
+
+    /// Checks the next entry.
+    pub fn push(&mut self, entry: Entry) {
+        self.report.checked += 1;
+        let expected_seq = self.prev_seq + 1;
+        let hashes_at = |e: &Entry, seq: i64| e.computed_hash_at(seq)[..] == e.hash[..];
+        let mut next_prev_hash = entry.hash.clone();
+        if entry.seq > expected_seq {
+            self.record(Break::Missing {
+                from: expected_seq,
+                to: entry.seq - 1,
+            });
+        } else if !hashes_at(&entry, entry.seq) {
+            let swapped = self
+                .prev_entry
+                .as_ref()
+                .filter(|p| hashes_at(p, entry.seq) && hashes_at(&entry, p.seq))
+                .map(|p| (p.seq, p.hash.clone()));
+            if let Some((a, prev_hash)) = swapped {
+                // Two entries traded places: each hashes at the other's seat.
+                let b = entry.seq;
+                if matches!(self.report.breaks.last(), Some(Break::OutOfOrder { seq, .. }) if *seq == a)
+                {
+                    self.report.breaks.pop();
+                }
+                self.record(Break::OutOfOrder { seq: a, belongs_at: b });
+                self.record(Break::OutOfOrder { seq: b, belongs_at: a });
+                // The chain goes on from the entry that belongs later.
+                next_prev_hash = prev_hash;
+            } else if let Some(at) = [entry.seq - 1, entry.seq + 1]
+                .into_iter()
+                .find(|s| hashes_at(&entry, *s))
+            {
+                self.record(Break::OutOfOrder {
+                    seq: entry.seq,
+                    belongs_at: at,
+                });
+            } else {
+                self.record(Break::Altered { seq: entry.seq });
+            }
+        } else if entry.prev_hash != self.prev_hash {
+            self.record(Break::Unlinked { seq: entry.seq });
+        }
+        // Continue from the stored values, so later breaks are found too.
+        self.prev_seq = entry.seq;
+        self.prev_hash = next_prev_hash;
+        self.prev_entry = Some(entry);
+    }
+
+    /// Checks signed checkpoints against what was read, then reports.
+    pub fn finish(mut self, checkpoints: &[Checkpoint], key: &VerifyingKey, hashes_at: impl Fn(i64) -> Option<Vec<u8>>) -> Report {
+        for cp in checkpoints {
+            if !cp.verify(key) {
+                self.record(Break::Checkpoint {
+                    seq: cp.seq,
+                    reason: "its signature is not valid for this instance's key",
+                });
+            } else if cp.seq > self.prev_seq {
+                self.record(Break::Checkpoint {
+                    seq: cp.seq,
+                    reason: "the chain ends before it: entries were cut off",
+                });
+            } else if hashes_at(cp.seq).is_none_or(|h| h != cp.hash) {
+                self.record(Break::Checkpoint {
+                    seq: cp.seq,
+                    reason: "the chain's hash there differs from the signed one: history was rewritten",
+                });
+            }
+        }
+        self.report.last_seq = self.prev_seq;
+        self.report.head = self.prev_hash;
+        self.report
+    }
+}
+
+/// Verifies a whole chain held in memory (tests, small logs).
+pub fn verify(entries: &[Entry], checkpoints: &[Checkpoint], key: &VerifyingKey) -> Report {
+    let mut v = Verifier::new();
+    for e in entries {
+        v.push(e.clone());
+    }
+    v.finish(checkpoints, key, |seq| {
+        entries.iter().find(|e| e.seq == seq).map(|e| e.hash.clone())
+    })
+}
+
+/// The chain head at `seq`, signed by the instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The position signed.
+    pub seq: i64,
+    /// The entry's hash there.
+    pub hash: Vec<u8>,
+    /// When it was signed, microseconds since the epoch.
+    pub at: i64,
+    /// Ed25519 signature.
+    pub signature: Vec<u8>,
+}
+
+fn checkpoint_message(seq: i64, hash: &[u8], at: i64) -> Vec<u8> {
+    let mut m = b"custode audit checkpoint v1".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
+    m.extend_from_slice(&at.to_be_bytes());
+    m
+}
+
+impl Checkpoint {
+    /// Signs the head `(seq, hash)`.
+    pub fn sign(key: &SigningKey, seq: i64, hash: &[u8], at: i64) -> Checkpoint {
+        let signature = key.sign(&checkpoint_message(seq, hash, at));
+        Checkpoint {
+            seq,
+            hash: hash.to_vec(),
+            at,
+            signature: signature.to_bytes().to_vec(),
+        }
+    }
+
+    /// Whether the signature holds under `key`.
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
+        let Ok(bytes) = <[u8; 64]>::try_from(self.signature.as_slice()) else {
+            return false;
+        };
+        key.verify_strict(&checkpoint_message(self.seq, &self.hash, self.at), &Signature::from_bytes(&bytes))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
