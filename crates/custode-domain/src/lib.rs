@@ -1,1 +1,16 @@
-//! placeholder
+//! Domain rules every module shares, as pure functions over plain data:
+//! identifiers ([`ids`]), the injectable clock ([`clock`]), the tenancy scope
+//! that bounds every query ([`scope`]), and what makes a record acceptable
+//! and how long it lives ([`records`]).
+//!
+//! No I/O here: the store calls these rules inside its transactions.
+
+pub mod clock;
+pub mod ids;
+pub mod records;
+pub mod scope;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{SubjectId, TenantId};
+pub use records::{CheckedRecord, NewRecord, RecordError, normalise_identifier, retention_end, zone_for};
+pub use scope::{Principal, Role, Scope, TenantKind};

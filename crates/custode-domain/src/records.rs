@@ -1,0 +1,277 @@
+//! What makes a record acceptable, and when it must go.
+//!
+//! A record is one category of the policy for one subject. It is refused
+//! unless the category exists, every field belongs to it, and it serves at
+//! least one purpose that covers that category for that kind of subject
+//! (invariant 1). Its end of retention comes from the purposes' rules.
+
+use std::collections::BTreeMap;
+
+use custode_policy::{Event, IdentifierKind, Policy, Unit};
+use jiff::{Span, Timestamp, tz::TimeZone};
+
+/// A record as a writer submits it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRecord {
+    /// The policy category.
+    pub category: String,
+    /// Field values by field id.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Where the data came from (a system, a form, a request id).
+    pub source: String,
+    /// Purposes it serves; empty means every purpose that covers it.
+    pub purposes: Vec<String>,
+    /// When it was collected; `None` means now.
+    pub collected_at: Option<Timestamp>,
+}
+
+/// A record that the policy accepts, ready to seal and store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedRecord {
+    /// The category.
+    pub category: String,
+    /// The payload to seal: the fields as a JSON object.
+    pub payload: Vec<u8>,
+    /// The source.
+    pub source: String,
+    /// The purposes it serves.
+    pub purposes: Vec<String>,
+    /// When it was collected.
+    pub collected_at: Timestamp,
+    /// When it must be gone; `None` while an event rule waits for its event.
+    pub retain_until: Option<Timestamp>,
+    /// Identifiers to index: (kind, normalised value).
+    pub identifiers: Vec<(&'static str, String)>,
+}
+
+/// Why a record is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The category is not in the policy.
+    #[error("category `{category}` is not declared in the policy (declared: {declared})")]
+    UnknownCategory {
+        /// The category asked for.
+        category: String,
+        /// Those the policy has.
+        declared: String,
+    },
+    /// A field is not part of the category.
+    #[error("field `{field}` is not part of category `{category}` (its fields: {fields})")]
+    UnknownField {
+        /// The category.
+        category: String,
+        /// The field asked for.
+        field: String,
+        /// The category's fields.
+        fields: String,
+    },
+    /// A purpose does not exist, or does not cover the category for this kind of subject.
+    #[error("purpose `{purpose}` does not cover category `{category}` for subject kind `{kind}`")]
+    PurposeNotCovering {
+        /// The purpose.
+        purpose: String,
+        /// The category.
+        category: String,
+        /// The subject's kind.
+        kind: String,
+    },
+    /// No purpose at all covers the category for this kind of subject.
+    #[error("no purpose covers category `{category}` for subject kind `{kind}`: such data may not be kept")]
+    NoPurpose {
+        /// The category.
+        category: String,
+        /// The subject's kind.
+        kind: String,
+    },
+    /// The record has no field.
+    #[error("the record of category `{0}` has no field")]
+    Empty(String),
+    /// An identifier field holds something that is not a usable identifier.
+    #[error("field `{field}` must be a text identifier ({kind})")]
+    BadIdentifier {
+        /// The field.
+        field: String,
+        /// What kind of identifier.
+        kind: &'static str,
+    },
+}
+
+impl NewRecord {
+    /// Checks the record against the policy for a subject of `subject_kind`,
+    /// computes its end of retention in the controller's time zone, and
+    /// extracts the identifiers to index.
+    pub fn check(
+        self,
+        policy: &Policy,
+        subject_kind: &str,
+        now: Timestamp,
+    ) -> Result<CheckedRecord, RecordError> {
+        let Some(category) = policy.category(&self.category) else {
+            return Err(RecordError::UnknownCategory {
+                declared: policy
+                    .categories
+                    .iter()
+                    .map(|c| c.id.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                category: self.category,
+            });
+        };
+        if self.fields.is_empty() {
+            return Err(RecordError::Empty(self.category));
+        }
+        let mut identifiers = Vec::new();
+        for (name, value) in &self.fields {
+            let Some(field) = category.fields.iter().find(|f| &f.id.value == name) else {
+                return Err(RecordError::UnknownField {
+                    category: self.category.clone(),
+                    field: name.clone(),
+                    fields: category
+                        .fields
+                        .iter()
+                        .map(|f| f.id.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            };
+            if let Some(kind) = field.identifier {
+                let kind_name = identifier_name(kind);
+                let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
+                    return Err(RecordError::BadIdentifier {
+                        field: name.clone(),
+                        kind: kind_name,
+                    });
+                };
+                identifiers.push((kind_name, normalise_identifier(kind, text)));
+            }
+        }
+        let covering: Vec<&custode_policy::Purpose> = policy
+            .purposes_of_category(&self.category)
+            .filter(|p| p.subjects.iter().any(|s| s.value == subject_kind))
+            .collect();
+        let purposes: Vec<String> = if self.purposes.is_empty() {
+            if covering.is_empty() {
+                return Err(RecordError::NoPurpose {
+                    category: self.category,
+                    kind: subject_kind.to_owned(),
+                });
+            }
+            covering.iter().map(|p| p.id.value.clone()).collect()
+        } else {
+            for p in &self.purposes {
+                if !covering.iter().any(|c| &c.id.value == p) {
+                    return Err(RecordError::PurposeNotCovering {
+                        purpose: p.clone(),
+                        category: self.category.clone(),
+                        kind: subject_kind.to_owned(),
+                    });
+                }
+            }
+            self.purposes
+        };
+        let collected_at = self.collected_at.unwrap_or(now);
+        let retain_until = retention_end(policy, &purposes, collected_at);
+        let payload = serde_json::to_vec(&self.fields).unwrap_or_default();
+        Ok(CheckedRecord {
+            category: self.category,
+            payload,
+            source: self.source,
+            purposes,
+            collected_at,
+            retain_until,
+            identifiers,
+        })
+    }
+}
+
+fn identifier_name(kind: IdentifierKind) -> &'static str {
+    IdentifierKind::ALL
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("identifier", |(n, _)| n)
+}
+
+/// The canonical form of an identifier, so that `Mario.Rossi@Example.com `
+/// and `mario.rossi@example.com` find the same person.
+pub fn normalise_identifier(kind: IdentifierKind, value: &str) -> String {
+    let v = value.trim();
+    match kind {
+        IdentifierKind::Email | IdentifierKind::Username => v.to_lowercase(),
+        IdentifierKind::Phone => {
+            let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+            if v.starts_with('+') {
+                format!("+{digits}")
+            } else if let Some(rest) = digits.strip_prefix("00") {
+                format!("+{rest}")
+            } else {
+                digits
+            }
+        }
+        IdentifierKind::TaxCode | IdentifierKind::VatNumber | IdentifierKind::CustomerCode => {
+            v.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()
+        }
+        IdentifierKind::IpAddress => v
+            .parse::<std::net::IpAddr>()
+            .map_or_else(|_| v.to_lowercase(), |ip| ip.to_string()),
+    }
+}
+
+/// The time zone in which the controller counts days.
+pub fn zone_for(jurisdiction: &str) -> &'static str {
+    match jurisdiction {
+        "FR" => "Europe/Paris",
+        "NL" => "Europe/Amsterdam",
+        "BE" => "Europe/Brussels",
+        "DE" => "Europe/Berlin",
+        "ES" => "Europe/Madrid",
+        "AT" => "Europe/Vienna",
+        "LU" => "Europe/Luxembourg",
+        "IE" => "Europe/Dublin",
+        "PT" => "Europe/Lisbon",
+        _ => "Europe/Rome",
+    }
+}
+
+/// When a record serving `purposes`, collected at `collected_at`, must be
+/// gone: the latest end among its purposes, since the data stay while any
+/// purpose still needs them. `None` while a purpose counts from an event
+/// that has not happened yet.
+///
+/// Counting follows Regulation 1182/71: the day of collection is not
+/// counted, and a period ends at the end of the day with the same date
+/// (the month's last day when there is none). The record is due for erasure
+/// from the start of the next day, in the controller's time zone.
+pub fn retention_end(policy: &Policy, purposes: &[String], collected_at: Timestamp) -> Option<Timestamp> {
+    let mut latest: Option<Timestamp> = None;
+    for id in purposes {
+        let purpose = policy.purpose(id)?;
+        if purpose.retention.from != Event::Collection {
+            return None;
+        }
+        let end = period_end(&policy.meta.jurisdiction, collected_at, purpose.retention.keep)?;
+        latest = Some(latest.map_or(end, |l| l.max(end)));
+    }
+    latest
+}
+
+/// The first instant after a period of `keep` that starts on the day of
+/// `start`, in the jurisdiction's zone.
+pub fn period_end(jurisdiction: &str, start: Timestamp, keep: custode_policy::Period) -> Option<Timestamp> {
+    let tz = TimeZone::get(zone_for(jurisdiction)).unwrap_or(TimeZone::UTC);
+    let day = start.to_zoned(tz.clone()).date();
+    let n = i64::from(keep.amount);
+    let span = match keep.unit {
+        Unit::Day => Span::new().days(n),
+        Unit::Week => Span::new().weeks(n),
+        Unit::Month => Span::new().months(n),
+        Unit::Year => Span::new().years(n),
+    };
+    let last_day = day.checked_add(span).ok()?;
+    let next = last_day.tomorrow().ok()?;
+    next.to_zoned(tz).ok().map(|z| z.timestamp())
+}
+
+#[cfg(test)]
+#[path = "records/tests.rs"]
+mod tests;
