@@ -58,7 +58,10 @@ impl Action {
 
     /// The action with a stored name.
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
+        Action::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(a, _)| *a)
     }
 }
 
@@ -221,13 +224,21 @@ pub enum Break {
 impl std::fmt::Display for Break {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Break::Altered { seq } => write!(f, "entry {seq} was altered: its content does not match its hash"),
+            Break::Altered { seq } => write!(
+                f,
+                "entry {seq} was altered: its content does not match its hash"
+            ),
             Break::Missing { from, to } if from == to => write!(f, "entry {from} is missing"),
             Break::Missing { from, to } => write!(f, "entries {from} to {to} are missing"),
             Break::OutOfOrder { seq, belongs_at } => {
-                write!(f, "entry {seq} is out of order: it belongs at position {belongs_at}")
+                write!(
+                    f,
+                    "entry {seq} is out of order: it belongs at position {belongs_at}"
+                )
             }
-            Break::Unlinked { seq } => write!(f, "entry {seq} does not link to the entry before it"),
+            Break::Unlinked { seq } => {
+                write!(f, "entry {seq} does not link to the entry before it")
+            }
             Break::Checkpoint { seq, reason } => write!(f, "checkpoint at entry {seq}: {reason}"),
         }
     }
@@ -306,8 +317,14 @@ impl Verifier {
                 {
                     self.report.breaks.pop();
                 }
-                self.record(Break::OutOfOrder { seq: a, belongs_at: b });
-                self.record(Break::OutOfOrder { seq: b, belongs_at: a });
+                self.record(Break::OutOfOrder {
+                    seq: a,
+                    belongs_at: b,
+                });
+                self.record(Break::OutOfOrder {
+                    seq: b,
+                    belongs_at: a,
+                });
                 // The chain goes on from the entry that belongs later.
                 next_prev_hash = prev_hash;
             } else if let Some(at) = [entry.seq - 1, entry.seq + 1]
@@ -331,7 +348,12 @@ impl Verifier {
     }
 
     /// Checks signed checkpoints against what was read, then reports.
-    pub fn finish(mut self, checkpoints: &[Checkpoint], key: &VerifyingKey, hashes_at: impl Fn(i64) -> Option<Vec<u8>>) -> Report {
+    pub fn finish(
+        mut self,
+        checkpoints: &[Checkpoint],
+        key: &VerifyingKey,
+        hashes_at: impl Fn(i64) -> Option<Vec<u8>>,
+    ) -> Report {
         for cp in checkpoints {
             if !cp.verify(key) {
                 self.record(Break::Checkpoint {
@@ -363,7 +385,10 @@ pub fn verify(entries: &[Entry], checkpoints: &[Checkpoint], key: &VerifyingKey)
         v.push(e.clone());
     }
     v.finish(checkpoints, key, |seq| {
-        entries.iter().find(|e| e.seq == seq).map(|e| e.hash.clone())
+        entries
+            .iter()
+            .find(|e| e.seq == seq)
+            .map(|e| e.hash.clone())
     })
 }
 
@@ -405,8 +430,11 @@ impl Checkpoint {
         let Ok(bytes) = <[u8; 64]>::try_from(self.signature.as_slice()) else {
             return false;
         };
-        key.verify_strict(&checkpoint_message(self.seq, &self.hash, self.at), &Signature::from_bytes(&bytes))
-            .is_ok()
+        key.verify_strict(
+            &checkpoint_message(self.seq, &self.hash, self.at),
+            &Signature::from_bytes(&bytes),
+        )
+        .is_ok()
     }
 }
 

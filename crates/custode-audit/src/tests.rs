@@ -66,8 +66,14 @@ fn two_swapped_entries_are_named() {
     assert_eq!(
         r.breaks,
         vec![
-            Break::OutOfOrder { seq: 3, belongs_at: 4 },
-            Break::OutOfOrder { seq: 4, belongs_at: 3 },
+            Break::OutOfOrder {
+                seq: 3,
+                belongs_at: 4
+            },
+            Break::OutOfOrder {
+                seq: 4,
+                belongs_at: 3
+            },
         ]
     );
 }
@@ -80,7 +86,10 @@ fn every_break_is_reported_not_only_the_first() {
     let r = verify(&entries, &[], &key().verifying_key());
     assert_eq!(
         r.breaks,
-        vec![Break::Altered { seq: 3 }, Break::Missing { from: 11, to: 11 }]
+        vec![
+            Break::Altered { seq: 3 },
+            Break::Missing { from: 11, to: 11 }
+        ]
     );
 }
 
@@ -103,7 +112,9 @@ fn a_rewritten_chain_is_caught_by_the_signed_checkpoint() {
     assert!(matches!(r.breaks[0], Break::Checkpoint { seq: 8, .. }));
     // A cut-off tail is caught the same way.
     let r = verify(&entries[..5], &[cp], &k.verifying_key());
-    assert!(matches!(r.breaks[0], Break::Checkpoint { seq: 8, reason } if reason.contains("cut off")));
+    assert!(
+        matches!(r.breaks[0], Break::Checkpoint { seq: 8, reason } if reason.contains("cut off"))
+    );
 }
 
 #[test]

@@ -105,7 +105,13 @@ impl Key {
         let nonce = random_bytes::<NONCE_LEN>()?;
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let ct = cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| CryptoError::Unseal)?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
@@ -127,7 +133,10 @@ impl Key {
     /// Wraps another key under this one, bound to a label (e.g. the subject
     /// id), so a wrapped key cannot be moved to another subject.
     pub fn wrap(&self, key: &Key, label: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        self.seal(key.expose(), &[b"custode wrap v1:".as_slice(), label].concat())
+        self.seal(
+            key.expose(),
+            &[b"custode wrap v1:".as_slice(), label].concat(),
+        )
     }
 
     /// Unwraps what [`Key::wrap`] produced with the same label.
@@ -186,12 +195,24 @@ mod tests {
         let key = Key::generate()?;
         let sealed = key.seal(b"mario.rossi@example.com", b"subject-1|contact")?;
         assert_eq!(sealed.len(), 23 + SEAL_OVERHEAD);
-        assert_eq!(key.open(&sealed, b"subject-1|contact")?, b"mario.rossi@example.com");
-        assert_eq!(key.open(&sealed, b"subject-2|contact"), Err(CryptoError::Unseal));
-        assert_eq!(Key::generate()?.open(&sealed, b"subject-1|contact"), Err(CryptoError::Unseal));
+        assert_eq!(
+            key.open(&sealed, b"subject-1|contact")?,
+            b"mario.rossi@example.com"
+        );
+        assert_eq!(
+            key.open(&sealed, b"subject-2|contact"),
+            Err(CryptoError::Unseal)
+        );
+        assert_eq!(
+            Key::generate()?.open(&sealed, b"subject-1|contact"),
+            Err(CryptoError::Unseal)
+        );
         let mut altered = sealed.clone();
         altered[30] ^= 1;
-        assert_eq!(key.open(&altered, b"subject-1|contact"), Err(CryptoError::Unseal));
+        assert_eq!(
+            key.open(&altered, b"subject-1|contact"),
+            Err(CryptoError::Unseal)
+        );
         Ok(())
     }
 
@@ -219,9 +240,15 @@ mod tests {
     fn identifier_hashes_depend_on_key_and_kind() -> Result<(), CryptoError> {
         let k = Key::generate()?;
         let h = IdentifierHasher::new(k.clone());
-        assert_eq!(h.hash("email", "a@b.it"), IdentifierHasher::new(k).hash("email", "a@b.it"));
+        assert_eq!(
+            h.hash("email", "a@b.it"),
+            IdentifierHasher::new(k).hash("email", "a@b.it")
+        );
         assert_ne!(h.hash("email", "a@b.it"), h.hash("phone", "a@b.it"));
-        assert_ne!(h.hash("email", "a@b.it"), IdentifierHasher::new(Key::generate()?).hash("email", "a@b.it"));
+        assert_ne!(
+            h.hash("email", "a@b.it"),
+            IdentifierHasher::new(Key::generate()?).hash("email", "a@b.it")
+        );
         Ok(())
     }
 

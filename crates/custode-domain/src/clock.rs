@@ -30,7 +30,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `at`.
     pub fn new(at: Timestamp) -> Self {
-        ManualClock { now: Mutex::new(at) }
+        ManualClock {
+            now: Mutex::new(at),
+        }
     }
 
     /// Sets the time.
@@ -50,7 +52,10 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        self.now.lock().map(|t| *t).unwrap_or_else(|e| *e.into_inner())
+        self.now
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|e| *e.into_inner())
     }
 }
 

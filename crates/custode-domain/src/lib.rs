@@ -12,5 +12,7 @@ pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{SubjectId, TenantId};
-pub use records::{CheckedRecord, NewRecord, RecordError, normalise_identifier, retention_end, zone_for};
+pub use records::{
+    CheckedRecord, NewRecord, RecordError, normalise_identifier, retention_end, zone_for,
+};
 pub use scope::{Principal, Role, Scope, TenantKind};

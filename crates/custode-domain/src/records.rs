@@ -77,7 +77,9 @@ pub enum RecordError {
         kind: String,
     },
     /// No purpose at all covers the category for this kind of subject.
-    #[error("no purpose covers category `{category}` for subject kind `{kind}`: such data may not be kept")]
+    #[error(
+        "no purpose covers category `{category}` for subject kind `{kind}`: such data may not be kept"
+    )]
     NoPurpose {
         /// The category.
         category: String,
@@ -208,9 +210,11 @@ pub fn normalise_identifier(kind: IdentifierKind, value: &str) -> String {
                 digits
             }
         }
-        IdentifierKind::TaxCode | IdentifierKind::VatNumber | IdentifierKind::CustomerCode => {
-            v.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_uppercase()
-        }
+        IdentifierKind::TaxCode | IdentifierKind::VatNumber | IdentifierKind::CustomerCode => v
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase(),
         IdentifierKind::IpAddress => v
             .parse::<std::net::IpAddr>()
             .map_or_else(|_| v.to_lowercase(), |ip| ip.to_string()),
@@ -242,14 +246,22 @@ pub fn zone_for(jurisdiction: &str) -> &'static str {
 /// counted, and a period ends at the end of the day with the same date
 /// (the month's last day when there is none). The record is due for erasure
 /// from the start of the next day, in the controller's time zone.
-pub fn retention_end(policy: &Policy, purposes: &[String], collected_at: Timestamp) -> Option<Timestamp> {
+pub fn retention_end(
+    policy: &Policy,
+    purposes: &[String],
+    collected_at: Timestamp,
+) -> Option<Timestamp> {
     let mut latest: Option<Timestamp> = None;
     for id in purposes {
         let purpose = policy.purpose(id)?;
         if purpose.retention.from != Event::Collection {
             return None;
         }
-        let end = period_end(&policy.meta.jurisdiction, collected_at, purpose.retention.keep)?;
+        let end = period_end(
+            &policy.meta.jurisdiction,
+            collected_at,
+            purpose.retention.keep,
+        )?;
         latest = Some(latest.map_or(end, |l| l.max(end)));
     }
     latest
@@ -257,7 +269,11 @@ pub fn retention_end(policy: &Policy, purposes: &[String], collected_at: Timesta
 
 /// The first instant after a period of `keep` that starts on the day of
 /// `start`, in the jurisdiction's zone.
-pub fn period_end(jurisdiction: &str, start: Timestamp, keep: custode_policy::Period) -> Option<Timestamp> {
+pub fn period_end(
+    jurisdiction: &str,
+    start: Timestamp,
+    keep: custode_policy::Period,
+) -> Option<Timestamp> {
     let tz = TimeZone::get(zone_for(jurisdiction)).unwrap_or(TimeZone::UTC);
     let day = start.to_zoned(tz.clone()).date();
     let n = i64::from(keep.amount);

@@ -40,7 +40,10 @@ impl TenantKind {
 
     /// The kind with a stored name.
     pub fn from_name(name: &str) -> Option<TenantKind> {
-        TenantKind::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+        TenantKind::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(k, _)| *k)
     }
 
     /// Whether a node of kind `child` may hang directly under `self`.

@@ -1,1 +1,900 @@
-//! placeholder
+//! Where personal data live, and the only code that touches them at rest.
+//!
+//! One schema on two engines (SQLite by default, PostgreSQL for scale), a
+//! key store in a database of its own, and every change written together
+//! with its audit entry in one transaction. Payloads are sealed under the
+//! subject's data key before they reach SQL; identifiers are stored only as
+//! keyed hashes; every query is bounded by the caller's scope.
+//!
+//! Entry point: [`Store::open`]. Data flow of a write: policy check
+//! (`custode_domain`) → seal (`custode_crypto`) → insert → audit entry →
+//! commit.
+
+mod audit_log;
+mod engine;
+mod error;
+mod keyfile;
+mod keys;
+mod migrations;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use custode_audit::{Action, Checkpoint, Entry, Event, Report};
+use custode_crypto::{Key, VerifyingKey};
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::{Clock, NewRecord, Principal, SubjectId, TenantId, TenantKind};
+use custode_policy::{IdentifierKind, Policy};
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+pub use engine::{Engine, OpenMode, redact};
+pub use error::StoreError;
+pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
+
+use keys::Keyring;
+
+/// Where the store and its key store are, and where the master key comes from.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The main store: `sqlite://PATH` or `postgres://...`.
+    pub database_url: String,
+    /// The key store, a separate database: never inside the main store, so
+    /// no copy of the main store holds a key.
+    pub keystore_url: String,
+    /// The master key.
+    pub master_key: MasterKeySource,
+    /// Whether a missing SQLite database or key file may be created.
+    pub mode: OpenMode,
+}
+
+impl StoreConfig {
+    /// Everything in one data directory: `custode.db`, `keys.db`,
+    /// `master.key` (or the key from the environment).
+    pub fn in_data_dir(dir: &Path, mode: OpenMode) -> Result<StoreConfig, StoreError> {
+        if mode == OpenMode::CreateIfMissing {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Invalid(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        Ok(StoreConfig {
+            database_url: format!("sqlite://{}", dir.join("custode.db").display()),
+            keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
+            master_key: MasterKeySource::from_env_or(dir)?,
+            mode,
+        })
+    }
+}
+
+/// A node of the tenancy tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Its parent, none for the provider.
+    pub parent: Option<TenantId>,
+    /// What it is.
+    pub kind: TenantKind,
+    /// Its name.
+    pub name: String,
+    /// Ids from the root, `/a/b/`.
+    pub path: String,
+}
+
+/// A subject as listed: no personal data, only where it hangs and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectSummary {
+    /// Its id.
+    pub id: SubjectId,
+    /// Its kind, from the policy.
+    pub kind: String,
+    /// The tenant it hangs from.
+    pub tenant: TenantId,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was erased, if it was.
+    pub erased_at: Option<Timestamp>,
+}
+
+/// A record as read back, decrypted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Its id.
+    pub id: i64,
+    /// The category.
+    pub category: String,
+    /// Field values.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Where it came from.
+    pub source: String,
+    /// The purposes it serves.
+    pub purposes: Vec<String>,
+    /// When it was collected.
+    pub collected_at: Timestamp,
+    /// When it must be gone, if already known.
+    pub retain_until: Option<Timestamp>,
+}
+
+/// The store.
+pub struct Store {
+    engine: Engine,
+    db: AnyPool,
+    keys: Keyring,
+    key_source: MasterKeySource,
+    policy: RwLock<Arc<Policy>>,
+    clock: Arc<dyn Clock>,
+}
+
+/// `$start, $start+1, ...`: `n` numbered placeholders.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn not_found(what: &'static str, id: &str) -> StoreError {
+    StoreError::NotFound {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+const RECORD_COLUMNS: usize = 9;
+const RECORDS_PER_INSERT: usize = 500;
+
+impl Store {
+    /// Opens (and on first start creates) the store: connects both
+    /// databases, applies pending migrations, opens the key store with the
+    /// master key, and finishes any erasure a crash interrupted.
+    pub async fn open(
+        config: &StoreConfig,
+        policy: Arc<Policy>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        let (engine, db) = engine::connect(&config.database_url, config.mode, 8, false).await?;
+        let (key_engine, key_pool) =
+            engine::connect(&config.keystore_url, config.mode, 4, true).await?;
+        if config.database_url == config.keystore_url {
+            return Err(StoreError::Invalid(
+                "the key store must be a different database from the main store".to_owned(),
+            ));
+        }
+        let now = to_micros(clock.now());
+        migrations::run(&db, engine, migrations::MAIN, now).await?;
+        migrations::run(&key_pool, key_engine, migrations::KEYS, now).await?;
+        audit_log::init(&db).await?;
+        let keys = Keyring::open(
+            key_pool,
+            key_engine,
+            &config.master_key,
+            config.mode == OpenMode::CreateIfMissing,
+        )
+        .await?;
+        let store = Store {
+            engine,
+            db,
+            keys,
+            key_source: config.master_key.clone(),
+            policy: RwLock::new(policy),
+            clock,
+        };
+        store.finish_erasures().await?;
+        Ok(store)
+    }
+
+    /// The engine of the main store.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .map(|p| Arc::clone(&p))
+            .unwrap_or_else(|e| Arc::clone(&e.into_inner()))
+    }
+
+    /// Puts a new (already validated) policy in force.
+    pub fn set_policy(&self, policy: Arc<Policy>) {
+        match self.policy.write() {
+            Ok(mut p) => *p = policy,
+            Err(e) => *e.into_inner() = policy,
+        }
+    }
+
+    /// The public key that verifies audit checkpoints.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.keys.verifying_key()
+    }
+
+    /// The master key's public fingerprint.
+    pub fn master_fingerprint(&self) -> String {
+        self.keys.master_fingerprint()
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        let mut tx = self.db.begin().await?;
+        audit_log::lock(&mut tx).await?;
+        Ok(tx)
+    }
+
+    /// Records that `by` was refused, in a transaction of its own (the
+    /// refused operation wrote nothing).
+    async fn audit_denied(
+        &self,
+        by: &Principal,
+        subject: Option<&str>,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            to_micros(self.now()),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::AccessDenied,
+                subject: subject.map(str::to_owned),
+                reason: None,
+                detail: json!({ "attempt": what }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- Tenancy -------------------------------------------------------
+
+    /// Creates a node of the tenancy tree under `parent` (the provider has none).
+    pub async fn create_tenant(
+        &self,
+        by: &Principal,
+        parent: Option<&TenantId>,
+        kind: TenantKind,
+        name: &str,
+    ) -> Result<Tenant, StoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(StoreError::Invalid("a tenant needs a name".to_owned()));
+        }
+        let mut tx = self.begin_write().await?;
+        let id = TenantId::generate();
+        let path = match parent {
+            None => {
+                if kind != TenantKind::Provider || by.scope.path() != "/" {
+                    return Err(StoreError::Invalid(
+                        "only the provider sits at the root, and only an instance-wide principal creates it".to_owned(),
+                    ));
+                }
+                format!("/{id}/")
+            }
+            Some(parent_id) => {
+                let row = sqlx::query("SELECT kind, path FROM tenants WHERE id = $1")
+                    .bind(parent_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| not_found("tenant", parent_id.as_str()))?;
+                let parent_kind: String = row.try_get(0)?;
+                let parent_path: String = row.try_get(1)?;
+                if !parent_path.starts_with(by.scope.path()) || by.scope.only_subject().is_some() {
+                    drop(tx);
+                    self.audit_denied(by, None, "tenant.create").await?;
+                    return Err(not_found("tenant", parent_id.as_str()));
+                }
+                let parent_kind = TenantKind::from_name(&parent_kind).ok_or_else(|| {
+                    StoreError::Invalid(format!("unknown tenant kind `{parent_kind}`"))
+                })?;
+                if !parent_kind.may_contain(kind) {
+                    return Err(StoreError::Invalid(format!(
+                        "a {} cannot hang under a {}",
+                        kind.name(),
+                        parent_kind.name()
+                    )));
+                }
+                format!("{parent_path}{id}/")
+            }
+        };
+        let now = to_micros(self.now());
+        sqlx::query("INSERT INTO tenants (id, parent_id, kind, name, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(id.as_str())
+            .bind(parent.map(|p| p.as_str().to_owned()))
+            .bind(kind.name())
+            .bind(name)
+            .bind(&path)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        audit_log::append(
+            &mut tx,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::TenantCreated,
+                subject: None,
+                reason: None,
+                detail: json!({ "tenant": id.as_str(), "kind": kind.name(), "parent": parent.map(TenantId::as_str) }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Tenant {
+            id,
+            parent: parent.cloned(),
+            kind,
+            name: name.to_owned(),
+            path,
+        })
+    }
+
+    /// A tenant, if it is in the caller's scope.
+    pub async fn tenant(&self, by: &Principal, id: &TenantId) -> Result<Tenant, StoreError> {
+        let row = sqlx::query("SELECT parent_id, kind, name, path FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or_else(|| not_found("tenant", id.as_str()))?;
+        let path: String = row.try_get(3)?;
+        if !path.starts_with(by.scope.path()) {
+            return Err(not_found("tenant", id.as_str()));
+        }
+        let parent: Option<String> = row.try_get(0)?;
+        let kind: String = row.try_get(1)?;
+        Ok(Tenant {
+            id: id.clone(),
+            parent: parent.and_then(|p| TenantId::parse(&p).ok()),
+            kind: TenantKind::from_name(&kind).unwrap_or(TenantKind::Domain),
+            name: row.try_get(2)?,
+            path,
+        })
+    }
+
+    // ---- Subjects ------------------------------------------------------
+
+    /// Creates a data subject of a policy subject kind under a tenant.
+    pub async fn create_subject(
+        &self,
+        by: &Principal,
+        tenant: &TenantId,
+        kind: &str,
+        reason: &str,
+    ) -> Result<SubjectId, StoreError> {
+        let policy = self.policy();
+        if policy.subject(kind).is_none() {
+            return Err(StoreError::Invalid(format!(
+                "subject kind `{kind}` is not declared in the policy (declared: {})",
+                policy
+                    .subjects
+                    .iter()
+                    .map(|s| s.id.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let t = self.tenant(by, tenant).await?;
+        if by.scope.only_subject().is_some() {
+            return Err(not_found("tenant", tenant.as_str()));
+        }
+        let id = SubjectId::generate();
+        let now = to_micros(self.now());
+        // The key first: a crash after it leaves an unused key, never a
+        // subject without one.
+        self.keys.create_subject_key(id.as_str(), now).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id.as_str())
+            .bind(tenant.as_str())
+            .bind(&t.path)
+            .bind(kind)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        audit_log::append(
+            &mut tx,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::SubjectCreated,
+                subject: Some(id.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "kind": kind, "tenant": tenant.as_str() }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Loads subjects' kind and path, refusing any outside the scope (as not
+    /// found) or erased.
+    async fn subjects_in_scope(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        by: &Principal,
+        ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut kinds = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT id, kind, tenant_path, erased_at FROM subjects WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                let id: String = row.try_get(0)?;
+                let kind: String = row.try_get(1)?;
+                let path: String = row.try_get(2)?;
+                let erased: Option<i64> = row.try_get(3)?;
+                let sid = SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                if !by.scope.covers(&path, &sid) {
+                    continue;
+                }
+                if erased.is_some() {
+                    return Err(StoreError::Erased(id));
+                }
+                kinds.insert(id, kind);
+            }
+        }
+        Ok(kinds)
+    }
+
+    /// Writes a batch of records in one transaction: all or nothing. Each is
+    /// checked against the policy, sealed under its subject's key, indexed
+    /// by its identifiers' keyed hashes, and recorded in the audit log.
+    pub async fn write_records(
+        &self,
+        by: &Principal,
+        reason: &str,
+        batch: Vec<(SubjectId, NewRecord)>,
+    ) -> Result<u64, StoreError> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let policy = self.policy();
+        let now = self.now();
+        let now_us = to_micros(now);
+        let distinct: Vec<&str> = {
+            let mut seen = HashSet::new();
+            batch
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .filter(|s| seen.insert(*s))
+                .collect()
+        };
+        let mut tx = self.begin_write().await?;
+        let kinds = self.subjects_in_scope(&mut tx, by, &distinct).await?;
+        if let Some(missing) = distinct.iter().find(|s| !kinds.contains_key(**s)) {
+            let missing = (*missing).to_owned();
+            drop(tx);
+            self.audit_denied(by, Some(&missing), "records.write")
+                .await?;
+            return Err(not_found("subject", &missing));
+        }
+        let keys = self.keys.subject_keys(&distinct).await?;
+        let hasher = self.keys.hasher();
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut identifiers: Vec<(Vec<u8>, String, &'static str)> = Vec::new();
+        let mut per_subject: HashMap<&str, (u64, std::collections::BTreeSet<String>)> =
+            HashMap::new();
+        for (index, (subject, record)) in batch.iter().enumerate() {
+            let kind = &kinds[subject.as_str()];
+            let checked = record.clone().check(&policy, kind, now).map_err(|source| {
+                StoreError::InvalidRecord {
+                    index,
+                    subject: subject.to_string(),
+                    source,
+                }
+            })?;
+            let key = keys
+                .get(subject.as_str())
+                .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
+            let aad = format!("{}|{}", subject, checked.category);
+            let sealed = key.seal(&checked.payload, aad.as_bytes())?;
+            for (kind, value) in &checked.identifiers {
+                identifiers.push((hasher.hash(kind, value).to_vec(), subject.to_string(), kind));
+            }
+            let entry = per_subject.entry(subject.as_str()).or_default();
+            entry.0 += 1;
+            entry.1.insert(checked.category.clone());
+            rows.push((subject.as_str(), checked, sealed));
+        }
+        let insert_all = format!(
+            "INSERT INTO records (subject_id, category, purposes, source, collected_at, retain_until, policy_digest, sealed, written_at) VALUES {}",
+            (0..RECORDS_PER_INSERT)
+                .map(|i| format!("({})", placeholders(i * RECORD_COLUMNS + 1, RECORD_COLUMNS)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for chunk in rows.chunks(RECORDS_PER_INSERT) {
+            let sql = if chunk.len() == RECORDS_PER_INSERT {
+                insert_all.clone()
+            } else {
+                format!(
+                    "INSERT INTO records (subject_id, category, purposes, source, collected_at, retain_until, policy_digest, sealed, written_at) VALUES {}",
+                    (0..chunk.len())
+                        .map(|i| format!(
+                            "({})",
+                            placeholders(i * RECORD_COLUMNS + 1, RECORD_COLUMNS)
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (subject, r, sealed) in chunk {
+                q = q
+                    .bind(*subject)
+                    .bind(r.category.as_str())
+                    .bind(r.purposes.join(","))
+                    .bind(r.source.as_str())
+                    .bind(to_micros(r.collected_at))
+                    .bind(r.retain_until.map(to_micros))
+                    .bind(policy.digest.as_str())
+                    .bind(sealed.as_slice())
+                    .bind(now_us);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in identifiers.chunks(300) {
+            let sql = format!(
+                "INSERT INTO identifiers (hash, subject_id, kind) VALUES {} ON CONFLICT DO NOTHING",
+                (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(i * 3 + 1, 3)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (hash, subject, kind) in chunk {
+                q = q.bind(hash.as_slice()).bind(subject.as_str()).bind(*kind);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut events: Vec<Event> = per_subject
+            .into_iter()
+            .map(|(subject, (count, categories))| Event {
+                actor: by.id.clone(),
+                action: Action::RecordsWritten,
+                subject: Some(subject.to_owned()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "records": count, "categories": categories }),
+            })
+            .collect();
+        events.sort_by(|a, b| a.subject.cmp(&b.subject));
+        audit_log::append(&mut tx, now_us, &events).await?;
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Every record of a subject, decrypted. The read is audited with the
+    /// reader and the reason before any datum is returned.
+    pub async fn records(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_optional(&self.db)
+            .await?;
+        let Some(row) = row else {
+            return Err(not_found("subject", subject.as_str()));
+        };
+        let path: String = row.try_get(0)?;
+        if !by.scope.covers(&path, subject) {
+            self.audit_denied(by, Some(subject.as_str()), "records.read")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(1)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let keys = self.keys.subject_keys(&[subject.as_str()]).await?;
+        let key = keys
+            .get(subject.as_str())
+            .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT id, category, purposes, source, collected_at, retain_until, sealed FROM records WHERE subject_id = $1 ORDER BY id",
+        )
+        .bind(subject.as_str())
+        .fetch_all(&self.db)
+        .await?;
+        let records = open_records(key, subject, &rows)?;
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            to_micros(self.now()),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::RecordsRead,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "records": records.len() }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// Subjects in the caller's scope, by id, `limit` at a time after `after`.
+    pub async fn subjects(
+        &self,
+        by: &Principal,
+        after: Option<&SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<SubjectSummary>, StoreError> {
+        let (low, high) = by.scope.path_range();
+        let only = by.scope.only_subject().map(|s| s.to_string());
+        let rows = sqlx::query(
+            "SELECT id, kind, tenant_id, created_at, erased_at FROM subjects \
+             WHERE tenant_path >= $1 AND tenant_path < $2 AND id > $3 AND ($4 IS NULL OR id = $4) \
+             ORDER BY id LIMIT $5",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(after.map_or(String::new(), |a| a.to_string()))
+        .bind(only)
+        .bind(i64::from(limit.min(10_000)))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                let tenant: String = r.try_get(2)?;
+                Ok(SubjectSummary {
+                    id: SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    kind: r.try_get(1)?,
+                    tenant: TenantId::parse(&tenant)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                    created_at: from_micros(r.try_get(3)?),
+                    erased_at: r.try_get::<Option<i64>, _>(4)?.map(from_micros),
+                })
+            })
+            .collect()
+    }
+
+    /// How many subjects the caller can see.
+    pub async fn count_subjects(&self, by: &Principal) -> Result<u64, StoreError> {
+        let (low, high) = by.scope.path_range();
+        let only = by.scope.only_subject().map(|s| s.to_string());
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM subjects WHERE tenant_path >= $1 AND tenant_path < $2 AND ($3 IS NULL OR id = $3)",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(only)
+        .fetch_one(&self.db)
+        .await?
+        .try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Subjects in scope that an identifier (e-mail, phone, ...) belongs to.
+    pub async fn find_subjects(
+        &self,
+        by: &Principal,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let kind_name = IdentifierKind::ALL
+            .iter()
+            .find(|(_, k)| *k == kind)
+            .map_or("identifier", |(n, _)| n);
+        let normalised = custode_domain::normalise_identifier(kind, value);
+        let hash = self.keys.hasher().hash(kind_name, &normalised);
+        let (low, high) = by.scope.path_range();
+        let rows = sqlx::query(
+            "SELECT s.id FROM identifiers i JOIN subjects s ON s.id = i.subject_id \
+             WHERE i.hash = $1 AND s.erased_at IS NULL AND s.tenant_path >= $2 AND s.tenant_path < $3 ORDER BY s.id",
+        )
+        .bind(hash.to_vec())
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.db)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id = SubjectId::parse(&r.try_get::<String, _>(0)?)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            if by.scope.only_subject().is_none_or(|only| *only == id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Erases a subject by destroying its data key (crypto-shredding): every
+    /// copy of its records, backups included, becomes unreadable at once,
+    /// whatever their number. Its identifiers are deleted; the sealed
+    /// records themselves are removed later by [`Store::purge_erased`].
+    pub async fn erase_subject(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(0)?;
+        if !by.scope.covers(&path, subject) {
+            drop(tx);
+            self.audit_denied(by, Some(subject.as_str()), "subject.erase")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(1)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let now = to_micros(self.now());
+        sqlx::query("UPDATE subjects SET erased_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(subject.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM identifiers WHERE subject_id = $1")
+            .bind(subject.as_str())
+            .execute(&mut *tx)
+            .await?;
+        audit_log::append(
+            &mut tx,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::SubjectErased,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "method": "crypto-shredding" }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        // After the commit: a crash here leaves an erased subject with a key,
+        // which `finish_erasures` destroys at the next start.
+        self.keys.destroy(&[subject.as_str()]).await?;
+        Ok(())
+    }
+
+    /// Destroys the keys of subjects marked erased whose key survived a crash.
+    async fn finish_erasures(&self) -> Result<u64, StoreError> {
+        let keyed = self.keys.keyed_subjects().await?;
+        let mut leftover = Vec::new();
+        for chunk in keyed.chunks(500) {
+            let sql = format!(
+                "SELECT id FROM subjects WHERE erased_at IS NOT NULL AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(&self.db).await? {
+                leftover.push(r.try_get::<String, _>(0)?);
+            }
+        }
+        let refs: Vec<&str> = leftover.iter().map(String::as_str).collect();
+        if refs.is_empty() {
+            return Ok(0);
+        }
+        self.keys.destroy(&refs).await
+    }
+
+    /// Deletes up to `limit` sealed records of erased subjects (unreadable
+    /// already); returns how many. Bounded, so it can run in small steps.
+    pub async fn purge_erased(&self, limit: u32) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM records WHERE id IN (SELECT r.id FROM records r JOIN subjects s ON s.id = r.subject_id \
+             WHERE s.erased_at IS NOT NULL LIMIT $1)",
+        )
+        .bind(i64::from(limit))
+        .execute(&self.db)
+        .await?
+        .rows_affected())
+    }
+
+    // ---- Keys and audit -------------------------------------------------
+
+    /// Replaces the master key: every wrapped key is re-wrapped under the
+    /// new one in one transaction; no payload is touched. Crash-safe: the
+    /// new key is staged on disk before, and promoted after.
+    pub async fn rotate_master_key(&mut self, by: &Principal, new: Key) -> Result<u64, StoreError> {
+        let old = self.keys.master_fingerprint();
+        let count = self.keys.rotate(&self.key_source, new).await?;
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            to_micros(self.now()),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::MasterKeyRotated,
+                subject: None,
+                reason: None,
+                detail: json!({ "from": old, "to": self.keys.master_fingerprint(), "keys": count }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Verifies the whole audit chain and its signed checkpoints.
+    pub async fn audit_verify(&self) -> Result<Report, StoreError> {
+        audit_log::verify(&self.db, &self.keys.verifying_key()).await
+    }
+
+    /// Signs the current chain head; `None` when the log is empty or the
+    /// head is already signed.
+    pub async fn audit_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        audit_log::checkpoint(&self.db, &self.keys.signing_key(), to_micros(self.now())).await
+    }
+
+    /// The latest audit entries about a subject.
+    pub async fn audit_of_subject(
+        &self,
+        subject: &SubjectId,
+        limit: u32,
+    ) -> Result<Vec<Entry>, StoreError> {
+        audit_log::for_subject(&self.db, subject.as_str(), i64::from(limit)).await
+    }
+
+    /// The raw pool, for tests that tamper with the database on purpose.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &AnyPool {
+        &self.db
+    }
+
+    /// Closes both databases cleanly.
+    pub async fn close(self) {
+        self.db.close().await;
+        self.keys.close().await;
+    }
+}
+
+fn open_records(
+    key: &Key,
+    subject: &SubjectId,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Vec<Record>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let category: String = r.try_get(1)?;
+            let sealed: Vec<u8> = r.try_get(6)?;
+            let plain = key.open(&sealed, format!("{subject}|{category}").as_bytes())?;
+            let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
+                .map_err(|e| {
+                    StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
+                })?;
+            let purposes: String = r.try_get(2)?;
+            Ok(Record {
+                id: r.try_get(0)?,
+                category,
+                fields,
+                source: r.try_get(3)?,
+                purposes: purposes
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                collected_at: from_micros(r.try_get(4)?),
+                retain_until: r.try_get::<Option<i64>, _>(5)?.map(from_micros),
+            })
+        })
+        .collect()
+}

@@ -84,17 +84,38 @@ fn record(category: &str, fields: &[(&str, &str)]) -> NewRecord {
 
 #[test]
 fn periods_end_as_regulation_1182_71_counts() {
-    let months = |n| Period { amount: n, unit: Unit::Month };
+    let months = |n| Period {
+        amount: n,
+        unit: Unit::Month,
+    };
     for (start, keep, erase_from) in [
         // The end of February when the date does not exist.
         (rome(2025, 1, 31, 10), months(1), rome(2025, 3, 1, 0)),
-        (rome(2024, 2, 29, 23), Period { amount: 1, unit: Unit::Year }, rome(2025, 3, 1, 0)),
+        (
+            rome(2024, 2, 29, 23),
+            Period {
+                amount: 1,
+                unit: Unit::Year,
+            },
+            rome(2025, 3, 1, 0),
+        ),
         (rome(2025, 3, 15, 14), months(24), rome(2027, 3, 16, 0)),
-        (rome(2025, 12, 31, 23), Period { amount: 30, unit: Unit::Day }, rome(2026, 1, 31, 0)),
+        (
+            rome(2025, 12, 31, 23),
+            Period {
+                amount: 30,
+                unit: Unit::Day,
+            },
+            rome(2026, 1, 31, 0),
+        ),
         // Across the change to summer time, still midnight in Rome.
         (rome(2025, 3, 1, 12), months(1), rome(2025, 4, 2, 0)),
     ] {
-        assert_eq!(period_end("IT", start, keep), Some(erase_from), "{start} + {keep:?}");
+        assert_eq!(
+            period_end("IT", start, keep),
+            Some(erase_from),
+            "{start} + {keep:?}"
+        );
     }
 }
 
@@ -104,7 +125,10 @@ fn a_record_lives_as_long_as_its_longest_purpose() {
     let at = rome(2026, 5, 10, 9);
     let end = retention_end(&p, &["security".into(), "traffic".into()], at);
     assert_eq!(end, Some(rome(2027, 5, 11, 0)));
-    assert_eq!(retention_end(&p, &["security".into()], at), Some(rome(2026, 11, 11, 0)));
+    assert_eq!(
+        retention_end(&p, &["security".into()], at),
+        Some(rome(2026, 11, 11, 0))
+    );
     // An event rule leaves the end open until the event.
     assert_eq!(retention_end(&p, &["service".into()], at), None);
 }
@@ -113,9 +137,13 @@ fn a_record_lives_as_long_as_its_longest_purpose() {
 fn records_take_every_covering_purpose_for_their_subject_kind() {
     let p = policy();
     let now = rome(2026, 1, 1, 0);
-    let r = record("logs", &[("ip", "192.0.2.1")]).check(&p, "customer", now).expect("ok");
+    let r = record("logs", &[("ip", "192.0.2.1")])
+        .check(&p, "customer", now)
+        .expect("ok");
     assert_eq!(r.purposes, ["security", "traffic"]);
-    let r = record("logs", &[("ip", "192.0.2.1")]).check(&p, "visitor", now).expect("ok");
+    let r = record("logs", &[("ip", "192.0.2.1")])
+        .check(&p, "visitor", now)
+        .expect("ok");
     assert_eq!(r.purposes, ["security"]);
 }
 
@@ -123,27 +151,60 @@ fn records_take_every_covering_purpose_for_their_subject_kind() {
 fn records_the_policy_does_not_allow_are_refused_with_reasons() {
     let p = policy();
     let now = rome(2026, 1, 1, 0);
-    let e = record("payments", &[("iban", "x")]).check(&p, "customer", now).expect_err("unknown");
-    assert_eq!(e.to_string(), "category `payments` is not declared in the policy (declared: contact, logs)");
-    let e = record("contact", &[("fax", "x")]).check(&p, "customer", now).expect_err("field");
-    assert_eq!(e.to_string(), "field `fax` is not part of category `contact` (its fields: email, phone)");
-    let e = record("contact", &[("email", "a@b.it")]).check(&p, "visitor", now).expect_err("kind");
+    let e = record("payments", &[("iban", "x")])
+        .check(&p, "customer", now)
+        .expect_err("unknown");
+    assert_eq!(
+        e.to_string(),
+        "category `payments` is not declared in the policy (declared: contact, logs)"
+    );
+    let e = record("contact", &[("fax", "x")])
+        .check(&p, "customer", now)
+        .expect_err("field");
+    assert_eq!(
+        e.to_string(),
+        "field `fax` is not part of category `contact` (its fields: email, phone)"
+    );
+    let e = record("contact", &[("email", "a@b.it")])
+        .check(&p, "visitor", now)
+        .expect_err("kind");
     assert!(matches!(e, RecordError::NoPurpose { .. }));
     let mut r = record("logs", &[("ip", "192.0.2.1")]);
     r.purposes = vec!["service".into()];
-    assert!(matches!(r.check(&p, "customer", now), Err(RecordError::PurposeNotCovering { .. })));
+    assert!(matches!(
+        r.check(&p, "customer", now),
+        Err(RecordError::PurposeNotCovering { .. })
+    ));
 }
 
 #[test]
 fn identifiers_are_normalised_before_hashing() {
-    assert_eq!(normalise_identifier(IdentifierKind::Email, " Mario.Rossi@Example.COM "), "mario.rossi@example.com");
-    assert_eq!(normalise_identifier(IdentifierKind::Phone, "+39 055 123-4567"), "+390551234567");
-    assert_eq!(normalise_identifier(IdentifierKind::Phone, "0039 055 1234567"), "+390551234567");
-    assert_eq!(normalise_identifier(IdentifierKind::TaxCode, "rssmra80a01h501u"), "RSSMRA80A01H501U");
-    assert_eq!(normalise_identifier(IdentifierKind::IpAddress, "2001:DB8::0001"), "2001:db8::1");
+    assert_eq!(
+        normalise_identifier(IdentifierKind::Email, " Mario.Rossi@Example.COM "),
+        "mario.rossi@example.com"
+    );
+    assert_eq!(
+        normalise_identifier(IdentifierKind::Phone, "+39 055 123-4567"),
+        "+390551234567"
+    );
+    assert_eq!(
+        normalise_identifier(IdentifierKind::Phone, "0039 055 1234567"),
+        "+390551234567"
+    );
+    assert_eq!(
+        normalise_identifier(IdentifierKind::TaxCode, "rssmra80a01h501u"),
+        "RSSMRA80A01H501U"
+    );
+    assert_eq!(
+        normalise_identifier(IdentifierKind::IpAddress, "2001:DB8::0001"),
+        "2001:db8::1"
+    );
     let p = policy();
     let r = record("contact", &[("email", "A@B.it"), ("phone", "+39 1")])
         .check(&p, "customer", rome(2026, 1, 1, 0))
         .expect("ok");
-    assert_eq!(r.identifiers, [("email", "a@b.it".to_owned()), ("phone", "+391".to_owned())]);
+    assert_eq!(
+        r.identifiers,
+        [("email", "a@b.it".to_owned()), ("phone", "+391".to_owned())]
+    );
 }

@@ -1,0 +1,192 @@
+//! The two database engines behind one schema: SQLite (the embedded default)
+//! and PostgreSQL (scale-out), chosen by the URL scheme with strict errors.
+//!
+//! SQL is written once with `$1`-style parameters, which both engines accept
+//! through sqlx's `Any` driver. The few words the engines spell differently
+//! (blob types, auto-increment keys, byte-order collation) are filled into
+//! the DDL from [`Engine::ddl`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::StoreError;
+
+/// A supported database engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite in a file of the data directory.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Makes sqlx's `Any` driver know both engines; idempotent.
+fn install_drivers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Fails only when already installed, which the Once rules out.
+        let _ =
+            sqlx::any::install_drivers(&[sqlx::sqlite::any::DRIVER, sqlx::postgres::any::DRIVER]);
+    });
+}
+
+/// The URL with any password replaced, safe to print and log.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Engine {
+    /// The engine a URL names. Anything but `sqlite:` and `postgres:` is an
+    /// error: a typo must never create a fresh, empty database.
+    pub fn of_url(url: &str) -> Result<Engine, StoreError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" | "postgresql" => Ok(Engine::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(redact(url))),
+        }
+    }
+
+    /// The DDL for this engine: `{blob}`, `{serial_pk}` and `{path}` replaced.
+    pub fn ddl(self, template: &str) -> String {
+        let (blob, serial, path) = match self {
+            Engine::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"),
+            // Paths compare byte by byte in both engines, so prefix ranges agree.
+            Engine::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\""),
+        };
+        template
+            .replace("{blob}", blob)
+            .replace("{serial_pk}", serial)
+            .replace("{path}", path)
+    }
+}
+
+/// How a database is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the SQLite file when it does not exist (first start).
+    CreateIfMissing,
+    /// Open only an existing database.
+    Existing,
+}
+
+/// Connects a pool, with the engine's settings chosen on purpose.
+pub(crate) async fn connect(
+    url: &str,
+    mode: OpenMode,
+    max_connections: u32,
+    secure_delete: bool,
+) -> Result<(Engine, AnyPool), StoreError> {
+    install_drivers();
+    let engine = Engine::of_url(url)?;
+    let mut url = url.to_owned();
+    if engine == Engine::Sqlite {
+        let path = sqlite_path(&url);
+        let exists = Path::new(&path).exists();
+        if !exists && mode == OpenMode::Existing {
+            return Err(StoreError::Missing(path));
+        }
+        if !url.contains("mode=") {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(if mode == OpenMode::CreateIfMissing {
+                "mode=rwc"
+            } else {
+                "mode=rw"
+            });
+        }
+    }
+    let options =
+        AnyConnectOptions::from_str(&url).map_err(|_| StoreError::UnsupportedUrl(redact(&url)))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if engine == Engine::Sqlite {
+                    // WAL: readers never block the writer. FULL: a commit
+                    // survives power loss. busy_timeout: writers queue rather
+                    // than fail. secure_delete: erased key bytes are zeroed.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    if secure_delete {
+                        conn.execute("PRAGMA secure_delete = ON").await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| StoreError::Connect {
+            url: redact(&url),
+            message: e.to_string(),
+        })?;
+    Ok((engine, pool))
+}
+
+/// The file path of a `sqlite:` URL.
+pub(crate) fn sqlite_path(url: &str) -> String {
+    let rest = url.trim_start_matches("sqlite:");
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_by_scheme_and_nothing_else() {
+        assert_eq!(
+            Engine::of_url("sqlite:///tmp/x.db").ok(),
+            Some(Engine::Sqlite)
+        );
+        assert_eq!(
+            Engine::of_url("postgres://u@h/db").ok(),
+            Some(Engine::Postgres)
+        );
+        assert!(matches!(
+            Engine::of_url("mysql://h/db"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+        assert!(matches!(
+            Engine::of_url("sqlit:///tmp/x.db"),
+            Err(StoreError::UnsupportedUrl(_))
+        ));
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        let err = Engine::of_url("mysql://root:hunter2@h/db").expect_err("unsupported");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/custode/main.db?mode=rw"),
+            "/var/lib/custode/main.db"
+        );
+        assert_eq!(sqlite_path("sqlite://data/main.db"), "data/main.db");
+    }
+}

@@ -1,0 +1,89 @@
+//! What can go wrong in the store, in words a caller can act on. No variant
+//! carries a personal value or a secret: URLs are redacted, data never quoted.
+
+use custode_crypto::CryptoError;
+use custode_domain::records::RecordError;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL names no supported engine.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// The database could not be reached.
+    #[error("cannot connect to {url}: {message}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// What the driver said.
+        message: String,
+    },
+    /// An SQLite file that should exist does not.
+    #[error("no database at {0}: start `custode serve` once to create it, or check the path")]
+    Missing(String),
+    /// The database was written by a newer Custode.
+    #[error(
+        "the database is at schema version {found}, newer than this Custode knows ({known}): upgrade Custode"
+    )]
+    SchemaTooNew {
+        /// The version found.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// A migration failed; nothing of it was applied.
+    #[error("migration {version} ({name}) failed and was rolled back: {message}")]
+    Migration {
+        /// Its version.
+        version: i64,
+        /// Its name.
+        name: &'static str,
+        /// What the database said.
+        message: String,
+    },
+    /// The master key file is missing, unreadable or unsafe.
+    #[error("master key: {0}")]
+    KeyFile(String),
+    /// The master key does not open this key store.
+    #[error(
+        "the master key (fingerprint {fingerprint}) does not open this key store: it belongs to another installation, or the key file was replaced"
+    )]
+    WrongMasterKey {
+        /// The public fingerprint of the key that was tried.
+        fingerprint: String,
+    },
+    /// The thing asked for does not exist, or is outside the caller's scope
+    /// (the two are not told apart, so scope cannot be probed).
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The subject was erased; its data are gone.
+    #[error("subject {0} has been erased")]
+    Erased(String),
+    /// A request that the data model forbids.
+    #[error("{0}")]
+    Invalid(String),
+    /// A record of a batch was refused; nothing of the batch was written.
+    #[error(
+        "record {index} of the batch (subject {subject}) was refused, and nothing of the batch was written: {source}"
+    )]
+    InvalidRecord {
+        /// Its position in the batch, from 0.
+        index: usize,
+        /// Its subject.
+        subject: String,
+        /// Why.
+        source: RecordError,
+    },
+    /// A cryptographic failure.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}

@@ -1,0 +1,230 @@
+//! The key store: the index key, the signing key and one data key per
+//! subject, each wrapped under the master key, in a database of its own.
+//!
+//! Destroying a subject's data key is what erasure means: every sealed copy
+//! of its records, wherever it lies, stops opening. On SQLite the key store
+//! zeroes deleted bytes (`secure_delete`) and truncates its write-ahead log
+//! after each destruction, so the key does not linger in the file.
+
+use std::collections::HashMap;
+
+use custode_crypto::{IdentifierHasher, Key, SigningKey, VerifyingKey};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::engine::Engine;
+use crate::keyfile::MasterKeySource;
+use crate::{StoreError, placeholders};
+
+const CHECK_PLAINTEXT: &[u8] = b"custode master key check v1";
+
+pub(crate) struct Keyring {
+    pool: AnyPool,
+    engine: Engine,
+    master: Key,
+    index: Key,
+    signing: Key,
+}
+
+impl Keyring {
+    /// Opens the key store with the master key, creating the inner keys on
+    /// first start, and finishing or discarding a rotation a crash cut short.
+    pub(crate) async fn open(
+        pool: AnyPool,
+        engine: Engine,
+        source: &MasterKeySource,
+        create: bool,
+    ) -> Result<Keyring, StoreError> {
+        let (current, next) = source.load(create)?;
+        let check: Option<Vec<u8>> = sqlx::query("SELECT value FROM keystore WHERE name = 'check'")
+            .fetch_optional(&pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let master = match check {
+            None => {
+                let index = Key::generate()?;
+                let signing = Key::generate()?;
+                let mut tx = pool.begin().await?;
+                for (name, value) in [
+                    ("check", current.seal(CHECK_PLAINTEXT, b"check")?),
+                    ("index_key", current.wrap(&index, b"index_key")?),
+                    ("signing_key", current.wrap(&signing, b"signing_key")?),
+                ] {
+                    sqlx::query("INSERT INTO keystore (name, value) VALUES ($1, $2)")
+                        .bind(name)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                current
+            }
+            Some(check) => {
+                if current.open(&check, b"check").is_ok() {
+                    source.discard_next()?;
+                    current
+                } else if let Some(next) = next.filter(|n| n.open(&check, b"check").is_ok()) {
+                    source.promote()?;
+                    next
+                } else {
+                    return Err(StoreError::WrongMasterKey {
+                        fingerprint: current.fingerprint(),
+                    });
+                }
+            }
+        };
+        let index = Self::inner(&pool, &master, "index_key").await?;
+        let signing = Self::inner(&pool, &master, "signing_key").await?;
+        Ok(Keyring {
+            pool,
+            engine,
+            master,
+            index,
+            signing,
+        })
+    }
+
+    async fn inner(pool: &AnyPool, master: &Key, name: &'static str) -> Result<Key, StoreError> {
+        let wrapped: Vec<u8> = sqlx::query("SELECT value FROM keystore WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?;
+        Ok(master.unwrap_key(&wrapped, name.as_bytes())?)
+    }
+
+    pub(crate) fn hasher(&self) -> IdentifierHasher {
+        IdentifierHasher::new(self.index.clone())
+    }
+
+    pub(crate) fn signing_key(&self) -> SigningKey {
+        custode_crypto::signing_key(&self.signing)
+    }
+
+    pub(crate) fn verifying_key(&self) -> VerifyingKey {
+        self.signing_key().verifying_key()
+    }
+
+    pub(crate) fn master_fingerprint(&self) -> String {
+        self.master.fingerprint()
+    }
+
+    /// Creates and stores a data key for a new subject.
+    pub(crate) async fn create_subject_key(
+        &self,
+        subject: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let key = Key::generate()?;
+        sqlx::query(
+            "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(subject)
+        .bind(self.master.wrap(&key, subject.as_bytes())?)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The data keys of these subjects; an erased subject is simply absent.
+    pub(crate) async fn subject_keys(
+        &self,
+        subjects: &[&str],
+    ) -> Result<HashMap<String, Key>, StoreError> {
+        let mut out = HashMap::with_capacity(subjects.len());
+        for chunk in subjects.chunks(500) {
+            let sql = format!(
+                "SELECT subject_id, wrapped FROM subject_keys WHERE subject_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let id: String = row.try_get(0)?;
+                let wrapped: Vec<u8> = row.try_get(1)?;
+                let key = self.master.unwrap_key(&wrapped, id.as_bytes())?;
+                out.insert(id, key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Destroys subjects' data keys. Returns how many existed.
+    pub(crate) async fn destroy(&self, subjects: &[&str]) -> Result<u64, StoreError> {
+        let mut destroyed = 0;
+        for chunk in subjects.chunks(500) {
+            let sql = format!(
+                "DELETE FROM subject_keys WHERE subject_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            destroyed += q.execute(&self.pool).await?.rows_affected();
+        }
+        if self.engine == Engine::Sqlite {
+            // Old page images of the key live on in the WAL until it is reset.
+            self.pool.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        }
+        Ok(destroyed)
+    }
+
+    /// Ids of subjects that still have a key.
+    pub(crate) async fn keyed_subjects(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query("SELECT subject_id FROM subject_keys")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Re-wraps every key under a new master key, in one transaction;
+    /// payloads are not touched. Returns the number of keys re-wrapped.
+    pub(crate) async fn rotate(
+        &mut self,
+        source: &MasterKeySource,
+        new: Key,
+    ) -> Result<u64, StoreError> {
+        source.stage(&new)?;
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT subject_id, wrapped FROM subject_keys")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut count = 0;
+        for row in rows {
+            let id: String = row.try_get(0)?;
+            let wrapped: Vec<u8> = row.try_get(1)?;
+            let key = self.master.unwrap_key(&wrapped, id.as_bytes())?;
+            sqlx::query("UPDATE subject_keys SET wrapped = $1 WHERE subject_id = $2")
+                .bind(new.wrap(&key, id.as_bytes())?)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            count += 1;
+        }
+        for (name, value) in [
+            ("check", new.seal(CHECK_PLAINTEXT, b"check")?),
+            ("index_key", new.wrap(&self.index, b"index_key")?),
+            ("signing_key", new.wrap(&self.signing, b"signing_key")?),
+        ] {
+            sqlx::query("UPDATE keystore SET value = $1 WHERE name = $2")
+                .bind(value)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        source.promote()?;
+        self.master = new;
+        Ok(count)
+    }
+}

@@ -1,0 +1,152 @@
+//! Versioned schema migrations, embedded in the binary and applied at start,
+//! each in its own transaction. One template per step serves both engines.
+
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::StoreError;
+use crate::engine::Engine;
+
+/// One step of a schema: a version, a name, and its statements.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// The main store: tenants, subjects, identifiers, records, audit log.
+pub(crate) const MAIN: &[Migration] = &[Migration {
+    version: 1,
+    name: "data core",
+    sql: r#"
+CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    parent_id TEXT REFERENCES tenants(id),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    path {path} NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE subjects (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    tenant_path {path} NOT NULL,
+    kind TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    erased_at BIGINT
+);
+CREATE INDEX subjects_by_path ON subjects (tenant_path);
+CREATE TABLE identifiers (
+    hash {blob} NOT NULL,
+    subject_id TEXT NOT NULL REFERENCES subjects(id),
+    kind TEXT NOT NULL,
+    PRIMARY KEY (hash, subject_id)
+);
+CREATE INDEX identifiers_by_subject ON identifiers (subject_id);
+CREATE TABLE records (
+    id {serial_pk},
+    subject_id TEXT NOT NULL REFERENCES subjects(id),
+    category TEXT NOT NULL,
+    purposes TEXT NOT NULL,
+    source TEXT NOT NULL,
+    collected_at BIGINT NOT NULL,
+    retain_until BIGINT,
+    policy_digest TEXT NOT NULL,
+    sealed {blob} NOT NULL,
+    written_at BIGINT NOT NULL
+);
+CREATE INDEX records_by_subject ON records (subject_id);
+CREATE INDEX records_by_end ON records (retain_until);
+CREATE TABLE audit_head (
+    id BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    hash {blob} NOT NULL
+);
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject_id TEXT,
+    reason TEXT,
+    detail TEXT NOT NULL,
+    prev_hash {blob} NOT NULL,
+    hash {blob} NOT NULL
+);
+CREATE INDEX audit_by_subject ON audit_log (subject_id);
+CREATE TABLE audit_checkpoints (
+    seq BIGINT PRIMARY KEY,
+    hash {blob} NOT NULL,
+    at BIGINT NOT NULL,
+    signature {blob} NOT NULL
+)
+"#,
+}];
+
+/// The key store: wrapped keys only, in a database of its own so that no
+/// copy of the main store ever holds a key.
+pub(crate) const KEYS: &[Migration] = &[Migration {
+    version: 1,
+    name: "key store",
+    sql: r#"
+CREATE TABLE keystore (
+    name TEXT PRIMARY KEY,
+    value {blob} NOT NULL
+);
+CREATE TABLE subject_keys (
+    subject_id TEXT PRIMARY KEY,
+    wrapped {blob} NOT NULL,
+    created_at BIGINT NOT NULL
+)
+"#,
+}];
+
+/// Applies every migration not yet applied, in order, each in one
+/// transaction with its bookkeeping row, so a crash leaves a known version.
+pub(crate) async fn run(
+    pool: &AnyPool,
+    engine: Engine,
+    migrations: &[Migration],
+    now: i64,
+) -> Result<(), StoreError> {
+    pool.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    if let Some(newer) = applied.iter().find(|v| **v > known) {
+        return Err(StoreError::SchemaTooNew {
+            found: *newer,
+            known,
+        });
+    }
+    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut tx = pool.begin().await?;
+        let ddl = engine.ddl(m.sql);
+        for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Migration {
+                    version: m.version,
+                    name: m.name,
+                    message: e.to_string(),
+                })?;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
