@@ -136,7 +136,25 @@ pub(crate) async fn connect(
             url: redact(&url),
             message: e.to_string(),
         })?;
+    if engine == Engine::Sqlite {
+        owner_only(&sqlite_path(&url))?;
+    }
     Ok((engine, pool))
+}
+
+/// Makes an SQLite file and its companions readable by their owner only:
+/// they hold sealed data and keyed hashes, nothing anyone else needs.
+fn owner_only(path: &str) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        if Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| StoreError::Invalid(format!("cannot restrict {file} to its owner: {e}")),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The file path of a `sqlite:` URL.

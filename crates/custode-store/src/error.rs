@@ -20,7 +20,7 @@ pub enum StoreError {
         message: String,
     },
     /// An SQLite file that should exist does not.
-    #[error("no database at {0}: start `custode serve` once to create it, or check the path")]
+    #[error("no database at {0}: run `custode init` to create it, or check the path")]
     Missing(String),
     /// The database was written by a newer Custode.
     #[error(

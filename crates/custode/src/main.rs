@@ -1,6 +1,7 @@
 //! `custode`: the one binary. Each subcommand is a thin face over the domain
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
+mod data_cmd;
 mod policy_cmd;
 
 use std::process::ExitCode;
@@ -11,6 +12,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "custode", version, about, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    store: data_cmd::StoreArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,21 +23,55 @@ enum Command {
     /// Check a policy file and render its notice and record of processing.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Create the data directory, the databases and the master key.
+    Init,
+    /// The tenancy tree: provider, resellers, domains, subscribers.
+    #[command(subcommand)]
+    Tenants(data_cmd::TenantCommand),
+    /// Data subjects.
+    #[command(subcommand)]
+    Subjects(data_cmd::SubjectCommand),
+    /// Personal data records.
+    #[command(subcommand)]
+    Records(data_cmd::RecordCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(data_cmd::AuditCommand),
+    /// The master key.
+    #[command(subcommand)]
+    Keys(data_cmd::KeyCommand),
 }
 
-/// How the process ends, for scripts: 0 success, 1 the input is invalid,
-/// 2 the command could not run (bad arguments, unreadable file).
+/// How the process ends, for scripts: 0 success, 1 the input is invalid (or
+/// the audit chain broken), 2 the command could not run.
 pub(crate) enum Outcome {
     Ok,
     Invalid,
 }
 
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if let Command::Policy(cmd) = cli.command {
+        return policy_cmd::run(cmd);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = &cli.store;
+        match cli.command {
+            Command::Policy(_) => unreachable!("handled above"),
+            Command::Init => data_cmd::init(store).await,
+            Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,
+            Command::Subjects(cmd) => data_cmd::subjects(store, cmd).await,
+            Command::Records(cmd) => data_cmd::records(store, cmd).await,
+            Command::Audit(cmd) => data_cmd::audit(store, cmd).await,
+            Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
+        }
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Policy(cmd) => policy_cmd::run(cmd),
-    };
-    match result {
+    match run(Cli::parse()) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
         Err(err) => {

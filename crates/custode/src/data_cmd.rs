@@ -1,0 +1,384 @@
+//! The data commands: `init`, `tenants`, `subjects`, `records`, `audit`,
+//! `keys`. Each opens the store as the local operator (the person holding
+//! the data directory and the master key), does one thing, and prints.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use custode_domain::{
+    NewRecord, Principal, Role, Scope, SubjectId, SystemClock, TenantId, TenantKind,
+};
+use custode_store::{OpenMode, Store, StoreConfig};
+
+use crate::Outcome;
+
+/// Where the data are.
+#[derive(Args, Clone)]
+pub(crate) struct StoreArgs {
+    /// Data directory: the SQLite files and the master key live here.
+    #[arg(
+        long,
+        env = "CUSTODE_DATA",
+        default_value = "custode-data",
+        global = true
+    )]
+    data: PathBuf,
+    /// Main store URL, instead of the SQLite file in the data directory
+    /// (`postgres://USER@HOST/DB`).
+    #[arg(
+        long,
+        env = "CUSTODE_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    /// Key store URL, a different database from the main store.
+    #[arg(
+        long,
+        env = "CUSTODE_KEYSTORE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    keystore: Option<String>,
+    /// The policy file in force.
+    #[arg(
+        long,
+        env = "CUSTODE_POLICY",
+        default_value = "policies/email-hosting.toml",
+        global = true
+    )]
+    policy: PathBuf,
+}
+
+impl StoreArgs {
+    pub(crate) async fn open(&self, mode: OpenMode) -> anyhow::Result<Store> {
+        let source = std::fs::read_to_string(&self.policy)
+            .with_context(|| format!("cannot read the policy file {}", self.policy.display()))?;
+        let policy = match custode_policy::load(&self.policy.display().to_string(), &source) {
+            Ok(p) => p,
+            Err(e) => {
+                eprint!("{}", e.to_short_lines());
+                bail!("the policy {} does not load", self.policy.display());
+            }
+        };
+        let mut config = StoreConfig::in_data_dir(&self.data, mode)?;
+        match (&self.database, &self.keystore) {
+            (Some(db), Some(keys)) => {
+                config.database_url = db.clone();
+                config.keystore_url = keys.clone();
+            }
+            (Some(_), None) => {
+                bail!("--database needs --keystore too: keys live in a database of their own")
+            }
+            (None, Some(keys)) => config.keystore_url = keys.clone(),
+            (None, None) => {}
+        }
+        Ok(Store::open(&config, Arc::new(policy), Arc::new(SystemClock)).await?)
+    }
+}
+
+/// The operator at the command line: every action is audited under this name.
+fn operator() -> Principal {
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
+    Principal {
+        id: format!("cli:{user}"),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TenantCommand {
+    /// Create a node of the tenancy tree; prints its id.
+    Create {
+        /// provider, reseller, domain or subscriber.
+        #[arg(long)]
+        kind: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The parent's id (none for the provider).
+        #[arg(long)]
+        parent: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SubjectCommand {
+    /// Create a data subject under a tenant; prints its id.
+    Create {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        /// A subject kind of the policy.
+        #[arg(long)]
+        kind: String,
+        /// Why (audited).
+        #[arg(long, default_value = "created at the command line")]
+        reason: String,
+    },
+    /// Erase a subject: its key is destroyed, every copy of its data unreadable.
+    Erase {
+        /// The subject's id.
+        subject: String,
+        /// Why (audited), e.g. the request id.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RecordCommand {
+    /// Import records from JSON lines: {"subject", "category", "fields", "source"?, "purposes"?}.
+    /// Each batch is one transaction; "committed N" is printed after each.
+    Import {
+        /// The file, or - for standard input.
+        file: PathBuf,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Print a subject's records as JSON (the read is audited).
+    Show {
+        /// The subject's id.
+        subject: String,
+        /// Why you read them (audited).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Verify the whole audit chain and its signed checkpoints.
+    Verify,
+    /// Sign the current head of the chain.
+    Checkpoint,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Replace the master key; every stored key is re-wrapped, no payload touched.
+    Rotate,
+}
+
+fn parse_subject(s: &str) -> anyhow::Result<SubjectId> {
+    Ok(SubjectId::parse(s)?)
+}
+
+pub(crate) async fn init(args: &StoreArgs) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::CreateIfMissing).await?;
+    println!(
+        "store ready ({:?}); master key fingerprint {}",
+        store.engine(),
+        store.master_fingerprint()
+    );
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::Existing).await?;
+    match cmd {
+        TenantCommand::Create { kind, name, parent } => {
+            let kind = TenantKind::from_name(&kind).with_context(|| {
+                format!(
+                    "unknown tenant kind `{kind}`: use provider, reseller, domain or subscriber"
+                )
+            })?;
+            let parent = parent.map(|p| TenantId::parse(&p)).transpose()?;
+            let t = store
+                .create_tenant(&operator(), parent.as_ref(), kind, &name)
+                .await?;
+            println!("{}", t.id);
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::Existing).await?;
+    match cmd {
+        SubjectCommand::Create {
+            tenant,
+            kind,
+            reason,
+        } => {
+            let id = store
+                .create_subject(&operator(), &TenantId::parse(&tenant)?, &kind, &reason)
+                .await?;
+            println!("{id}");
+        }
+        SubjectCommand::Erase { subject, reason } => {
+            store
+                .erase_subject(&operator(), &parse_subject(&subject)?, &reason)
+                .await?;
+            println!("erased {subject}: its key is destroyed");
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+fn parse_line(n: usize, line: &str) -> anyhow::Result<(SubjectId, NewRecord)> {
+    let v: serde_json::Value =
+        serde_json::from_str(line).with_context(|| format!("line {n}: not a JSON object"))?;
+    let text = |key: &str| v.get(key).and_then(|x| x.as_str()).map(str::to_owned);
+    let subject = text("subject").with_context(|| format!("line {n}: no \"subject\""))?;
+    let category = text("category").with_context(|| format!("line {n}: no \"category\""))?;
+    let fields = v
+        .get("fields")
+        .and_then(|f| f.as_object())
+        .with_context(|| format!("line {n}: \"fields\" must be an object"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let purposes = v
+        .get("purposes")
+        .and_then(|p| p.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((
+        SubjectId::parse(&subject).with_context(|| format!("line {n}"))?,
+        NewRecord {
+            category,
+            fields,
+            source: text("source").unwrap_or_else(|| "import".to_owned()),
+            purposes,
+            collected_at: None,
+        },
+    ))
+}
+
+pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::Existing).await?;
+    let by = operator();
+    match cmd {
+        RecordCommand::Import { file, batch } => {
+            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&file)
+                        .with_context(|| format!("cannot open {}", file.display()))?,
+                ))
+            };
+            let batch = batch.max(1);
+            let mut pending = Vec::with_capacity(batch);
+            let mut total = 0u64;
+            let mut out = std::io::stdout().lock();
+            for (i, line) in reader.lines().enumerate() {
+                let line = line.context("cannot read the input")?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                pending.push(parse_line(i + 1, &line)?);
+                if pending.len() == batch {
+                    total += store
+                        .write_records(&by, "import", std::mem::take(&mut pending))
+                        .await?;
+                    writeln!(out, "committed {total}")?;
+                    out.flush()?;
+                }
+            }
+            if !pending.is_empty() {
+                total += store.write_records(&by, "import", pending).await?;
+                writeln!(out, "committed {total}")?;
+            }
+        }
+        RecordCommand::Show { subject, reason } => {
+            let records = store
+                .records(&by, &parse_subject(&subject)?, &reason)
+                .await?;
+            let json: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id,
+                        "category": r.category,
+                        "fields": r.fields,
+                        "source": r.source,
+                        "purposes": r.purposes,
+                        "collected_at": r.collected_at.to_string(),
+                        "retain_until": r.retain_until.map(|t| t.to_string()),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::Existing).await?;
+    let outcome = match cmd {
+        AuditCommand::Verify => {
+            let started = std::time::Instant::now();
+            let report = store.audit_verify().await?;
+            let secs = started.elapsed().as_secs_f64();
+            if report.is_intact() {
+                println!(
+                    "audit chain intact: {} entries, head {} at entry {} ({:.0} entries/s)",
+                    report.checked,
+                    custode_crypto_hex(&report.head),
+                    report.last_seq,
+                    report.checked as f64 / secs.max(1e-9)
+                );
+                Outcome::Ok
+            } else {
+                println!(
+                    "audit chain BROKEN: {} entries read, {} breaks",
+                    report.checked,
+                    report.breaks.len()
+                );
+                for b in &report.breaks {
+                    println!("- {b}");
+                }
+                Outcome::Invalid
+            }
+        }
+        AuditCommand::Checkpoint => {
+            match store.audit_checkpoint().await? {
+                Some(cp) => println!("signed checkpoint at entry {}", cp.seq),
+                None => {
+                    println!("nothing to sign: the head is already signed, or the log is empty")
+                }
+            }
+            Outcome::Ok
+        }
+    };
+    store.close().await;
+    Ok(outcome)
+}
+
+fn custode_crypto_hex(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) async fn keys(args: &StoreArgs, cmd: KeyCommand) -> anyhow::Result<Outcome> {
+    let mut store = args.open(OpenMode::Existing).await?;
+    match cmd {
+        KeyCommand::Rotate => {
+            let old = store.master_fingerprint();
+            let n = store
+                .rotate_master_key(&operator(), custode_crypto::Key::generate()?)
+                .await?;
+            println!(
+                "master key rotated: {old} -> {}; {n} subject keys re-wrapped",
+                store.master_fingerprint()
+            );
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
