@@ -81,12 +81,89 @@ pub struct Event {
     pub detail: serde_json::Value,
 }
 
-/// An entry as stored.
+/// An entry as stored: its position, its body, and the two hashes.
+///
+/// The body is the canonical JSON of the event (`at`, `actor`, `action`,
+/// `subject`, `reason`, `detail`) and the only thing hashed; the database
+/// derives its readable columns from it, so no column can be changed apart
+/// from what the hash covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// Position in the chain, from 1, without gaps.
     pub seq: i64,
-    /// When, in microseconds since the Unix epoch.
+    /// The event, as canonical JSON.
+    pub body: String,
+    /// The hash of the previous entry.
+    pub prev_hash: Vec<u8>,
+    /// This entry's hash.
+    pub hash: Vec<u8>,
+}
+
+/// The hash an entry must carry: `SHA-256("custode audit v2" || prev_hash ||
+/// seq || body)`.
+pub fn entry_hash(prev_hash: &[u8], seq: i64, body: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"custode audit v2");
+    h.update((prev_hash.len() as u64).to_be_bytes());
+    h.update(prev_hash);
+    h.update(seq.to_be_bytes());
+    h.update(body.as_bytes());
+    h.finalize().into()
+}
+
+/// The canonical body of an event at a time (microseconds since the epoch).
+pub fn body(event: &Event, at: i64) -> String {
+    // serde_json orders object keys, so equal events give equal bodies.
+    serde_json::json!({
+        "at": at,
+        "actor": event.actor,
+        "action": event.action.name(),
+        "subject": event.subject,
+        "reason": event.reason,
+        "detail": event.detail,
+    })
+    .to_string()
+}
+
+impl Entry {
+    /// Builds the entry that follows `prev_hash` at `seq`.
+    pub fn chain(prev_hash: &[u8], seq: i64, at: i64, event: &Event) -> Entry {
+        let body = body(event, at);
+        let hash = entry_hash(prev_hash, seq, &body).to_vec();
+        Entry {
+            seq,
+            body,
+            prev_hash: prev_hash.to_vec(),
+            hash,
+        }
+    }
+
+    fn computed_hash_at(&self, seq: i64) -> [u8; 32] {
+        entry_hash(&self.prev_hash, seq, &self.body)
+    }
+
+    /// The body's fields, for display.
+    pub fn fields(&self) -> EntryFields {
+        let v: serde_json::Value = serde_json::from_str(&self.body).unwrap_or_default();
+        let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        EntryFields {
+            at: v
+                .get("at")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or_default(),
+            actor: text("actor").unwrap_or_default(),
+            action: text("action").unwrap_or_default(),
+            subject: text("subject"),
+            reason: text("reason"),
+            detail: v.get("detail").cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// An entry's body, read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryFields {
+    /// When, in microseconds since the epoch.
     pub at: i64,
     /// Who.
     pub actor: String,
@@ -96,92 +173,8 @@ pub struct Entry {
     pub subject: Option<String>,
     /// Why.
     pub reason: Option<String>,
-    /// Detail, as JSON text.
-    pub detail: String,
-    /// The hash of the previous entry.
-    pub prev_hash: Vec<u8>,
-    /// This entry's hash.
-    pub hash: Vec<u8>,
-}
-
-fn put(h: &mut Sha256, field: &[u8]) {
-    h.update((field.len() as u64).to_be_bytes());
-    h.update(field);
-}
-
-/// The hash an entry must carry, given its content and its predecessor's hash.
-#[allow(clippy::too_many_arguments)]
-pub fn entry_hash(
-    prev_hash: &[u8],
-    seq: i64,
-    at: i64,
-    actor: &str,
-    action: &str,
-    subject: Option<&str>,
-    reason: Option<&str>,
-    detail: &str,
-) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"custode audit v1");
-    put(&mut h, prev_hash);
-    h.update(seq.to_be_bytes());
-    h.update(at.to_be_bytes());
-    put(&mut h, actor.as_bytes());
-    put(&mut h, action.as_bytes());
-    // Absent and empty differ: a one-byte marker before optional fields.
-    for opt in [subject, reason] {
-        match opt {
-            Some(s) => {
-                h.update([1]);
-                put(&mut h, s.as_bytes());
-            }
-            None => h.update([0]),
-        }
-    }
-    put(&mut h, detail.as_bytes());
-    h.finalize().into()
-}
-
-impl Entry {
-    /// Builds the entry that follows `prev_hash` at `seq`.
-    pub fn chain(prev_hash: &[u8], seq: i64, at: i64, event: &Event) -> Entry {
-        let action = event.action.name().to_owned();
-        let detail = event.detail.to_string();
-        let hash = entry_hash(
-            prev_hash,
-            seq,
-            at,
-            &event.actor,
-            &action,
-            event.subject.as_deref(),
-            event.reason.as_deref(),
-            &detail,
-        );
-        Entry {
-            seq,
-            at,
-            actor: event.actor.clone(),
-            action,
-            subject: event.subject.clone(),
-            reason: event.reason.clone(),
-            detail,
-            prev_hash: prev_hash.to_vec(),
-            hash: hash.to_vec(),
-        }
-    }
-
-    fn computed_hash_at(&self, seq: i64) -> [u8; 32] {
-        entry_hash(
-            &self.prev_hash,
-            seq,
-            self.at,
-            &self.actor,
-            &self.action,
-            self.subject.as_deref(),
-            self.reason.as_deref(),
-            &self.detail,
-        )
-    }
+    /// Detail.
+    pub detail: serde_json::Value,
 }
 
 /// A break in the chain.
@@ -375,6 +368,72 @@ impl Verifier {
         self.report.last_seq = self.prev_seq;
         self.report.head = self.prev_hash;
         self.report
+    }
+}
+
+/// The fast first pass over a chain: recomputes each hash from the previous
+/// entry's and checks positions follow without gaps, without keeping or
+/// classifying anything. When it reports a break, run [`Verifier`] over the
+/// chain to name each one.
+#[derive(Clone, Debug)]
+pub struct QuickScan {
+    prev_seq: i64,
+    prev_hash: Vec<u8>,
+    /// Entries read.
+    pub checked: u64,
+    /// Whether every entry so far chained correctly.
+    pub intact: bool,
+}
+
+impl Default for QuickScan {
+    fn default() -> Self {
+        QuickScan {
+            prev_seq: 0,
+            prev_hash: GENESIS.to_vec(),
+            checked: 0,
+            intact: true,
+        }
+    }
+}
+
+impl QuickScan {
+    /// Checks the next entry, given its position, body and stored hash.
+    pub fn push(&mut self, seq: i64, body: &str, hash: &[u8]) {
+        self.checked += 1;
+        if seq != self.prev_seq + 1 || entry_hash(&self.prev_hash, seq, body)[..] != *hash {
+            self.intact = false;
+        }
+        self.prev_seq = seq;
+        self.prev_hash.clear();
+        self.prev_hash.extend_from_slice(hash);
+    }
+
+    /// The last position and hash read.
+    pub fn head(&self) -> (i64, &[u8]) {
+        (self.prev_seq, &self.prev_hash)
+    }
+
+    /// Checks the signed checkpoints against the hashes seen at their
+    /// positions, and reports.
+    pub fn finish(
+        self,
+        checkpoints: &[Checkpoint],
+        key: &VerifyingKey,
+        hashes_at: impl Fn(i64) -> Option<Vec<u8>>,
+    ) -> Report {
+        let mut v = Verifier {
+            report: Report {
+                checked: self.checked,
+                ..Report::default()
+            },
+            prev_seq: self.prev_seq,
+            prev_hash: self.prev_hash,
+            prev_entry: None,
+        };
+        if !self.intact {
+            v.record(Break::Unlinked { seq: 0 });
+        }
+        v.finish(checkpoints, key, hashes_at)
     }
 }
 

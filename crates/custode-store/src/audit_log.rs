@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
-use custode_audit::{Checkpoint, Entry, Event, GENESIS, Report, Verifier};
+use custode_audit::{Checkpoint, Entry, Event, GENESIS, QuickScan, Report, Verifier};
 use custode_crypto::{SigningKey, VerifyingKey};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::StoreError;
+use crate::engine::Engine;
 
 /// Creates the chain head on a new database.
 pub(crate) async fn init(pool: &AnyPool) -> Result<(), StoreError> {
@@ -34,6 +35,7 @@ pub(crate) async fn lock(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError
 /// Appends events after the current head; returns the new head's seq.
 pub(crate) async fn append(
     tx: &mut Transaction<'_, Any>,
+    engine: crate::Engine,
     at: i64,
     events: &[Event],
 ) -> Result<i64, StoreError> {
@@ -43,9 +45,7 @@ pub(crate) async fn append(
     let mut seq: i64 = head.try_get(0)?;
     let mut prev: Vec<u8> = head.try_get(1)?;
     for chunk in events.chunks(100) {
-        let mut sql = String::from(
-            "INSERT INTO audit_log (seq, at, actor, action, subject_id, reason, detail, prev_hash, hash) VALUES ",
-        );
+        let mut sql = String::from("INSERT INTO audit_log (seq, body, prev_hash, hash) VALUES ");
         let mut entries = Vec::with_capacity(chunk.len());
         for (i, event) in chunk.iter().enumerate() {
             seq += 1;
@@ -55,22 +55,13 @@ pub(crate) async fn append(
                 sql.push_str(", ");
             }
             sql.push('(');
-            sql.push_str(&crate::placeholders(i * 9 + 1, 9));
+            sql.push_str(&crate::placeholders(engine, i * 4 + 1, 4));
             sql.push(')');
             entries.push(e);
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
         for e in entries {
-            q = q
-                .bind(e.seq)
-                .bind(e.at)
-                .bind(e.actor)
-                .bind(e.action)
-                .bind(e.subject)
-                .bind(e.reason)
-                .bind(e.detail)
-                .bind(e.prev_hash)
-                .bind(e.hash);
+            q = q.bind(e.seq).bind(e.body).bind(e.prev_hash).bind(e.hash);
         }
         q.execute(&mut **tx).await?;
     }
@@ -85,14 +76,9 @@ pub(crate) async fn append(
 fn entry(row: &AnyRow) -> Result<Entry, sqlx::Error> {
     Ok(Entry {
         seq: row.try_get(0)?,
-        at: row.try_get(1)?,
-        actor: row.try_get(2)?,
-        action: row.try_get(3)?,
-        subject: row.try_get(4)?,
-        reason: row.try_get(5)?,
-        detail: row.try_get(6)?,
-        prev_hash: row.try_get(7)?,
-        hash: row.try_get(8)?,
+        body: row.try_get(1)?,
+        prev_hash: row.try_get(2)?,
+        hash: row.try_get(3)?,
     })
 }
 
@@ -112,18 +98,125 @@ async fn checkpoints(pool: &AnyPool) -> Result<Vec<Checkpoint>, StoreError> {
         .collect()
 }
 
-/// Reads the whole chain in pages and verifies it, with the checkpoints.
-pub(crate) async fn verify(pool: &AnyPool, key: &VerifyingKey) -> Result<Report, StoreError> {
-    const PAGE: i64 = 50_000;
+/// Verifies the whole chain and its checkpoints. A fast pass (two readers
+/// fetching alternate pages while this task hashes) settles the common case,
+/// an intact chain; only when it finds a break does a second, thorough pass
+/// name each one.
+pub(crate) async fn verify(
+    pool: &AnyPool,
+    engine: Engine,
+    key: &VerifyingKey,
+) -> Result<Report, StoreError> {
     let cps = checkpoints(pool).await?;
+    let wanted: std::collections::HashSet<i64> = cps.iter().map(|c| c.seq).collect();
+    let (first, last): (Option<i64>, Option<i64>) = {
+        let row = sqlx::query("SELECT MIN(seq), MAX(seq) FROM audit_log")
+            .fetch_one(pool)
+            .await?;
+        (row.try_get(0)?, row.try_get(1)?)
+    };
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(QuickScan::default().finish(&cps, key, |_| None));
+    };
+    const PAGE: i64 = 8_000;
+    const READERS: i64 = 2;
+    let mut channels = Vec::new();
+    let mut readers = Vec::new();
+    for r in 0..READERS {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Page, StoreError>>(2);
+        channels.push(rx);
+        let pool = pool.clone();
+        readers.push(tokio::spawn(async move {
+            let mut start = first + r * PAGE;
+            while start <= last {
+                let page = fetch_range(&pool, engine, start, start + PAGE).await;
+                let failed = page.is_err();
+                if tx.send(page).await.is_err() || failed {
+                    break;
+                }
+                start += READERS * PAGE;
+            }
+        }));
+    }
+    let mut scan = QuickScan::default();
+    let mut at_checkpoints: HashMap<i64, Vec<u8>> = HashMap::new();
+    let pages = ((last - first) / PAGE + 1) as usize;
+    for n in 0..pages {
+        let Some(page) = channels[n % READERS as usize].recv().await else {
+            return Err(StoreError::Invalid(
+                "the audit reader stopped early".to_owned(),
+            ));
+        };
+        let mut visit = |seq: i64, body: &str, hash: &[u8]| {
+            if wanted.contains(&seq) {
+                at_checkpoints.insert(seq, hash.to_vec());
+            }
+            scan.push(seq, body, hash);
+        };
+        match page? {
+            Page::Framed(text) => for_each_frame(&text, &mut visit)?,
+            Page::Rows(entries) => {
+                for e in entries {
+                    visit(e.seq, &e.body, &e.hash);
+                }
+            }
+        }
+    }
+    for r in readers {
+        r.await
+            .map_err(|e| StoreError::Invalid(format!("the audit reader failed: {e}")))?;
+    }
+    if scan.intact && scan.head().0 == last {
+        return Ok(scan.finish(&cps, key, |seq| at_checkpoints.get(&seq).cloned()));
+    }
+    thorough(pool, &cps, key).await
+}
+
+/// A page of the chain as a reader fetched it.
+enum Page {
+    /// SQLite: one framed string (see [`sqlite_page`]).
+    Framed(String),
+    /// PostgreSQL: rows.
+    Rows(Vec<Entry>),
+}
+
+/// Entries with `from <= seq < to`, in order.
+async fn fetch_range(
+    pool: &AnyPool,
+    engine: Engine,
+    from: i64,
+    to: i64,
+) -> Result<Page, StoreError> {
+    match engine {
+        Engine::Sqlite => sqlite_page(pool, from, to).await.map(Page::Framed),
+        Engine::Postgres => sqlx::query(
+            "SELECT seq, body, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| entry(r).map_err(StoreError::from))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Page::Rows),
+    }
+}
+
+/// The second pass: every entry with its stored links, every break named.
+async fn thorough(
+    pool: &AnyPool,
+    cps: &[Checkpoint],
+    key: &VerifyingKey,
+) -> Result<Report, StoreError> {
+    const PAGE: i64 = 20_000;
     let wanted: std::collections::HashSet<i64> = cps.iter().map(|c| c.seq).collect();
     let mut at_checkpoints: HashMap<i64, Vec<u8>> = HashMap::new();
     let mut verifier = Verifier::new();
     let mut after = i64::MIN;
     loop {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, subject_id, reason, detail, prev_hash, hash \
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, body, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(after)
         .bind(PAGE)
@@ -142,7 +235,43 @@ pub(crate) async fn verify(pool: &AnyPool, key: &VerifyingKey) -> Result<Report,
             break;
         }
     }
-    Ok(verifier.finish(&cps, key, |seq| at_checkpoints.get(&seq).cloned()))
+    Ok(verifier.finish(cps, key, |seq| at_checkpoints.get(&seq).cloned()))
+}
+
+/// One page of the chain from SQLite as a single value: the driver hands
+/// rows over one at a time across threads, which would cost more than the
+/// hashing, so the page is framed in SQL and split here. Each entry is
+/// `seq:len:body` (len in bytes) followed by the hash in hex; the stored
+/// link to the previous entry is left out, since the fast pass recomputes
+/// it from the previous hash.
+async fn sqlite_page(pool: &AnyPool, from: i64, to: i64) -> Result<String, StoreError> {
+    let framed: Option<String> = sqlx::query(
+        "SELECT group_concat(seq || ':' || octet_length(body) || ':' || body || hex(hash), '') \
+         FROM (SELECT seq, body, hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?
+    .try_get(0)?;
+    Ok(framed.unwrap_or_default())
+}
+
+/// Calls `visit(seq, body, hash)` for each frame, without copying bodies.
+fn for_each_frame(mut s: &str, visit: &mut impl FnMut(i64, &str, &[u8])) -> Result<(), StoreError> {
+    let bad = || StoreError::Invalid("an audit page is not framed as expected".to_owned());
+    let mut hash = [0u8; 32];
+    while !s.is_empty() {
+        let (seq, rest) = s.split_once(':').ok_or_else(bad)?;
+        let (len, rest) = rest.split_once(':').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let body = rest.get(..len).ok_or_else(bad)?;
+        let hex_hash = rest.get(len..len + 64).ok_or_else(bad)?;
+        hex::decode_to_slice(hex_hash, &mut hash).map_err(|_| bad())?;
+        visit(seq.parse().map_err(|_| bad())?, body, &hash);
+        s = &rest[len + 64..];
+    }
+    Ok(())
 }
 
 /// Signs the current head, unless it is already signed.
@@ -180,8 +309,7 @@ pub(crate) async fn for_subject(
     limit: i64,
 ) -> Result<Vec<Entry>, StoreError> {
     Ok(sqlx::query(
-        "SELECT seq, at, actor, action, subject_id, reason, detail, prev_hash, hash \
-         FROM audit_log WHERE subject_id = $1 ORDER BY seq DESC LIMIT $2",
+        "SELECT seq, body, prev_hash, hash FROM audit_log WHERE subject_id = $1 ORDER BY seq DESC LIMIT $2",
     )
     .bind(subject)
     .bind(limit)

@@ -60,17 +60,56 @@ impl Engine {
         }
     }
 
-    /// The DDL for this engine: `{blob}`, `{serial_pk}` and `{path}` replaced.
+    /// The audit log's readable columns, generated from the hashed body so
+    /// that none can be changed on its own.
+    fn audit_columns(self) -> &'static str {
+        match self {
+            Engine::Sqlite => {
+                "at BIGINT GENERATED ALWAYS AS (json_extract(body, '$.at')) VIRTUAL,
+    actor TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor')) VIRTUAL,
+    action TEXT GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL,
+    subject_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.subject')) VIRTUAL,
+    reason TEXT GENERATED ALWAYS AS (json_extract(body, '$.reason')) VIRTUAL"
+            }
+            Engine::Postgres => {
+                "at BIGINT GENERATED ALWAYS AS (((body::jsonb) ->> 'at')::bigint) STORED,
+    actor TEXT GENERATED ALWAYS AS ((body::jsonb) ->> 'actor') STORED,
+    action TEXT GENERATED ALWAYS AS ((body::jsonb) ->> 'action') STORED,
+    subject_id TEXT GENERATED ALWAYS AS ((body::jsonb) ->> 'subject') STORED,
+    reason TEXT GENERATED ALWAYS AS ((body::jsonb) ->> 'reason') STORED"
+            }
+        }
+    }
+
+    /// The DDL for this engine: `{blob}`, `{serial_pk}`, `{path}` and
+    /// `{without_rowid}` replaced.
     pub fn ddl(self, template: &str) -> String {
-        let (blob, serial, path) = match self {
-            Engine::Sqlite => ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"),
+        let (blob, serial, path, without_rowid) = match self {
+            // AUTOINCREMENT: ids of purged rows are never handed out again.
+            Engine::Sqlite => (
+                "BLOB",
+                "INTEGER PRIMARY KEY AUTOINCREMENT",
+                "TEXT",
+                " WITHOUT ROWID",
+            ),
             // Paths compare byte by byte in both engines, so prefix ranges agree.
-            Engine::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\""),
+            Engine::Postgres => ("BYTEA", "BIGSERIAL PRIMARY KEY", "TEXT COLLATE \"C\"", ""),
         };
         template
             .replace("{blob}", blob)
             .replace("{serial_pk}", serial)
             .replace("{path}", path)
+            .replace("{without_rowid}", without_rowid)
+            // On SQLite only this exact spelling makes the key the rowid.
+            .replace(
+                "{int_pk}",
+                if self == Engine::Sqlite {
+                    "INTEGER PRIMARY KEY"
+                } else {
+                    "BIGINT PRIMARY KEY"
+                },
+            )
+            .replace("{audit_columns}", self.audit_columns())
     }
 }
 
@@ -123,6 +162,16 @@ pub(crate) async fn connect(
                     conn.execute("PRAGMA synchronous = FULL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
+                    // 64 MiB of page cache per connection: index pages of a
+                    // large store stay in memory instead of churning.
+                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    conn.execute("PRAGMA mmap_size = 1073741824").await?;
+                    // Statement journals (one per multi-row insert) in memory,
+                    // not in temporary files.
+                    conn.execute("PRAGMA temp_store = MEMORY").await?;
+                    // Checkpoint every ~64 MiB of WAL rather than 4 MiB: a
+                    // page rewritten by many batches reaches the file once.
+                    conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
                     if secure_delete {
                         conn.execute("PRAGMA secure_delete = ON").await?;
                     }

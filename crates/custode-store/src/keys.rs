@@ -109,21 +109,32 @@ impl Keyring {
         self.master.fingerprint()
     }
 
-    /// Creates and stores a data key for a new subject.
-    pub(crate) async fn create_subject_key(
+    /// Creates and stores a data key for each new subject, in one transaction.
+    pub(crate) async fn create_subject_keys(
         &self,
-        subject: &str,
+        subjects: &[&str],
         now: i64,
     ) -> Result<(), StoreError> {
-        let key = Key::generate()?;
-        sqlx::query(
-            "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(subject)
-        .bind(self.master.wrap(&key, subject.as_bytes())?)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.pool.begin().await?;
+        for chunk in subjects.chunks(300) {
+            let sql = format!(
+                "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES {}",
+                (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(self.engine, i * 3 + 1, 3)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for s in chunk {
+                let key = Key::generate()?;
+                q = q
+                    .bind(*s)
+                    .bind(self.master.wrap(&key, s.as_bytes())?)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -136,7 +147,7 @@ impl Keyring {
         for chunk in subjects.chunks(500) {
             let sql = format!(
                 "SELECT subject_id, wrapped FROM subject_keys WHERE subject_id IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.engine, 1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for s in chunk {
@@ -158,7 +169,7 @@ impl Keyring {
         for chunk in subjects.chunks(500) {
             let sql = format!(
                 "DELETE FROM subject_keys WHERE subject_id IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.engine, 1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for s in chunk {

@@ -13,6 +13,7 @@
 mod audit_log;
 mod engine;
 mod error;
+mod ingest;
 mod keyfile;
 mod keys;
 mod migrations;
@@ -123,19 +124,30 @@ pub struct Record {
 /// The store.
 pub struct Store {
     engine: Engine,
+    /// Readers. On PostgreSQL the same pool as `writer`.
     db: AnyPool,
+    /// The one connection SQLite writes through (a single writer keeps its
+    /// page cache warm and never contends); on PostgreSQL the shared pool.
+    writer: AnyPool,
     keys: Keyring,
     key_source: MasterKeySource,
-    policy: RwLock<Arc<Policy>>,
+    /// The policy in force and its id in `policy_versions`.
+    policy: RwLock<(Arc<Policy>, i64)>,
     clock: Arc<dyn Clock>,
 }
 
-/// `$start, $start+1, ...`: `n` numbered placeholders.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `n` placeholders for parameters `start..start+n`, each bound once and in
+/// order. PostgreSQL numbers them (`$1`); SQLite gets plain `?`, because it
+/// resolves each named or numbered parameter by a linear search, which makes
+/// a 5,000-parameter batch insert quadratic.
+pub(crate) fn placeholders(engine: Engine, start: usize, n: usize) -> String {
+    match engine {
+        Engine::Sqlite => vec!["?"; n].join(", "),
+        Engine::Postgres => (start..start + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 fn not_found(what: &'static str, id: &str) -> StoreError {
@@ -157,7 +169,17 @@ impl Store {
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
-        let (engine, db) = engine::connect(&config.database_url, config.mode, 8, false).await?;
+        let (engine, writer) = engine::connect(&config.database_url, config.mode, 8, false).await?;
+        let (writer, db) = match engine {
+            Engine::Sqlite => {
+                writer.close().await;
+                let (_, w) = engine::connect(&config.database_url, config.mode, 1, false).await?;
+                let (_, r) =
+                    engine::connect(&config.database_url, OpenMode::Existing, 4, false).await?;
+                (w, r)
+            }
+            Engine::Postgres => (writer.clone(), writer),
+        };
         let (key_engine, key_pool) =
             engine::connect(&config.keystore_url, config.mode, 4, true).await?;
         if config.database_url == config.keystore_url {
@@ -166,9 +188,10 @@ impl Store {
             ));
         }
         let now = to_micros(clock.now());
-        migrations::run(&db, engine, migrations::MAIN, now).await?;
+        migrations::run(&writer, engine, migrations::MAIN, now).await?;
         migrations::run(&key_pool, key_engine, migrations::KEYS, now).await?;
-        audit_log::init(&db).await?;
+        audit_log::init(&writer).await?;
+        let policy_id = register_policy(&writer, &policy, now).await?;
         let keys = Keyring::open(
             key_pool,
             key_engine,
@@ -179,9 +202,10 @@ impl Store {
         let store = Store {
             engine,
             db,
+            writer,
             keys,
             key_source: config.master_key.clone(),
-            policy: RwLock::new(policy),
+            policy: RwLock::new((policy, policy_id)),
             clock,
         };
         store.finish_erasures().await?;
@@ -195,18 +219,28 @@ impl Store {
 
     /// The policy in force.
     pub fn policy(&self) -> Arc<Policy> {
-        self.policy
-            .read()
-            .map(|p| Arc::clone(&p))
-            .unwrap_or_else(|e| Arc::clone(&e.into_inner()))
+        self.policy_with_id().0
     }
 
-    /// Puts a new (already validated) policy in force.
-    pub fn set_policy(&self, policy: Arc<Policy>) {
-        match self.policy.write() {
-            Ok(mut p) => *p = policy,
-            Err(e) => *e.into_inner() = policy,
+    fn policy_with_id(&self) -> (Arc<Policy>, i64) {
+        match self.policy.read() {
+            Ok(p) => (Arc::clone(&p.0), p.1),
+            Err(e) => {
+                let p = e.into_inner();
+                (Arc::clone(&p.0), p.1)
+            }
         }
+    }
+
+    /// Puts a new (already validated) policy in force; records written from
+    /// now on refer to it.
+    pub async fn set_policy(&self, policy: Arc<Policy>) -> Result<(), StoreError> {
+        let id = register_policy(&self.writer, &policy, to_micros(self.now())).await?;
+        match self.policy.write() {
+            Ok(mut p) => *p = (policy, id),
+            Err(e) => *e.into_inner() = (policy, id),
+        }
+        Ok(())
     }
 
     /// The public key that verifies audit checkpoints.
@@ -224,7 +258,7 @@ impl Store {
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.writer.begin().await?;
         audit_log::lock(&mut tx).await?;
         Ok(tx)
     }
@@ -240,6 +274,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         audit_log::append(
             &mut tx,
+            self.engine,
             to_micros(self.now()),
             &[Event {
                 actor: by.id.clone(),
@@ -315,8 +350,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        audit_log::append(
-            &mut tx,
+        audit_log::append(&mut tx, self.engine,
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -369,6 +403,21 @@ impl Store {
         kind: &str,
         reason: &str,
     ) -> Result<SubjectId, StoreError> {
+        let mut ids = self.create_subjects(by, tenant, kind, 1, reason).await?;
+        ids.pop()
+            .ok_or_else(|| StoreError::Invalid("no subject was created".to_owned()))
+    }
+
+    /// Creates `count` subjects of one kind under a tenant in one
+    /// transaction (bulk onboarding, migrations from another system).
+    pub async fn create_subjects(
+        &self,
+        by: &Principal,
+        tenant: &TenantId,
+        kind: &str,
+        count: usize,
+        reason: &str,
+    ) -> Result<Vec<SubjectId>, StoreError> {
         let policy = self.policy();
         if policy.subject(kind).is_none() {
             return Err(StoreError::Invalid(format!(
@@ -385,34 +434,45 @@ impl Store {
         if by.scope.only_subject().is_some() {
             return Err(not_found("tenant", tenant.as_str()));
         }
-        let id = SubjectId::generate();
+        let ids: Vec<SubjectId> = (0..count).map(|_| SubjectId::generate()).collect();
         let now = to_micros(self.now());
-        // The key first: a crash after it leaves an unused key, never a
+        // Keys first: a crash after them leaves unused keys, never a
         // subject without one.
-        self.keys.create_subject_key(id.as_str(), now).await?;
+        let refs: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
+        self.keys.create_subject_keys(&refs, now).await?;
         let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id.as_str())
-            .bind(tenant.as_str())
-            .bind(&t.path)
-            .bind(kind)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        audit_log::append(
-            &mut tx,
-            now,
-            &[Event {
+        for chunk in ids.chunks(400) {
+            let sql = format!(
+                "INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES {}",
+                (0..chunk.len())
+                    .map(|i| format!("({})", placeholders(self.engine, i * 5 + 1, 5)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                q = q
+                    .bind(id.as_str())
+                    .bind(tenant.as_str())
+                    .bind(t.path.as_str())
+                    .bind(kind)
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let events: Vec<Event> = ids
+            .iter()
+            .map(|id| Event {
                 actor: by.id.clone(),
                 action: Action::SubjectCreated,
                 subject: Some(id.to_string()),
                 reason: Some(reason.to_owned()),
                 detail: json!({ "kind": kind, "tenant": tenant.as_str() }),
-            }],
-        )
-        .await?;
+            })
+            .collect();
+        audit_log::append(&mut tx, self.engine, now, &events).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// Loads subjects' kind and path, refusing any outside the scope (as not
@@ -422,12 +482,12 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         by: &Principal,
         ids: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
         let mut kinds = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let sql = format!(
-                "SELECT id, kind, tenant_path, erased_at FROM subjects WHERE id IN ({})",
-                placeholders(1, chunk.len())
+                "SELECT id, kind, tenant_path, erased_at, key FROM subjects WHERE id IN ({})",
+                placeholders(self.engine, 1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for id in chunk {
@@ -445,7 +505,8 @@ impl Store {
                 if erased.is_some() {
                     return Err(StoreError::Erased(id));
                 }
-                kinds.insert(id, kind);
+                let key: i64 = row.try_get(4)?;
+                kinds.insert(id, (key, kind));
             }
         }
         Ok(kinds)
@@ -463,7 +524,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(0);
         }
-        let policy = self.policy();
+        let (policy, policy_id) = self.policy_with_id();
         let now = self.now();
         let now_us = to_micros(now);
         let distinct: Vec<&str> = {
@@ -484,98 +545,110 @@ impl Store {
             return Err(not_found("subject", &missing));
         }
         let keys = self.keys.subject_keys(&distinct).await?;
-        let hasher = self.keys.hasher();
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut identifiers: Vec<(Vec<u8>, String, &'static str)> = Vec::new();
-        let mut per_subject: HashMap<&str, (u64, std::collections::BTreeSet<String>)> =
-            HashMap::new();
-        for (index, (subject, record)) in batch.iter().enumerate() {
-            let kind = &kinds[subject.as_str()];
-            let checked = record.clone().check(&policy, kind, now).map_err(|source| {
-                StoreError::InvalidRecord {
-                    index,
-                    subject: subject.to_string(),
-                    source,
+        let total = batch.len();
+        let ctx = ingest::Context {
+            policy,
+            subjects: kinds,
+            keys,
+            hasher: self.keys.hasher(),
+            now,
+        };
+        // Sealing runs on a blocking thread one chunk ahead of the inserts,
+        // so both cores work: one seals, the other writes.
+        let (chunks_tx, mut chunks) =
+            tokio::sync::mpsc::channel::<Result<ingest::Prepared, StoreError>>(2);
+        let producer = tokio::task::spawn_blocking(move || {
+            for (n, items) in batch.chunks(RECORDS_PER_INSERT).enumerate() {
+                let prepared = ingest::prepare(&ctx, n * RECORDS_PER_INSERT, items);
+                let failed = prepared.is_err();
+                if chunks_tx.blocking_send(prepared).is_err() || failed {
+                    break;
                 }
-            })?;
-            let key = keys
-                .get(subject.as_str())
-                .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-            let aad = format!("{}|{}", subject, checked.category);
-            let sealed = key.seal(&checked.payload, aad.as_bytes())?;
-            for (kind, value) in &checked.identifiers {
-                identifiers.push((hasher.hash(kind, value).to_vec(), subject.to_string(), kind));
             }
-            let entry = per_subject.entry(subject.as_str()).or_default();
-            entry.0 += 1;
-            entry.1.insert(checked.category.clone());
-            rows.push((subject.as_str(), checked, sealed));
-        }
-        let insert_all = format!(
-            "INSERT INTO records (subject_id, category, purposes, source, collected_at, retain_until, policy_digest, sealed, written_at) VALUES {}",
-            (0..RECORDS_PER_INSERT)
-                .map(|i| format!("({})", placeholders(i * RECORD_COLUMNS + 1, RECORD_COLUMNS)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        for chunk in rows.chunks(RECORDS_PER_INSERT) {
-            let sql = if chunk.len() == RECORDS_PER_INSERT {
-                insert_all.clone()
+        });
+        let full_insert = self.records_insert_sql(RECORDS_PER_INSERT);
+        let mut identifiers: HashSet<(Vec<u8>, i64, &'static str)> = HashSet::new();
+        let mut per_subject: BTreeMap<String, (u64, std::collections::BTreeSet<String>)> =
+            BTreeMap::new();
+        let mut written = 0u64;
+        while let Some(prepared) = chunks.recv().await {
+            let prepared = prepared?;
+            let sql = if prepared.rows.len() == RECORDS_PER_INSERT {
+                full_insert.clone()
             } else {
-                format!(
-                    "INSERT INTO records (subject_id, category, purposes, source, collected_at, retain_until, policy_digest, sealed, written_at) VALUES {}",
-                    (0..chunk.len())
-                        .map(|i| format!(
-                            "({})",
-                            placeholders(i * RECORD_COLUMNS + 1, RECORD_COLUMNS)
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                self.records_insert_sql(prepared.rows.len())
             };
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (subject, r, sealed) in chunk {
+            for r in &prepared.rows {
                 q = q
-                    .bind(*subject)
+                    .bind(r.subject_key)
                     .bind(r.category.as_str())
-                    .bind(r.purposes.join(","))
+                    .bind(r.purposes.as_str())
                     .bind(r.source.as_str())
-                    .bind(to_micros(r.collected_at))
-                    .bind(r.retain_until.map(to_micros))
-                    .bind(policy.digest.as_str())
-                    .bind(sealed.as_slice())
+                    .bind(r.collected_at)
+                    .bind(r.retain_until)
+                    .bind(policy_id)
+                    .bind(r.sealed.as_slice())
                     .bind(now_us);
             }
             q.execute(&mut *tx).await?;
+            written += prepared.rows.len() as u64;
+            identifiers.extend(prepared.identifiers);
+            for (subject, category) in prepared.written {
+                let entry = per_subject.entry(subject).or_default();
+                entry.0 += 1;
+                entry.1.insert(category);
+            }
         }
+        producer
+            .await
+            .map_err(|e| StoreError::Invalid(format!("the sealing thread failed: {e}")))?;
+        if written != total as u64 {
+            return Err(StoreError::Invalid(format!(
+                "only {written} of {total} records were prepared; nothing was written"
+            )));
+        }
+        let identifiers: Vec<_> = identifiers.into_iter().collect();
         for chunk in identifiers.chunks(300) {
             let sql = format!(
-                "INSERT INTO identifiers (hash, subject_id, kind) VALUES {} ON CONFLICT DO NOTHING",
+                "INSERT INTO identifiers (hash, subject_key, kind) VALUES {} ON CONFLICT DO NOTHING",
                 (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(i * 3 + 1, 3)))
+                    .map(|i| format!("({})", placeholders(self.engine, i * 3 + 1, 3)))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for (hash, subject, kind) in chunk {
-                q = q.bind(hash.as_slice()).bind(subject.as_str()).bind(*kind);
+                q = q.bind(hash.as_slice()).bind(*subject).bind(*kind);
             }
             q.execute(&mut *tx).await?;
         }
-        let mut events: Vec<Event> = per_subject
+        let events: Vec<Event> = per_subject
             .into_iter()
             .map(|(subject, (count, categories))| Event {
                 actor: by.id.clone(),
                 action: Action::RecordsWritten,
-                subject: Some(subject.to_owned()),
+                subject: Some(subject),
                 reason: Some(reason.to_owned()),
                 detail: json!({ "records": count, "categories": categories }),
             })
             .collect();
-        events.sort_by(|a, b| a.subject.cmp(&b.subject));
-        audit_log::append(&mut tx, now_us, &events).await?;
+        audit_log::append(&mut tx, self.engine, now_us, &events).await?;
         tx.commit().await?;
-        Ok(rows.len() as u64)
+        Ok(written)
+    }
+
+    fn records_insert_sql(&self, rows: usize) -> String {
+        format!(
+            "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at) VALUES {}",
+            (0..rows)
+                .map(|i| format!(
+                    "({})",
+                    placeholders(self.engine, i * RECORD_COLUMNS + 1, RECORD_COLUMNS)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 
     /// Every record of a subject, decrypted. The read is audited with the
@@ -586,7 +659,7 @@ impl Store {
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
+        let row = sqlx::query("SELECT tenant_path, erased_at, key FROM subjects WHERE id = $1")
             .bind(subject.as_str())
             .fetch_optional(&self.db)
             .await?;
@@ -602,20 +675,22 @@ impl Store {
         if row.try_get::<Option<i64>, _>(1)?.is_some() {
             return Err(StoreError::Erased(subject.to_string()));
         }
+        let subject_key: i64 = row.try_get(2)?;
         let keys = self.keys.subject_keys(&[subject.as_str()]).await?;
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
         let rows = sqlx::query(
-            "SELECT id, category, purposes, source, collected_at, retain_until, sealed FROM records WHERE subject_id = $1 ORDER BY id",
+            "SELECT id, category, purposes, source, collected_at, retain_until, sealed FROM records WHERE subject_key = $1 ORDER BY id",
         )
-        .bind(subject.as_str())
+        .bind(subject_key)
         .fetch_all(&self.db)
         .await?;
         let records = open_records(key, subject, &rows)?;
         let mut tx = self.begin_write().await?;
         audit_log::append(
             &mut tx,
+            self.engine,
             to_micros(self.now()),
             &[Event {
                 actor: by.id.clone(),
@@ -695,13 +770,13 @@ impl Store {
             .find(|(_, k)| *k == kind)
             .map_or("identifier", |(n, _)| n);
         let normalised = custode_domain::normalise_identifier(kind, value);
-        let hash = self.keys.hasher().hash(kind_name, &normalised);
+        let hash = ingest::identifier_hash(&self.keys.hasher(), kind_name, &normalised);
         let (low, high) = by.scope.path_range();
         let rows = sqlx::query(
-            "SELECT s.id FROM identifiers i JOIN subjects s ON s.id = i.subject_id \
+            "SELECT s.id FROM identifiers i JOIN subjects s ON s.key = i.subject_key \
              WHERE i.hash = $1 AND s.erased_at IS NULL AND s.tenant_path >= $2 AND s.tenant_path < $3 ORDER BY s.id",
         )
-        .bind(hash.to_vec())
+        .bind(hash)
         .bind(low)
         .bind(high)
         .fetch_all(&self.db)
@@ -728,7 +803,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
+        let row = sqlx::query("SELECT tenant_path, erased_at, key FROM subjects WHERE id = $1")
             .bind(subject.as_str())
             .fetch_optional(&mut *tx)
             .await?
@@ -749,12 +824,14 @@ impl Store {
             .bind(subject.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM identifiers WHERE subject_id = $1")
-            .bind(subject.as_str())
+        let subject_key: i64 = row.try_get(2)?;
+        sqlx::query("DELETE FROM identifiers WHERE subject_key = $1")
+            .bind(subject_key)
             .execute(&mut *tx)
             .await?;
         audit_log::append(
             &mut tx,
+            self.engine,
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -779,7 +856,7 @@ impl Store {
         for chunk in keyed.chunks(500) {
             let sql = format!(
                 "SELECT id FROM subjects WHERE erased_at IS NOT NULL AND id IN ({})",
-                placeholders(1, chunk.len())
+                placeholders(self.engine, 1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for id in chunk {
@@ -800,11 +877,11 @@ impl Store {
     /// already); returns how many. Bounded, so it can run in small steps.
     pub async fn purge_erased(&self, limit: u32) -> Result<u64, StoreError> {
         Ok(sqlx::query(
-            "DELETE FROM records WHERE id IN (SELECT r.id FROM records r JOIN subjects s ON s.id = r.subject_id \
+            "DELETE FROM records WHERE id IN (SELECT r.id FROM records r JOIN subjects s ON s.key = r.subject_key \
              WHERE s.erased_at IS NOT NULL LIMIT $1)",
         )
         .bind(i64::from(limit))
-        .execute(&self.db)
+        .execute(&self.writer)
         .await?
         .rows_affected())
     }
@@ -820,6 +897,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         audit_log::append(
             &mut tx,
+            self.engine,
             to_micros(self.now()),
             &[Event {
                 actor: by.id.clone(),
@@ -836,13 +914,18 @@ impl Store {
 
     /// Verifies the whole audit chain and its signed checkpoints.
     pub async fn audit_verify(&self) -> Result<Report, StoreError> {
-        audit_log::verify(&self.db, &self.keys.verifying_key()).await
+        audit_log::verify(&self.db, self.engine, &self.keys.verifying_key()).await
     }
 
     /// Signs the current chain head; `None` when the log is empty or the
     /// head is already signed.
     pub async fn audit_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        audit_log::checkpoint(&self.db, &self.keys.signing_key(), to_micros(self.now())).await
+        audit_log::checkpoint(
+            &self.writer,
+            &self.keys.signing_key(),
+            to_micros(self.now()),
+        )
+        .await
     }
 
     /// The latest audit entries about a subject.
@@ -857,14 +940,32 @@ impl Store {
     /// The raw pool, for tests that tamper with the database on purpose.
     #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
-        &self.db
+        &self.writer
     }
 
     /// Closes both databases cleanly.
     pub async fn close(self) {
         self.db.close().await;
+        self.writer.close().await;
         self.keys.close().await;
     }
+}
+
+/// The id of a policy version, registering it when new.
+async fn register_policy(pool: &AnyPool, policy: &Policy, now: i64) -> Result<i64, StoreError> {
+    sqlx::query("INSERT INTO policy_versions (digest, version, loaded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(policy.digest.as_str())
+        .bind(policy.meta.version.as_str())
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(
+        sqlx::query("SELECT id FROM policy_versions WHERE digest = $1")
+            .bind(policy.digest.as_str())
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?,
+    )
 }
 
 fn open_records(

@@ -26,8 +26,15 @@ CREATE TABLE tenants (
     path {path} NOT NULL UNIQUE,
     created_at BIGINT NOT NULL
 );
+CREATE TABLE policy_versions (
+    id {serial_pk},
+    digest TEXT NOT NULL UNIQUE,
+    version TEXT NOT NULL,
+    loaded_at BIGINT NOT NULL
+);
 CREATE TABLE subjects (
-    id TEXT PRIMARY KEY,
+    key {serial_pk},
+    id TEXT NOT NULL UNIQUE,
     tenant_id TEXT NOT NULL REFERENCES tenants(id),
     tenant_path {path} NOT NULL,
     kind TEXT NOT NULL,
@@ -37,24 +44,24 @@ CREATE TABLE subjects (
 CREATE INDEX subjects_by_path ON subjects (tenant_path);
 CREATE TABLE identifiers (
     hash {blob} NOT NULL,
-    subject_id TEXT NOT NULL REFERENCES subjects(id),
+    subject_key BIGINT NOT NULL REFERENCES subjects(key),
     kind TEXT NOT NULL,
-    PRIMARY KEY (hash, subject_id)
-);
-CREATE INDEX identifiers_by_subject ON identifiers (subject_id);
+    PRIMARY KEY (hash, subject_key)
+){without_rowid};
+CREATE INDEX identifiers_by_subject ON identifiers (subject_key);
 CREATE TABLE records (
     id {serial_pk},
-    subject_id TEXT NOT NULL REFERENCES subjects(id),
+    subject_key BIGINT NOT NULL REFERENCES subjects(key),
     category TEXT NOT NULL,
     purposes TEXT NOT NULL,
     source TEXT NOT NULL,
     collected_at BIGINT NOT NULL,
     retain_until BIGINT,
-    policy_digest TEXT NOT NULL,
+    policy_id BIGINT NOT NULL REFERENCES policy_versions(id),
     sealed {blob} NOT NULL,
     written_at BIGINT NOT NULL
 );
-CREATE INDEX records_by_subject ON records (subject_id);
+CREATE INDEX records_by_subject ON records (subject_key);
 CREATE INDEX records_by_end ON records (retain_until);
 CREATE TABLE audit_head (
     id BIGINT PRIMARY KEY,
@@ -62,15 +69,11 @@ CREATE TABLE audit_head (
     hash {blob} NOT NULL
 );
 CREATE TABLE audit_log (
-    seq BIGINT PRIMARY KEY,
-    at BIGINT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    subject_id TEXT,
-    reason TEXT,
-    detail TEXT NOT NULL,
+    seq {int_pk},
+    body TEXT NOT NULL,
     prev_hash {blob} NOT NULL,
-    hash {blob} NOT NULL
+    hash {blob} NOT NULL,
+    {audit_columns}
 );
 CREATE INDEX audit_by_subject ON audit_log (subject_id);
 CREATE TABLE audit_checkpoints (

@@ -103,15 +103,15 @@ impl Env {
     }
 
     pub async fn cleanup(self) {
-        if let Some((main, keys)) = &self.schemas {
-            if let Ok(admin) = sqlx::PgPool::connect(&postgres_url()).await {
-                for s in [main, keys] {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
-                        .execute(&admin)
-                        .await;
-                }
-                admin.close().await;
+        if let Some((main, keys)) = &self.schemas
+            && let Ok(admin) = sqlx::PgPool::connect(&postgres_url()).await
+        {
+            for s in [main, keys] {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
+                    .execute(&admin)
+                    .await;
             }
+            admin.close().await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

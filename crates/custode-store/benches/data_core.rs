@@ -1,0 +1,262 @@
+//! The data core under load.
+//!
+//! `cargo bench -p custode-store --bench data_core -- [sqlite|postgres] [RECORDS] [SUBJECTS]`
+//!
+//! Fills a fresh store with RECORDS records (default 10,000,000) over
+//! SUBJECTS subjects (default 100,000), written in batches of 10,000 that
+//! interleave 1,000 subjects each, as log ingestion would; then times
+//! reading one subject's records, erasing a subject, and verifying the
+//! audit chain. PostgreSQL: the local server, in fresh schemas.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
+use custode_store::{MasterKeySource, OpenMode, Store, StoreConfig};
+
+/// Records per transaction; BENCH_BATCH overrides.
+fn batch_size() -> usize {
+    std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+const SUBJECTS_PER_BATCH: usize = 1_000;
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn rng(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let engine = args.first().map_or("sqlite", String::as_str).to_owned();
+    let records: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_000);
+    let subject_count: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let dir = std::env::temp_dir().join(format!("custode-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let master = MasterKeySource::Given(custode_crypto::Key::generate().expect("random"));
+    let tag = format!("bench_{}", std::process::id());
+    let pg = "postgres://postgres@127.0.0.1:5432/test";
+    let config = if engine == "postgres" {
+        let pool = sqlx::PgPool::connect(pg).await.expect("PostgreSQL");
+        for s in [tag.clone(), format!("{tag}_keys")] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
+                .execute(&pool)
+                .await
+                .expect("schema");
+        }
+        StoreConfig {
+            database_url: format!("{pg}?options=-c%20search_path%3D{tag}"),
+            keystore_url: format!("{pg}?options=-c%20search_path%3D{tag}_keys"),
+            master_key: master,
+            mode: OpenMode::CreateIfMissing,
+        }
+    } else {
+        StoreConfig {
+            database_url: format!("sqlite://{}", dir.join("custode.db").display()),
+            keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
+            master_key: master,
+            mode: OpenMode::CreateIfMissing,
+        }
+    };
+    let policy_text = include_str!("../../../policies/email-hosting.toml");
+    let policy = Arc::new(custode_policy::load("email-hosting.toml", policy_text).expect("policy"));
+    let store = Store::open(&config, policy, Arc::new(SystemClock))
+        .await
+        .expect("open");
+    let admin = Principal::system("bench");
+    let provider = store
+        .create_tenant(&admin, None, TenantKind::Provider, "p")
+        .await
+        .expect("p");
+    let domain = store
+        .create_tenant(&admin, Some(&provider.id), TenantKind::Domain, "d")
+        .await
+        .expect("d");
+
+    let t = Instant::now();
+    let mut subjects: Vec<SubjectId> = Vec::with_capacity(subject_count);
+    while subjects.len() < subject_count {
+        let n = (subject_count - subjects.len()).min(10_000);
+        subjects.extend(
+            store
+                .create_subjects(&admin, &domain.id, "mailbox_user", n, "bench")
+                .await
+                .expect("subjects"),
+        );
+    }
+    println!(
+        "{engine}: created {subject_count} subjects in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // BENCH_IDENTIFIERS=0 writes records without an identifier field, to
+    // show what the keyed-hash index costs.
+    let with_identifiers = std::env::var("BENCH_IDENTIFIERS").map_or(true, |v| v != "0");
+    // Each subject connects from a handful of addresses, as real users do;
+    // BENCH_UNIQUE_IPS=1 gives every record a new one (the worst case).
+    let unique_ips = std::env::var("BENCH_UNIQUE_IPS").is_ok_and(|v| v == "1");
+    let template = |i: usize, s: usize| {
+        let mut fields = BTreeMap::new();
+        if !with_identifiers {
+            fields.insert(
+                "message".to_owned(),
+                serde_json::Value::from(format!(
+                    "ticket {i}: mailbox over quota, please raise the limit"
+                )),
+            );
+            return NewRecord {
+                category: "requests".into(),
+                fields,
+                source: "helpdesk".into(),
+                purposes: vec![],
+                collected_at: None,
+            };
+        }
+        fields.insert(
+            "ip_address".to_owned(),
+            serde_json::Value::from({
+                let ip = if unique_ips { i } else { s * 4 + i % 4 };
+                format!(
+                    "10.{}.{}.{}",
+                    ip % 250,
+                    (ip / 250) % 250,
+                    (ip / 62_500) % 250
+                )
+            }),
+        );
+        fields.insert(
+            "access_time".to_owned(),
+            serde_json::Value::from(format!("2026-11-23T01:{:02}:{:02}Z", i % 60, (i / 60) % 60)),
+        );
+        fields.insert("access_method".to_owned(), serde_json::Value::from("imap"));
+        NewRecord {
+            category: "usage".into(),
+            fields,
+            source: "dovecot".into(),
+            purposes: vec![],
+            collected_at: None,
+        }
+    };
+    #[allow(non_snake_case)]
+    let BATCH = batch_size();
+    let t = Instant::now();
+    let mut written = 0usize;
+    let mut batch_no = 0usize;
+    let mut window = Instant::now();
+    while written < records {
+        let n = (records - written).min(BATCH);
+        let batch: Vec<(SubjectId, NewRecord)> = (0..n)
+            .map(|k| {
+                let s = (batch_no * SUBJECTS_PER_BATCH + k % SUBJECTS_PER_BATCH) % subjects.len();
+                (subjects[s].clone(), template(written + k, s))
+            })
+            .collect();
+        written += store
+            .write_records(&admin, "ingest", batch)
+            .await
+            .expect("write") as usize;
+        batch_no += 1;
+        if window.elapsed() > Duration::from_secs(15) {
+            println!(
+                "  ... {written} records, {:.0}/s so far",
+                written as f64 / t.elapsed().as_secs_f64()
+            );
+            window = Instant::now();
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{engine}: wrote {written} records in batches of {BATCH}: {secs:.1} s, {:.0} records/s",
+        written as f64 / secs
+    );
+
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut fetch = Vec::new();
+    let mut count = 0;
+    for _ in 0..500 {
+        let s = &subjects[(rng(&mut state) as usize) % subjects.len()];
+        let t = Instant::now();
+        count += store
+            .records(&admin, s, "bench read")
+            .await
+            .expect("read")
+            .len();
+        fetch.push(t.elapsed());
+    }
+    fetch.sort();
+    println!(
+        "{engine}: read all records of one subject ({} records each on average) among {written}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (500 reads, each audited)",
+        count / 500,
+        pct(&fetch, 0.5),
+        pct(&fetch, 0.99),
+        pct(&fetch, 1.0)
+    );
+
+    let mut erase = Vec::new();
+    for i in 0..100 {
+        let s = &subjects[(i * 997) % subjects.len()];
+        let t = Instant::now();
+        store
+            .erase_subject(&admin, s, "bench erasure")
+            .await
+            .expect("erase");
+        erase.push(t.elapsed());
+    }
+    erase.sort();
+    println!(
+        "{engine}: crypto-shred one subject with ~{} records: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (100 erasures)",
+        written / subjects.len(),
+        pct(&erase, 0.5),
+        pct(&erase, 0.99),
+        pct(&erase, 1.0)
+    );
+
+    let t = Instant::now();
+    let report = store.audit_verify().await.expect("verify");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(report.is_intact());
+    println!(
+        "{engine}: verified {} audit entries in {secs:.2} s: {:.0} entries/s",
+        report.checked,
+        report.checked as f64 / secs
+    );
+    if engine == "sqlite" {
+        let size: u64 = std::fs::read_dir(&dir)
+            .expect("dir")
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        println!(
+            "{engine}: data directory {:.2} GiB",
+            size as f64 / (1u64 << 30) as f64
+        );
+    }
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    if engine == "postgres" {
+        let pool = sqlx::PgPool::connect(pg).await.expect("pg");
+        for s in [tag.clone(), format!("{tag}_keys")] {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
+                .execute(&pool)
+                .await;
+        }
+    }
+}
