@@ -267,6 +267,22 @@ pub fn retention_end(
     latest
 }
 
+/// The controller's time zone, looked up once per zone.
+fn zone(jurisdiction: &str) -> TimeZone {
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<Vec<(String, TimeZone)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    if let Ok(mut zones) = cache.lock() {
+        if let Some((_, tz)) = zones.iter().find(|(j, _)| j == jurisdiction) {
+            return tz.clone();
+        }
+        let tz = TimeZone::get(zone_for(jurisdiction)).unwrap_or(TimeZone::UTC);
+        zones.push((jurisdiction.to_owned(), tz.clone()));
+        return tz;
+    }
+    TimeZone::get(zone_for(jurisdiction)).unwrap_or(TimeZone::UTC)
+}
+
 /// The first instant after a period of `keep` that starts on the day of
 /// `start`, in the jurisdiction's zone.
 pub fn period_end(
@@ -274,7 +290,7 @@ pub fn period_end(
     start: Timestamp,
     keep: custode_policy::Period,
 ) -> Option<Timestamp> {
-    let tz = TimeZone::get(zone_for(jurisdiction)).unwrap_or(TimeZone::UTC);
+    let tz = zone(jurisdiction);
     let day = start.to_zoned(tz.clone()).date();
     let n = i64::from(keep.amount);
     let span = match keep.unit {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use custode_crypto::{IdentifierHasher, Key};
+use custode_crypto::{IdentifierHasher, Key, Nonces};
 use custode_domain::clock::to_micros;
 use custode_domain::{NewRecord, SubjectId};
 use custode_policy::Policy;
@@ -57,18 +57,18 @@ pub(crate) struct Prepared {
 /// Prepares records `first_index..` of a batch.
 pub(crate) fn prepare(
     ctx: &Context,
+    nonces: &mut Nonces,
     first_index: usize,
-    items: &[(SubjectId, NewRecord)],
+    items: Vec<(SubjectId, NewRecord)>,
 ) -> Result<Prepared, StoreError> {
     let mut out = Prepared {
         rows: Vec::with_capacity(items.len()),
         identifiers: Vec::new(),
         written: Vec::with_capacity(items.len()),
     };
-    for (offset, (subject, record)) in items.iter().enumerate() {
+    for (offset, (subject, record)) in items.into_iter().enumerate() {
         let (subject_key, kind) = &ctx.subjects[subject.as_str()];
         let checked = record
-            .clone()
             .check(&ctx.policy, kind, ctx.now)
             .map_err(|source| StoreError::InvalidRecord {
                 index: first_index + offset,
@@ -80,7 +80,7 @@ pub(crate) fn prepare(
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
         let aad = format!("{}|{}", subject, checked.category);
-        let sealed = key.seal(&checked.payload, aad.as_bytes())?;
+        let sealed = key.seal_with(nonces, &checked.payload, aad.as_bytes())?;
         for (kind, value) in &checked.identifiers {
             out.identifiers.push((
                 identifier_hash(&ctx.hasher, kind, value),

@@ -558,8 +558,14 @@ impl Store {
         let (chunks_tx, mut chunks) =
             tokio::sync::mpsc::channel::<Result<ingest::Prepared, StoreError>>(2);
         let producer = tokio::task::spawn_blocking(move || {
-            for (n, items) in batch.chunks(RECORDS_PER_INSERT).enumerate() {
-                let prepared = ingest::prepare(&ctx, n * RECORDS_PER_INSERT, items);
+            let mut nonces = custode_crypto::Nonces::new();
+            let mut batch = batch.into_iter();
+            for n in 0.. {
+                let items: Vec<_> = batch.by_ref().take(RECORDS_PER_INSERT).collect();
+                if items.is_empty() {
+                    break;
+                }
+                let prepared = ingest::prepare(&ctx, &mut nonces, n * RECORDS_PER_INSERT, items);
                 let failed = prepared.is_err();
                 if chunks_tx.blocking_send(prepared).is_err() || failed {
                     break;
