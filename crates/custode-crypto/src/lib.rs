@@ -121,11 +121,22 @@ impl Key {
 
     /// Like [`Key::seal`], with the nonce taken from a [`Nonces`] buffer:
     /// one system call serves many seals.
-    pub fn seal_with(&self, nonces: &mut Nonces, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    pub fn seal_with(
+        &self,
+        nonces: &mut Nonces,
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let nonce = nonces.next()?;
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let ct = cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| CryptoError::Unseal)?;
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);

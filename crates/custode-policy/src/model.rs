@@ -112,6 +112,17 @@ pub struct Meta {
     pub changes: Option<Text>,
 }
 
+impl Meta {
+    /// The notice languages as codes, comma-separated: `it, en`.
+    pub fn language_codes(&self) -> String {
+        self.languages
+            .iter()
+            .map(|l| l.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// A controller, representative or DPO: who and how to reach them.
 #[derive(Clone, Debug, Default)]
 pub struct Party {

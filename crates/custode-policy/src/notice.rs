@@ -31,13 +31,7 @@ pub(crate) fn ensure_language(policy: &Policy, lang: Lang) -> Result<(), NoticeE
     } else {
         Err(NoticeError::LanguageNotDeclared {
             asked: lang,
-            declared: policy
-                .meta
-                .languages
-                .iter()
-                .map(|l| l.code())
-                .collect::<Vec<_>>()
-                .join(", "),
+            declared: policy.meta.language_codes(),
         })
     }
 }

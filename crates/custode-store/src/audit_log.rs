@@ -45,20 +45,19 @@ pub(crate) async fn append(
     let mut seq: i64 = head.try_get(0)?;
     let mut prev: Vec<u8> = head.try_get(1)?;
     for chunk in events.chunks(100) {
-        let mut sql = String::from("INSERT INTO audit_log (seq, body, prev_hash, hash) VALUES ");
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (i, event) in chunk.iter().enumerate() {
-            seq += 1;
-            let e = Entry::chain(&prev, seq, at, event);
-            prev.clone_from(&e.hash);
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            sql.push_str(&crate::placeholders(engine, i * 4 + 1, 4));
-            sql.push(')');
-            entries.push(e);
-        }
+        let entries: Vec<Entry> = chunk
+            .iter()
+            .map(|event| {
+                seq += 1;
+                let e = Entry::chain(&prev, seq, at, event);
+                prev.clone_from(&e.hash);
+                e
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_log (seq, body, prev_hash, hash) VALUES {}",
+            crate::values(engine, entries.len(), 4)
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
         for e in entries {
             q = q.bind(e.seq).bind(e.body).bind(e.prev_hash).bind(e.hash);

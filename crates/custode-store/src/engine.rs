@@ -169,9 +169,13 @@ pub(crate) async fn connect(
                     // Statement journals (one per multi-row insert) in memory,
                     // not in temporary files.
                     conn.execute("PRAGMA temp_store = MEMORY").await?;
-                    // Checkpoint every ~64 MiB of WAL rather than 4 MiB: a
-                    // page rewritten by many batches reaches the file once.
-                    conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
+                    if !secure_delete {
+                        // Checkpoint every ~64 MiB of WAL rather than 4 MiB:
+                        // a page rewritten by many batches reaches the file
+                        // once. The key store keeps the default, so the WAL
+                        // truncated at each erasure stays small.
+                        conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
+                    }
                     if secure_delete {
                         conn.execute("PRAGMA secure_delete = ON").await?;
                     }

@@ -68,13 +68,13 @@ pub(crate) fn prepare(
     };
     for (offset, (subject, record)) in items.into_iter().enumerate() {
         let (subject_key, kind) = &ctx.subjects[subject.as_str()];
-        let checked = record
-            .check(&ctx.policy, kind, ctx.now)
-            .map_err(|source| StoreError::InvalidRecord {
+        let checked = record.check(&ctx.policy, kind, ctx.now).map_err(|source| {
+            StoreError::InvalidRecord {
                 index: first_index + offset,
                 subject: subject.to_string(),
                 source,
-            })?;
+            }
+        })?;
         let key = ctx
             .keys
             .get(subject.as_str())

@@ -119,10 +119,7 @@ impl Keyring {
         for chunk in subjects.chunks(300) {
             let sql = format!(
                 "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES {}",
-                (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(self.engine, i * 3 + 1, 3)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::values(self.engine, chunk.len(), 3)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for s in chunk {

@@ -136,6 +136,15 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
+/// `rows` parenthesised groups of `columns` placeholders, for a multi-row
+/// `INSERT ... VALUES`.
+pub(crate) fn values(engine: Engine, rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", placeholders(engine, i * columns + 1, columns)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `n` placeholders for parameters `start..start+n`, each bound once and in
 /// order. PostgreSQL numbers them (`$1`); SQLite gets plain `?`, because it
 /// resolves each named or numbered parameter by a linear search, which makes
@@ -444,10 +453,7 @@ impl Store {
         for chunk in ids.chunks(400) {
             let sql = format!(
                 "INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES {}",
-                (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(self.engine, i * 5 + 1, 5)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                values(self.engine, chunk.len(), 5)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for id in chunk {
@@ -618,10 +624,7 @@ impl Store {
         for chunk in identifiers.chunks(300) {
             let sql = format!(
                 "INSERT INTO identifiers (hash, subject_key, kind) VALUES {} ON CONFLICT DO NOTHING",
-                (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(self.engine, i * 3 + 1, 3)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                values(self.engine, chunk.len(), 3)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for (hash, subject, kind) in chunk {
@@ -647,13 +650,7 @@ impl Store {
     fn records_insert_sql(&self, rows: usize) -> String {
         format!(
             "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at) VALUES {}",
-            (0..rows)
-                .map(|i| format!(
-                    "({})",
-                    placeholders(self.engine, i * RECORD_COLUMNS + 1, RECORD_COLUMNS)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
+            values(self.engine, rows, RECORD_COLUMNS)
         )
     }
 

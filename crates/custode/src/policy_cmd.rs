@@ -82,13 +82,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<Outcome> {
                 policy.purposes.len(),
                 policy.categories.len(),
                 policy.recipients.len(),
-                policy
-                    .meta
-                    .languages
-                    .iter()
-                    .map(|l| l.code())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                policy.meta.language_codes(),
                 &policy.digest[..12]
             );
             Ok(Outcome::Ok)
