@@ -34,11 +34,15 @@ pub enum Action {
     MasterKeyRotated,
     /// A principal tried something it may not do.
     AccessDenied,
+    /// A user or token was given a role.
+    AccessGranted,
+    /// A token was revoked.
+    AccessRevoked,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 7] = [
+    pub const ALL: [(Action, &'static str); 9] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -46,6 +50,8 @@ impl Action {
         (Action::SubjectErased, "subject.erased"),
         (Action::MasterKeyRotated, "key.master_rotated"),
         (Action::AccessDenied, "access.denied"),
+        (Action::AccessGranted, "access.granted"),
+        (Action::AccessRevoked, "access.revoked"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -5,11 +5,13 @@
 //!
 //! No I/O here: the store calls these rules inside its transactions.
 
+pub mod access;
 pub mod clock;
 pub mod ids;
 pub mod records;
 pub mod scope;
 
+pub use access::{Operation, may};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{SubjectId, TenantId};
 pub use records::{

@@ -62,6 +62,10 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// The credentials are wrong, expired or revoked (one answer for all,
+    /// so nothing can be learnt by trying).
+    #[error("the credentials are not valid")]
+    Unauthenticated,
     /// The subject was erased; its data are gone.
     #[error("subject {0} has been erased")]
     Erased(String),

@@ -17,6 +17,7 @@ mod ingest;
 mod keyfile;
 mod keys;
 mod migrations;
+mod principals;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -34,6 +35,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
+pub use principals::{Grant, IssuedToken};
 
 use keys::Keyring;
 
@@ -270,6 +272,12 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         audit_log::lock(&mut tx).await?;
         Ok(tx)
+    }
+
+    /// Records that `by` was refused something (by a face's role check), in
+    /// a transaction of its own.
+    pub async fn record_denied(&self, by: &Principal, what: &str) -> Result<(), StoreError> {
+        self.audit_denied(by, None, what).await
     }
 
     /// Records that `by` was refused, in a transaction of its own (the

@@ -14,10 +14,11 @@ pub(crate) struct Migration {
 }
 
 /// The main store: tenants, subjects, identifiers, records, audit log.
-pub(crate) const MAIN: &[Migration] = &[Migration {
-    version: 1,
-    name: "data core",
-    sql: r#"
+pub(crate) const MAIN: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "data core",
+        sql: r#"
 CREATE TABLE tenants (
     id TEXT PRIMARY KEY,
     parent_id TEXT REFERENCES tenants(id),
@@ -85,7 +86,41 @@ CREATE TABLE audit_checkpoints (
     signature {blob} NOT NULL
 )
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "people and machines",
+        sql: r#"
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scope_path {path} NOT NULL,
+    subject_id TEXT,
+    created_at BIGINT NOT NULL,
+    disabled_at BIGINT
+);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    secret_hash {blob} NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    scope_path {path} NOT NULL,
+    subject_id TEXT,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE TABLE setup_tokens (
+    secret_hash {blob} PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    used_at BIGINT
+)
+"#,
+    },
+];
 
 /// The key store: wrapped keys only, in a database of its own so that no
 /// copy of the main store ever holds a key.

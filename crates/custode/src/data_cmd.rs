@@ -55,6 +55,14 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     pub(crate) async fn open(&self, mode: OpenMode) -> anyhow::Result<Store> {
+        self.open_with_clock(mode, Arc::new(SystemClock)).await
+    }
+
+    pub(crate) async fn open_with_clock(
+        &self,
+        mode: OpenMode,
+        clock: Arc<dyn custode_domain::Clock>,
+    ) -> anyhow::Result<Store> {
         let source = std::fs::read_to_string(&self.policy)
             .with_context(|| format!("cannot read the policy file {}", self.policy.display()))?;
         let policy = match custode_policy::load(&self.policy.display().to_string(), &source) {
@@ -76,7 +84,7 @@ impl StoreArgs {
             (None, Some(keys)) => config.keystore_url = keys.clone(),
             (None, None) => {}
         }
-        Ok(Store::open(&config, Arc::new(policy), Arc::new(SystemClock)).await?)
+        Ok(Store::open(&config, Arc::new(policy), clock).await?)
     }
 }
 

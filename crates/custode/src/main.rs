@@ -3,6 +3,7 @@
 
 mod data_cmd;
 mod policy_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ enum Command {
     /// Check a policy file and render its notice and record of processing.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Run the HTTP server (API, notice, health, metrics).
+    Serve(serve_cmd::ServeArgs),
     /// Create the data directory, the databases and the master key.
     Init,
     /// The tenancy tree: provider, resellers, domains, subscribers.
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let store = &cli.store;
         match cli.command {
             Command::Policy(_) => unreachable!("handled above"),
+            Command::Serve(args) => serve_cmd::serve(store, args).await,
             Command::Init => data_cmd::init(store).await,
             Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,
             Command::Subjects(cmd) => data_cmd::subjects(store, cmd).await,

@@ -1,0 +1,115 @@
+//! Who may do what: the one table of permissions by role. Every face asks
+//! [`may`] before acting; the scope check (which subjects) comes after, in
+//! the store.
+
+use crate::scope::Role;
+
+/// Operations a principal can attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Create a node of the tenancy tree.
+    CreateTenant,
+    /// Create a data subject.
+    CreateSubject,
+    /// List or count subjects (no personal data).
+    ListSubjects,
+    /// Read a subject's personal data.
+    ReadRecords,
+    /// Write records.
+    WriteRecords,
+    /// Erase a subject.
+    EraseSubject,
+    /// Verify or sign the audit log.
+    AuditLog,
+    /// Create people and machine tokens with a role.
+    ManageAccess,
+}
+
+impl Operation {
+    /// Every operation, for tables and tests.
+    pub const ALL: [Operation; 8] = [
+        Operation::CreateTenant,
+        Operation::CreateSubject,
+        Operation::ListSubjects,
+        Operation::ReadRecords,
+        Operation::WriteRecords,
+        Operation::EraseSubject,
+        Operation::AuditLog,
+        Operation::ManageAccess,
+    ];
+}
+
+/// Whether a role may attempt an operation at all. Least privilege: the
+/// instance administrator runs the system but reads no personal data; the
+/// legal officer reads only the vault; a data subject reads only itself.
+pub fn may(role: Role, op: Operation) -> bool {
+    use Operation::*;
+    use Role::*;
+    match op {
+        CreateTenant => matches!(role, Administrator | ResellerAdmin | System),
+        CreateSubject => matches!(role, SupportAgent | ResellerAdmin | DomainAdmin | System),
+        ListSubjects => matches!(
+            role,
+            Administrator | Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
+        ),
+        ReadRecords => matches!(
+            role,
+            Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
+        ),
+        WriteRecords => matches!(role, SupportAgent | ResellerAdmin | DomainAdmin | System),
+        EraseSubject => matches!(role, Dpo | System),
+        AuditLog => matches!(role, Administrator | Dpo | System),
+        ManageAccess => matches!(role, Administrator),
+    }
+}
+
+impl Role {
+    /// Every role with its stored name.
+    pub const ALL: [(Role, &'static str); 8] = [
+        (Role::Administrator, "administrator"),
+        (Role::Dpo, "dpo"),
+        (Role::SupportAgent, "support_agent"),
+        (Role::LegalOfficer, "legal_officer"),
+        (Role::ResellerAdmin, "reseller_admin"),
+        (Role::DomainAdmin, "domain_admin"),
+        (Role::Subject, "subject"),
+        (Role::System, "system"),
+    ];
+
+    /// The stored name.
+    pub fn name(self) -> &'static str {
+        Role::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("subject", |(_, n)| n)
+    }
+
+    /// The role with a stored name.
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_privilege_holds() {
+        assert!(
+            !may(Role::Administrator, Operation::ReadRecords),
+            "admins run the system, not read data"
+        );
+        assert!(
+            !may(Role::LegalOfficer, Operation::ReadRecords),
+            "legal officers read the vault only"
+        );
+        assert!(!may(Role::Subject, Operation::WriteRecords));
+        assert!(may(Role::Subject, Operation::ReadRecords));
+        assert!(may(Role::Dpo, Operation::EraseSubject));
+        for (role, name) in Role::ALL {
+            assert_eq!(Role::from_name(name), Some(role));
+        }
+    }
+}

@@ -1,0 +1,675 @@
+//! The JSON API, version 1. Each handler: who calls ([`Caller`]), may that
+//! role do this ([`Caller::require`]), then one store call, whose scope check
+//! decides which subjects. Request and response types are the API's own, so
+//! a field added to the domain never leaks out by accident.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custode_domain::{NewRecord, Operation, Role, SubjectId, TenantId, TenantKind};
+use custode_policy::{Format, Lang, RopaFormat};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Body, Caller, Params};
+
+fn parse_subject(id: &str) -> Result<SubjectId, ApiError> {
+    SubjectId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The policy in force.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyInfo {
+    /// The controller's label for the version.
+    pub version: String,
+    /// SHA-256 of the policy file.
+    pub digest: String,
+    /// The date it applies from.
+    pub effective: String,
+    /// Notice languages.
+    pub languages: Vec<String>,
+    /// Purposes: id, legal basis, retention in words.
+    pub purposes: Vec<PurposeInfo>,
+}
+
+/// A purpose, as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct PurposeInfo {
+    /// Its id.
+    pub id: String,
+    /// Its legal basis (Art. 6(1)).
+    pub basis: String,
+    /// Its retention, in English words.
+    pub retention: String,
+}
+
+/// The policy in force: version, digest, purposes.
+#[utoipa::path(get, path = "/api/v1/policy", responses((status = 200, body = PolicyInfo)))]
+pub async fn policy(State(state): State<AppState>) -> Json<PolicyInfo> {
+    let p = state.store.policy();
+    let c = custode_policy::Catalog::get(Lang::En);
+    Json(PolicyInfo {
+        version: p.meta.version.clone(),
+        digest: p.digest.clone(),
+        effective: p.meta.effective.clone(),
+        languages: p
+            .meta
+            .languages
+            .iter()
+            .map(|l| l.code().to_owned())
+            .collect(),
+        purposes: p
+            .purposes
+            .iter()
+            .map(|x| PurposeInfo {
+                id: x.id.value.clone(),
+                basis: x.basis.key().to_owned(),
+                retention: custode_policy::retention_words(c, &x.retention),
+            })
+            .collect(),
+    })
+}
+
+/// Query of the notice.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    /// it, en, fr or nl (default: the policy's first language).
+    pub lang: Option<String>,
+    /// `html` (default) or `md`.
+    pub format: Option<String>,
+}
+
+/// The privacy notice (Art. 13/14), public.
+#[utoipa::path(get, path = "/notice", params(NoticeQuery), responses((status = 200, description = "the notice", content_type = "text/html")))]
+pub async fn notice(
+    State(state): State<AppState>,
+    Params(q): Params<NoticeQuery>,
+) -> Result<Response, ApiError> {
+    let p = state.store.policy();
+    let lang = match q.lang.as_deref() {
+        None => p.meta.languages[0],
+        Some(code) => Lang::from_str(code).map_err(ApiError::bad_request)?,
+    };
+    let doc = custode_policy::notice(&p, lang)
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "No such language", e.to_string()))?;
+    let (format, mime) = match q.format.as_deref() {
+        None | Some("html") => (Format::Html, "text/html; charset=utf-8"),
+        Some("md") => (Format::Markdown, "text/markdown; charset=utf-8"),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format `{other}`: use html or md"
+            )));
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, mime)], doc.render(format)).into_response())
+}
+
+/// Query of the record of processing.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RopaQuery {
+    /// `json` (default), `csv`, `md` or `jsonld`.
+    pub format: Option<String>,
+    /// Language of labels and texts.
+    pub lang: Option<String>,
+}
+
+/// The record of processing activities (Art. 30(1)).
+#[utoipa::path(get, path = "/api/v1/policy/ropa", params(RopaQuery), responses((status = 200, description = "the record")), security(("token" = [])))]
+pub async fn ropa(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<RopaQuery>,
+) -> Result<Response, ApiError> {
+    caller
+        .require(&state, Operation::AuditLog, "read the record of processing")
+        .await?;
+    let p = state.store.policy();
+    let lang = match q.lang.as_deref() {
+        None => p.meta.languages[0],
+        Some(code) => Lang::from_str(code).map_err(ApiError::bad_request)?,
+    };
+    let (format, mime) = match q.format.as_deref() {
+        None | Some("json") => (RopaFormat::Json, "application/json"),
+        Some("csv") => (RopaFormat::Csv, "text/csv; charset=utf-8"),
+        Some("md") => (RopaFormat::Markdown, "text/markdown; charset=utf-8"),
+        Some("jsonld") => (RopaFormat::JsonLd, "application/ld+json"),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format `{other}`: use json, csv, md or jsonld"
+            )));
+        }
+    };
+    let body =
+        custode_policy::ropa(&p, lang, format).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, mime)], body).into_response())
+}
+
+/// A new node of the tenancy tree.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// `provider`, `reseller`, `domain` or `subscriber`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// The parent's id; none for the provider.
+    pub parent: Option<String>,
+}
+
+/// A node of the tenancy tree.
+#[derive(Serialize, ToSchema)]
+pub struct TenantOut {
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Its parent.
+    pub parent: Option<String>,
+}
+
+/// Creates a node of the tenancy tree.
+#[utoipa::path(post, path = "/api/v1/tenants", request_body = NewTenant, responses((status = 201, body = TenantOut), (status = 403, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(t): Body<NewTenant>,
+) -> Result<(StatusCode, Json<TenantOut>), ApiError> {
+    caller
+        .require(&state, Operation::CreateTenant, "create tenants")
+        .await?;
+    let kind = TenantKind::from_name(&t.kind).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid body",
+            format!(
+                "unknown tenant kind `{}`: use provider, reseller, domain or subscriber",
+                t.kind
+            ),
+        )
+    })?;
+    let parent = t
+        .parent
+        .as_deref()
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let created = state
+        .store
+        .create_tenant(&caller.0, parent.as_ref(), kind, &t.name)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantOut {
+            id: created.id.to_string(),
+            kind: created.kind.name().to_owned(),
+            name: created.name,
+            parent: created.parent.map(|p| p.to_string()),
+        }),
+    ))
+}
+
+/// A new data subject.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubject {
+    /// The tenant it hangs from.
+    pub tenant: String,
+    /// A subject kind of the policy.
+    pub kind: String,
+    /// Why it is created (audited).
+    pub reason: String,
+}
+
+/// A data subject, without personal data.
+#[derive(Serialize, ToSchema)]
+pub struct SubjectOut {
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was erased, if it was.
+    pub erased_at: Option<String>,
+}
+
+/// Creates a data subject.
+#[utoipa::path(post, path = "/api/v1/subjects", request_body = NewSubject, responses((status = 201, body = SubjectOut)), security(("token" = [])))]
+pub async fn create_subject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(s): Body<NewSubject>,
+) -> Result<(StatusCode, Json<SubjectOut>), ApiError> {
+    caller
+        .require(&state, Operation::CreateSubject, "create subjects")
+        .await?;
+    let tenant = TenantId::parse(&s.tenant).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let id = state
+        .store
+        .create_subject(&caller.0, &tenant, &s.kind, &s.reason)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SubjectOut {
+            id: id.to_string(),
+            kind: s.kind,
+            tenant: tenant.to_string(),
+            created_at: state.clock_now(),
+            erased_at: None,
+        }),
+    ))
+}
+
+/// Paging of subjects.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Return subjects after this id.
+    pub after: Option<String>,
+    /// At most this many (1 to 1000, default 100).
+    pub limit: Option<u32>,
+}
+
+/// A page of subjects.
+#[derive(Serialize, ToSchema)]
+pub struct SubjectPage {
+    /// The subjects.
+    pub items: Vec<SubjectOut>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+/// Lists the subjects in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/subjects", params(Page), responses((status = 200, body = SubjectPage)), security(("token" = [])))]
+pub async fn list_subjects(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(page): Params<Page>,
+) -> Result<Json<SubjectPage>, ApiError> {
+    caller
+        .require(&state, Operation::ListSubjects, "list subjects")
+        .await?;
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("`limit` must be between 1 and 1000"));
+    }
+    let after = page.after.as_deref().map(parse_subject).transpose()?;
+    let items = state
+        .store
+        .subjects(&caller.0, after.as_ref(), limit)
+        .await?;
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|s| s.id.to_string()))
+        .flatten();
+    Ok(Json(SubjectPage {
+        items: items
+            .into_iter()
+            .map(|s| SubjectOut {
+                id: s.id.to_string(),
+                kind: s.kind,
+                tenant: s.tenant.to_string(),
+                created_at: s.created_at.to_string(),
+                erased_at: s.erased_at.map(|t| t.to_string()),
+            })
+            .collect(),
+        next,
+    }))
+}
+
+/// A count.
+#[derive(Serialize, ToSchema)]
+pub struct Count {
+    /// How many.
+    pub count: u64,
+}
+
+/// Counts the subjects in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/subjects/count", responses((status = 200, body = Count)), security(("token" = [])))]
+pub async fn count_subjects(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Count>, ApiError> {
+    caller
+        .require(&state, Operation::ListSubjects, "count subjects")
+        .await?;
+    Ok(Json(Count {
+        count: state.store.count_subjects(&caller.0).await?,
+    }))
+}
+
+/// Why personal data are read.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// The reason, recorded in the audit log with the reader.
+    pub reason: String,
+}
+
+/// A record, decrypted.
+#[derive(Serialize, ToSchema)]
+pub struct RecordOut {
+    /// Its id.
+    pub id: i64,
+    /// The policy category.
+    pub category: String,
+    /// The field values.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Where it came from.
+    pub source: String,
+    /// The purposes it serves.
+    pub purposes: Vec<String>,
+    /// When it was collected.
+    pub collected_at: String,
+    /// When it will be erased, if already known.
+    pub retain_until: Option<String>,
+}
+
+/// Reads a subject's records; the read is audited with the reason.
+#[utoipa::path(get, path = "/api/v1/subjects/{id}/records", params(("id" = String, Path), Reason), responses((status = 200, body = Vec<RecordOut>), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn read_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<Reason>,
+) -> Result<Json<Vec<RecordOut>>, ApiError> {
+    caller
+        .require(&state, Operation::ReadRecords, "read personal data")
+        .await?;
+    if q.reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "give the `reason` for reading personal data",
+        ));
+    }
+    let records = state
+        .store
+        .records(&caller.0, &parse_subject(&id)?, &q.reason)
+        .await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .map(|r| RecordOut {
+                id: r.id,
+                category: r.category,
+                fields: r.fields,
+                source: r.source,
+                purposes: r.purposes,
+                collected_at: r.collected_at.to_string(),
+                retain_until: r.retain_until.map(|t| t.to_string()),
+            })
+            .collect(),
+    ))
+}
+
+/// A record to store.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordIn {
+    /// A policy category.
+    pub category: String,
+    /// Field values by field id.
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Where it came from.
+    pub source: String,
+    /// Purposes it serves; empty for all that cover it.
+    #[serde(default)]
+    pub purposes: Vec<String>,
+}
+
+/// Records to store for one subject.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsIn {
+    /// Why (audited).
+    pub reason: String,
+    /// The records (at most 10,000).
+    pub records: Vec<RecordIn>,
+}
+
+/// Writes records for a subject, all or nothing.
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/records", params(("id" = String, Path)), request_body = RecordsIn, responses((status = 201, body = Count), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn write_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<RecordsIn>,
+) -> Result<(StatusCode, Json<Count>), ApiError> {
+    caller
+        .require(&state, Operation::WriteRecords, "write personal data")
+        .await?;
+    let subject = parse_subject(&id)?;
+    if body.records.len() > 10_000 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too many records",
+            "send at most 10,000 records per request",
+        ));
+    }
+    let batch = body
+        .records
+        .into_iter()
+        .map(|r| {
+            (
+                subject.clone(),
+                NewRecord {
+                    category: r.category,
+                    fields: r.fields,
+                    source: r.source,
+                    purposes: r.purposes,
+                    collected_at: None,
+                },
+            )
+        })
+        .collect();
+    let count = state
+        .store
+        .write_records(&caller.0, &body.reason, batch)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Count { count })))
+}
+
+/// An erasure.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Erasure {
+    /// Why (audited): the request id, the ground.
+    pub reason: String,
+}
+
+/// Erases a subject by destroying its key.
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/erase", params(("id" = String, Path)), request_body = Erasure, responses((status = 204)), security(("token" = [])))]
+pub async fn erase_subject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(e): Body<Erasure>,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .require(&state, Operation::EraseSubject, "erase subjects")
+        .await?;
+    state
+        .store
+        .erase_subject(&caller.0, &parse_subject(&id)?, &e.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit chain's state.
+#[derive(Serialize, ToSchema)]
+pub struct AuditReport {
+    /// Whether the chain is intact.
+    pub intact: bool,
+    /// Entries read.
+    pub checked: u64,
+    /// The last entry's position.
+    pub last_seq: i64,
+    /// Each break, in words.
+    pub breaks: Vec<String>,
+}
+
+/// Verifies the audit chain and its signed checkpoints.
+#[utoipa::path(get, path = "/api/v1/audit/verify", responses((status = 200, body = AuditReport)), security(("token" = [])))]
+pub async fn audit_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AuditReport>, ApiError> {
+    caller
+        .require(&state, Operation::AuditLog, "verify the audit log")
+        .await?;
+    let r = state.store.audit_verify().await?;
+    Ok(Json(AuditReport {
+        intact: r.is_intact(),
+        checked: r.checked,
+        last_seq: r.last_seq,
+        breaks: r.breaks.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+/// A new API token.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What it is for.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// The tenant it is bound to; none for the whole tree.
+    pub tenant: Option<String>,
+    /// For the subject role: the subject.
+    pub subject: Option<String>,
+    /// Days until it expires (default 90, at most 365).
+    pub days: Option<u16>,
+}
+
+/// A token, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct TokenOut {
+    /// Its id, for revocation.
+    pub id: String,
+    /// The token to present; it is not stored and cannot be shown again.
+    pub token: String,
+}
+
+/// Issues an API token.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken, responses((status = 201, body = TokenOut)), security(("token" = [])))]
+pub async fn issue_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(t): Body<NewToken>,
+) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
+    caller
+        .require(&state, Operation::ManageAccess, "issue tokens")
+        .await?;
+    let role = Role::from_name(&t.role).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid body",
+            format!("unknown role `{}`", t.role),
+        )
+    })?;
+    let scope_path = match t.tenant.as_deref() {
+        None => "/".to_owned(),
+        Some(id) => {
+            let tenant = TenantId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            state.store.tenant(&caller.0, &tenant).await?.path
+        }
+    };
+    let subject = t.subject.as_deref().map(parse_subject).transpose()?;
+    if (role == Role::Subject) != subject.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid body",
+            "a `subject` is given exactly for the subject role",
+        ));
+    }
+    let days = i64::from(t.days.unwrap_or(90));
+    if !(1..=365).contains(&days) {
+        return Err(ApiError::bad_request("`days` must be between 1 and 365"));
+    }
+    let expires = state
+        .store_now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * days))
+        .ok();
+    let issued = state
+        .store
+        .issue_token(
+            &caller.0,
+            &t.name,
+            &custode_store::Grant {
+                role,
+                scope_path,
+                subject,
+            },
+            expires,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenOut {
+            id: issued.id,
+            token: issued.token,
+        }),
+    ))
+}
+
+/// The first administrator.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// The one-time token `custode serve` printed at first start.
+    pub setup_token: String,
+    /// The administrator's user name.
+    pub username: String,
+    /// The password (at least 12 characters).
+    pub password: String,
+}
+
+/// Uses the one-time setup token to create the first administrator, and
+/// returns an administrator API token.
+#[utoipa::path(post, path = "/api/v1/setup", request_body = Setup, responses((status = 201, body = TokenOut), (status = 401, body = crate::error::Problem)))]
+pub async fn setup(
+    State(state): State<AppState>,
+    Body(s): Body<Setup>,
+) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
+    let _user = state
+        .store
+        .complete_setup(&s.setup_token, &s.username, &s.password)
+        .await?;
+    let admin = state
+        .store
+        .authenticate_password(&s.username, &s.password)
+        .await?;
+    let grant = custode_store::Grant {
+        role: Role::Administrator,
+        scope_path: "/".to_owned(),
+        subject: None,
+    };
+    let expires = state
+        .store_now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 30))
+        .ok();
+    let issued = state
+        .store
+        .issue_token(&admin, "first administrator", &grant, expires)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenOut {
+            id: issued.id,
+            token: issued.token,
+        }),
+    ))
+}

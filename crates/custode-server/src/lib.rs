@@ -1,0 +1,207 @@
+//! The HTTP face of Custode: a JSON API described by an OpenAPI document,
+//! the public privacy notice, health, readiness and metrics.
+//!
+//! Thin by design: handlers authenticate the caller, check the role against
+//! the one permission table (`custode_domain::may`), and make one store call;
+//! the store bounds every query by the caller's scope and audits it.
+
+mod api;
+mod error;
+mod extract;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use custode_domain::Clock;
+use custode_store::Store;
+use utoipa::OpenApi;
+
+pub use error::{ApiError, Problem};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Request counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// A state over a store.
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
+        AppState {
+            store,
+            clock,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    pub(crate) fn store_now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    pub(crate) fn clock_now(&self) -> String {
+        self.clock.now().to_string()
+    }
+}
+
+/// Counters exported at `/metrics`, in Prometheus text format.
+#[derive(Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    latency_micros: AtomicU64,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Custode", description = "The privacy back office: policy, subjects, records, audit."),
+    paths(
+        api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
+        api::list_subjects, api::count_subjects, api::read_records, api::write_records,
+        api::erase_subject, api::audit_verify, api::issue_token, api::setup,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI 3 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> Response {
+    match openapi().to_json() {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => ApiError::from(custode_store::StoreError::Invalid(e.to_string())).into_response(),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let body = format!(
+        "# HELP custode_http_requests_total Requests served.\n# TYPE custode_http_requests_total counter\n\
+         custode_http_requests_total {}\n\
+         # HELP custode_http_client_errors_total Requests answered 4xx.\n# TYPE custode_http_client_errors_total counter\n\
+         custode_http_client_errors_total {}\n\
+         # HELP custode_http_server_errors_total Requests answered 5xx.\n# TYPE custode_http_server_errors_total counter\n\
+         custode_http_server_errors_total {}\n\
+         # HELP custode_http_request_seconds_total Time spent serving requests.\n# TYPE custode_http_request_seconds_total counter\n\
+         custode_http_request_seconds_total {:.6}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+        m.latency_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let m = &state.metrics;
+    m.requests.fetch_add(1, Ordering::Relaxed);
+    m.latency_micros
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if response.status().is_client_error() {
+        m.client_errors.fetch_add(1, Ordering::Relaxed);
+    } else if response.status().is_server_error() {
+        m.server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "no such endpoint: see /openapi.json",
+    )
+}
+
+/// Bodies above this size are refused with 413.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi_json))
+        .route("/notice", get(api::notice))
+        .route("/api/v1/policy", get(api::policy))
+        .route("/api/v1/policy/ropa", get(api::ropa))
+        .route("/api/v1/setup", post(api::setup))
+        .route("/api/v1/tokens", post(api::issue_token))
+        .route("/api/v1/tenants", post(api::create_tenant))
+        .route(
+            "/api/v1/subjects",
+            get(api::list_subjects).post(api::create_subject),
+        )
+        .route("/api/v1/subjects/count", get(api::count_subjects))
+        .route(
+            "/api/v1/subjects/{id}/records",
+            get(api::read_records).post(api::write_records),
+        )
+        .route("/api/v1/subjects/{id}/erase", post(api::erase_subject))
+        .route("/api/v1/audit/verify", get(api::audit_verify))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves; requests in flight then finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,593 @@
+//! The API as its callers meet it: every endpoint with every role against
+//! the intended permission table, and bad input of every kind answered with
+//! a 4xx problem document that changes nothing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use custode_domain::{Principal, Role, Scope, SubjectId, TenantKind};
+use custode_server::{AppState, router};
+use custode_store::{Grant, Store};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct World {
+    app: Router,
+    store: Arc<Store>,
+    dir: std::path::PathBuf,
+    a_subject: SubjectId,
+    b_subject: SubjectId,
+    domain_a: String,
+    reseller: String,
+    tokens: Vec<(&'static str, Option<String>)>,
+}
+
+async fn world() -> World {
+    let dir = std::env::temp_dir().join(format!("custode-api-{}", SubjectId::generate()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = custode_store::StoreConfig {
+        database_url: format!("sqlite://{}/c.db", dir.display()),
+        keystore_url: format!("sqlite://{}/k.db", dir.display()),
+        master_key: custode_store::MasterKeySource::Given(
+            custode_crypto::Key::generate().expect("key"),
+        ),
+        mode: custode_store::OpenMode::CreateIfMissing,
+    };
+    let policy = Arc::new(
+        custode_policy::load(
+            "p.toml",
+            include_str!("../../../policies/email-hosting.toml"),
+        )
+        .expect("policy"),
+    );
+    let clock = Arc::new(custode_domain::SystemClock);
+    let store = Arc::new(
+        Store::open(&config, policy, clock.clone())
+            .await
+            .expect("store"),
+    );
+    let sys = Principal::system("test");
+    let provider = store
+        .create_tenant(&sys, None, TenantKind::Provider, "p")
+        .await
+        .expect("p");
+    let reseller = store
+        .create_tenant(&sys, Some(&provider.id), TenantKind::Reseller, "r")
+        .await
+        .expect("r");
+    let domain_a = store
+        .create_tenant(&sys, Some(&reseller.id), TenantKind::Domain, "a")
+        .await
+        .expect("a");
+    let domain_b = store
+        .create_tenant(&sys, Some(&reseller.id), TenantKind::Domain, "b")
+        .await
+        .expect("b");
+    let a_subject = store
+        .create_subject(&sys, &domain_a.id, "mailbox_user", "t")
+        .await
+        .expect("s");
+    let b_subject = store
+        .create_subject(&sys, &domain_b.id, "mailbox_user", "t")
+        .await
+        .expect("s");
+    let grant = |role, path: &str, subject: Option<SubjectId>| Grant {
+        role,
+        scope_path: path.to_owned(),
+        subject,
+    };
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let mut tokens = vec![("anonymous", None)];
+    for (name, g) in [
+        ("administrator", grant(Role::Administrator, "/", None)),
+        ("dpo", grant(Role::Dpo, "/", None)),
+        (
+            "support_agent",
+            grant(Role::SupportAgent, &provider.path, None),
+        ),
+        ("legal_officer", grant(Role::LegalOfficer, "/", None)),
+        (
+            "reseller_admin",
+            grant(Role::ResellerAdmin, &reseller.path, None),
+        ),
+        (
+            "domain_admin",
+            grant(Role::DomainAdmin, &domain_a.path, None),
+        ),
+        (
+            "subject",
+            grant(Role::Subject, &domain_a.path, Some(a_subject.clone())),
+        ),
+    ] {
+        let t = store
+            .issue_token(&root, name, &g, None)
+            .await
+            .expect("token");
+        tokens.push((name, Some(t.token)));
+    }
+    World {
+        app: router(AppState::new(store.clone(), clock)),
+        store,
+        dir,
+        a_subject,
+        b_subject,
+        domain_a: domain_a.id.to_string(),
+        reseller: reseller.id.to_string(),
+        tokens,
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<String>,
+) -> (StatusCode, String, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b)),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    let res = app.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The intended permission table, written out by hand: one row per role,
+/// one column per endpoint of `endpoints()`.
+const MATRIX: &[(&str, [u16; 13])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy
+    (
+        "anonymous",
+        [
+            401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 200,
+        ],
+    ),
+    (
+        "administrator",
+        [
+            200, 200, 403, 403, 403, 403, 201, 403, 200, 200, 201, 200, 200,
+        ],
+    ),
+    (
+        "dpo",
+        [
+            200, 200, 200, 200, 403, 403, 403, 204, 200, 200, 403, 200, 200,
+        ],
+    ),
+    (
+        "support_agent",
+        [
+            200, 200, 200, 200, 201, 201, 403, 403, 403, 403, 403, 200, 200,
+        ],
+    ),
+    (
+        "legal_officer",
+        [
+            403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200,
+        ],
+    ),
+    (
+        "reseller_admin",
+        [
+            200, 200, 200, 200, 201, 201, 201, 403, 403, 403, 403, 200, 200,
+        ],
+    ),
+    (
+        "domain_admin",
+        [
+            200, 200, 200, 404, 201, 201, 403, 403, 403, 403, 403, 200, 200,
+        ],
+    ),
+    (
+        "subject",
+        [
+            200, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403, 200, 200,
+        ],
+    ),
+];
+
+fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
+    let a = &w.a_subject;
+    let b = &w.b_subject;
+    vec![
+        (Method::GET, "/api/v1/subjects".into(), None),
+        (Method::GET, "/api/v1/subjects/count".into(), None),
+        (Method::GET, format!("/api/v1/subjects/{a}/records?reason=matrix"), None),
+        (Method::GET, format!("/api/v1/subjects/{b}/records?reason=matrix"), None),
+        (
+            Method::POST,
+            format!("/api/v1/subjects/{a}/records"),
+            Some(r#"{"reason":"matrix","records":[{"category":"contact","fields":{"email":"m@a.example"},"source":"test"}]}"#.into()),
+        ),
+        (
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(format!(r#"{{"tenant":"{}","kind":"mailbox_user","reason":"matrix"}}"#, w.domain_a)),
+        ),
+        (
+            Method::POST,
+            "/api/v1/tenants".into(),
+            Some(format!(r#"{{"kind":"domain","name":"new.example","parent":"{}"}}"#, w.reseller)),
+        ),
+        (Method::POST, format!("/api/v1/subjects/{erase_target}/erase"), Some(r#"{"reason":"matrix"}"#.into())),
+        (Method::GET, "/api/v1/audit/verify".into(), None),
+        (Method::GET, "/api/v1/policy/ropa".into(), None),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            Some(r#"{"name":"ci","role":"support_agent","days":7}"#.into()),
+        ),
+        (Method::GET, "/notice?lang=it".into(), None),
+        (Method::GET, "/api/v1/policy".into(), None),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_with_every_role_follows_the_permission_table() {
+    let w = world().await;
+    let mut mismatches = Vec::new();
+    for (role, expected) in MATRIX {
+        let token = w
+            .tokens
+            .iter()
+            .find(|(name, _)| name == role)
+            .map(|(_, t)| t.clone())
+            .expect("a token per role");
+        // A subject of its own to erase, so one role's erasure does not
+        // change the next role's answer.
+        let domain = custode_domain::TenantId::parse(&w.domain_a).expect("id");
+        let target = w
+            .store
+            .create_subject(
+                &Principal::system("test"),
+                &domain,
+                "mailbox_user",
+                "matrix",
+            )
+            .await
+            .expect("subject");
+        for ((method, uri, body), want) in endpoints(&w, &target).into_iter().zip(expected) {
+            let (status, ctype, text) =
+                call(&w.app, method.clone(), &uri, token.as_deref(), body).await;
+            if status.as_u16() != *want {
+                mismatches.push(format!(
+                    "{role} {method} {uri}: got {status}, want {want}: {text}"
+                ));
+            }
+            if status.is_client_error() {
+                assert_eq!(
+                    ctype, "application/problem+json",
+                    "{role} {uri}: errors are problem documents"
+                );
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "permission table violated:\n{}",
+        mismatches.join("\n")
+    );
+    // Refusals are audited.
+    let denied = w.store.audit_verify().await.expect("verify");
+    assert!(denied.is_intact());
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// What is wrong, method, URI, body, content type, expected status.
+type BadInput = (
+    &'static str,
+    Method,
+    String,
+    Option<Vec<u8>>,
+    Option<&'static str>,
+    u16,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_4xx_problem_and_changes_nothing() {
+    let w = world().await;
+    let support = w
+        .tokens
+        .iter()
+        .find(|(n, _)| *n == "support_agent")
+        .and_then(|(_, t)| t.clone());
+    let t = support.as_deref();
+    let a = w.a_subject.to_string();
+    let sys = Principal::system("test");
+    let before = w.store.count_subjects(&sys).await.expect("count");
+    let huge = format!(
+        r#"{{"reason":"x","records":[{{"category":"contact","fields":{{"email":"{}"}},"source":"x"}}]}}"#,
+        "a".repeat(5 * 1024 * 1024)
+    );
+    let cases: Vec<BadInput> = vec![
+        (
+            "malformed JSON",
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(b"{\"tenant\": ".to_vec()),
+            Some("application/json"),
+            400,
+        ),
+        (
+            "wrong type",
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(br#"{"tenant": 5, "kind": "mailbox_user", "reason": "x"}"#.to_vec()),
+            Some("application/json"),
+            422,
+        ),
+        (
+            "unknown field",
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(
+                format!(
+                    r#"{{"tenant":"{}","kind":"mailbox_user","reason":"x","admin":true}}"#,
+                    w.domain_a
+                )
+                .into_bytes(),
+            ),
+            Some("application/json"),
+            422,
+        ),
+        (
+            "invalid UTF-8",
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(vec![b'{', b'"', 0xff, 0xfe, b'"', b'}']),
+            Some("application/json"),
+            400,
+        ),
+        (
+            "no content type",
+            Method::POST,
+            "/api/v1/subjects".into(),
+            Some(b"{}".to_vec()),
+            None,
+            415,
+        ),
+        (
+            "oversized body",
+            Method::POST,
+            format!("/api/v1/subjects/{a}/records"),
+            Some(huge.into_bytes()),
+            Some("application/json"),
+            413,
+        ),
+        (
+            "huge page",
+            Method::GET,
+            "/api/v1/subjects?limit=99999999999999".into(),
+            None,
+            None,
+            400,
+        ),
+        (
+            "zero page",
+            Method::GET,
+            "/api/v1/subjects?limit=0".into(),
+            None,
+            None,
+            400,
+        ),
+        (
+            "bad subject id",
+            Method::GET,
+            "/api/v1/subjects/../../etc/records?reason=x".into(),
+            None,
+            None,
+            404,
+        ),
+        (
+            "bad subject id in path",
+            Method::GET,
+            "/api/v1/subjects/zzz/records?reason=x".into(),
+            None,
+            None,
+            400,
+        ),
+        (
+            "unknown query key",
+            Method::GET,
+            "/api/v1/subjects?offset=5".into(),
+            None,
+            None,
+            400,
+        ),
+        (
+            "unknown category",
+            Method::POST,
+            format!("/api/v1/subjects/{a}/records"),
+            Some(
+                br#"{"reason":"x","records":[{"category":"dna","fields":{"x":1},"source":"x"}]}"#
+                    .to_vec(),
+            ),
+            Some("application/json"),
+            422,
+        ),
+        (
+            "unknown tenant kind",
+            Method::POST,
+            "/api/v1/tenants".into(),
+            Some(br#"{"kind":"galaxy","name":"x"}"#.to_vec()),
+            Some("application/json"),
+            403,
+        ),
+        (
+            "unknown endpoint",
+            Method::GET,
+            "/api/v2/everything".into(),
+            None,
+            None,
+            404,
+        ),
+        (
+            "missing reason",
+            Method::GET,
+            format!("/api/v1/subjects/{a}/records"),
+            None,
+            None,
+            400,
+        ),
+    ];
+    for (what, method, uri, body, ctype, want) in cases {
+        let mut req = Request::builder().method(method).uri(&uri);
+        if let Some(t) = t {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(c) = ctype {
+            req = req.header("content-type", c);
+        }
+        let req = req
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("request");
+        let res = w.app.clone().oneshot(req).await.expect("response");
+        let status = res.status().as_u16();
+        let is_problem = res
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/problem+json");
+        let text =
+            String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
+                .into_owned();
+        assert_eq!(status, want, "{what}: {text}");
+        assert!(is_problem, "{what}: a problem document, got {text}");
+        assert!(
+            text.contains("\"detail\""),
+            "{what}: says what is wrong: {text}"
+        );
+    }
+    assert_eq!(
+        w.store.count_subjects(&sys).await.expect("count"),
+        before,
+        "nothing changed"
+    );
+    let records = w
+        .store
+        .records(&sys, &w.a_subject, "check")
+        .await
+        .expect("records");
+    assert!(records.is_empty(), "no record was written by bad input");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_token_works_once_and_tokens_can_be_revoked() {
+    let w = world().await;
+    let token = w
+        .store
+        .setup_token()
+        .await
+        .expect("setup")
+        .expect("no user yet");
+    let body = |t: &str| {
+        format!(
+            r#"{{"setup_token":"{t}","username":"admin","password":"correct horse battery staple"}}"#
+        )
+    };
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/setup",
+        None,
+        Some(body(&token)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let admin: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let admin_token = admin["token"].as_str().expect("token").to_owned();
+    let (status, _, _) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/setup",
+        None,
+        Some(body(&token)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the setup token works once"
+    );
+    assert!(
+        w.store.setup_token().await.expect("setup").is_none(),
+        "no new setup token once a user exists"
+    );
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/audit/verify",
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let by = w
+        .store
+        .authenticate_token(&admin_token)
+        .await
+        .expect("valid");
+    let id = admin["id"].as_str().expect("id");
+    w.store.revoke_token(&by, id).await.expect("revoke");
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/audit/verify",
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is refused at once"
+    );
+    // A forged secret for a real id is refused too.
+    let forged = format!("cus_{id}.{}", "0".repeat(64));
+    let (status, _, _) = call(&w.app, Method::GET, "/api/v1/subjects", Some(&forged), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_api_route() {
+    let doc = custode_server::openapi();
+    let json = serde_json::to_value(&doc).expect("serialises");
+    let paths = json["paths"].as_object().expect("paths");
+    for p in [
+        "/api/v1/subjects",
+        "/api/v1/subjects/count",
+        "/api/v1/subjects/{id}/records",
+        "/api/v1/subjects/{id}/erase",
+        "/api/v1/tenants",
+        "/api/v1/tokens",
+        "/api/v1/setup",
+        "/api/v1/audit/verify",
+        "/api/v1/policy",
+        "/api/v1/policy/ropa",
+        "/notice",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from /openapi.json");
+    }
+}

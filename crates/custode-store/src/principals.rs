@@ -1,0 +1,402 @@
+//! People and machines that act on the store: users with Argon2id password
+//! hashes, API tokens stored as SHA-256 of a 256-bit secret, and the
+//! one-time setup token that creates the first administrator.
+//!
+//! A token reads `cus_<id>.<secret>`: the id finds the row, the secret is
+//! compared as a hash in constant time. Nothing stored can be replayed.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use custode_audit::{Action, Event};
+use custode_crypto::constant_time_eq;
+use custode_domain::clock::to_micros;
+use custode_domain::{Principal, Role, Scope, SubjectId};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::{Store, StoreError, audit_log};
+
+/// Argon2id with OWASP's minimum cost for interactive logins (19 MiB, 2 passes).
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn secret_hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Random bytes as hex: 12 bytes for ids, 32 for secrets.
+fn random_hex<const N: usize>() -> Result<String, StoreError> {
+    Ok(hex::encode(custode_crypto::random_bytes::<N>()?))
+}
+
+/// A new API token, shown once.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// Its id (public, for revocation).
+    pub id: String,
+    /// The whole token to present: `cus_<id>.<secret>`. Never stored.
+    pub token: String,
+}
+
+/// What a principal is allowed to hold.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// The role.
+    pub role: Role,
+    /// The scope path (`/` for the whole tree).
+    pub scope_path: String,
+    /// For the subject role: the subject itself.
+    pub subject: Option<SubjectId>,
+}
+
+fn principal(id: String, role: &str, path: String, subject: Option<String>) -> Option<Principal> {
+    let role = Role::from_name(role)?;
+    let scope = match subject.and_then(|s| SubjectId::parse(&s).ok()) {
+        Some(s) => Scope::subject(&path, s),
+        None if role == Role::Subject => return None,
+        None => Scope::under(&path),
+    };
+    Some(Principal { id, role, scope })
+}
+
+impl Store {
+    /// Creates the one-time setup token on a store with no user yet;
+    /// `None` once anyone exists or a token is pending.
+    pub async fn setup_token(&self) -> Result<Option<String>, StoreError> {
+        let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.db)
+            .await?
+            .try_get(0)?;
+        if users > 0 {
+            return Ok(None);
+        }
+        let secret = format!("setup_{}", random_hex::<32>()?);
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO setup_tokens (secret_hash, created_at) VALUES ($1, $2)")
+            .bind(secret_hash(&secret))
+            .bind(to_micros(self.now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(secret))
+    }
+
+    /// Uses the setup token to create the first administrator.
+    pub async fn complete_setup(
+        &self,
+        setup_token: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<String, StoreError> {
+        let hash = secret_hash(setup_token);
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT secret_hash FROM setup_tokens WHERE used_at IS NULL")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let valid = row
+            .map(|r| r.try_get::<Vec<u8>, _>(0))
+            .transpose()?
+            .is_some_and(|stored| constant_time_eq(&stored, &hash));
+        if !valid {
+            return Err(StoreError::Unauthenticated);
+        }
+        sqlx::query("UPDATE setup_tokens SET used_at = $1")
+            .bind(to_micros(self.now()))
+            .execute(&mut *tx)
+            .await?;
+        let grant = Grant {
+            role: Role::Administrator,
+            scope_path: "/".to_owned(),
+            subject: None,
+        };
+        // The token is spent in the same transaction that creates the user.
+        let id = self
+            .insert_user(
+                &mut tx,
+                &Principal::system("setup"),
+                username,
+                password,
+                &grant,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates a user; the password is kept only as an Argon2id hash.
+    pub async fn create_user(
+        &self,
+        by: &Principal,
+        username: &str,
+        password: &str,
+        grant: &Grant,
+    ) -> Result<String, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let id = self
+            .insert_user(&mut tx, by, username, password, grant)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn insert_user(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        by: &Principal,
+        username: &str,
+        password: &str,
+        grant: &Grant,
+    ) -> Result<String, StoreError> {
+        let username = username.trim();
+        if username.is_empty() || username.len() > 100 {
+            return Err(StoreError::Invalid(
+                "a user name has 1 to 100 characters".to_owned(),
+            ));
+        }
+        if password.chars().count() < 12 {
+            return Err(StoreError::Invalid(
+                "a password has at least 12 characters".to_owned(),
+            ));
+        }
+        if !grant.scope_path.starts_with(by.scope.path()) {
+            return Err(StoreError::Invalid(
+                "a user's scope must lie within yours".to_owned(),
+            ));
+        }
+        let salt_bytes = custode_crypto::random_bytes::<16>()?;
+        let salt =
+            SaltString::encode_b64(&salt_bytes).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let hash = argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| StoreError::Invalid(format!("cannot hash the password: {e}")))?
+            .to_string();
+        let id = format!("u_{}", random_hex::<12>()?);
+        let now = to_micros(self.now());
+        let taken: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+        if taken > 0 {
+            return Err(StoreError::Invalid(format!(
+                "the user name `{username}` is taken"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, scope_path, subject_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(hash)
+        .bind(grant.role.name())
+        .bind(&grant.scope_path)
+        .bind(grant.subject.as_ref().map(|s| s.to_string()))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        audit_log::append(
+            tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::AccessGranted,
+                subject: None,
+                reason: None,
+                detail: json!({ "user": id, "role": grant.role.name(), "scope": grant.scope_path }),
+            }],
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Checks a user's password; the same error, after the same work, for
+    /// an unknown user and a wrong password. Failures are audited.
+    pub async fn authenticate_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, StoreError> {
+        let row = sqlx::query("SELECT id, password_hash, role, scope_path, subject_id FROM users WHERE username = $1 AND disabled_at IS NULL")
+            .bind(username)
+            .fetch_optional(&self.db)
+            .await?;
+        // A fixed hash to verify against when the user does not exist, so
+        // timing does not tell which user names exist.
+        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$WJ2vpzgh+JfKq3YMuS7u6zUj/QMd+BvgpLRLTNMo9vU";
+        let (stored, found) = match &row {
+            Some(r) => (r.try_get::<String, _>(1)?, true),
+            None => (DUMMY.to_owned(), false),
+        };
+        let ok = PasswordHash::new(&stored)
+            .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        match (row, ok && found) {
+            (Some(r), true) => {
+                let id: String = r.try_get(0)?;
+                principal(
+                    format!("user:{id}"),
+                    &r.try_get::<String, _>(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                )
+                .ok_or(StoreError::Unauthenticated)
+            }
+            _ => {
+                self.audit_failed_login(username).await?;
+                Err(StoreError::Unauthenticated)
+            }
+        }
+    }
+
+    async fn audit_failed_login(&self, username: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(self.now()),
+            &[Event {
+                actor: "anonymous".to_owned(),
+                action: Action::AccessDenied,
+                subject: None,
+                reason: None,
+                // A hash, not the name: a mistyped password pasted into the
+                // user field must not land in the log.
+                detail: json!({ "attempt": "login", "user_hash": hex::encode(&secret_hash(username)[..8]) }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Issues an API token with a grant no wider than the issuer's.
+    pub async fn issue_token(
+        &self,
+        by: &Principal,
+        name: &str,
+        grant: &Grant,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<IssuedToken, StoreError> {
+        if !grant.scope_path.starts_with(by.scope.path()) {
+            return Err(StoreError::Invalid(
+                "a token's scope must lie within yours".to_owned(),
+            ));
+        }
+        let id = random_hex::<12>()?;
+        let secret = random_hex::<32>()?;
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, secret_hash, name, role, scope_path, subject_id, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(secret_hash(&secret))
+        .bind(name)
+        .bind(grant.role.name())
+        .bind(&grant.scope_path)
+        .bind(grant.subject.as_ref().map(|s| s.to_string()))
+        .bind(&by.id)
+        .bind(now)
+        .bind(expires_at.map(to_micros))
+        .execute(&mut *tx)
+        .await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::AccessGranted,
+                subject: None,
+                reason: None,
+                detail: json!({ "token": id, "name": name, "role": grant.role.name(), "scope": grant.scope_path }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(IssuedToken {
+            token: format!("cus_{id}.{secret}"),
+            id,
+        })
+    }
+
+    /// The principal a presented token stands for, if valid, unexpired and
+    /// not revoked.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, StoreError> {
+        let Some((id, secret)) = token.strip_prefix("cus_").and_then(|t| t.split_once('.')) else {
+            return Err(StoreError::Unauthenticated);
+        };
+        if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Unauthenticated);
+        }
+        let row = sqlx::query(
+            "SELECT secret_hash, role, scope_path, subject_id, expires_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?
+        .ok_or(StoreError::Unauthenticated)?;
+        let stored: Vec<u8> = row.try_get(0)?;
+        let expires: Option<i64> = row.try_get(4)?;
+        let revoked: Option<i64> = row.try_get(5)?;
+        let live = revoked.is_none() && expires.is_none_or(|e| e > to_micros(self.now()));
+        if !constant_time_eq(&stored, &secret_hash(secret)) || !live {
+            return Err(StoreError::Unauthenticated);
+        }
+        principal(
+            format!("token:{id}"),
+            &row.try_get::<String, _>(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        )
+        .ok_or(StoreError::Unauthenticated)
+    }
+
+    /// Revokes a token at once.
+    pub async fn revoke_token(&self, by: &Principal, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(to_micros(self.now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                what: "token",
+                id: id.to_owned(),
+            });
+        }
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(self.now()),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::AccessRevoked,
+                subject: None,
+                reason: None,
+                detail: json!({ "token": id }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the main store answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.db).await?;
+        Ok(())
+    }
+}

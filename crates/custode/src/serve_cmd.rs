@@ -1,0 +1,76 @@
+//! `custode serve`: opens (or creates) the store, prints the one-time setup
+//! token on first start, and serves HTTP until SIGINT or SIGTERM, letting
+//! requests in flight finish.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use custode_domain::SystemClock;
+use custode_store::OpenMode;
+
+use crate::Outcome;
+use crate::data_cmd::StoreArgs;
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CUSTODE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "CUSTODE_LOG_JSON")]
+    log_json: bool,
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Result<Outcome> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let clock = Arc::new(SystemClock);
+    let store = store_args
+        .open_with_clock(OpenMode::CreateIfMissing, clock.clone())
+        .await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    if let Some(token) = store.setup_token().await? {
+        // Shown once, on the terminal of whoever started the server.
+        println!(
+            "First start. Create the administrator (the token works once):\n\n  curl -X POST http://{addr}/api/v1/setup -H 'content-type: application/json' \\\n    -d '{{\"setup_token\": \"{token}\", \"username\": \"admin\", \"password\": \"<at least 12 characters>\"}}'\n"
+        );
+    }
+    println!(
+        "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
+    );
+    tracing::info!(%addr, engine = ?store.engine(), "serving");
+    let state = custode_server::AppState::new(Arc::new(store), clock);
+    custode_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    if let Ok(store) = Arc::try_unwrap(state.store) {
+        store.close().await;
+    }
+    Ok(Outcome::Ok)
+}
