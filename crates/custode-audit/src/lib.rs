@@ -38,11 +38,13 @@ pub enum Action {
     AccessGranted,
     /// A token was revoked.
     AccessRevoked,
+    /// A new policy version was put in force.
+    PolicyLoaded,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 9] = [
+    pub const ALL: [(Action, &'static str); 10] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -52,6 +54,7 @@ impl Action {
         (Action::AccessDenied, "access.denied"),
         (Action::AccessGranted, "access.granted"),
         (Action::AccessRevoked, "access.revoked"),
+        (Action::PolicyLoaded, "policy.loaded"),
     ];
 
     /// The stored name, e.g. `records.read`.

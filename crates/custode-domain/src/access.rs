@@ -24,11 +24,13 @@ pub enum Operation {
     AuditLog,
     /// Create people and machine tokens with a role.
     ManageAccess,
+    /// Put a new version of the policy in force.
+    ManagePolicy,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -37,6 +39,7 @@ impl Operation {
         Operation::EraseSubject,
         Operation::AuditLog,
         Operation::ManageAccess,
+        Operation::ManagePolicy,
     ];
 }
 
@@ -61,6 +64,7 @@ pub fn may(role: Role, op: Operation) -> bool {
         EraseSubject => matches!(role, Dpo | System),
         AuditLog => matches!(role, Administrator | Dpo | System),
         ManageAccess => matches!(role, Administrator),
+        ManagePolicy => matches!(role, Administrator | Dpo),
     }
 }
 

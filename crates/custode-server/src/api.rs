@@ -673,3 +673,24 @@ pub async fn setup(
         }),
     ))
 }
+
+/// The policy put in force by a reload.
+#[derive(Serialize, ToSchema)]
+pub struct Reloaded {
+    /// SHA-256 of the policy now in force.
+    pub digest: String,
+}
+
+/// Re-reads the policy file; an invalid one is refused and the policy in
+/// force stays.
+#[utoipa::path(post, path = "/api/v1/policy/reload", responses((status = 200, body = Reloaded), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn reload_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Reloaded>, ApiError> {
+    caller
+        .require(&state, Operation::ManagePolicy, "change the policy")
+        .await?;
+    let digest = state.reload_policy(&caller.0).await?;
+    Ok(Json(Reloaded { digest }))
+}

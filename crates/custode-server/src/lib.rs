@@ -34,6 +34,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The policy file, re-read on reload.
+    pub policy_path: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -43,7 +45,45 @@ impl AppState {
             store,
             clock,
             metrics: Arc::new(Metrics::default()),
+            policy_path: None,
         }
+    }
+
+    /// The same state, reloading the policy from `path`.
+    pub fn with_policy_path(mut self, path: std::path::PathBuf) -> Self {
+        self.policy_path = Some(path);
+        self
+    }
+
+    /// Re-reads and validates the policy file and puts it in force; an
+    /// invalid file is refused with its problems and the policy in force
+    /// stays. Returns the new digest.
+    pub async fn reload_policy(&self, by: &custode_domain::Principal) -> Result<String, ApiError> {
+        let Some(path) = &self.policy_path else {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "No policy file",
+                "this server was not started from a policy file",
+            ));
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Policy not readable",
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+        let policy = custode_policy::load(&path.display().to_string(), &text).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Policy refused; the policy in force is unchanged",
+                e.to_short_lines(),
+            )
+        })?;
+        let digest = policy.digest.clone();
+        self.store.set_policy(by, Arc::new(policy)).await?;
+        tracing::info!(%digest, "policy reloaded");
+        Ok(digest)
     }
 
     pub(crate) fn store_now(&self) -> jiff::Timestamp {
@@ -70,7 +110,7 @@ pub struct Metrics {
     paths(
         api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
-        api::erase_subject, api::audit_verify, api::issue_token, api::setup,
+        api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
     ),
     modifiers(&BearerAuth),
 )]
@@ -135,9 +175,41 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+/// Tags each request with an id (the caller's `x-request-id` when it is a
+/// plain token, else a new one), logs it with its status and time, and
+/// returns the id in the response.
 async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
     let started = std::time::Instant::now();
-    let response = next.run(req).await;
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(
+            || format!("r{}", NEXT.fetch_add(1, Ordering::Relaxed)),
+            str::to_owned,
+        );
+    let method = req.method().clone();
+    // The path only: query strings can carry reasons and ids, never logged.
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id, %method, %path);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "served"
+        );
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     let m = &state.metrics;
     m.requests.fetch_add(1, Ordering::Relaxed);
     m.latency_micros
@@ -171,6 +243,7 @@ pub fn router(state: AppState) -> Router {
         .route("/notice", get(api::notice))
         .route("/api/v1/policy", get(api::policy))
         .route("/api/v1/policy/ropa", get(api::ropa))
+        .route("/api/v1/policy/reload", post(api::reload_policy))
         .route("/api/v1/setup", post(api::setup))
         .route("/api/v1/tokens", post(api::issue_token))
         .route("/api/v1/tenants", post(api::create_tenant))

@@ -111,8 +111,14 @@ async fn world() -> World {
             .expect("token");
         tokens.push((name, Some(t.token)));
     }
+    let policy_path = dir.join("policy.toml");
+    std::fs::write(
+        &policy_path,
+        include_str!("../../../policies/email-hosting.toml"),
+    )
+    .expect("policy copy");
     World {
-        app: router(AppState::new(store.clone(), clock)),
+        app: router(AppState::new(store.clone(), clock).with_policy_path(policy_path)),
         store,
         dir,
         a_subject,
@@ -155,56 +161,17 @@ async fn call(
 
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
-const MATRIX: &[(&str, [u16; 13])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy
-    (
-        "anonymous",
-        [
-            401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200, 200,
-        ],
-    ),
-    (
-        "administrator",
-        [
-            200, 200, 403, 403, 403, 403, 201, 403, 200, 200, 201, 200, 200,
-        ],
-    ),
-    (
-        "dpo",
-        [
-            200, 200, 200, 200, 403, 403, 403, 204, 200, 200, 403, 200, 200,
-        ],
-    ),
-    (
-        "support_agent",
-        [
-            200, 200, 200, 200, 201, 201, 403, 403, 403, 403, 403, 200, 200,
-        ],
-    ),
-    (
-        "legal_officer",
-        [
-            403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200,
-        ],
-    ),
-    (
-        "reseller_admin",
-        [
-            200, 200, 200, 200, 201, 201, 201, 403, 403, 403, 403, 200, 200,
-        ],
-    ),
-    (
-        "domain_admin",
-        [
-            200, 200, 200, 404, 201, 201, 403, 403, 403, 403, 403, 200, 200,
-        ],
-    ),
-    (
-        "subject",
-        [
-            200, 200, 200, 404, 403, 403, 403, 403, 403, 403, 403, 200, 200,
-        ],
-    ),
+#[rustfmt::skip]
+const MATRIX: &[(&str, [u16; 14])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403]),
 ];
 
 fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
@@ -240,6 +207,7 @@ fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option
         ),
         (Method::GET, "/notice?lang=it".into(), None),
         (Method::GET, "/api/v1/policy".into(), None),
+        (Method::POST, "/api/v1/policy/reload".into(), None),
     ]
 }
 
@@ -590,4 +558,57 @@ async fn the_openapi_document_lists_every_api_route() {
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_policy_is_refused_and_the_old_one_stays() {
+    let w = world().await;
+    let dpo = w
+        .tokens
+        .iter()
+        .find(|(n, _)| *n == "dpo")
+        .and_then(|(_, t)| t.clone());
+    let before = w.store.policy().digest.clone();
+    let path = w.dir.join("policy.toml");
+    let good = std::fs::read_to_string(&path).expect("policy");
+    std::fs::write(
+        &path,
+        good.replacen("basis = \"contract\"", "basis = \"whim\"", 1),
+    )
+    .expect("write");
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/policy/reload",
+        dpo.as_deref(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains("policy.toml:") && text.contains("whim"),
+        "the problem names the line: {text}"
+    );
+    assert_eq!(
+        w.store.policy().digest,
+        before,
+        "the policy in force is unchanged"
+    );
+    std::fs::write(
+        &path,
+        good.replacen("version = \"", "version = \"reloaded-", 1),
+    )
+    .expect("write");
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/policy/reload",
+        dpo.as_deref(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_ne!(w.store.policy().digest, before);
+    assert!(w.store.policy().meta.version.starts_with("reloaded-"));
+    let _ = std::fs::remove_dir_all(&w.dir);
 }

@@ -244,9 +244,26 @@ impl Store {
     }
 
     /// Puts a new (already validated) policy in force; records written from
-    /// now on refer to it.
-    pub async fn set_policy(&self, policy: Arc<Policy>) -> Result<(), StoreError> {
-        let id = register_policy(&self.writer, &policy, to_micros(self.now())).await?;
+    /// now on refer to it. The change is audited with both digests.
+    pub async fn set_policy(&self, by: &Principal, policy: Arc<Policy>) -> Result<(), StoreError> {
+        let now = to_micros(self.now());
+        let id = register_policy(&self.writer, &policy, now).await?;
+        let old = self.policy();
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::PolicyLoaded,
+                subject: None,
+                reason: None,
+                detail: json!({ "from": old.digest, "to": policy.digest, "version": policy.meta.version }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
         match self.policy.write() {
             Ok(mut p) => *p = (policy, id),
             Err(e) => *e.into_inner() = (policy, id),

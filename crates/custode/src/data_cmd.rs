@@ -50,7 +50,7 @@ pub(crate) struct StoreArgs {
         default_value = "policies/email-hosting.toml",
         global = true
     )]
-    policy: PathBuf,
+    pub(crate) policy: PathBuf,
 }
 
 impl StoreArgs {

@@ -67,7 +67,31 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
     );
     tracing::info!(%addr, engine = ?store.engine(), "serving");
-    let state = custode_server::AppState::new(Arc::new(store), clock);
+    let state = custode_server::AppState::new(Arc::new(store), clock)
+        .with_policy_path(store_args.policy.clone());
+    #[cfg(unix)]
+    {
+        // SIGHUP re-reads the policy; an invalid file is refused and logged.
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                match state
+                    .reload_policy(&custode_domain::Principal::system("sighup"))
+                    .await
+                {
+                    Ok(digest) => tracing::info!(%digest, "policy reloaded on SIGHUP"),
+                    Err(e) => {
+                        tracing::error!(error = ?e, "policy reload refused; the policy in force stays")
+                    }
+                }
+            }
+        });
+    }
     custode_server::serve(listener, state.clone(), shutdown_signal()).await?;
     if let Ok(store) = Arc::try_unwrap(state.store) {
         store.close().await;
