@@ -40,8 +40,12 @@ impl Keyring {
             .await?
             .map(|r| r.try_get(0))
             .transpose()?;
-        let master = match check {
+        let check = match check {
+            Some(check) => check,
             None => {
+                // First start. Another instance may be starting at the same
+                // moment: whoever inserts first wins, and both read back
+                // what was stored.
                 let index = Key::generate()?;
                 let signing = Key::generate()?;
                 let mut tx = pool.begin().await?;
@@ -50,28 +54,31 @@ impl Keyring {
                     ("index_key", current.wrap(&index, b"index_key")?),
                     ("signing_key", current.wrap(&signing, b"signing_key")?),
                 ] {
-                    sqlx::query("INSERT INTO keystore (name, value) VALUES ($1, $2)")
-                        .bind(name)
-                        .bind(value)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO keystore (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(name)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
-                current
+                sqlx::query("SELECT value FROM keystore WHERE name = 'check'")
+                    .fetch_one(&pool)
+                    .await?
+                    .try_get(0)?
             }
-            Some(check) => {
-                if current.open(&check, b"check").is_ok() {
-                    source.discard_next()?;
-                    current
-                } else if let Some(next) = next.filter(|n| n.open(&check, b"check").is_ok()) {
-                    source.promote()?;
-                    next
-                } else {
-                    return Err(StoreError::WrongMasterKey {
-                        fingerprint: current.fingerprint(),
-                    });
-                }
-            }
+        };
+        let master = if current.open(&check, b"check").is_ok() {
+            source.discard_next()?;
+            current
+        } else if let Some(next) = next.filter(|n| n.open(&check, b"check").is_ok()) {
+            source.promote()?;
+            next
+        } else {
+            return Err(StoreError::WrongMasterKey {
+                fingerprint: current.fingerprint(),
+            });
         };
         let index = Self::inner(&pool, &master, "index_key").await?;
         let signing = Self::inner(&pool, &master, "signing_key").await?;

@@ -1,7 +1,7 @@
 //! Versioned schema migrations, embedded in the binary and applied at start,
 //! each in its own transaction. One template per step serves both engines.
 
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Row};
 
 use crate::StoreError;
 use crate::engine::Engine;
@@ -140,6 +140,26 @@ CREATE TABLE subject_keys (
 "#,
 }];
 
+/// Begins a transaction holding the migration lock: the write lock at once
+/// on SQLite (`BEGIN IMMEDIATE`), an advisory lock on PostgreSQL. Instances
+/// starting together thus migrate one after the other, and each re-reads
+/// what is applied.
+async fn begin_locked(
+    pool: &AnyPool,
+    engine: Engine,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+    match engine {
+        Engine::Sqlite => Ok(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Engine::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7478023150)")
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
 /// Applies every migration not yet applied, in order, each in one
 /// transaction with its bookkeeping row, so a crash leaves a known version.
 pub(crate) async fn run(
@@ -148,25 +168,31 @@ pub(crate) async fn run(
     migrations: &[Migration],
     now: i64,
 ) -> Result<(), StoreError> {
-    pool.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-    )
-    .await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()?;
     let known = migrations.last().map_or(0, |m| m.version);
-    if let Some(newer) = applied.iter().find(|v| **v > known) {
-        return Err(StoreError::SchemaTooNew {
-            found: *newer,
-            known,
-        });
-    }
-    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
-        let mut tx = pool.begin().await?;
+    for m in migrations {
+        let mut tx = begin_locked(pool, engine).await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let applied: Vec<i64> =
+            sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<_, _>>()?;
+        if let Some(newer) = applied.iter().find(|v| **v > known) {
+            return Err(StoreError::SchemaTooNew {
+                found: *newer,
+                known,
+            });
+        }
+        if applied.contains(&m.version) {
+            tx.commit().await?;
+            continue;
+        }
         let ddl = engine.ddl(m.sql);
         for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))

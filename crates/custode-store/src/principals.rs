@@ -64,7 +64,8 @@ fn principal(id: String, role: &str, path: String, subject: Option<String>) -> O
 
 impl Store {
     /// Creates the one-time setup token on a store with no user yet;
-    /// `None` once anyone exists or a token is pending.
+    /// `None` once anyone exists, or while a token issued in the last hour
+    /// is pending.
     pub async fn setup_token(&self) -> Result<Option<String>, StoreError> {
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
             .fetch_one(&self.db)
@@ -74,13 +75,26 @@ impl Store {
             return Ok(None);
         }
         let secret = format!("setup_{}", random_hex::<32>()?);
-        let mut tx = self.writer.begin().await?;
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        // Another instance starting at the same moment may have issued one:
+        // it stays valid for an hour, and this start issues none.
+        let recent: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM setup_tokens WHERE used_at IS NULL AND created_at > $1",
+        )
+        .bind(now - 3_600_000_000)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if recent > 0 {
+            return Ok(None);
+        }
         sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO setup_tokens (secret_hash, created_at) VALUES ($1, $2)")
             .bind(secret_hash(&secret))
-            .bind(to_micros(self.now()))
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

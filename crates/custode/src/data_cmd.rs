@@ -160,6 +160,30 @@ pub(crate) enum RecordCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Issue an API token; it is printed once and never stored in clear.
+    Issue {
+        /// What it is for.
+        #[arg(long)]
+        name: String,
+        /// administrator, dpo, support_agent, legal_officer, reseller_admin, domain_admin or system.
+        #[arg(long)]
+        role: String,
+        /// The tenant it is bound to (default: the whole tree).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Days until it expires.
+        #[arg(long, default_value_t = 90)]
+        days: u16,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The token's id (the part between `cus_` and the dot).
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum AuditCommand {
     /// Verify the whole audit chain and its signed checkpoints.
     Verify,
@@ -321,6 +345,49 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+    }
+    store.close().await;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Result<Outcome> {
+    let store = args.open(OpenMode::Existing).await?;
+    match cmd {
+        TokenCommand::Issue {
+            name,
+            role,
+            tenant,
+            days,
+        } => {
+            let role = Role::from_name(&role).with_context(|| format!("unknown role `{role}`"))?;
+            if role == Role::Subject {
+                bail!("a data subject's token is issued through the API, bound to the subject");
+            }
+            let scope_path = match tenant {
+                Some(t) => store.tenant(&operator(), &TenantId::parse(&t)?).await?.path,
+                None => "/".to_owned(),
+            };
+            let expires = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(
+                24 * i64::from(days.clamp(1, 365)),
+            ))?;
+            let issued = store
+                .issue_token(
+                    &operator(),
+                    &name,
+                    &custode_store::Grant {
+                        role,
+                        scope_path,
+                        subject: None,
+                    },
+                    Some(expires),
+                )
+                .await?;
+            println!("{}", issued.token);
+        }
+        TokenCommand::Revoke { id } => {
+            store.revoke_token(&operator(), &id).await?;
+            println!("revoked {id}");
         }
     }
     store.close().await;

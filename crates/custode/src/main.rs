@@ -37,6 +37,9 @@ enum Command {
     /// Personal data records.
     #[command(subcommand)]
     Records(data_cmd::RecordCommand),
+    /// API tokens for machines and people.
+    #[command(subcommand)]
+    Tokens(data_cmd::TokenCommand),
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(data_cmd::AuditCommand),
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,
             Command::Subjects(cmd) => data_cmd::subjects(store, cmd).await,
             Command::Records(cmd) => data_cmd::records(store, cmd).await,
+            Command::Tokens(cmd) => data_cmd::tokens(store, cmd).await,
             Command::Audit(cmd) => data_cmd::audit(store, cmd).await,
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
         }

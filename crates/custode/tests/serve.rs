@@ -76,3 +76,249 @@ fn serve_starts_on_an_empty_directory_and_stops_cleanly() {
     assert!(exit.success(), "a clean stop on SIGTERM: {exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One HTTP/1.1 exchange; returns the status and body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    // Chunked bodies: keep the JSON between the first '{' or '[' and the last '}' or ']'.
+    let body = match (body.find(['{', '[']), body.rfind(['}', ']'])) {
+        (Some(a), Some(z)) if z >= a => body[a..=z].to_owned(),
+        _ => body,
+    };
+    (status, body)
+}
+
+struct Instance {
+    child: std::process::Child,
+    addr: String,
+}
+
+fn start(args: &[String], key: &str) -> Instance {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custode"))
+        .current_dir(&root)
+        .args(args)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CUSTODE_MASTER_KEY", key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines.next().expect("an address").expect("line");
+        if let Some(rest) = line.strip_prefix("custode listening on http://") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Instance { child, addr }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowledged_write() {
+    let base = "postgres://postgres@127.0.0.1:5432/test";
+    let tag = format!("serve_{}", std::process::id());
+    let pool = sqlx::PgPool::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required: {e}"));
+    for s in [tag.clone(), format!("{tag}_keys")] {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {s} CASCADE"
+        )))
+        .execute(&pool)
+        .await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
+            .execute(&pool)
+            .await
+            .expect("schema");
+    }
+    let dir = std::env::temp_dir().join(format!("custode-two-{}", std::process::id()));
+    let args: Vec<String> = vec![
+        "--data".into(),
+        dir.display().to_string(),
+        "--database".into(),
+        format!("{base}?options=-c%20search_path%3D{tag}"),
+        "--keystore".into(),
+        format!("{base}?options=-c%20search_path%3D{tag}_keys"),
+    ];
+    let key = "42".repeat(32);
+    // Both start at once on an empty database: migrations and first-start
+    // keys must not collide.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start(&args, &key));
+        let b = s.spawn(|| start(&args, &key));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let mut b = b;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_custode"))
+        .current_dir(&root)
+        .args(&args)
+        .args(["tokens", "issue", "--name", "ci", "--role", "administrator"])
+        .env("CUSTODE_MASTER_KEY", &key)
+        .output()
+        .expect("tokens issue");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let admin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+    let (st, body) = http(
+        &a.addr,
+        "POST",
+        "/api/v1/tenants",
+        Some(&admin),
+        Some(r#"{"kind":"provider","name":"p"}"#),
+    );
+    assert_eq!(st, 201, "{body}");
+    let provider = json(&body)["id"].as_str().expect("id").to_owned();
+    let (st, body) = http(
+        &b.addr,
+        "POST",
+        "/api/v1/tenants",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"kind":"domain","name":"d","parent":"{provider}"}}"#
+        )),
+    );
+    assert_eq!(st, 201, "instance B sees the tenant A created: {body}");
+    let domain = json(&body)["id"].as_str().expect("id").to_owned();
+    let (st, body) = http(
+        &a.addr,
+        "POST",
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"name":"agent","role":"support_agent","tenant":"{provider}"}}"#
+        )),
+    );
+    assert_eq!(st, 201, "{body}");
+    let agent = json(&body)["token"].as_str().expect("token").to_owned();
+    let (st, body) = http(
+        &b.addr,
+        "POST",
+        "/api/v1/subjects",
+        Some(&agent),
+        Some(&format!(
+            r#"{{"tenant":"{domain}","kind":"mailbox_user","reason":"signup"}}"#
+        )),
+    );
+    assert_eq!(st, 201, "a token issued by A works on B: {body}");
+    let subject = json(&body)["id"].as_str().expect("id").to_owned();
+
+    // Write through B, acknowledging each; kill B with SIGKILL mid-stream.
+    let writer_addr = b.addr.clone();
+    let writer_agent = agent.clone();
+    let writer_subject = subject.clone();
+    let writes = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for i in 0..10_000 {
+            let body = format!(
+                r#"{{"reason":"load","records":[{{"category":"contact","fields":{{"email":"u{i}@d.example"}},"source":"w{i}"}}]}}"#
+            );
+            match http(
+                &writer_addr,
+                "POST",
+                &format!("/api/v1/subjects/{writer_subject}/records"),
+                Some(&writer_agent),
+                Some(&body),
+            ) {
+                (201, _) => acked.push(i),
+                _ => break,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    b.child.kill().expect("kill -9");
+    let _ = b.child.wait();
+    let acked = writes.join().expect("writer");
+    assert!(
+        acked.len() > 5,
+        "some writes were acknowledged before the kill"
+    );
+
+    // A sees every acknowledged write, and the two agree on counts.
+    let (st, body) = http(
+        &a.addr,
+        "GET",
+        &format!("/api/v1/subjects/{subject}/records?reason=check"),
+        Some(&agent),
+        None,
+    );
+    assert_eq!(st, 200, "{body}");
+    let records = json(&body);
+    let sources: std::collections::HashSet<String> = records
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["source"].as_str().map(str::to_owned))
+        .collect();
+    for i in &acked {
+        assert!(
+            sources.contains(&format!("w{i}")),
+            "acknowledged write {i} is missing"
+        );
+    }
+    let c = start(&args, &key);
+    let count = |addr: &str| {
+        json(&http(addr, "GET", "/api/v1/subjects/count", Some(&agent), None).1)["count"].clone()
+    };
+    assert_eq!(count(&a.addr), count(&c.addr), "instances agree");
+    let (st, body) = http(&c.addr, "GET", "/api/v1/audit/verify", Some(&admin), None);
+    assert_eq!(st, 200);
+    assert_eq!(
+        json(&body)["intact"],
+        true,
+        "the audit chain survived the kill: {body}"
+    );
+
+    for mut i in [a, c] {
+        let _ = Command::new("kill")
+            .args(["-TERM", &i.child.id().to_string()])
+            .status();
+        let _ = i.child.wait();
+    }
+    for s in [tag.clone(), format!("{tag}_keys")] {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
+            .execute(&pool)
+            .await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
