@@ -14,6 +14,48 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use crate::StoreError;
 use crate::engine::Engine;
 
+/// An event waiting for a group commit, and who to tell when it is durable.
+pub(crate) type Pending = (Event, tokio::sync::oneshot::Sender<Result<(), String>>);
+
+/// Group commit for audit entries that stand alone (reads of personal data,
+/// refusals): whatever arrived while the previous commit was syncing is
+/// appended in one transaction, so one fsync serves many requests. Each
+/// caller waits for its own entry to be durable before it goes on, so a
+/// read is still audited before any datum is returned.
+pub(crate) fn spawn_batcher(
+    pool: AnyPool,
+    engine: Engine,
+    clock: std::sync::Arc<dyn custode_domain::Clock>,
+) -> tokio::sync::mpsc::Sender<Pending> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(10_000);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 2_000 {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            let events: Vec<Event> = batch.iter().map(|(e, _)| e.clone()).collect();
+            let at = custode_domain::clock::to_micros(clock.now());
+            let result = async {
+                let mut tx = pool.begin().await?;
+                lock(&mut tx).await?;
+                append(&mut tx, engine, at, &events).await?;
+                tx.commit().await?;
+                Ok::<(), StoreError>(())
+            }
+            .await
+            .map_err(|e| e.to_string());
+            for (_, done) in batch {
+                let _ = done.send(result.clone());
+            }
+        }
+    });
+    tx
+}
+
 /// Creates the chain head on a new database.
 pub(crate) async fn init(pool: &AnyPool) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, $1) ON CONFLICT DO NOTHING")

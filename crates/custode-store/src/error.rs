@@ -84,6 +84,10 @@ pub enum StoreError {
         /// Why.
         source: RecordError,
     },
+    /// The audit entry could not be written, so the operation did not
+    /// happen (nothing is done, or shown, unaudited).
+    #[error("the audit log could not be written, so nothing was done: {0}")]
+    AuditFailed(String),
     /// A cryptographic failure.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
