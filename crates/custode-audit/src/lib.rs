@@ -40,11 +40,13 @@ pub enum Action {
     AccessRevoked,
     /// A new policy version was put in force.
     PolicyLoaded,
+    /// A person logged in.
+    LoggedIn,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 10] = [
+    pub const ALL: [(Action, &'static str); 11] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -55,6 +57,7 @@ impl Action {
         (Action::AccessGranted, "access.granted"),
         (Action::AccessRevoked, "access.revoked"),
         (Action::PolicyLoaded, "policy.loaded"),
+        (Action::LoggedIn, "access.logged_in"),
     ];
 
     /// The stored name, e.g. `records.read`.

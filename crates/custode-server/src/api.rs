@@ -694,3 +694,74 @@ pub async fn reload_policy(
     let digest = state.reload_policy(&caller.0).await?;
     Ok(Json(Reloaded { digest }))
 }
+
+/// Credentials for a person.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// An open session. The session itself is in an HttpOnly cookie.
+#[derive(Serialize, ToSchema)]
+pub struct LoggedIn {
+    /// Send as `X-CSRF-Token` with every request that changes something.
+    pub csrf_token: String,
+    /// The role.
+    pub role: String,
+    /// When the session ends.
+    pub expires_at: String,
+}
+
+/// Logs a person in: sets a Secure, HttpOnly, SameSite=Strict session
+/// cookie. Failed attempts are audited and limited per user name.
+#[utoipa::path(post, path = "/api/v1/login", request_body = Login, responses((status = 200, body = LoggedIn), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    Body(l): Body<Login>,
+) -> Result<Response, ApiError> {
+    let key = l.username.trim().to_lowercase();
+    state.attempts.check(&key)?;
+    match state.store.login(&l.username, &l.password).await {
+        Ok(session) => {
+            state.attempts.clear(&key);
+            let cookie = format!(
+                "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+                crate::extract::SESSION_COOKIE,
+                session.id,
+                custode_store::SESSION_HOURS * 3600
+            );
+            let body = LoggedIn {
+                csrf_token: session.csrf,
+                role: session.principal.role.name().to_owned(),
+                expires_at: session.expires_at.to_string(),
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+        }
+        Err(e) => {
+            state.attempts.fail(&key);
+            Err(e.into())
+        }
+    }
+}
+
+/// Ends the session of the cookie.
+#[utoipa::path(post, path = "/api/v1/logout", responses((status = 204)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    parts: axum::http::request::Parts,
+) -> Result<Response, ApiError> {
+    let _ = caller;
+    if let Some(id) = crate::extract::session_cookie(&parts) {
+        state.store.logout(&id).await?;
+    }
+    let clear = format!(
+        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
+        crate::extract::SESSION_COOKIE
+    );
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}

@@ -18,16 +18,56 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(ApiError::unauthenticated)?;
-        let principal = state.store.authenticate_token(token.trim()).await?;
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if let Some(token) = bearer {
+            return Ok(Caller(state.store.authenticate_token(token.trim()).await?));
+        }
+        // A browser session: the cookie says who, and any request that can
+        // change something must also carry the anti-CSRF token, which a
+        // third-party page cannot read.
+        let session = session_cookie(parts).ok_or_else(ApiError::unauthenticated)?;
+        let changes = !matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        let csrf = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok());
+        if changes && csrf.is_none() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Missing CSRF token",
+                "send the `csrf_token` from the login answer as `X-CSRF-Token`",
+            ));
+        }
+        let principal = state
+            .store
+            .authenticate_session(&session, if changes { csrf } else { None })
+            .await?;
         Ok(Caller(principal))
     }
 }
+
+/// The session id from the `custode_session` cookie.
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "custode_session";
 
 impl Caller {
     /// Refuses (and audits) an operation the caller's role may not attempt.

@@ -36,6 +36,61 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The policy file, re-read on reload.
     pub policy_path: Option<std::path::PathBuf>,
+    /// Failed logins per user name.
+    pub attempts: Arc<Attempts>,
+}
+
+/// Failed login attempts per user name, in memory: at most
+/// [`Attempts::LIMIT`] failures in [`Attempts::WINDOW`], then 429 until the
+/// oldest falls out of the window. Each instance counts its own.
+#[derive(Default)]
+pub struct Attempts {
+    failures: std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
+}
+
+impl Attempts {
+    /// Failures allowed in a window.
+    pub const LIMIT: usize = 5;
+    /// The window.
+    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+    fn recent(list: &mut Vec<std::time::Instant>) {
+        list.retain(|t| t.elapsed() < Self::WINDOW);
+    }
+
+    pub(crate) fn check(&self, key: &str) -> Result<(), ApiError> {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(list) = map.get_mut(key) else {
+            return Ok(());
+        };
+        Self::recent(list);
+        if list.len() >= Self::LIMIT {
+            let wait = list
+                .first()
+                .map_or(Self::WINDOW, |t| Self::WINDOW.saturating_sub(t.elapsed()));
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed logins",
+                format!(
+                    "too many failed logins for this user: try again in {} minutes",
+                    wait.as_secs() / 60 + 1
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn fail(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.entry(key.to_owned()).or_default();
+        Self::recent(list);
+        list.push(std::time::Instant::now());
+    }
+
+    pub(crate) fn clear(&self, key: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(key);
+    }
 }
 
 impl AppState {
@@ -46,6 +101,7 @@ impl AppState {
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
+            attempts: Arc::new(Attempts::default()),
         }
     }
 
@@ -111,6 +167,7 @@ pub struct Metrics {
         api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
         api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
+        api::login, api::logout,
     ),
     modifiers(&BearerAuth),
 )]
@@ -245,6 +302,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/policy/ropa", get(api::ropa))
         .route("/api/v1/policy/reload", post(api::reload_policy))
         .route("/api/v1/setup", post(api::setup))
+        .route("/api/v1/login", post(api::login))
+        .route("/api/v1/logout", post(api::logout))
         .route("/api/v1/tokens", post(api::issue_token))
         .route("/api/v1/tenants", post(api::create_tenant))
         .route(

@@ -612,3 +612,153 @@ async fn an_invalid_policy_is_refused_and_the_old_one_stays() {
     assert!(w.store.policy().meta.version.starts_with("reloaded-"));
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let res = app.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn login_request(user: &str, password: &str) -> Request<Body> {
+    Request::post("/api/v1/login")
+        .header("content-type", "application/json")
+        .body(Body::from(format!(
+            r#"{{"username":"{user}","password":"{password}"}}"#
+        )))
+        .expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_log_in_with_a_session_cookie_guarded_against_csrf() {
+    let w = world().await;
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let grant = Grant {
+        role: Role::Dpo,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    w.store
+        .create_user(&root, "dora", "a long passphrase 42", &grant)
+        .await
+        .expect("user");
+
+    let (status, headers, body) = send(&w.app, login_request("dora", "a long passphrase 42")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie")
+        .to_owned();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(
+            cookie.contains(attr),
+            "the session cookie is {attr}: {cookie}"
+        );
+    }
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).expect("json")["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+
+    // Reading needs only the cookie.
+    let get = Request::get("/api/v1/audit/verify")
+        .header("cookie", &session)
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(send(&w.app, get).await.0, StatusCode::OK);
+    // A change without the CSRF token is refused, with a wrong one too.
+    let erase = |csrf: Option<&str>| {
+        let mut r = Request::post(format!("/api/v1/subjects/{}/erase", w.b_subject))
+            .header("cookie", &session)
+            .header("content-type", "application/json");
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.body(Body::from(r#"{"reason":"request r-1"}"#))
+            .expect("req")
+    };
+    assert_eq!(send(&w.app, erase(None)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&w.app, erase(Some("0123"))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&w.app, erase(Some(&csrf))).await.0,
+        StatusCode::NO_CONTENT
+    );
+
+    // Logout ends the session.
+    let out = Request::post("/api/v1/logout")
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(send(&w.app, out).await.0, StatusCode::NO_CONTENT);
+    let get = Request::get("/api/v1/audit/verify")
+        .header("cookie", &session)
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(send(&w.app, get).await.0, StatusCode::UNAUTHORIZED);
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_audited_and_limited() {
+    let w = world().await;
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let grant = Grant {
+        role: Role::SupportAgent,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    w.store
+        .create_user(&root, "sam", "the right passphrase", &grant)
+        .await
+        .expect("user");
+    for _ in 0..5 {
+        let (status, _, body) = send(&w.app, login_request("sam", "wrong guess 12345")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            !body.contains("sam"),
+            "the answer does not say whether the user exists"
+        );
+    }
+    let (status, _, body) = send(&w.app, login_request("sam", "the right passphrase")).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked after 5 failures, even with the right password: {body}"
+    );
+    let (status, _, _) = send(&w.app, login_request("nobody", "whatever 123456")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an unknown user gets the same answer"
+    );
+    let log = w.store.audit_verify().await.expect("verify");
+    assert!(log.is_intact());
+    let denied: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(w.store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert!(denied >= 6, "every failed login is audited ({denied})");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}

@@ -35,7 +35,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
-pub use principals::{Grant, IssuedToken};
+pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
 
 use keys::Keyring;
 

@@ -117,6 +117,17 @@ CREATE TABLE setup_tokens (
     secret_hash {blob} PRIMARY KEY,
     created_at BIGINT NOT NULL,
     used_at BIGINT
+);
+CREATE TABLE sessions (
+    id_hash {blob} PRIMARY KEY,
+    csrf_hash {blob} NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    role TEXT NOT NULL,
+    scope_path {path} NOT NULL,
+    subject_id TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    ended_at BIGINT
 )
 "#,
     },

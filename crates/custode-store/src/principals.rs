@@ -41,6 +41,23 @@ pub struct IssuedToken {
     pub token: String,
 }
 
+/// A browser session, returned once at login.
+#[derive(Debug)]
+pub struct Session {
+    /// The session id, for the HttpOnly cookie. Stored only as a hash.
+    pub id: String,
+    /// The anti-CSRF token the page sends back in `X-CSRF-Token` on every
+    /// change. Stored only as a hash.
+    pub csrf: String,
+    /// Who logged in.
+    pub principal: Principal,
+    /// When it ends.
+    pub expires_at: jiff::Timestamp,
+}
+
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 8;
+
 /// What a principal is allowed to hold.
 #[derive(Clone, Debug)]
 pub struct Grant {
@@ -405,6 +422,98 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Logs a user in with a password and opens a session.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session, StoreError> {
+        let principal = self.authenticate_password(username, password).await?;
+        let user_id = principal.id.trim_start_matches("user:").to_owned();
+        let id = random_hex::<32>()?;
+        let csrf = random_hex::<32>()?;
+        let now = self.now();
+        let expires_at = now
+            .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, csrf_hash, user_id, role, scope_path, subject_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(secret_hash(&id))
+        .bind(secret_hash(&csrf))
+        .bind(&user_id)
+        .bind(principal.role.name())
+        .bind(principal.scope.path())
+        .bind(principal.scope.only_subject().map(|s| s.to_string()))
+        .bind(to_micros(now))
+        .bind(to_micros(expires_at))
+        .execute(&mut *tx)
+        .await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(now),
+            &[Event {
+                actor: principal.id.clone(),
+                action: Action::LoggedIn,
+                subject: None,
+                reason: None,
+                detail: json!({ "until": expires_at.to_string() }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Session {
+            id,
+            csrf,
+            principal,
+            expires_at,
+        })
+    }
+
+    /// The principal of a live session. With `csrf` (for requests that
+    /// change something), the anti-CSRF token must match too.
+    pub async fn authenticate_session(
+        &self,
+        id: &str,
+        csrf: Option<&str>,
+    ) -> Result<Principal, StoreError> {
+        let row = sqlx::query(
+            "SELECT csrf_hash, user_id, role, scope_path, subject_id, expires_at, ended_at FROM sessions WHERE id_hash = $1",
+        )
+        .bind(secret_hash(id))
+        .fetch_optional(&self.db)
+        .await?
+        .ok_or(StoreError::Unauthenticated)?;
+        let expires: i64 = row.try_get(5)?;
+        let ended: Option<i64> = row.try_get(6)?;
+        if ended.is_some() || expires <= to_micros(self.now()) {
+            return Err(StoreError::Unauthenticated);
+        }
+        if let Some(csrf) = csrf {
+            let stored: Vec<u8> = row.try_get(0)?;
+            if !constant_time_eq(&stored, &secret_hash(csrf)) {
+                return Err(StoreError::Unauthenticated);
+            }
+        }
+        let user: String = row.try_get(1)?;
+        principal(
+            format!("user:{user}"),
+            &row.try_get::<String, _>(2)?,
+            row.try_get(3)?,
+            row.try_get(4)?,
+        )
+        .ok_or(StoreError::Unauthenticated)
+    }
+
+    /// Ends a session (logout).
+    pub async fn logout(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
+            .bind(to_micros(self.now()))
+            .bind(secret_hash(id))
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
