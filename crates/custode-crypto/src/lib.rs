@@ -13,6 +13,8 @@
 //! Pure: this crate holds no state and does no I/O; where keys live is the
 //! store's business.
 
+pub mod totp;
+
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};

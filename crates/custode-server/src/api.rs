@@ -703,6 +703,9 @@ pub struct Login {
     pub username: String,
     /// The password.
     pub password: String,
+    /// The current code of the authenticator app: required for the
+    /// administrator, the DPO and the legal officer.
+    pub totp: Option<String>,
 }
 
 /// An open session. The session itself is in an HttpOnly cookie.
@@ -725,7 +728,11 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let key = l.username.trim().to_lowercase();
     state.attempts.check(&key)?;
-    match state.store.login(&l.username, &l.password).await {
+    match state
+        .store
+        .login(&l.username, &l.password, l.totp.as_deref())
+        .await
+    {
         Ok(session) => {
             state.attempts.clear(&key);
             let cookie = format!(
@@ -764,4 +771,74 @@ pub async fn logout(
         crate::extract::SESSION_COOKIE
     );
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// Password, to start a second-factor enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A second factor to add to an authenticator app.
+#[derive(Serialize, ToSchema)]
+pub struct Enrolled {
+    /// The secret, in base32.
+    pub secret: String,
+    /// The `otpauth://` URI (for a QR code).
+    pub uri: String,
+}
+
+/// Starts a TOTP enrolment: the secret is shown once, and becomes active
+/// with the first code confirmed.
+#[utoipa::path(post, path = "/api/v1/totp/enroll", request_body = Enroll, responses((status = 201, body = Enrolled), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_enroll(
+    State(state): State<AppState>,
+    Body(e): Body<Enroll>,
+) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
+    let key = e.username.trim().to_lowercase();
+    state.attempts.check(&key)?;
+    match state.store.enroll_totp(&e.username, &e.password).await {
+        Ok((secret, uri)) => Ok((StatusCode::CREATED, Json(Enrolled { secret, uri }))),
+        Err(err) => {
+            state.attempts.fail(&key);
+            Err(err.into())
+        }
+    }
+}
+
+/// A first code, to confirm an enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// The code the authenticator shows now.
+    pub code: String,
+}
+
+/// Confirms a TOTP enrolment with a first code.
+#[utoipa::path(post, path = "/api/v1/totp/confirm", request_body = Confirm, responses((status = 204), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    Body(c): Body<Confirm>,
+) -> Result<StatusCode, ApiError> {
+    let key = c.username.trim().to_lowercase();
+    state.attempts.check(&key)?;
+    match state
+        .store
+        .confirm_totp(&c.username, &c.password, &c.code)
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(err) => {
+            state.attempts.fail(&key);
+            Err(err.into())
+        }
+    }
 }

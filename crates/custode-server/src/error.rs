@@ -78,6 +78,11 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
             ),
             StoreError::Unauthenticated => ApiError::unauthenticated(),
+            StoreError::SecondFactorRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "Second factor required",
+                e.to_string(),
+            ),
             _ => {
                 let id = custode_domain::SubjectId::generate();
                 tracing::error!(error = %e, incident = %id, "request failed");

@@ -167,7 +167,7 @@ pub struct Metrics {
         api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
         api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
-        api::login, api::logout,
+        api::login, api::logout, api::totp_enroll, api::totp_confirm,
     ),
     modifiers(&BearerAuth),
 )]
@@ -304,6 +304,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/setup", post(api::setup))
         .route("/api/v1/login", post(api::login))
         .route("/api/v1/logout", post(api::logout))
+        .route("/api/v1/totp/enroll", post(api::totp_enroll))
+        .route("/api/v1/totp/confirm", post(api::totp_confirm))
         .route("/api/v1/tokens", post(api::issue_token))
         .route("/api/v1/tenants", post(api::create_tenant))
         .route(

@@ -626,12 +626,35 @@ async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
 }
 
 fn login_request(user: &str, password: &str) -> Request<Body> {
-    Request::post("/api/v1/login")
+    post_json(
+        "/api/v1/login",
+        format!(r#"{{"username":"{user}","password":"{password}"}}"#),
+    )
+}
+
+fn post_json(uri: &str, body: String) -> Request<Body> {
+    Request::post(uri)
         .header("content-type", "application/json")
-        .body(Body::from(format!(
-            r#"{{"username":"{user}","password":"{password}"}}"#
-        )))
+        .body(Body::from(body))
         .expect("request")
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => continue,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +675,47 @@ async fn people_log_in_with_a_session_cookie_guarded_against_csrf() {
         .await
         .expect("user");
 
-    let (status, headers, body) = send(&w.app, login_request("dora", "a long passphrase 42")).await;
+    // The DPO logs in with a second factor: without one enrolled, no login.
+    let (status, _, body) = send(&w.app, login_request("dora", "a long passphrase 42")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("second factor"), "{body}");
+    let creds = r#"{"username":"dora","password":"a long passphrase 42"}"#;
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/enroll", creds.into())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let enrolled: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        enrolled["uri"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("otpauth://totp/Custode:dora?secret="))
+    );
+    let secret: [u8; 20] = base32_decode(enrolled["secret"].as_str().expect("secret"))
+        .try_into()
+        .expect("160 bits");
+    let now = u64::try_from(jiff::Timestamp::now().as_second()).expect("after 1970");
+    let code = custode_crypto::totp::code_at(&secret, now - 30);
+    let confirm =
+        format!(r#"{{"username":"dora","password":"a long passphrase 42","code":"{code}"}}"#);
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/confirm", confirm)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // A code already used, or a wrong one, does not log in.
+    let login = |code: &str| {
+        post_json(
+            "/api/v1/login",
+            format!(r#"{{"username":"dora","password":"a long passphrase 42","totp":"{code}"}}"#),
+        )
+    };
+    assert_eq!(
+        send(&w.app, login(&code)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "replayed code"
+    );
+    assert_eq!(
+        send(&w.app, login("000000")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "wrong code"
+    );
+    let fresh = custode_crypto::totp::code_at(&secret, now);
+    let (status, headers, body) = send(&w.app, login(&fresh)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let cookie = headers
         .get("set-cookie")

@@ -66,6 +66,12 @@ pub enum StoreError {
     /// so nothing can be learnt by trying).
     #[error("the credentials are not valid")]
     Unauthenticated,
+    /// A privileged role must log in with a second factor it has not
+    /// enrolled yet.
+    #[error(
+        "this role logs in with a second factor: enrol one first (POST /api/v1/totp/enroll, then /api/v1/totp/confirm)"
+    )]
+    SecondFactorRequired,
     /// The subject was erased; its data are gone.
     #[error("subject {0} has been erased")]
     Erased(String),

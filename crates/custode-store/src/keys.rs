@@ -198,6 +198,75 @@ impl Keyring {
             .collect::<Result<_, _>>()?)
     }
 
+    /// Stores a (new, unconfirmed) TOTP secret for a user.
+    pub(crate) async fn set_totp(
+        &self,
+        user: &str,
+        secret: &custode_crypto::totp::TotpSecret,
+    ) -> Result<(), StoreError> {
+        let wrapped = self
+            .master
+            .seal(secret, format!("totp:{user}").as_bytes())?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM user_secrets WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO user_secrets (user_id, wrapped) VALUES ($1, $2)")
+            .bind(user)
+            .bind(wrapped)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's TOTP secret and whether it is confirmed.
+    pub(crate) async fn totp(
+        &self,
+        user: &str,
+    ) -> Result<Option<(custode_crypto::totp::TotpSecret, bool)>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT wrapped, confirmed_at FROM user_secrets WHERE user_id = $1")
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let wrapped: Vec<u8> = row.try_get(0)?;
+        let confirmed: Option<i64> = row.try_get(1)?;
+        let plain = self
+            .master
+            .open(&wrapped, format!("totp:{user}").as_bytes())?;
+        let secret: custode_crypto::totp::TotpSecret =
+            plain.as_slice().try_into().map_err(|_| {
+                StoreError::Invalid("a stored second-factor secret is malformed".to_owned())
+            })?;
+        Ok(Some((secret, confirmed.is_some())))
+    }
+
+    /// Accepts a TOTP step once: true when it is newer than every step
+    /// accepted before (a replayed code is refused). Confirms enrolment.
+    pub(crate) async fn use_totp_step(
+        &self,
+        user: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE user_secrets SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
+             WHERE user_id = $3 AND (last_step IS NULL OR last_step < $1)",
+        )
+        .bind(step)
+        .bind(now)
+        .bind(user)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
@@ -225,6 +294,20 @@ impl Keyring {
                 .execute(&mut *tx)
                 .await?;
             count += 1;
+        }
+        let secrets = sqlx::query("SELECT user_id, wrapped FROM user_secrets")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in secrets {
+            let user: String = row.try_get(0)?;
+            let wrapped: Vec<u8> = row.try_get(1)?;
+            let label = format!("totp:{user}");
+            let plain = self.master.open(&wrapped, label.as_bytes())?;
+            sqlx::query("UPDATE user_secrets SET wrapped = $1 WHERE user_id = $2")
+                .bind(new.seal(&plain, label.as_bytes())?)
+                .bind(&user)
+                .execute(&mut *tx)
+                .await?;
         }
         for (name, value) in [
             ("check", new.seal(CHECK_PLAINTEXT, b"check")?),

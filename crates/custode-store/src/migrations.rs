@@ -135,10 +135,11 @@ CREATE TABLE sessions (
 
 /// The key store: wrapped keys only, in a database of its own so that no
 /// copy of the main store ever holds a key.
-pub(crate) const KEYS: &[Migration] = &[Migration {
-    version: 1,
-    name: "key store",
-    sql: r#"
+pub(crate) const KEYS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "key store",
+        sql: r#"
 CREATE TABLE keystore (
     name TEXT PRIMARY KEY,
     value {blob} NOT NULL
@@ -149,7 +150,20 @@ CREATE TABLE subject_keys (
     created_at BIGINT NOT NULL
 )
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "second factors",
+        sql: r#"
+CREATE TABLE user_secrets (
+    user_id TEXT PRIMARY KEY,
+    wrapped {blob} NOT NULL,
+    confirmed_at BIGINT,
+    last_step BIGINT
+)
+"#,
+    },
+];
 
 /// Begins a transaction holding the migration lock: the write lock at once
 /// on SQLite (`BEGIN IMMEDIATE`), an advisory lock on PostgreSQL. Instances

@@ -425,10 +425,88 @@ impl Store {
         Ok(())
     }
 
-    /// Logs a user in with a password and opens a session.
-    pub async fn login(&self, username: &str, password: &str) -> Result<Session, StoreError> {
+    /// Starts (or restarts, while unconfirmed) a user's TOTP enrolment;
+    /// returns the secret in base32 and the `otpauth://` URI.
+    pub async fn enroll_totp(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, String), StoreError> {
         let principal = self.authenticate_password(username, password).await?;
         let user_id = principal.id.trim_start_matches("user:").to_owned();
+        if let Some((_, true)) = self.keys.totp(&user_id).await? {
+            return Err(StoreError::Invalid(
+                "a second factor is already active for this user; an administrator must reset it"
+                    .to_owned(),
+            ));
+        }
+        let secret = custode_crypto::totp::new_secret()?;
+        self.keys.set_totp(&user_id, &secret).await?;
+        let uri = custode_crypto::totp::otpauth_uri(&secret, "Custode", username);
+        Ok((custode_crypto::totp::base32(&secret), uri))
+    }
+
+    /// Checks a TOTP code for a user: valid now, and never used before.
+    /// A first valid code confirms the enrolment.
+    async fn check_totp(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
+        let Some((secret, _)) = self.keys.totp(user_id).await? else {
+            return Err(StoreError::SecondFactorRequired);
+        };
+        let now = self.now();
+        let secs = u64::try_from(now.as_second()).unwrap_or(0);
+        let step =
+            custode_crypto::totp::check(&secret, code, secs).ok_or(StoreError::Unauthenticated)?;
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if self
+            .keys
+            .use_totp_step(user_id, step, to_micros(now))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Unauthenticated)
+        }
+    }
+
+    /// Confirms an enrolment with a first code from the authenticator.
+    pub async fn confirm_totp(
+        &self,
+        username: &str,
+        password: &str,
+        code: &str,
+    ) -> Result<(), StoreError> {
+        let principal = self.authenticate_password(username, password).await?;
+        self.check_totp(principal.id.trim_start_matches("user:"), code)
+            .await
+    }
+
+    /// Logs a user in with a password (and, for the administrator, the DPO
+    /// and the legal officer, a TOTP code) and opens a session.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        totp: Option<&str>,
+    ) -> Result<Session, StoreError> {
+        let principal = self.authenticate_password(username, password).await?;
+        let user_id = principal.id.trim_start_matches("user:").to_owned();
+        if matches!(
+            principal.role,
+            Role::Administrator | Role::Dpo | Role::LegalOfficer
+        ) {
+            match self.keys.totp(&user_id).await? {
+                Some((_, true)) => {}
+                _ => return Err(StoreError::SecondFactorRequired),
+            }
+            let checked = match totp {
+                Some(code) => self.check_totp(&user_id, code).await,
+                None => Err(StoreError::Unauthenticated),
+            };
+            if let Err(e) = checked {
+                self.audit_failed_login(username).await?;
+                return Err(e);
+            }
+        }
         let id = random_hex::<32>()?;
         let csrf = random_hex::<32>()?;
         let now = self.now();
