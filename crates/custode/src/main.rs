@@ -1,18 +1,23 @@
 //! `custode`: the one binary. Each subcommand is a thin face over the domain
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
+mod config;
 mod data_cmd;
 mod policy_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Custode keeps a provider's personal data the way its privacy policy promises.
 #[derive(Parser)]
 #[command(name = "custode", version, about, propagate_version = true)]
 struct Cli {
+    /// A TOML file with settings (data, database, keystore, policy, listen,
+    /// log_json); flags and environment variables win over it.
+    #[arg(long, env = "CUSTODE_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(flatten)]
     store: data_cmd::StoreArgs,
     #[command(subcommand)]
@@ -78,8 +83,33 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     })
 }
 
+/// Parses the command line, with the configuration file's settings as
+/// defaults below flags and environment variables.
+fn parse() -> anyhow::Result<Cli> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    if let Some(path) = config::path(&args) {
+        for (flag, value, serve) in config::load(&path)? {
+            command = if serve {
+                command.mut_subcommand("serve", |s| s.mut_arg(flag, |a| a.default_value(value)))
+            } else {
+                command.mut_arg(flag, |a| a.default_value(value))
+            };
+        }
+    }
+    let matches = command.get_matches_from(args);
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("custode: error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
         Err(err) => {

@@ -120,3 +120,46 @@ fn ropa_renders_each_format() {
         assert!(text(&out.stdout).starts_with(starts), "{format}");
     }
 }
+
+#[test]
+fn a_config_file_supplies_settings_and_refuses_unknown_keys() {
+    let dir = std::env::temp_dir().join(format!("custode-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("custode.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data = \"{}\"\npolicy = \"policies/telecom.toml\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("write");
+    let out = custode(&["--config", &config.display().to_string(), "init"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        dir.join("data/master.key").exists(),
+        "the data directory came from the file"
+    );
+    // A flag wins over the file.
+    let other = dir.join("other");
+    let out = custode(&[
+        "--config",
+        &config.display().to_string(),
+        "--data",
+        &other.display().to_string(),
+        "init",
+    ]);
+    assert!(out.status.success());
+    assert!(other.join("master.key").exists());
+
+    std::fs::write(&config, "dta = \"typo\"\n").expect("write");
+    let out = custode(&["--config", &config.display().to_string(), "init"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown setting `dta`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
