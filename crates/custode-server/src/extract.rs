@@ -18,6 +18,33 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Guessing tokens from one address is cut off after a few dozen
+        // failures; absent credentials do not count.
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| format!("ip:{}", c.0.ip()));
+        if let Some(a) = &address {
+            state
+                .attempts
+                .check_limit(a, crate::Attempts::ADDRESS_LIMIT)?;
+        }
+        let result = Self::authenticate(parts, state).await;
+        if let (Err(_), Some(a)) = (&result, &address) {
+            let presented = parts
+                .headers
+                .contains_key(axum::http::header::AUTHORIZATION)
+                || session_cookie(parts).is_some();
+            if presented {
+                state.attempts.fail(a);
+            }
+        }
+        result
+    }
+}
+
+impl Caller {
+    async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

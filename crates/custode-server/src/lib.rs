@@ -49,8 +49,11 @@ pub struct Attempts {
 }
 
 impl Attempts {
-    /// Failures allowed in a window.
+    /// Failed logins allowed per user name in a window.
     pub const LIMIT: usize = 5;
+    /// Failed token or session authentications allowed per client address
+    /// in a window.
+    pub const ADDRESS_LIMIT: usize = 30;
     /// The window.
     pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -59,12 +62,16 @@ impl Attempts {
     }
 
     pub(crate) fn check(&self, key: &str) -> Result<(), ApiError> {
+        self.check_limit(key, Self::LIMIT)
+    }
+
+    pub(crate) fn check_limit(&self, key: &str, limit: usize) -> Result<(), ApiError> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let Some(list) = map.get_mut(key) else {
             return Ok(());
         };
         Self::recent(list);
-        if list.len() >= Self::LIMIT {
+        if list.len() >= limit {
             let wait = list
                 .first()
                 .map_or(Self::WINDOW, |t| Self::WINDOW.saturating_sub(t.elapsed()));
@@ -335,7 +342,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
