@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod deadline;
 pub mod ids;
 pub mod records;
 pub mod scope;

@@ -42,6 +42,9 @@ enum Command {
     /// Personal data records.
     #[command(subcommand)]
     Records(data_cmd::RecordCommand),
+    /// Rights requests.
+    #[command(subcommand)]
+    Requests(RequestCommand),
     /// API tokens for machines and people.
     #[command(subcommand)]
     Tokens(data_cmd::TokenCommand),
@@ -53,6 +56,52 @@ enum Command {
     Keys(data_cmd::KeyCommand),
 }
 
+#[derive(Subcommand)]
+enum RequestCommand {
+    /// Print the legal deadline (YYYY-MM-DD) of a request received on a date:
+    /// GDPR Art. 12(3) counted by Regulation 1182/71 with the country's holidays.
+    Deadline {
+        /// The day the request was received, YYYY-MM-DD.
+        #[arg(long)]
+        received: String,
+        /// The controller's member state (IT and FR holidays are known).
+        #[arg(long, default_value = "IT")]
+        country: String,
+        /// With the two-month extension of Art. 12(3).
+        #[arg(long)]
+        extended: bool,
+        /// The controller's own promise in days, when stricter ("within 30 days").
+        #[arg(long)]
+        promised_days: Option<u16>,
+    },
+}
+
+fn requests(cmd: RequestCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        RequestCommand::Deadline {
+            received,
+            country,
+            extended,
+            promised_days,
+        } => {
+            let Some(day) = custode_domain::deadline::parse_date(&received) else {
+                anyhow::bail!("`{received}` is not a date: write YYYY-MM-DD");
+            };
+            let country = country.to_uppercase();
+            if !custode_domain::deadline::knows_holidays_of(&country) {
+                eprintln!(
+                    "custode: note: the public holidays of {country} are not known; only weekends are skipped"
+                );
+            }
+            println!(
+                "{}",
+                custode_domain::deadline::answer_due(day, &country, extended, promised_days)
+            );
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
 /// the audit chain broken), 2 the command could not run.
 pub(crate) enum Outcome {
@@ -61,8 +110,10 @@ pub(crate) enum Outcome {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    if let Command::Policy(cmd) = cli.command {
-        return policy_cmd::run(cmd);
+    match cli.command {
+        Command::Policy(cmd) => return policy_cmd::run(cmd),
+        Command::Requests(cmd) => return requests(cmd),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -70,7 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     runtime.block_on(async {
         let store = &cli.store;
         match cli.command {
-            Command::Policy(_) => unreachable!("handled above"),
+            Command::Policy(_) | Command::Requests(_) => unreachable!("handled above"),
             Command::Serve(args) => serve_cmd::serve(store, args).await,
             Command::Init => data_cmd::init(store).await,
             Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,

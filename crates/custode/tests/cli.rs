@@ -163,3 +163,38 @@ fn a_config_file_supplies_settings_and_refuses_unknown_keys() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_dpo_checks_any_deadline_by_hand() {
+    for (args, due) in [
+        (vec!["--received", "2025-01-31"], "2025-02-28"),
+        (vec!["--received", "2025-01-31", "--extended"], "2025-04-30"),
+        (vec!["--received", "2025-02-01"], "2025-03-03"),
+        (vec!["--received", "2025-02-01", "--extended"], "2025-05-02"),
+        (
+            vec!["--received", "2025-02-01", "--extended", "--country", "FR"],
+            "2025-05-02",
+        ),
+        (
+            vec!["--received", "2025-03-25", "--country", "IT"],
+            "2025-04-28",
+        ),
+        (
+            vec!["--received", "2025-03-25", "--country", "FR"],
+            "2025-04-25",
+        ),
+        (
+            vec!["--received", "2025-06-14", "--country", "FR"],
+            "2025-07-15",
+        ),
+    ] {
+        let mut full = vec!["requests", "deadline"];
+        full.extend(args.iter().copied());
+        let out = custode(&full);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), due, "{args:?}");
+    }
+    let out = custode(&["requests", "deadline", "--received", "31/01/2025"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("write YYYY-MM-DD"));
+}
