@@ -8,6 +8,7 @@
 mod api;
 mod error;
 mod extract;
+pub mod jobs;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

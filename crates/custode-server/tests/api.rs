@@ -825,3 +825,69 @@ async fn failed_logins_are_audited_and_limited() {
     assert!(denied >= 6, "every failed login is audited ({denied})");
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
+    let w = world().await;
+    let sys = Principal::system("test");
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert(
+        "email".to_owned(),
+        serde_json::Value::from("gone@a.example"),
+    );
+    let record = custode_domain::NewRecord {
+        category: "contact".into(),
+        fields,
+        source: "t".into(),
+        purposes: vec![],
+        collected_at: None,
+    };
+    w.store
+        .write_records(
+            &sys,
+            "t",
+            vec![
+                (w.a_subject.clone(), record.clone()),
+                (w.a_subject.clone(), record),
+            ],
+        )
+        .await
+        .expect("write");
+    w.store
+        .erase_subject(&sys, &w.a_subject, "request r-2")
+        .await
+        .expect("erase");
+    let state = AppState::new(
+        w.store.clone(),
+        std::sync::Arc::new(custode_domain::SystemClock),
+    );
+    custode_server::jobs::start(
+        state,
+        custode_server::jobs::Schedule {
+            checkpoint_every: Some(std::time::Duration::from_millis(50)),
+            purge_every: Some(std::time::Duration::from_millis(50)),
+        },
+    );
+    let count = |sql: &'static str| {
+        let pool = w.store.pool().clone();
+        async move {
+            sqlx::Row::get::<i64, _>(&sqlx::query(sql).fetch_one(&pool).await.expect("count"), 0)
+        }
+    };
+    let mut done = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if count("SELECT COUNT(*) FROM records").await == 0
+            && count("SELECT COUNT(*) FROM audit_checkpoints").await > 0
+        {
+            done = true;
+            break;
+        }
+    }
+    assert!(
+        done,
+        "the erased subject's sealed records are purged and a checkpoint is signed"
+    );
+    assert!(w.store.audit_verify().await.expect("verify").is_intact());
+    let _ = std::fs::remove_dir_all(&w.dir);
+}

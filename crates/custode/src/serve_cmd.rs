@@ -20,6 +20,12 @@ pub(crate) struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CUSTODE_LOG_JSON")]
     log_json: bool,
+    /// Minutes between signed audit checkpoints (0 disables).
+    #[arg(long, env = "CUSTODE_CHECKPOINT_MINUTES", default_value_t = 10)]
+    checkpoint_minutes: u64,
+    /// Run no background job on this instance.
+    #[arg(long, env = "CUSTODE_NO_JOBS")]
+    no_jobs: bool,
 }
 
 async fn shutdown_signal() {
@@ -91,6 +97,17 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
                 }
             }
         });
+    }
+    if !args.no_jobs {
+        let minutes = args.checkpoint_minutes;
+        custode_server::jobs::start(
+            state.clone(),
+            custode_server::jobs::Schedule {
+                checkpoint_every: (minutes > 0)
+                    .then(|| std::time::Duration::from_secs(minutes * 60)),
+                ..Default::default()
+            },
+        );
     }
     custode_server::serve(listener, state.clone(), shutdown_signal()).await?;
     if let Ok(store) = Arc::try_unwrap(state.store) {

@@ -1,0 +1,67 @@
+//! Background jobs of a running server, plain async loops: signing the
+//! audit chain head at a fixed interval, and purging the sealed records of
+//! erased subjects in bounded batches. Several instances may run them at
+//! once: a checkpoint already signed is not signed twice, and a purge batch
+//! deletes rows only once.
+
+use std::time::Duration;
+
+use crate::AppState;
+
+/// How often the jobs run; `None` disables one.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    /// Sign the audit chain head.
+    pub checkpoint_every: Option<Duration>,
+    /// Purge the sealed records of erased subjects.
+    pub purge_every: Option<Duration>,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            checkpoint_every: Some(Duration::from_secs(600)),
+            purge_every: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Starts the jobs; they end with the process.
+pub fn start(state: AppState, schedule: Schedule) {
+    if let Some(every) = schedule.checkpoint_every {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match state.store.audit_checkpoint().await {
+                    Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed"),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+                }
+            }
+        });
+    }
+    if let Some(every) = schedule.purge_every {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                // Bounded steps, so a large purge never holds the writer long.
+                loop {
+                    match state.store.purge_erased(1_000).await {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            tracing::info!(records = n, "purged sealed records of erased subjects")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "purge failed");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
