@@ -322,3 +322,116 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The DOM a real browser builds from a page.
+fn browser_dom(url: &str) -> String {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("Chromium is required for this test; ./scripts/services installs it");
+    let profile = std::env::temp_dir().join(format!("custode-chromium-{}", std::process::id()));
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.display()),
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_public_notice_renders_in_a_browser_in_every_language() {
+    let dir = std::env::temp_dir().join(format!("custode-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custode"))
+        .current_dir(&root)
+        .args([
+            "--data",
+            &dir.display().to_string(),
+            "--policy",
+            "policies/telecom.toml",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-jobs",
+        ])
+        .env_remove("CUSTODE_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = loop {
+        let line = lines.next().expect("an address").expect("line");
+        if let Some(rest) = line.strip_prefix("custode listening on http://") {
+            break rest.split_whitespace().next().expect("address").to_owned();
+        }
+    };
+    for (lang, title, rights, complaint) in [
+        (
+            "it",
+            "Informativa sul trattamento dei dati personali",
+            "I tuoi diritti",
+            "Garante per la protezione dei dati personali",
+        ),
+        (
+            "en",
+            "Privacy notice",
+            "Your rights",
+            "Garante per la protezione dei dati personali",
+        ),
+        (
+            "fr",
+            "Politique de confidentialité",
+            "Vos droits",
+            "Garante per la protezione dei dati personali",
+        ),
+        (
+            "nl",
+            "Privacyverklaring",
+            "Uw rechten",
+            "Garante per la protezione dei dati personali",
+        ),
+    ] {
+        let dom = browser_dom(&format!("http://{addr}/notice?lang={lang}"));
+        assert!(
+            dom.contains(&format!("<html lang=\"{lang}\">")),
+            "[{lang}] the page declares its language"
+        );
+        for needle in [
+            title,
+            rights,
+            complaint,
+            "Linea Vallata S.r.l.",
+            "privacy@lineavallata.example",
+        ] {
+            assert!(
+                dom.contains(needle),
+                "[{lang}] the rendered notice shows `{needle}`"
+            );
+        }
+        assert!(!dom.contains("<script"), "[{lang}] no script in the notice");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
