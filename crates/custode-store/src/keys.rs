@@ -23,7 +23,17 @@ pub(crate) struct Keyring {
     master: Key,
     index: Key,
     signing: Key,
+    /// Recently unwrapped subject keys. An erasure on this instance drops
+    /// the key at once; on another instance the key may stay here up to
+    /// `KEY_CACHE_TTL`, but the store refuses an erased subject before any
+    /// key is used, since `erased_at` is read from the database each time.
+    cache: std::sync::Mutex<HashMap<String, (Key, std::time::Instant)>>,
 }
+
+/// How long an unwrapped subject key is kept in memory.
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many keys are kept; past it the cache starts afresh.
+const KEY_CACHE_MAX: usize = 50_000;
 
 impl Keyring {
     /// Opens the key store with the master key, creating the inner keys on
@@ -88,6 +98,7 @@ impl Keyring {
             master,
             index,
             signing,
+            cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -148,6 +159,23 @@ impl Keyring {
         subjects: &[&str],
     ) -> Result<HashMap<String, Key>, StoreError> {
         let mut out = HashMap::with_capacity(subjects.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            for s in subjects {
+                match cache.get(*s) {
+                    Some((key, at)) if at.elapsed() < KEY_CACHE_TTL => {
+                        out.insert((*s).to_owned(), key.clone());
+                    }
+                    _ => missing.push(*s),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let subjects = missing;
+        let mut fetched = Vec::new();
         for chunk in subjects.chunks(500) {
             let sql = format!(
                 "SELECT subject_id, wrapped FROM subject_keys WHERE subject_id IN ({})",
@@ -161,14 +189,29 @@ impl Keyring {
                 let id: String = row.try_get(0)?;
                 let wrapped: Vec<u8> = row.try_get(1)?;
                 let key = self.master.unwrap_key(&wrapped, id.as_bytes())?;
+                fetched.push((id.clone(), key.clone()));
                 out.insert(id, key);
             }
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() + fetched.len() > KEY_CACHE_MAX {
+            cache.clear();
+        }
+        let now = std::time::Instant::now();
+        for (id, key) in fetched {
+            cache.insert(id, (key, now));
         }
         Ok(out)
     }
 
     /// Destroys subjects' data keys. Returns how many existed.
     pub(crate) async fn destroy(&self, subjects: &[&str]) -> Result<u64, StoreError> {
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            for s in subjects {
+                cache.remove(*s);
+            }
+        }
         let mut destroyed = 0;
         for chunk in subjects.chunks(500) {
             let sql = format!(

@@ -134,6 +134,8 @@ pub struct Store {
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
     keys: Keyring,
+    /// Recently checked API tokens (see `authenticate_token`).
+    token_cache: std::sync::Mutex<HashMap<String, principals::CachedToken>>,
     key_source: MasterKeySource,
     /// The policy in force and its id in `policy_versions`.
     policy: RwLock<(Arc<Policy>, i64)>,
@@ -219,6 +221,7 @@ impl Store {
             writer,
             audit_queue,
             keys,
+            token_cache: std::sync::Mutex::new(HashMap::new()),
             key_source: config.master_key.clone(),
             policy: RwLock::new((policy, policy_id)),
             clock,
@@ -699,37 +702,25 @@ impl Store {
         // One query for the subject and its records, and the key store
         // asked at the same time: a read is two round trips, not four.
         let wanted = [subject.as_str()];
-        let (rows, keys) = tokio::join!(
-            sqlx::query(
-                "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed \
-                 FROM subjects s LEFT JOIN records r ON r.subject_key = s.key WHERE s.id = $1 ORDER BY r.id",
-            )
-            .bind(subject.as_str())
-            .fetch_all(&self.db),
+        let (found, keys) = tokio::join!(
+            self.subject_with_records(subject),
             self.keys.subject_keys(&wanted)
         );
-        let rows = rows?;
-        let Some(first) = rows.first() else {
+        let Some((path, erased, rows)) = found? else {
             return Err(not_found("subject", subject.as_str()));
         };
-        let path: String = first.try_get(0)?;
         if !by.scope.covers(&path, subject) {
             self.audit_denied(by, Some(subject.as_str()), "records.read")
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
-        if first.try_get::<Option<i64>, _>(1)?.is_some() {
+        if erased {
             return Err(StoreError::Erased(subject.to_string()));
         }
         let keys = keys?;
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-        // A subject without records comes back as one row of NULLs.
-        let rows: Vec<_> = rows
-            .into_iter()
-            .filter(|r| r.try_get::<Option<i64>, _>(2).ok().flatten().is_some())
-            .collect();
         let records = open_records(key, subject, &rows)?;
         self.audit_alone(Event {
             actor: by.id.clone(),
@@ -740,6 +731,93 @@ impl Store {
         })
         .await?;
         Ok(records)
+    }
+
+    /// A subject's tenant path, whether it is erased, and its sealed
+    /// records in order. On SQLite the records come back as one JSON value:
+    /// the driver hands rows across threads one by one, which for a read of
+    /// many records costs more than the read itself.
+    async fn subject_with_records(
+        &self,
+        subject: &SubjectId,
+    ) -> Result<Option<(String, bool, Vec<SealedRow>)>, StoreError> {
+        match self.engine {
+            Engine::Sqlite => {
+                let Some(row) = sqlx::query(
+                    "SELECT s.tenant_path, s.erased_at, \
+                     (SELECT json_group_array(json_array(r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, hex(r.sealed))) \
+                      FROM (SELECT * FROM records WHERE subject_key = s.key ORDER BY id) r) \
+                     FROM subjects s WHERE s.id = $1",
+                )
+                .bind(subject.as_str())
+                .fetch_optional(&self.db)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let json: String = row.try_get(2)?;
+                let bad = |what: &str| {
+                    StoreError::Invalid(format!("a stored record is malformed: {what}"))
+                };
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_str(&json).map_err(|e| bad(&e.to_string()))?;
+                let rows = items
+                    .iter()
+                    .map(|v| {
+                        let text = |i: usize| {
+                            v[i].as_str()
+                                .map(str::to_owned)
+                                .ok_or_else(|| bad("text field"))
+                        };
+                        Ok(SealedRow {
+                            id: v[0].as_i64().ok_or_else(|| bad("id"))?,
+                            category: text(1)?,
+                            purposes: text(2)?,
+                            source: text(3)?,
+                            collected_at: v[4].as_i64().ok_or_else(|| bad("collected_at"))?,
+                            retain_until: v[5].as_i64(),
+                            sealed: hex::decode(text(6)?).map_err(|_| bad("sealed"))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok(Some((
+                    row.try_get(0)?,
+                    row.try_get::<Option<i64>, _>(1)?.is_some(),
+                    rows,
+                )))
+            }
+            Engine::Postgres => {
+                let rows = sqlx::query(
+                    "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed \
+                     FROM subjects s LEFT JOIN records r ON r.subject_key = s.key WHERE s.id = $1 ORDER BY r.id",
+                )
+                .bind(subject.as_str())
+                .fetch_all(&self.db)
+                .await?;
+                let Some(first) = rows.first() else {
+                    return Ok(None);
+                };
+                let path: String = first.try_get(0)?;
+                let erased = first.try_get::<Option<i64>, _>(1)?.is_some();
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    // A subject without records comes back as one row of NULLs.
+                    let Some(id) = r.try_get::<Option<i64>, _>(2)? else {
+                        continue;
+                    };
+                    out.push(SealedRow {
+                        id,
+                        category: r.try_get(3)?,
+                        purposes: r.try_get(4)?,
+                        source: r.try_get(5)?,
+                        collected_at: r.try_get(6)?,
+                        retain_until: r.try_get(7)?,
+                        sealed: r.try_get(8)?,
+                    });
+                }
+                Ok(Some((path, erased, out)))
+            }
+        }
     }
 
     /// Subjects in the caller's scope, by id, `limit` at a time after `after`.
@@ -1005,35 +1083,42 @@ async fn register_policy(pool: &AnyPool, policy: &Policy, now: i64) -> Result<i6
     )
 }
 
-/// Opens record rows whose columns start at `id` in position 2.
+/// A record as stored: metadata in clear, payload sealed.
+struct SealedRow {
+    id: i64,
+    category: String,
+    purposes: String,
+    source: String,
+    collected_at: i64,
+    retain_until: Option<i64>,
+    sealed: Vec<u8>,
+}
+
 fn open_records(
     key: &Key,
     subject: &SubjectId,
-    rows: &[sqlx::any::AnyRow],
+    rows: &[SealedRow],
 ) -> Result<Vec<Record>, StoreError> {
-    const AT: usize = 2;
     rows.iter()
         .map(|r| {
-            let category: String = r.try_get(AT + 1)?;
-            let sealed: Vec<u8> = r.try_get(AT + 6)?;
-            let plain = key.open(&sealed, format!("{subject}|{category}").as_bytes())?;
+            let plain = key.open(&r.sealed, format!("{subject}|{}", r.category).as_bytes())?;
             let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
                 .map_err(|e| {
                     StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
                 })?;
-            let purposes: String = r.try_get(AT + 2)?;
             Ok(Record {
-                id: r.try_get(AT)?,
-                category,
+                id: r.id,
+                category: r.category.clone(),
                 fields,
-                source: r.try_get(AT + 3)?,
-                purposes: purposes
+                source: r.source.clone(),
+                purposes: r
+                    .purposes
                     .split(',')
                     .filter(|p| !p.is_empty())
                     .map(str::to_owned)
                     .collect(),
-                collected_at: from_micros(r.try_get(AT + 4)?),
-                retain_until: r.try_get::<Option<i64>, _>(AT + 5)?.map(from_micros),
+                collected_at: from_micros(r.collected_at),
+                retain_until: r.retain_until.map(from_micros),
             })
         })
         .collect()

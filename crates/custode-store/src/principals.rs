@@ -58,6 +58,17 @@ pub struct Session {
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 8;
 
+/// How long a checked token is trusted without looking it up again.
+pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A token recently checked against the database.
+pub(crate) struct CachedToken {
+    secret_hash: Vec<u8>,
+    principal: Principal,
+    expires: Option<i64>,
+    checked_at: std::time::Instant,
+}
+
 /// What a principal is allowed to hold.
 #[derive(Clone, Debug)]
 pub struct Grant {
@@ -361,12 +372,27 @@ impl Store {
 
     /// The principal a presented token stands for, if valid, unexpired and
     /// not revoked.
+    ///
+    /// A token checked in the last [`TOKEN_CACHE_TTL`] is not looked up
+    /// again: a revocation on this instance applies at once, on another
+    /// instance within that time.
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, StoreError> {
         let Some((id, secret)) = token.strip_prefix("cus_").and_then(|t| t.split_once('.')) else {
             return Err(StoreError::Unauthenticated);
         };
         if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(StoreError::Unauthenticated);
+        }
+        let presented = secret_hash(secret);
+        {
+            let cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(hit) = cache.get(id) {
+                let fresh = hit.checked_at.elapsed() < TOKEN_CACHE_TTL;
+                let live = hit.expires.is_none_or(|e| e > to_micros(self.now()));
+                if fresh && live && constant_time_eq(&hit.secret_hash, &presented) {
+                    return Ok(hit.principal.clone());
+                }
+            }
         }
         let row = sqlx::query(
             "SELECT secret_hash, role, scope_path, subject_id, expires_at, revoked_at FROM api_tokens WHERE id = $1",
@@ -393,6 +419,10 @@ impl Store {
 
     /// Revokes a token at once.
     pub async fn revoke_token(&self, by: &Principal, id: &str) -> Result<(), StoreError> {
+        self.token_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
         let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
