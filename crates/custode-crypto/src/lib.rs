@@ -104,21 +104,7 @@ impl Key {
     /// `nonce || ciphertext || tag`; a random 192-bit nonce makes reuse
     /// negligible without any counter to keep.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let nonce = random_bytes::<NONCE_LEN>()?;
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
-        let ct = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| CryptoError::Unseal)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
-        Ok(out)
+        self.seal_under(random_bytes::<NONCE_LEN>()?, plaintext, aad)
     }
 
     /// Like [`Key::seal`], with the nonce taken from a [`Nonces`] buffer:
@@ -129,7 +115,15 @@ impl Key {
         plaintext: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let nonce = nonces.next()?;
+        self.seal_under(nonces.next()?, plaintext, aad)
+    }
+
+    fn seal_under(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let ct = cipher
             .encrypt(
