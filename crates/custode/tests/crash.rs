@@ -5,14 +5,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+mod common;
 const BATCH: usize = 1000;
 const SUBJECTS: usize = 10;
 
 struct Setup {
     dir: PathBuf,
     args: Vec<String>,
-    schemas: Vec<String>,
+    schemas: Option<common::Schemas>,
 }
 
 fn custode(setup: &Setup, args: &[&str]) -> String {
@@ -47,35 +47,13 @@ async fn setup(postgres: bool) -> Setup {
         "--policy".to_owned(),
         policy.display().to_string(),
     ];
-    let mut schemas = Vec::new();
-    if postgres {
-        let pool = sqlx::PgPool::connect(POSTGRES)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL is required at {POSTGRES}: {e}"));
-        for s in [format!("crash_{tag}"), format!("crash_{tag}_keys")] {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {s} CASCADE"
-            )))
-            .execute(&pool)
-            .await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
-                .execute(&pool)
-                .await
-                .expect("schema");
-            schemas.push(s);
-        }
-        pool.close().await;
-        args.push("--database".into());
-        args.push(format!(
-            "{POSTGRES}?options=-c%20search_path%3D{}",
-            schemas[0]
-        ));
-        args.push("--keystore".into());
-        args.push(format!(
-            "{POSTGRES}?options=-c%20search_path%3D{}",
-            schemas[1]
-        ));
-    }
+    let schemas = if postgres {
+        let schemas = common::Schemas::create(&format!("crash_{tag}")).await;
+        args.extend(schemas.flags());
+        Some(schemas)
+    } else {
+        None
+    };
     Setup { dir, args, schemas }
 }
 
@@ -194,13 +172,8 @@ async fn kill_mid_import(postgres: bool) {
     let verify = custode(&s, &["audit", "verify"]);
     assert!(verify.starts_with("audit chain intact"), "{verify}");
 
-    if postgres {
-        let pool = sqlx::PgPool::connect(POSTGRES).await.expect("pg");
-        for schema in &s.schemas {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&pool)
-                .await;
-        }
+    if let Some(schemas) = s.schemas {
+        schemas.drop().await;
     }
     let _ = std::fs::remove_dir_all(&s.dir);
 }

@@ -6,6 +6,8 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+mod common;
+
 fn get(addr: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
@@ -150,31 +152,10 @@ fn json(text: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowledged_write() {
-    let base = "postgres://postgres@127.0.0.1:5432/test";
-    let tag = format!("serve_{}", std::process::id());
-    let pool = sqlx::PgPool::connect(base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is required: {e}"));
-    for s in [tag.clone(), format!("{tag}_keys")] {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {s} CASCADE"
-        )))
-        .execute(&pool)
-        .await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
-            .execute(&pool)
-            .await
-            .expect("schema");
-    }
+    let schemas = common::Schemas::create(&format!("serve_{}", std::process::id())).await;
     let dir = std::env::temp_dir().join(format!("custode-two-{}", std::process::id()));
-    let args: Vec<String> = vec![
-        "--data".into(),
-        dir.display().to_string(),
-        "--database".into(),
-        format!("{base}?options=-c%20search_path%3D{tag}"),
-        "--keystore".into(),
-        format!("{base}?options=-c%20search_path%3D{tag}_keys"),
-    ];
+    let mut args: Vec<String> = vec!["--data".into(), dir.display().to_string()];
+    args.extend(schemas.flags());
     let key = "42".repeat(32);
     // Both start at once on an empty database: migrations and first-start
     // keys must not collide.
@@ -315,11 +296,7 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
             .status();
         let _ = i.child.wait();
     }
-    for s in [tag.clone(), format!("{tag}_keys")] {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
-            .execute(&pool)
-            .await;
-    }
+    schemas.drop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
