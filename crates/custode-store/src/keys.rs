@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use custode_crypto::{IdentifierHasher, Key, SigningKey, VerifyingKey};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::StoreError;
 use crate::engine::Engine;
 use crate::keyfile::MasterKeySource;
-use crate::{StoreError, placeholders};
 
 const CHECK_PLAINTEXT: &[u8] = b"custode master key check v1";
 
@@ -177,14 +177,11 @@ impl Keyring {
         let subjects = missing;
         let mut fetched = Vec::new();
         for chunk in subjects.chunks(500) {
-            let sql = format!(
-                "SELECT subject_id, wrapped FROM subject_keys WHERE subject_id IN ({})",
-                placeholders(self.engine, 1, chunk.len())
+            let q = crate::in_query(
+                self.engine,
+                "SELECT subject_id, wrapped FROM subject_keys WHERE subject_id IN ({ids})",
+                chunk,
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for s in chunk {
-                q = q.bind(*s);
-            }
             for row in q.fetch_all(&self.pool).await? {
                 let id: String = row.try_get(0)?;
                 let wrapped: Vec<u8> = row.try_get(1)?;
@@ -214,14 +211,11 @@ impl Keyring {
         }
         let mut destroyed = 0;
         for chunk in subjects.chunks(500) {
-            let sql = format!(
-                "DELETE FROM subject_keys WHERE subject_id IN ({})",
-                placeholders(self.engine, 1, chunk.len())
+            let q = crate::in_query(
+                self.engine,
+                "DELETE FROM subject_keys WHERE subject_id IN ({ids})",
+                chunk,
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for s in chunk {
-                q = q.bind(*s);
-            }
             destroyed += q.execute(&self.pool).await?.rows_affected();
         }
         if self.engine == Engine::Sqlite {

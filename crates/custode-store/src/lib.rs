@@ -142,6 +142,21 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
+/// A query whose `{ids}` is replaced by one placeholder per id, bound in
+/// order: the `WHERE ... IN (...)` every batch look-up needs.
+pub(crate) fn in_query<'q>(
+    engine: Engine,
+    template: &str,
+    ids: &[&'q str],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    let sql = template.replace("{ids}", &placeholders(engine, 1, ids.len()));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(*id);
+    }
+    q
+}
+
 /// `rows` parenthesised groups of `columns` placeholders, for a multi-row
 /// `INSERT ... VALUES`.
 pub(crate) fn values(engine: Engine, rows: usize, columns: usize) -> String {
@@ -528,14 +543,11 @@ impl Store {
     ) -> Result<HashMap<String, (i64, String)>, StoreError> {
         let mut kinds = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let sql = format!(
-                "SELECT id, kind, tenant_path, erased_at, key FROM subjects WHERE id IN ({})",
-                placeholders(self.engine, 1, chunk.len())
+            let q = in_query(
+                self.engine,
+                "SELECT id, kind, tenant_path, erased_at, key FROM subjects WHERE id IN ({ids})",
+                chunk,
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for id in chunk {
-                q = q.bind(*id);
-            }
             for row in q.fetch_all(&mut **tx).await? {
                 let id: String = row.try_get(0)?;
                 let kind: String = row.try_get(1)?;
@@ -968,15 +980,13 @@ impl Store {
     async fn finish_erasures(&self) -> Result<u64, StoreError> {
         let keyed = self.keys.keyed_subjects().await?;
         let mut leftover = Vec::new();
+        let keyed: Vec<&str> = keyed.iter().map(String::as_str).collect();
         for chunk in keyed.chunks(500) {
-            let sql = format!(
-                "SELECT id FROM subjects WHERE erased_at IS NOT NULL AND id IN ({})",
-                placeholders(self.engine, 1, chunk.len())
+            let q = in_query(
+                self.engine,
+                "SELECT id FROM subjects WHERE erased_at IS NOT NULL AND id IN ({ids})",
+                chunk,
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
             for r in q.fetch_all(&self.db).await? {
                 leftover.push(r.try_get::<String, _>(0)?);
             }

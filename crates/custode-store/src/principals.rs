@@ -298,24 +298,16 @@ impl Store {
     }
 
     async fn audit_failed_login(&self, username: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            to_micros(self.now()),
-            &[Event {
-                actor: "anonymous".to_owned(),
-                action: Action::AccessDenied,
-                subject: None,
-                reason: None,
-                // A hash, not the name: a mistyped password pasted into the
-                // user field must not land in the log.
-                detail: json!({ "attempt": "login", "user_hash": hex::encode(&secret_hash(username)[..8]) }),
-            }],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.audit_alone(Event {
+            actor: "anonymous".to_owned(),
+            action: Action::AccessDenied,
+            subject: None,
+            reason: None,
+            // A hash, not the name: a mistyped password pasted into the
+            // user field must not land in the log.
+            detail: json!({ "attempt": "login", "user_hash": hex::encode(&secret_hash(username)[..8]) }),
+        })
+        .await
     }
 
     /// Issues an API token with a grant no wider than the issuer's.
