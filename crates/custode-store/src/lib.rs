@@ -57,13 +57,19 @@ impl StoreConfig {
     /// Everything in one data directory: `custode.db`, `keys.db`,
     /// `master.key` (or the key from the environment).
     pub fn in_data_dir(dir: &Path, mode: OpenMode) -> Result<StoreConfig, StoreError> {
-        if mode == OpenMode::CreateIfMissing {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Invalid(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-            })?;
+        if mode == OpenMode::CreateIfMissing && !dir.exists() {
+            // The directory holds the master key: its owner alone may list it.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "cannot create the data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
         }
         Ok(StoreConfig {
             database_url: format!("sqlite://{}", dir.join("custode.db").display()),

@@ -53,6 +53,18 @@ fn serve_starts_on_an_empty_directory_and_stops_cleanly() {
     };
     assert!(setup_seen, "first start prints the one-time setup command");
     assert!(dir.join("master.key").exists() && dir.join("custode.db").exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: PathBuf| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    assert_eq!(
+        mode(dir.clone()),
+        0o700,
+        "the data directory is its owner's alone"
+    );
+    assert_eq!(
+        mode(dir.join("master.key")),
+        0o600,
+        "the master key is its owner's alone"
+    );
 
     let health = get(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
