@@ -115,6 +115,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         automated_decisions,
         measures,
         digest: hex(&Sha256::digest(source.as_bytes())),
+        source: std::sync::Arc::from(source),
         index: Index::default(),
     };
     crate::validate::check(&mut sink, &mut policy);

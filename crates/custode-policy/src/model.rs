@@ -43,6 +43,9 @@ pub struct Policy {
     pub measures: Vec<Measure>,
     /// SHA-256 of the policy source, hex: the version consents refer to.
     pub digest: String,
+    /// The file as loaded, kept so that any version the store registered
+    /// can be rebuilt exactly (receipts of old consents cite it).
+    pub source: std::sync::Arc<str>,
     pub(crate) index: Index,
 }
 
