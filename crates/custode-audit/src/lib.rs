@@ -42,11 +42,15 @@ pub enum Action {
     PolicyLoaded,
     /// A person logged in.
     LoggedIn,
+    /// A consent, objection or restriction event entered the ledger.
+    ConsentRecorded,
+    /// A subject's consent ledger (with its evidence) or a receipt was read.
+    ConsentRead,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 11] = [
+    pub const ALL: [(Action, &'static str); 13] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -58,6 +62,8 @@ impl Action {
         (Action::AccessRevoked, "access.revoked"),
         (Action::PolicyLoaded, "policy.loaded"),
         (Action::LoggedIn, "access.logged_in"),
+        (Action::ConsentRecorded, "consent.recorded"),
+        (Action::ConsentRead, "consent.read"),
     ];
 
     /// The stored name, e.g. `records.read`.

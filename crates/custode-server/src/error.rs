@@ -78,6 +78,9 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
             ),
             StoreError::Unauthenticated => ApiError::unauthenticated(),
+            StoreError::Forbidden(_) => {
+                Self::new(StatusCode::FORBIDDEN, "Forbidden", e.to_string())
+            }
             StoreError::SecondFactorRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "Second factor required",

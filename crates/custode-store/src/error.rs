@@ -78,6 +78,10 @@ pub enum StoreError {
     /// A request that the data model forbids.
     #[error("{0}")]
     Invalid(String),
+    /// The caller may see the thing but not do this to it; the message says
+    /// who may.
+    #[error("{0}")]
+    Forbidden(String),
     /// A record of a batch was refused; nothing of the batch was written.
     #[error(
         "record {index} of the batch (subject {subject}) was refused, and nothing of the batch was written: {source}"

@@ -115,6 +115,12 @@ impl Keyring {
         IdentifierHasher::new(self.index.clone())
     }
 
+    /// A key for one use, derived from the index key with a label (an HMAC
+    /// of the label), so every instance on one key store derives the same.
+    pub(crate) fn derived_key(&self, label: &str) -> Result<Key, custode_crypto::CryptoError> {
+        Key::from_bytes(&self.hasher().hash("key derivation", label))
+    }
+
     pub(crate) fn signing_key(&self) -> SigningKey {
         custode_crypto::signing_key(&self.signing)
     }

@@ -11,6 +11,8 @@
 //! commit.
 
 mod audit_log;
+mod consent;
+mod decisions;
 mod engine;
 mod error;
 mod ingest;
@@ -32,6 +34,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
@@ -143,9 +146,31 @@ pub struct Store {
     /// Recently checked API tokens (see `authenticate_token`).
     token_cache: std::sync::Mutex<HashMap<String, principals::CachedToken>>,
     key_source: MasterKeySource,
-    /// The policy in force and its id in `policy_versions`.
-    policy: RwLock<(Arc<Policy>, i64)>,
+    /// The policy in force, its id in `policy_versions`, its purposes' digests.
+    policy: RwLock<InForce>,
+    /// Digests of notice texts, by policy digest and language.
+    notices: std::sync::Mutex<HashMap<(String, custode_policy::Lang), String>>,
+    /// Subjects' consent states, for decisions.
+    decisions: Arc<decisions::DecisionCache>,
     clock: Arc<dyn Clock>,
+}
+
+/// The policy in force, with what is derived from it once per version.
+#[derive(Clone)]
+struct InForce {
+    policy: Arc<Policy>,
+    id: i64,
+    digests: Arc<std::collections::BTreeMap<String, String>>,
+}
+
+impl InForce {
+    fn new(policy: Arc<Policy>, id: i64) -> InForce {
+        InForce {
+            digests: Arc::new(custode_consent::purpose_digests(&policy)),
+            policy,
+            id,
+        }
+    }
 }
 
 /// A query whose `{ids}` is replaced by one placeholder per id, bound in
@@ -236,6 +261,12 @@ impl Store {
         )
         .await?;
         let audit_queue = audit_log::spawn_batcher(writer.clone(), engine, clock.clone());
+        let decisions = decisions::DecisionCache::new();
+        let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(&db)
+            .await?
+            .try_get(0)?;
+        decisions::spawn_poller(Arc::downgrade(&decisions), db.clone(), head);
         let store = Store {
             engine,
             db,
@@ -244,7 +275,9 @@ impl Store {
             keys,
             token_cache: std::sync::Mutex::new(HashMap::new()),
             key_source: config.master_key.clone(),
-            policy: RwLock::new((policy, policy_id)),
+            policy: RwLock::new(InForce::new(policy, policy_id)),
+            notices: std::sync::Mutex::new(HashMap::new()),
+            decisions,
             clock,
         };
         store.finish_erasures().await?;
@@ -262,21 +295,30 @@ impl Store {
     }
 
     fn policy_with_id(&self) -> (Arc<Policy>, i64) {
-        match self.policy.read() {
-            Ok(p) => (Arc::clone(&p.0), p.1),
-            Err(e) => {
-                let p = e.into_inner();
-                (Arc::clone(&p.0), p.1)
-            }
-        }
+        let f = self.in_force();
+        (f.policy, f.id)
+    }
+
+    fn in_force(&self) -> InForce {
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Puts a new (already validated) policy in force; records written from
-    /// now on refer to it. The change is audited with both digests.
-    pub async fn set_policy(&self, by: &Principal, policy: Arc<Policy>) -> Result<(), StoreError> {
+    /// now on refer to it. The change is audited with both digests. Returns
+    /// the consent purposes it changed: consents given to them before no
+    /// longer count until given again.
+    pub async fn set_policy(
+        &self,
+        by: &Principal,
+        policy: Arc<Policy>,
+    ) -> Result<Vec<String>, StoreError> {
         let now = to_micros(self.now());
         let id = register_policy(&self.writer, &policy, now).await?;
         let old = self.policy();
+        let reconsent = custode_consent::changed_consent_purposes(&old, &policy);
         let mut tx = self.begin_write().await?;
         audit_log::append(
             &mut tx,
@@ -287,16 +329,18 @@ impl Store {
                 action: Action::PolicyLoaded,
                 subject: None,
                 reason: None,
-                detail: json!({ "from": old.digest, "to": policy.digest, "version": policy.meta.version }),
+                detail: json!({
+                    "from": old.digest,
+                    "to": policy.digest,
+                    "version": policy.meta.version,
+                    "reconsent": reconsent,
+                }),
             }],
         )
         .await?;
         tx.commit().await?;
-        match self.policy.write() {
-            Ok(mut p) => *p = (policy, id),
-            Err(e) => *e.into_inner() = (policy, id),
-        }
-        Ok(())
+        *self.policy.write().unwrap_or_else(|e| e.into_inner()) = InForce::new(policy, id);
+        Ok(reconsent)
     }
 
     /// The public key that verifies audit checkpoints.
@@ -976,6 +1020,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.decisions.invalidate(subject.as_str());
         // After the commit: a crash here leaves an erased subject with a key,
         // which `finish_erasures` destroys at the next start.
         self.keys.destroy(&[subject.as_str()]).await?;
@@ -1084,10 +1129,17 @@ impl Store {
 
 /// The id of a policy version, registering it when new.
 async fn register_policy(pool: &AnyPool, policy: &Policy, now: i64) -> Result<i64, StoreError> {
-    sqlx::query("INSERT INTO policy_versions (digest, version, loaded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+    sqlx::query("INSERT INTO policy_versions (digest, version, loaded_at, source) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
         .bind(policy.digest.as_str())
         .bind(policy.meta.version.as_str())
         .bind(now)
+        .bind(&*policy.source)
+        .execute(pool)
+        .await?;
+    // Versions registered before texts were kept get theirs now.
+    sqlx::query("UPDATE policy_versions SET source = $1 WHERE digest = $2 AND source IS NULL")
+        .bind(&*policy.source)
+        .bind(policy.digest.as_str())
         .execute(pool)
         .await?;
     Ok(

@@ -131,6 +131,33 @@ CREATE TABLE sessions (
 )
 "#,
     },
+    Migration {
+        version: 3,
+        name: "consent ledger",
+        sql: r#"
+ALTER TABLE policy_versions ADD COLUMN source TEXT;
+CREATE TABLE consent_events (
+    seq {serial_pk},
+    id TEXT NOT NULL UNIQUE,
+    subject_key BIGINT NOT NULL REFERENCES subjects(key),
+    kind TEXT NOT NULL,
+    purpose TEXT,
+    purpose_digest TEXT,
+    policy_id BIGINT NOT NULL,
+    notice_digest TEXT NOT NULL,
+    language TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    -- IP, user agent, form, operator: sealed under the subject's key.
+    evidence {blob},
+    -- The audit entry written with the event: commit order, for other
+    -- instances' caches.
+    audit_seq BIGINT NOT NULL
+);
+CREATE INDEX consent_by_subject ON consent_events (subject_key, seq)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -19,6 +19,7 @@ pub fn postgres_url() -> String {
 }
 
 pub const POLICY: &str = include_str!("../../../../policies/email-hosting.toml");
+pub const TELECOM: &str = include_str!("../../../../policies/telecom.toml");
 
 pub struct Env {
     pub engine: Engine,
@@ -97,7 +98,16 @@ impl Env {
     }
 
     pub async fn open(&self) -> Store {
-        Store::open(&self.config, Self::policy(), self.clock.clone())
+        self.open_with(Self::policy()).await
+    }
+
+    /// The example policy with consent purposes (marketing, directory).
+    pub fn telecom() -> Arc<custode_policy::Policy> {
+        Arc::new(custode_policy::load("telecom.toml", TELECOM).expect("example policy"))
+    }
+
+    pub async fn open_with(&self, policy: Arc<custode_policy::Policy>) -> Store {
+        Store::open(&self.config, policy, self.clock.clone())
             .await
             .expect("store opens")
     }

@@ -1,0 +1,717 @@
+//! The consent ledger at rest: events appended (never changed) with their
+//! audit entry in one transaction, evidence sealed under the subject's key,
+//! decisions answered from the warm fold (see `decisions`), receipts built
+//! from the policy version each event cites, and one-click unsubscribe.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use custode_audit::{Action, Event};
+use custode_consent::receipt::{self, Format, Publication, ReceiptEvent, SignedReceipt};
+use custode_consent::{
+    Channel, Decision, Entry, EventId, EventKind, Evidence, Reason, SubjectState,
+};
+use custode_crypto::Key;
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::{Principal, SubjectId};
+use custode_policy::{Basis, Lang, Policy};
+use jiff::Timestamp;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::decisions::Known;
+use crate::{Store, StoreError, audit_log, not_found};
+
+/// An event to append to a subject's ledger.
+#[derive(Clone, Debug)]
+pub struct NewConsentEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// The purpose: required for consent events; for an objection, `None`
+    /// objects to all direct marketing; none for a restriction.
+    pub purpose: Option<String>,
+    /// How it reached the controller.
+    pub channel: Channel,
+    /// The language of the notice the subject was shown; the policy's
+    /// first language when not given.
+    pub language: Option<Lang>,
+    /// Proof of how it was expressed.
+    pub evidence: Evidence,
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsentEvent {
+    /// Its id (also the receipt id).
+    pub id: EventId,
+    /// The subject.
+    pub subject: SubjectId,
+    /// What happened.
+    pub kind: EventKind,
+    /// The purpose, if the event names one.
+    pub purpose: Option<String>,
+    /// Through which channel.
+    pub channel: Channel,
+    /// The notice language.
+    pub language: Lang,
+    /// When.
+    pub at: Timestamp,
+    /// Who recorded it.
+    pub actor: String,
+    /// Digest of the policy file it was recorded under.
+    pub policy_digest: String,
+    /// Digest of the notice text in `language` under that policy.
+    pub notice_digest: String,
+    /// The evidence, when it was read (it is sealed at rest).
+    pub evidence: Option<Evidence>,
+}
+
+/// What a one-click unsubscribe did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// The consent was withdrawn (or the objection recorded) now.
+    Done(EventId),
+    /// The token is not one of ours, or its subject is gone.
+    Unknown,
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.kind, e.purpose, e.channel, e.language, e.at, e.actor, \
+     p.digest, e.notice_digest, e.evidence, s.id, s.tenant_path";
+
+impl Store {
+    /// Appends an event to a subject's consent ledger, with its audit entry,
+    /// in one transaction; the decision cache sees it before this returns.
+    pub async fn record_consent(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        new: NewConsentEvent,
+    ) -> Result<ConsentEvent, StoreError> {
+        let in_force = self.in_force();
+        let policy = &in_force.policy;
+        self.check_event(by, subject, policy, &new)?;
+        let language = match new.language {
+            Some(l) if policy.meta.languages.iter().any(|x| x.code() == l.code()) => l,
+            Some(l) => {
+                return Err(StoreError::Invalid(format!(
+                    "the policy has no notice in `{l}` (it has {})",
+                    policy.meta.language_codes()
+                )));
+            }
+            None => policy.meta.languages.first().copied().unwrap_or(Lang::En),
+        };
+        let notice_digest = self.notice_digest(policy, language)?;
+        let purpose_digest = new
+            .purpose
+            .as_ref()
+            .and_then(|p| in_force.digests.get(p))
+            .cloned();
+        let id = EventId::generate();
+        let now = self.now();
+        let at = to_micros(now);
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT key, tenant_path, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(1)?;
+        if !by.scope.covers(&path, subject) {
+            drop(tx);
+            self.audit_denied(by, Some(subject.as_str()), "consent.record")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(2)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let subject_key: i64 = row.try_get(0)?;
+        let evidence = if new.evidence == Evidence::default() {
+            None
+        } else {
+            let keys = self.keys.subject_keys(&[subject.as_str()]).await?;
+            let key = keys
+                .get(subject.as_str())
+                .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
+            let plain = serde_json::to_vec(&new.evidence)
+                .map_err(|e| StoreError::Invalid(format!("evidence: {e}")))?;
+            Some(key.seal(&plain, evidence_aad(&id).as_bytes())?)
+        };
+        let audit_seq = audit_log::append(
+            &mut tx,
+            self.engine,
+            at,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::ConsentRecorded,
+                subject: Some(subject.to_string()),
+                reason: new.purpose.clone(),
+                detail: json!({
+                    "event": id.to_string(),
+                    "kind": new.kind.name(),
+                    "purpose": new.purpose,
+                    "channel": new.channel.name(),
+                    "policy": policy.digest,
+                }),
+            }],
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO consent_events (id, subject_key, kind, purpose, purpose_digest, policy_id, notice_digest, language, channel, actor, at, evidence, audit_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(id.to_string())
+        .bind(subject_key)
+        .bind(new.kind.name())
+        .bind(new.purpose.clone())
+        .bind(purpose_digest)
+        .bind(in_force.id)
+        .bind(notice_digest.as_str())
+        .bind(language.code())
+        .bind(new.channel.name())
+        .bind(by.id.as_str())
+        .bind(at)
+        .bind(evidence)
+        .bind(audit_seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.decisions.invalidate(subject.as_str());
+        Ok(ConsentEvent {
+            id,
+            subject: subject.clone(),
+            kind: new.kind,
+            purpose: new.purpose,
+            channel: new.channel,
+            language,
+            at: now,
+            actor: by.id.clone(),
+            policy_digest: policy.digest.clone(),
+            notice_digest,
+            evidence: Some(new.evidence),
+        })
+    }
+
+    /// The rules an event must meet before it is written.
+    fn check_event(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        policy: &Policy,
+        new: &NewConsentEvent,
+    ) -> Result<(), StoreError> {
+        let purpose = match &new.purpose {
+            Some(id) => Some(policy.purpose(id).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "purpose `{id}` is not in the policy (its purposes: {})",
+                    policy
+                        .purposes
+                        .iter()
+                        .map(|p| p.id.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?),
+            None => None,
+        };
+        match (new.kind, purpose) {
+            (k, None) if k.is_consent() => Err(StoreError::Invalid(format!(
+                "a `{}` event names the purpose it is about",
+                k.name()
+            ))),
+            (k, Some(p)) if k.is_consent() && p.basis != Basis::Consent => {
+                Err(StoreError::Invalid(format!(
+                    "purpose `{}` rests on {}, not on consent: there is no consent to give or withdraw (to stop it, record an objection)",
+                    p.id.value,
+                    p.basis.key()
+                )))
+            }
+            (EventKind::Objected | EventKind::ObjectionLifted, Some(p))
+                if !custode_consent::objection_applies(p) =>
+            {
+                Err(StoreError::Invalid(format!(
+                    "purpose `{}` rests on {}: Art. 21 gives a right to object only to legitimate interests, public tasks and direct marketing",
+                    p.id.value,
+                    p.basis.key()
+                )))
+            }
+            (EventKind::Restricted | EventKind::RestrictionLifted, Some(_)) => {
+                Err(StoreError::Invalid(
+                    "a restriction covers the whole subject: leave out the purpose".to_owned(),
+                ))
+            }
+            (EventKind::ObjectionLifted, None)
+                if by.scope.only_subject() != Some(subject) =>
+            {
+                Err(StoreError::Forbidden(
+                    "an objection to direct marketing is absolute (Art. 21(3)): only the subject can lift it"
+                        .to_owned(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The SHA-256 of the notice text in `lang` under `policy`: what the
+    /// subject was shown, pinned by value.
+    fn notice_digest(&self, policy: &Policy, lang: Lang) -> Result<String, StoreError> {
+        let key = (policy.digest.clone(), lang);
+        let mut cache = self.notices.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = cache.get(&key) {
+            return Ok(d.clone());
+        }
+        let text = custode_policy::notice(policy, lang)
+            .map_err(|e| StoreError::Invalid(format!("the notice cannot be built: {e}")))?
+            .to_markdown();
+        let digest = hex::encode(Sha256::digest(text.as_bytes()));
+        cache.insert(key, digest.clone());
+        Ok(digest)
+    }
+
+    /// May `purpose` be pursued for `subject` now? The hot path: answered
+    /// from memory once the subject is known, from the ledger otherwise.
+    pub async fn decide(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        purpose: &str,
+    ) -> Result<Decision, StoreError> {
+        let in_force = self.in_force();
+        let p = in_force
+            .policy
+            .purpose(purpose)
+            .ok_or_else(|| not_found("purpose", purpose))?;
+        let digest = in_force.digests.get(purpose).map_or("", String::as_str);
+        let known = match self.decisions.get(subject.as_str()) {
+            Some(k) => k,
+            None => self.load_known(subject).await?,
+        };
+        if !by.scope.covers(&known.path, subject) {
+            self.audit_denied(by, Some(subject.as_str()), "consent.decide")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if known.erased {
+            return Ok(Decision {
+                allowed: false,
+                basis: p.basis,
+                reason: Reason::Erased,
+            });
+        }
+        Ok(custode_consent::decide(p, digest, &known.state))
+    }
+
+    /// Reads one subject's state from the ledger and caches it.
+    async fn load_known(&self, subject: &SubjectId) -> Result<Arc<Known>, StoreError> {
+        let epoch = self.decisions.epoch();
+        let row = sqlx::query("SELECT key, tenant_path, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let key: i64 = row.try_get(0)?;
+        let path: String = row.try_get(1)?;
+        let erased = row.try_get::<Option<i64>, _>(2)?.is_some();
+        let mut states = self.fold_events(key, key).await?;
+        let known = Arc::new(Known {
+            path: self.decisions.intern(&path),
+            erased,
+            state: states.remove(&key).unwrap_or_default(),
+        });
+        // Cached unless invalidated while it was read; answered either way,
+        // since it was true when read.
+        self.decisions
+            .fill(epoch, vec![(subject.to_string(), known.clone())]);
+        Ok(known)
+    }
+
+    /// The folded states of subjects with keys in `[low, high]`.
+    async fn fold_events(
+        &self,
+        low: i64,
+        high: i64,
+    ) -> Result<HashMap<i64, SubjectState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT subject_key, id, kind, purpose, purpose_digest, at FROM consent_events \
+             WHERE subject_key >= $1 AND subject_key <= $2 ORDER BY subject_key, seq",
+        )
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.db)
+        .await?;
+        let mut states: HashMap<i64, SubjectState> = HashMap::new();
+        for r in rows {
+            let kind: String = r.try_get(2)?;
+            let id: String = r.try_get(1)?;
+            let entry = Entry {
+                id: EventId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                kind: EventKind::from_name(&kind).ok_or_else(|| {
+                    StoreError::Invalid(format!(
+                        "unknown consent event kind `{kind}` in the ledger"
+                    ))
+                })?,
+                purpose: r
+                    .try_get::<Option<String>, _>(3)?
+                    .map(|p| self.decisions.intern(&p)),
+                purpose_digest: r
+                    .try_get::<Option<String>, _>(4)?
+                    .map(|d| self.decisions.intern(&d)),
+                at: from_micros(r.try_get(5)?),
+            };
+            states.entry(r.try_get(0)?).or_default().apply(&entry);
+        }
+        Ok(states)
+    }
+
+    /// Loads every subject's consent state into memory, a chunk at a time,
+    /// so that decisions never wait for the database; returns how many
+    /// subjects are warm. Decisions asked meanwhile read the ledger.
+    pub async fn warm_decisions(&self) -> Result<usize, StoreError> {
+        let mut after = 0i64;
+        loop {
+            let epoch = self.decisions.epoch();
+            let subjects = sqlx::query(
+                "SELECT key, id, tenant_path, erased_at FROM subjects WHERE key > $1 ORDER BY key LIMIT 20000",
+            )
+            .bind(after)
+            .fetch_all(&self.db)
+            .await?;
+            let Some(last) = subjects.last() else { break };
+            let high: i64 = last.try_get(0)?;
+            let mut states = self.fold_events(after + 1, high).await?;
+            let mut entries = Vec::with_capacity(subjects.len());
+            for r in &subjects {
+                let key: i64 = r.try_get(0)?;
+                let path: String = r.try_get(2)?;
+                entries.push((
+                    r.try_get::<String, _>(1)?,
+                    Arc::new(Known {
+                        path: self.decisions.intern(&path),
+                        erased: r.try_get::<Option<i64>, _>(3)?.is_some(),
+                        state: states.remove(&key).unwrap_or_default(),
+                    }),
+                ));
+            }
+            self.decisions.fill(epoch, entries);
+            after = high;
+        }
+        Ok(self.decisions.len())
+    }
+
+    /// A subject's ledger, oldest first, with its evidence opened. The read
+    /// is audited before anything is returned.
+    pub async fn consent_history(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM consent_events e JOIN subjects s ON s.key = e.subject_key \
+             JOIN policy_versions p ON p.id = e.policy_id WHERE s.id = $1 ORDER BY e.seq"
+        )))
+        .bind(subject.as_str())
+        .fetch_all(&self.db)
+        .await?;
+        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_optional(&self.db)
+            .await?
+            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(0)?;
+        if !by.scope.covers(&path, subject) {
+            self.audit_denied(by, Some(subject.as_str()), "consent.read")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        let erased = row.try_get::<Option<i64>, _>(1)?.is_some();
+        let key = if erased {
+            None
+        } else {
+            self.keys
+                .subject_keys(&[subject.as_str()])
+                .await?
+                .remove(subject.as_str())
+        };
+        let events = rows
+            .iter()
+            .map(|r| event_from_row(r, key.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.audit_alone(Event {
+            actor: by.id.clone(),
+            action: Action::ConsentRead,
+            subject: Some(subject.to_string()),
+            reason: Some(reason.to_owned()),
+            detail: json!({ "events": events.len() }),
+        })
+        .await?;
+        Ok(events)
+    }
+
+    /// The signed receipt of a ledger event, built from the policy version
+    /// the event cites. Audited like any read about the subject.
+    pub async fn consent_receipt(
+        &self,
+        by: &Principal,
+        event: &EventId,
+        format: Format,
+        publication: &Publication<'_>,
+    ) -> Result<SignedReceipt, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS}, p.source FROM consent_events e JOIN subjects s ON s.key = e.subject_key \
+             JOIN policy_versions p ON p.id = e.policy_id WHERE e.id = $1"
+        )))
+        .bind(event.to_string())
+        .fetch_optional(&self.db)
+        .await?
+        .ok_or_else(|| not_found("consent event", &event.to_string()))?;
+        let e = event_from_row(&row, None)?;
+        let path: String = row.try_get(11)?;
+        if !by.scope.covers(&path, &e.subject) {
+            self.audit_denied(by, Some(e.subject.as_str()), "consent.receipt")
+                .await?;
+            return Err(not_found("consent event", &event.to_string()));
+        }
+        let source: Option<String> = row.try_get(12)?;
+        let policy = self.policy_version(&e.policy_digest, source.as_deref())?;
+        let cited = ReceiptEvent {
+            id: e.id,
+            kind: e.kind,
+            purpose: e.purpose.as_deref(),
+            at: e.at,
+            channel: e.channel,
+            language: e.language,
+            subject: e.subject.as_str(),
+            actor: &e.actor,
+            notice_digest: &e.notice_digest,
+        };
+        let signing = self.keys.signing_key();
+        let body = match format {
+            Format::Kantara => {
+                receipt::kantara(&policy, &cited, publication, &signing.verifying_key())
+            }
+            Format::Iso27560 => receipt::iso27560(&policy, &cited, publication),
+        }
+        .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        self.audit_alone(Event {
+            actor: by.id.clone(),
+            action: Action::ConsentRead,
+            subject: Some(e.subject.to_string()),
+            reason: Some("consent receipt".to_owned()),
+            detail: json!({ "event": event.to_string(), "format": format }),
+        })
+        .await?;
+        Ok(receipt::sign(format, body, &signing))
+    }
+
+    /// A policy version by digest: the one in force, or one rebuilt from
+    /// the source stored when it was registered.
+    fn policy_version(
+        &self,
+        digest: &str,
+        source: Option<&str>,
+    ) -> Result<Arc<Policy>, StoreError> {
+        let current = self.policy();
+        if current.digest == digest {
+            return Ok(current);
+        }
+        let source = source.ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "policy version {digest} was registered without its text, so its receipts cannot be rebuilt"
+            ))
+        })?;
+        custode_policy::load(digest, source)
+            .map(Arc::new)
+            .map_err(|e| {
+                StoreError::Invalid(format!(
+                    "stored policy version {digest} no longer loads: {e}"
+                ))
+            })
+    }
+
+    /// Subjects in scope whose consent to `purpose` was given against an
+    /// earlier form of it: they must be asked again, and until then the
+    /// consent does not count.
+    pub async fn reconsent_needed(
+        &self,
+        by: &Principal,
+        purpose: &str,
+        after: Option<&SubjectId>,
+        limit: u32,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        let in_force = self.in_force();
+        let p = in_force
+            .policy
+            .purpose(purpose)
+            .ok_or_else(|| not_found("purpose", purpose))?;
+        if p.basis != Basis::Consent {
+            return Ok(Vec::new());
+        }
+        let digest = in_force.digests.get(purpose).cloned().unwrap_or_default();
+        let (low, high) = by.scope.path_range();
+        let rows = sqlx::query(
+            "SELECT s.id FROM consent_events e JOIN subjects s ON s.key = e.subject_key \
+             WHERE e.purpose = $1 AND e.kind = 'given' AND e.purpose_digest <> $2 \
+             AND e.seq = (SELECT MAX(x.seq) FROM consent_events x WHERE x.subject_key = e.subject_key \
+                          AND x.purpose = $1 AND x.kind IN ('given', 'withdrawn', 'expired')) \
+             AND s.erased_at IS NULL AND s.tenant_path >= $3 AND s.tenant_path < $4 AND s.id > $5 \
+             AND ($6 IS NULL OR s.id = $6) ORDER BY s.id LIMIT $7",
+        )
+        .bind(purpose)
+        .bind(digest)
+        .bind(low)
+        .bind(high)
+        .bind(after.map_or(String::new(), |a| a.to_string()))
+        .bind(by.scope.only_subject().map(|s| s.to_string()))
+        .bind(i64::from(limit.min(10_000)))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                SubjectId::parse(&r.try_get::<String, _>(0)?)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))
+            })
+            .collect()
+    }
+
+    // ---- One-click unsubscribe -----------------------------------------
+
+    /// The key unsubscribe tokens are sealed with.
+    fn unsubscribe_key(&self) -> Result<Key, StoreError> {
+        Ok(self.keys.derived_key("unsubscribe tokens v1")?)
+    }
+
+    /// Mints an unsubscribe token for a subject in scope and a purpose the
+    /// subject can opt out of (consent, or direct marketing).
+    pub async fn unsubscribe_token(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        purpose: &str,
+    ) -> Result<String, StoreError> {
+        let policy = self.policy();
+        let p = policy
+            .purpose(purpose)
+            .ok_or_else(|| not_found("purpose", purpose))?;
+        if p.basis != Basis::Consent && !p.direct_marketing {
+            return Err(StoreError::Invalid(format!(
+                "purpose `{purpose}` rests on {} and is not direct marketing: there is nothing to unsubscribe from",
+                p.basis.key()
+            )));
+        }
+        let known = match self.decisions.get(subject.as_str()) {
+            Some(k) => k,
+            None => self.load_known(subject).await?,
+        };
+        if !by.scope.covers(&known.path, subject) {
+            self.audit_denied(by, Some(subject.as_str()), "consent.unsubscribe_link")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if known.erased {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        Ok(custode_consent::unsubscribe::mint(
+            &self.unsubscribe_key()?,
+            subject,
+            purpose,
+        )?)
+    }
+
+    /// The subject and purpose of a token, without acting on it (for the
+    /// confirmation page a GET shows).
+    pub fn unsubscribe_target(&self, token: &str) -> Option<(SubjectId, String)> {
+        let key = self.unsubscribe_key().ok()?;
+        custode_consent::unsubscribe::open(&key, token)
+    }
+
+    /// Acts on a one-click unsubscribe: withdraws the consent, or, for
+    /// direct marketing on legitimate interests, records the subject's
+    /// objection to it. Repeating it records nothing new.
+    pub async fn one_click_unsubscribe(
+        &self,
+        token: &str,
+        evidence: Evidence,
+    ) -> Result<Unsubscribed, StoreError> {
+        let Some((subject, purpose)) = self.unsubscribe_target(token) else {
+            return Ok(Unsubscribed::Unknown);
+        };
+        let policy = self.policy();
+        let Some(p) = policy.purpose(&purpose) else {
+            return Ok(Unsubscribed::Unknown);
+        };
+        let kind = if p.basis == Basis::Consent {
+            EventKind::Withdrawn
+        } else {
+            EventKind::Objected
+        };
+        let me = Principal {
+            id: format!("subject:{subject}"),
+            role: custode_domain::Role::Subject,
+            scope: custode_domain::Scope::everything(),
+        };
+        let decision = match self.decide(&me, &subject, &purpose).await {
+            Ok(d) => d,
+            Err(StoreError::NotFound { .. }) => return Ok(Unsubscribed::Unknown),
+            Err(e) => return Err(e),
+        };
+        if decision.reason == Reason::Erased {
+            return Ok(Unsubscribed::Unknown);
+        }
+        if !decision.allowed {
+            if let Some(e) = decision.reason.event() {
+                return Ok(Unsubscribed::Done(e));
+            }
+        }
+        let me = Principal {
+            scope: custode_domain::Scope::subject("/", subject.clone()),
+            ..me
+        };
+        let recorded = self
+            .record_consent(
+                &me,
+                &subject,
+                NewConsentEvent {
+                    kind,
+                    purpose: Some(purpose),
+                    channel: Channel::OneClick,
+                    language: None,
+                    evidence,
+                },
+            )
+            .await?;
+        Ok(Unsubscribed::Done(recorded.id))
+    }
+}
+
+fn evidence_aad(id: &EventId) -> String {
+    format!("consent-evidence|{id}")
+}
+
+fn event_from_row(r: &sqlx::any::AnyRow, key: Option<&Key>) -> Result<ConsentEvent, StoreError> {
+    let bad = |what: &str| StoreError::Invalid(format!("a ledger row is malformed: {what}"));
+    let id = EventId::parse(&r.try_get::<String, _>(0)?).map_err(|_| bad("id"))?;
+    let sealed: Option<Vec<u8>> = r.try_get(9)?;
+    let evidence = match (sealed, key) {
+        (None, _) => Some(Evidence::default()),
+        (Some(sealed), Some(key)) => {
+            let plain = key.open(&sealed, evidence_aad(&id).as_bytes())?;
+            Some(serde_json::from_slice(&plain).map_err(|_| bad("evidence"))?)
+        }
+        (Some(_), None) => None,
+    };
+    Ok(ConsentEvent {
+        id,
+        kind: EventKind::from_name(&r.try_get::<String, _>(1)?).ok_or_else(|| bad("kind"))?,
+        purpose: r.try_get(2)?,
+        channel: Channel::from_name(&r.try_get::<String, _>(3)?).ok_or_else(|| bad("channel"))?,
+        language: Lang::parse(&r.try_get::<String, _>(4)?).ok_or_else(|| bad("language"))?,
+        at: from_micros(r.try_get(5)?),
+        actor: r.try_get(6)?,
+        policy_digest: r.try_get(7)?,
+        notice_digest: r.try_get(8)?,
+        evidence,
+        subject: SubjectId::parse(&r.try_get::<String, _>(10)?).map_err(|_| bad("subject"))?,
+    })
+}
