@@ -26,11 +26,18 @@ pub enum Operation {
     ManageAccess,
     /// Put a new version of the policy in force.
     ManagePolicy,
+    /// Record consent, withdrawal, objection or restriction events.
+    RecordConsent,
+    /// Read a subject's consent ledger and receipts.
+    ReadConsent,
+    /// Ask for processing decisions and mint unsubscribe links (what a
+    /// sending system does before each message).
+    AskConsent,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 12] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -40,6 +47,9 @@ impl Operation {
         Operation::AuditLog,
         Operation::ManageAccess,
         Operation::ManagePolicy,
+        Operation::RecordConsent,
+        Operation::ReadConsent,
+        Operation::AskConsent,
     ];
 }
 
@@ -65,6 +75,10 @@ pub fn may(role: Role, op: Operation) -> bool {
         AuditLog => matches!(role, Administrator | Dpo | System),
         ManageAccess => matches!(role, Administrator),
         ManagePolicy => matches!(role, Administrator | Dpo),
+        RecordConsent | ReadConsent | AskConsent => matches!(
+            role,
+            Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
+        ),
     }
 }
 

@@ -255,3 +255,10 @@ ropa-dpo = Data protection officer
 ropa-technical = Technical
 ropa-organisational = Organisational
 ropa-vault = kept in the segregated vault
+
+## One-click unsubscribe pages
+unsubscribe-title = Unsubscribe
+unsubscribe-confirm = Do you want to stop receiving messages for “{ $purpose }”?
+unsubscribe-button = Unsubscribe
+unsubscribe-done = Done: you will no longer receive messages for “{ $purpose }”. Nothing else has changed.
+unsubscribe-unknown = This unsubscribe link is not valid, or the person it was made for is no longer on file.

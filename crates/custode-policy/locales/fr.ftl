@@ -258,3 +258,10 @@ ropa-dpo = Délégué à la protection des données
 ropa-technical = Mesures techniques
 ropa-organisational = Mesures organisationnelles
 ropa-vault = conservation dans l'archive cloisonnée
+
+## One-click unsubscribe pages
+unsubscribe-title = Se désabonner
+unsubscribe-confirm = Voulez-vous ne plus recevoir de messages pour « { $purpose } » ?
+unsubscribe-button = Se désabonner
+unsubscribe-done = C'est fait : vous ne recevrez plus de messages pour « { $purpose } ». Rien d'autre n'a changé.
+unsubscribe-unknown = Ce lien de désabonnement n'est pas valide, ou la personne pour qui il a été créé ne figure plus dans nos fichiers.

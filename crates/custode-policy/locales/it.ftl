@@ -253,3 +253,10 @@ ropa-dpo = Responsabile della protezione dei dati
 ropa-technical = Tecniche
 ropa-organisational = Organizzative
 ropa-vault = conservati nell'archivio separato
+
+## One-click unsubscribe pages
+unsubscribe-title = Annulla l'iscrizione
+unsubscribe-confirm = Vuoi smettere di ricevere messaggi per «{ $purpose }»?
+unsubscribe-button = Annulla l'iscrizione
+unsubscribe-done = Fatto: non riceverai più messaggi per «{ $purpose }». Nient'altro è cambiato.
+unsubscribe-unknown = Questo link di disiscrizione non è valido, oppure la persona per cui era stato creato non è più nei nostri archivi.

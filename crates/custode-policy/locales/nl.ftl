@@ -255,3 +255,10 @@ ropa-dpo = Functionaris voor gegevensbescherming
 ropa-technical = Technische maatregelen
 ropa-organisational = Organisatorische maatregelen
 ropa-vault = bewaard in het afgescheiden archief
+
+## One-click unsubscribe pages
+unsubscribe-title = Afmelden
+unsubscribe-confirm = Wilt u geen berichten meer ontvangen voor „{ $purpose }”?
+unsubscribe-button = Afmelden
+unsubscribe-done = Klaar: u ontvangt geen berichten meer voor „{ $purpose }”. Verder is er niets veranderd.
+unsubscribe-unknown = Deze afmeldlink is niet geldig, of de persoon voor wie hij is gemaakt staat niet meer in ons bestand.

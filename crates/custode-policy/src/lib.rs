@@ -31,7 +31,7 @@ mod text;
 mod validate;
 
 pub use diagnostic::{LineCol, Located, PolicyError, Problem, ProblemKind, Span};
-pub use doc::{Block, Document, Format};
+pub use doc::{Block, Document, Format, html_escape};
 pub use i18n::Catalog;
 pub use law::{digital_consent_age, has_adequacy_decision, is_eea};
 pub use load::load;

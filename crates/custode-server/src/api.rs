@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, Params};
 
-fn parse_subject(id: &str) -> Result<SubjectId, ApiError> {
+pub(crate) fn parse_subject(id: &str) -> Result<SubjectId, ApiError> {
     SubjectId::parse(id).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
@@ -679,6 +679,10 @@ pub async fn setup(
 pub struct Reloaded {
     /// SHA-256 of the policy now in force.
     pub digest: String,
+    /// Consent purposes the new version changed: consents given to them
+    /// before no longer count until given again (see
+    /// `/api/v1/consent/reconsent`).
+    pub reconsent: Vec<String>,
 }
 
 /// Re-reads the policy file; an invalid one is refused and the policy in
@@ -691,8 +695,8 @@ pub async fn reload_policy(
     caller
         .require(&state, Operation::ManagePolicy, "change the policy")
         .await?;
-    let digest = state.reload_policy(&caller.0).await?;
-    Ok(Json(Reloaded { digest }))
+    let (digest, reconsent) = state.reload_policy(&caller.0).await?;
+    Ok(Json(Reloaded { digest, reconsent }))
 }
 
 /// Credentials for a person.

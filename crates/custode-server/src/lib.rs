@@ -6,6 +6,7 @@
 //! the store bounds every query by the caller's scope and audits it.
 
 mod api;
+mod consent;
 mod error;
 mod extract;
 pub mod jobs;
@@ -39,6 +40,9 @@ pub struct AppState {
     pub policy_path: Option<std::path::PathBuf>,
     /// Failed logins per user name.
     pub attempts: Arc<Attempts>,
+    /// The public base URL (`https://privacy.example`), for links in
+    /// receipts and unsubscribe headers.
+    pub public_url: Arc<str>,
 }
 
 /// Failed login attempts per user name, in memory: at most
@@ -110,7 +114,14 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
             attempts: Arc::new(Attempts::default()),
+            public_url: Arc::from("http://127.0.0.1:8080"),
         }
+    }
+
+    /// The same state, with the public base URL links are made from.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 
     /// The same state, reloading the policy from `path`.
@@ -121,8 +132,11 @@ impl AppState {
 
     /// Re-reads and validates the policy file and puts it in force; an
     /// invalid file is refused with its problems and the policy in force
-    /// stays. Returns the new digest.
-    pub async fn reload_policy(&self, by: &custode_domain::Principal) -> Result<String, ApiError> {
+    /// stays. Returns the new digest and the consent purposes it changed.
+    pub async fn reload_policy(
+        &self,
+        by: &custode_domain::Principal,
+    ) -> Result<(String, Vec<String>), ApiError> {
         let Some(path) = &self.policy_path else {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -145,9 +159,9 @@ impl AppState {
             )
         })?;
         let digest = policy.digest.clone();
-        self.store.set_policy(by, Arc::new(policy)).await?;
-        tracing::info!(%digest, "policy reloaded");
-        Ok(digest)
+        let reconsent = self.store.set_policy(by, Arc::new(policy)).await?;
+        tracing::info!(%digest, ?reconsent, "policy reloaded");
+        Ok((digest, reconsent))
     }
 
     pub(crate) fn store_now(&self) -> jiff::Timestamp {
@@ -176,6 +190,9 @@ pub struct Metrics {
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
         api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
+        consent::record, consent::history, consent::decide, consent::receipt,
+        consent::public_key, consent::reconsent, consent::unsubscribe_link,
+        consent::confirm_page, consent::one_click,
     ),
     modifiers(&BearerAuth),
 )]
@@ -327,6 +344,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/subjects/{id}/erase", post(api::erase_subject))
         .route("/api/v1/audit/verify", get(api::audit_verify))
+        .route(
+            "/api/v1/subjects/{id}/consent",
+            get(consent::history).post(consent::record),
+        )
+        .route(
+            "/api/v1/subjects/{id}/decisions/{purpose}",
+            get(consent::decide),
+        )
+        .route(
+            "/api/v1/subjects/{id}/unsubscribe-link",
+            post(consent::unsubscribe_link),
+        )
+        .route("/api/v1/consent/events/{id}/receipt", get(consent::receipt))
+        .route("/api/v1/consent/public-key", get(consent::public_key))
+        .route("/api/v1/consent/reconsent", get(consent::reconsent))
+        .route("/u/{token}", get(consent::confirm_page).post(consent::one_click))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

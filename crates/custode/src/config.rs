@@ -10,13 +10,14 @@ use anyhow::{Context, bail};
 
 /// Settings a file may hold: its key, and the flag it stands for
 /// (`serve` for the server's own flags).
-const KEYS: [(&str, &str, bool); 6] = [
+const KEYS: [(&str, &str, bool); 7] = [
     ("data", "data", false),
     ("database", "database", false),
     ("keystore", "keystore", false),
     ("policy", "policy", false),
     ("listen", "listen", true),
     ("log_json", "log_json", true),
+    ("public_url", "public_url", true),
 ];
 
 /// The config file named by `--config` or `CUSTODE_CONFIG`, if any.

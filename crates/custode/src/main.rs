@@ -2,6 +2,7 @@
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
 mod config;
+mod consent_cmd;
 mod data_cmd;
 mod policy_cmd;
 mod serve_cmd;
@@ -54,6 +55,9 @@ enum Command {
     /// The master key.
     #[command(subcommand)]
     Keys(data_cmd::KeyCommand),
+    /// Consent receipts.
+    #[command(subcommand)]
+    Consent(consent_cmd::ConsentCommand),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Tokens(cmd) => data_cmd::tokens(store, cmd).await,
             Command::Audit(cmd) => data_cmd::audit(store, cmd).await,
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
+            Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
         }
     })
 }

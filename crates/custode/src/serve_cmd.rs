@@ -26,6 +26,11 @@ pub(crate) struct ServeArgs {
     /// Run no background job on this instance.
     #[arg(long, env = "CUSTODE_NO_JOBS")]
     no_jobs: bool,
+    /// The public base URL people and mail receivers reach this instance
+    /// at (`https://privacy.example`), for unsubscribe links and receipts.
+    /// Default: `http://` and the listening address.
+    #[arg(long, env = "CUSTODE_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 async fn shutdown_signal() {
@@ -73,8 +78,26 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
     );
     tracing::info!(%addr, engine = ?store.engine(), "serving");
-    let state = custode_server::AppState::new(Arc::new(store), clock)
-        .with_policy_path(store_args.policy.clone());
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let store = Arc::new(store);
+    {
+        // Decisions are answered from memory once warm; until then from
+        // the ledger, so serving starts at once.
+        let store = store.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match store.warm_decisions().await {
+                Ok(n) => tracing::info!(subjects = n, seconds = started.elapsed().as_secs_f64(), "consent decisions warm"),
+                Err(e) => tracing::warn!(error = %e, "consent decisions stay cold; answered from the ledger"),
+            }
+        });
+    }
+    let state = custode_server::AppState::new(store, clock)
+        .with_policy_path(store_args.policy.clone())
+        .with_public_url(&public_url);
     #[cfg(unix)]
     {
         // SIGHUP re-reads the policy; an invalid file is refused and logged.
@@ -90,7 +113,9 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
                     .reload_policy(&custode_domain::Principal::system("sighup"))
                     .await
                 {
-                    Ok(digest) => tracing::info!(%digest, "policy reloaded on SIGHUP"),
+                    Ok((digest, reconsent)) => {
+                        tracing::info!(%digest, ?reconsent, "policy reloaded on SIGHUP")
+                    }
                     Err(e) => {
                         tracing::error!(error = ?e, "policy reload refused; the policy in force stays")
                     }
