@@ -543,7 +543,9 @@ pub async fn one_click(
                 lang,
                 &format!(
                     "<p>{}</p>",
-                    html_escape(&c.msg_args("unsubscribe-done", &[("purpose", name.as_str().into())]))
+                    html_escape(
+                        &c.msg_args("unsubscribe-done", &[("purpose", name.as_str().into())])
+                    )
                 ),
             )
         }

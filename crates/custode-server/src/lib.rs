@@ -359,7 +359,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/consent/events/{id}/receipt", get(consent::receipt))
         .route("/api/v1/consent/public-key", get(consent::public_key))
         .route("/api/v1/consent/reconsent", get(consent::reconsent))
-        .route("/u/{token}", get(consent::confirm_page).post(consent::one_click))
+        .route(
+            "/u/{token}",
+            get(consent::confirm_page).post(consent::one_click),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -24,7 +24,14 @@ struct World {
     tokens: Vec<(&'static str, Option<String>)>,
 }
 
+const EMAIL_HOSTING: &str = include_str!("../../../policies/email-hosting.toml");
+const TELECOM: &str = include_str!("../../../policies/telecom.toml");
+
 async fn world() -> World {
+    world_with(EMAIL_HOSTING, "mailbox_user").await
+}
+
+async fn world_with(policy_source: &str, subject_kind: &str) -> World {
     let dir = std::env::temp_dir().join(format!("custode-api-{}", SubjectId::generate()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = custode_store::StoreConfig {
@@ -35,13 +42,7 @@ async fn world() -> World {
         ),
         mode: custode_store::OpenMode::CreateIfMissing,
     };
-    let policy = Arc::new(
-        custode_policy::load(
-            "p.toml",
-            include_str!("../../../policies/email-hosting.toml"),
-        )
-        .expect("policy"),
-    );
+    let policy = Arc::new(custode_policy::load("p.toml", policy_source).expect("policy"));
     let clock = Arc::new(custode_domain::SystemClock);
     let store = Arc::new(
         Store::open(&config, policy, clock.clone())
@@ -66,11 +67,11 @@ async fn world() -> World {
         .await
         .expect("b");
     let a_subject = store
-        .create_subject(&sys, &domain_a.id, "mailbox_user", "t")
+        .create_subject(&sys, &domain_a.id, subject_kind, "t")
         .await
         .expect("s");
     let b_subject = store
-        .create_subject(&sys, &domain_b.id, "mailbox_user", "t")
+        .create_subject(&sys, &domain_b.id, subject_kind, "t")
         .await
         .expect("s");
     let grant = |role, path: &str, subject: Option<SubjectId>| Grant {
@@ -112,11 +113,7 @@ async fn world() -> World {
         tokens.push((name, Some(t.token)));
     }
     let policy_path = dir.join("policy.toml");
-    std::fs::write(
-        &policy_path,
-        include_str!("../../../policies/email-hosting.toml"),
-    )
-    .expect("policy copy");
+    std::fs::write(&policy_path, policy_source).expect("policy copy");
     World {
         app: router(AppState::new(store.clone(), clock).with_policy_path(policy_path)),
         store,
@@ -162,16 +159,16 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 14])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403]),
+const MATRIX: &[(&str, [u16; 19])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200]),
 ];
 
 fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
@@ -208,6 +205,15 @@ fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option
         (Method::GET, "/notice?lang=it".into(), None),
         (Method::GET, "/api/v1/policy".into(), None),
         (Method::POST, "/api/v1/policy/reload".into(), None),
+        (
+            Method::POST,
+            format!("/api/v1/subjects/{a}/consent"),
+            Some(r#"{"kind":"objected","purpose":"analytics","channel":"web_form"}"#.into()),
+        ),
+        (Method::GET, format!("/api/v1/subjects/{a}/consent?reason=matrix"), None),
+        (Method::GET, format!("/api/v1/subjects/{a}/decisions/analytics"), None),
+        (Method::GET, format!("/api/v1/subjects/{b}/decisions/analytics"), None),
+        (Method::GET, "/api/v1/consent/public-key".into(), None),
     ]
 }
 
@@ -889,5 +895,340 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         "the erased subject's sealed records are purged and a checkpoint is signed"
     );
     assert!(w.store.audit_verify().await.expect("verify").is_intact());
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// A request as a mail receiver or a browser sends it: any content type,
+/// no credentials.
+async fn anonymous(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    send(app, req.body(Body::from(body.to_owned())).expect("request")).await
+}
+
+fn token_of(w: &World, role: &str) -> String {
+    w.tokens
+        .iter()
+        .find(|(name, _)| *name == role)
+        .and_then(|(_, t)| t.clone())
+        .expect("token")
+}
+
+async fn decision(w: &World, token: &str) -> serde_json::Value {
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/subjects/{}/decisions/marketing", w.a_subject),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+async fn consent(w: &World, token: &str, body: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/subjects/{}/consent", w.a_subject),
+        Some(token),
+        Some(body.to_owned()),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_given_and_withdrawn_flips_the_decision_at_once() {
+    let w = world_with(TELECOM, "customer").await;
+    let agent = token_of(&w, "support_agent");
+    assert_eq!(decision(&w, &agent).await["reason"], "no_consent");
+
+    let (status, given) = consent(
+        &w,
+        &agent,
+        r#"{"kind":"given","purpose":"marketing","channel":"web_form","language":"it",
+            "evidence":{"ip":"203.0.113.9","user_agent":"Synthetic/1.0","form_id":"signup-v2"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{given}");
+    let d = decision(&w, &agent).await;
+    assert_eq!(d["allowed"], true);
+    assert_eq!(d["reason"], "consent");
+    assert_eq!(d["event"], given["id"]);
+    assert_eq!(d["basis"], "consent");
+
+    // The receipt verifies offline with the published key.
+    let (_, _, key) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/consent/public-key",
+        None,
+        None,
+    )
+    .await;
+    let key: serde_json::Value = serde_json::from_str(&key).expect("json");
+    let key_bytes: [u8; 32] = hex::decode(key["public_key"].as_str().expect("hex"))
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    let key = custode_crypto::VerifyingKey::from_bytes(&key_bytes).expect("key");
+    let id = given["id"].as_str().expect("id");
+    let (status, _, receipt) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/consent/events/{id}/receipt"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    let content = custode_consent::receipt::verify(&receipt, &key).expect("valid receipt");
+    assert_eq!(content["consentReceiptID"], id);
+    assert_eq!(content["language"], "it");
+    let tampered = receipt.replace(w.a_subject.as_str(), "00000000000000000000000000000000");
+    assert!(custode_consent::receipt::verify(&tampered, &key).is_err());
+
+    let (status, withdrawn) =
+        consent(&w, &agent, r#"{"kind":"withdrawn","purpose":"marketing"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let d = decision(&w, &agent).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(false), Some("consent_withdrawn"))
+    );
+    let wid = withdrawn["id"].as_str().expect("id");
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/consent/events/{wid}/receipt"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Kantara records consents only: {body}"
+    );
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/consent/events/{wid}/receipt?format=iso27560"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"event_state\":\"withdrawn\""), "{body}");
+
+    // The ledger keeps both, with the evidence.
+    let (status, _, history) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/subjects/{}/consent?reason=dispute", w.a_subject),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let history: serde_json::Value = serde_json::from_str(&history).expect("json");
+    assert_eq!(history.as_array().map(Vec::len), Some(2));
+    assert_eq!(history[0]["evidence"]["ip"], "203.0.113.9");
+
+    // Bad input is refused with what is wrong.
+    let (status, problem) = consent(&w, &agent, r#"{"kind":"maybe","purpose":"marketing"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("given")),
+        "{problem}"
+    );
+    let (status, _) = consent(&w, &agent, r#"{"kind":"given","purpose":"service"}"#).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "service rests on contract"
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_link_withdraws_on_post_only() {
+    let w = world_with(TELECOM, "customer").await;
+    let agent = token_of(&w, "support_agent");
+    consent(&w, &agent, r#"{"kind":"given","purpose":"marketing"}"#).await;
+    let (status, _, link) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/subjects/{}/unsubscribe-link", w.a_subject),
+        Some(&agent),
+        Some(r#"{"purpose":"marketing"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let link: serde_json::Value = serde_json::from_str(&link).expect("json");
+    let url = link["url"].as_str().expect("url");
+    assert_eq!(link["headers"]["List-Unsubscribe"], format!("<{url}>"));
+    assert_eq!(
+        link["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(
+        !url.contains(w.a_subject.as_str()),
+        "the link reveals nothing"
+    );
+    let path = url
+        .split_once("/u/")
+        .map(|(_, t)| format!("/u/{t}"))
+        .expect("path");
+
+    // Link scanners follow GETs: a GET shows a page and changes nothing.
+    let (status, headers, page) = anonymous(&w.app, Method::GET, &path, None, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/html")
+    );
+    assert!(
+        page.contains("name=\"List-Unsubscribe\" value=\"One-Click\""),
+        "{page}"
+    );
+    assert_eq!(decision(&w, &agent).await["allowed"], true);
+
+    // The wrong body does nothing either.
+    let form = Some("application/x-www-form-urlencoded");
+    let (status, _, _) = anonymous(&w.app, Method::POST, &path, form, "List-Unsubscribe=No").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(decision(&w, &agent).await["allowed"], true);
+
+    // The one-click POST withdraws at once, sets no cookie, never redirects.
+    let (status, headers, page) = anonymous(
+        &w.app,
+        Method::POST,
+        &path,
+        form,
+        "List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!headers.contains_key("set-cookie"));
+    assert!(!headers.contains_key("location"));
+    let d = decision(&w, &agent).await;
+    assert_eq!(
+        (d["allowed"].as_bool(), d["reason"].as_str()),
+        (Some(false), Some("consent_withdrawn"))
+    );
+
+    // Multipart works too, and repeating records nothing new.
+    let body = "--b0\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b0--\r\n";
+    let (status, _, _) = anonymous(
+        &w.app,
+        Method::POST,
+        &path,
+        Some("multipart/form-data; boundary=b0"),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(decision(&w, &agent).await["event"], d["event"]);
+
+    // A forged or unknown link is a 404 page, not an error.
+    let (status, _, _) = anonymous(
+        &w.app,
+        Method::POST,
+        "/u/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        form,
+        "List-Unsubscribe=One-Click",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_subject_lifts_an_objection_to_direct_marketing() {
+    let w = world_with(TELECOM, "customer").await;
+    let agent = token_of(&w, "support_agent");
+    let me = token_of(&w, "subject");
+    let (status, _) = consent(
+        &w,
+        &agent,
+        r#"{"kind":"objected","channel":"phone","evidence":{"operator":"op-12"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = consent(
+        &w,
+        &me,
+        r#"{"kind":"given","purpose":"marketing","channel":"app"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        decision(&w, &agent).await["reason"],
+        "objected_to_direct_marketing"
+    );
+    let (status, problem) = consent(&w, &agent, r#"{"kind":"objection_lifted"}"#).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(decision(&w, &agent).await["allowed"], false);
+    let (status, _) = consent(&w, &me, r#"{"kind":"objection_lifted"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(decision(&w, &agent).await["reason"], "consent");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_reload_that_changes_a_consent_purpose_flags_old_consents() {
+    let w = world_with(TELECOM, "customer").await;
+    let agent = token_of(&w, "support_agent");
+    let admin = token_of(&w, "administrator");
+    consent(&w, &agent, r#"{"kind":"given","purpose":"marketing"}"#).await;
+    let changed = TELECOM.replace(
+        "subjects = [\"customer\", \"prospect\"]\nretention = { keep = \"24 months\" }\ndirect_marketing = true",
+        "subjects = [\"customer\", \"prospect\"]\nretention = { keep = \"36 months\" }\ndirect_marketing = true",
+    );
+    assert_ne!(changed, TELECOM);
+    std::fs::write(w.dir.join("policy.toml"), changed).expect("write");
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/policy/reload",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reloaded: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(reloaded["reconsent"], serde_json::json!(["marketing"]));
+    assert_eq!(decision(&w, &agent).await["reason"], "reconsent_needed");
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/consent/reconsent?purpose=marketing",
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(page["items"], serde_json::json!([w.a_subject.to_string()]));
+    consent(&w, &agent, r#"{"kind":"given","purpose":"marketing"}"#).await;
+    assert_eq!(decision(&w, &agent).await["reason"], "consent");
     let _ = std::fs::remove_dir_all(&w.dir);
 }

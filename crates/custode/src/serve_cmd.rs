@@ -90,8 +90,14 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             match store.warm_decisions().await {
-                Ok(n) => tracing::info!(subjects = n, seconds = started.elapsed().as_secs_f64(), "consent decisions warm"),
-                Err(e) => tracing::warn!(error = %e, "consent decisions stay cold; answered from the ledger"),
+                Ok(n) => tracing::info!(
+                    subjects = n,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "consent decisions warm"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "consent decisions stay cold; answered from the ledger")
+                }
             }
         });
     }
