@@ -76,6 +76,9 @@ pub enum Unsubscribed {
     Unknown,
 }
 
+/// Ledger rows per multi-row insert (13 parameters each).
+const CONSENTS_PER_INSERT: usize = 400;
+
 const EVENT_COLUMNS: &str = "e.id, e.kind, e.purpose, e.channel, e.language, e.at, e.actor, \
      p.digest, e.notice_digest, e.evidence, s.id, s.tenant_path";
 
@@ -88,109 +91,161 @@ impl Store {
         subject: &SubjectId,
         new: NewConsentEvent,
     ) -> Result<ConsentEvent, StoreError> {
+        self.record_consents(by, vec![(subject.clone(), new)])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("no consent event was recorded".to_owned()))
+    }
+
+    /// Appends a batch of ledger events (an import of consents collected
+    /// elsewhere, say) in one transaction: all or nothing, each checked like
+    /// a single one, each with its audit entry.
+    pub async fn record_consents(
+        &self,
+        by: &Principal,
+        batch: Vec<(SubjectId, NewConsentEvent)>,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let in_force = self.in_force();
         let policy = &in_force.policy;
-        self.check_event(by, subject, policy, &new)?;
-        let language = match new.language {
-            Some(l) if policy.meta.languages.iter().any(|x| x.code() == l.code()) => l,
-            Some(l) => {
-                return Err(StoreError::Invalid(format!(
-                    "the policy has no notice in `{l}` (it has {})",
-                    policy.meta.language_codes()
-                )));
+        let many = batch.len() > 1;
+        let at_index = |i: usize, e: StoreError| match (many, e) {
+            (true, StoreError::Invalid(m)) => {
+                StoreError::Invalid(format!("event {i} of the batch: {m}; nothing was recorded"))
             }
-            None => policy.meta.languages.first().copied().unwrap_or(Lang::En),
+            (_, e) => e,
         };
-        let notice_digest = self.notice_digest(policy, language)?;
-        let purpose_digest = new
-            .purpose
-            .as_ref()
-            .and_then(|p| in_force.digests.get(p))
-            .cloned();
-        let id = EventId::generate();
+        let mut languages = Vec::with_capacity(batch.len());
+        for (i, (subject, new)) in batch.iter().enumerate() {
+            self.check_event(by, subject, policy, new)
+                .map_err(|e| at_index(i, e))?;
+            let language = match new.language {
+                Some(l) if policy.meta.languages.contains(&l) => l,
+                Some(l) => {
+                    return Err(at_index(
+                        i,
+                        StoreError::Invalid(format!(
+                            "the policy has no notice in `{l}` (it has {})",
+                            policy.meta.language_codes()
+                        )),
+                    ));
+                }
+                None => policy.meta.languages.first().copied().unwrap_or(Lang::En),
+            };
+            languages.push((language, self.notice_digest(policy, language)?));
+        }
+        let distinct_owned: Vec<String> = {
+            let mut seen = std::collections::HashSet::new();
+            batch
+                .iter()
+                .map(|(s, _)| s.as_str())
+                .filter(|s| seen.insert(*s))
+                .map(str::to_owned)
+                .collect()
+        };
+        let distinct: Vec<&str> = distinct_owned.iter().map(String::as_str).collect();
         let now = self.now();
         let at = to_micros(now);
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT key, tenant_path, erased_at FROM subjects WHERE id = $1")
-            .bind(subject.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| not_found("subject", subject.as_str()))?;
-        let path: String = row.try_get(1)?;
-        if !by.scope.covers(&path, subject) {
+        let subjects = self.subjects_in_scope(&mut tx, by, &distinct).await?;
+        if let Some(missing) = distinct.iter().find(|s| !subjects.contains_key(**s)) {
+            let missing = (*missing).to_owned();
             drop(tx);
-            self.audit_denied(by, Some(subject.as_str()), "consent.record")
-                .await?;
-            return Err(not_found("subject", subject.as_str()));
+            self.audit_denied(by, Some(&missing), "consent.record").await?;
+            return Err(not_found("subject", &missing));
         }
-        if row.try_get::<Option<i64>, _>(2)?.is_some() {
-            return Err(StoreError::Erased(subject.to_string()));
-        }
-        let subject_key: i64 = row.try_get(0)?;
-        let evidence = if new.evidence == Evidence::default() {
-            None
+        let with_evidence: Vec<String> = batch
+            .iter()
+            .filter(|(_, n)| n.evidence != Evidence::default())
+            .map(|(s, _)| s.to_string())
+            .collect();
+        let with_evidence: Vec<&str> = with_evidence.iter().map(String::as_str).collect();
+        let keys = if with_evidence.is_empty() {
+            HashMap::new()
         } else {
-            let keys = self.keys.subject_keys(&[subject.as_str()]).await?;
-            let key = keys
-                .get(subject.as_str())
-                .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-            let plain = serde_json::to_vec(&new.evidence)
-                .map_err(|e| StoreError::Invalid(format!("evidence: {e}")))?;
-            Some(key.seal(&plain, evidence_aad(&id).as_bytes())?)
+            self.keys.subject_keys(&with_evidence).await?
         };
-        let audit_seq = audit_log::append(
-            &mut tx,
-            self.engine,
-            at,
-            &[Event {
+        let mut recorded = Vec::with_capacity(batch.len());
+        let mut sealed = Vec::with_capacity(batch.len());
+        for ((subject, new), (language, notice_digest)) in batch.into_iter().zip(languages) {
+            let id = EventId::generate();
+            let evidence = if new.evidence == Evidence::default() {
+                None
+            } else {
+                let key = keys
+                    .get(subject.as_str())
+                    .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
+                let plain = serde_json::to_vec(&new.evidence)
+                    .map_err(|e| StoreError::Invalid(format!("evidence: {e}")))?;
+                Some(key.seal(&plain, evidence_aad(&id).as_bytes())?)
+            };
+            sealed.push(evidence);
+            recorded.push(ConsentEvent {
+                id,
+                subject,
+                kind: new.kind,
+                purpose: new.purpose,
+                channel: new.channel,
+                language,
+                at: now,
+                actor: by.id.clone(),
+                policy_digest: policy.digest.clone(),
+                notice_digest,
+                evidence: Some(new.evidence),
+            });
+        }
+        let events: Vec<Event> = recorded
+            .iter()
+            .map(|e| Event {
                 actor: by.id.clone(),
                 action: Action::ConsentRecorded,
-                subject: Some(subject.to_string()),
-                reason: new.purpose.clone(),
+                subject: Some(e.subject.to_string()),
+                reason: e.purpose.clone(),
                 detail: json!({
-                    "event": id.to_string(),
-                    "kind": new.kind.name(),
-                    "purpose": new.purpose,
-                    "channel": new.channel.name(),
+                    "event": e.id.to_string(),
+                    "kind": e.kind.name(),
+                    "purpose": e.purpose,
+                    "channel": e.channel.name(),
                     "policy": policy.digest,
                 }),
-            }],
-        )
-        .await?;
-        sqlx::query(
-            "INSERT INTO consent_events (id, subject_key, kind, purpose, purpose_digest, policy_id, notice_digest, language, channel, actor, at, evidence, audit_seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(id.to_string())
-        .bind(subject_key)
-        .bind(new.kind.name())
-        .bind(new.purpose.clone())
-        .bind(purpose_digest)
-        .bind(in_force.id)
-        .bind(notice_digest.as_str())
-        .bind(language.code())
-        .bind(new.channel.name())
-        .bind(by.id.as_str())
-        .bind(at)
-        .bind(evidence)
-        .bind(audit_seq)
-        .execute(&mut *tx)
-        .await?;
+            })
+            .collect();
+        let head = audit_log::append(&mut tx, self.engine, at, &events).await?;
+        // Entries were appended in batch order, ending at `head`.
+        let first_seq = head - recorded.len() as i64 + 1;
+        for (n, chunk) in recorded.chunks(CONSENTS_PER_INSERT).enumerate() {
+            let sql = format!(
+                "INSERT INTO consent_events (id, subject_key, kind, purpose, purpose_digest, policy_id, notice_digest, language, channel, actor, at, evidence, audit_seq) VALUES {}",
+                crate::values(self.engine, chunk.len(), 13)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (k, e) in chunk.iter().enumerate() {
+                let i = n * CONSENTS_PER_INSERT + k;
+                let subject_key = subjects.get(e.subject.as_str()).map_or(0, |(key, _)| *key);
+                q = q
+                    .bind(e.id.to_string())
+                    .bind(subject_key)
+                    .bind(e.kind.name())
+                    .bind(e.purpose.clone())
+                    .bind(e.purpose.as_ref().and_then(|p| in_force.digests.get(p)).cloned())
+                    .bind(in_force.id)
+                    .bind(e.notice_digest.clone())
+                    .bind(e.language.code())
+                    .bind(e.channel.name())
+                    .bind(by.id.clone())
+                    .bind(at)
+                    .bind(sealed[i].clone())
+                    .bind(first_seq + i as i64);
+            }
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        self.decisions.invalidate(subject.as_str());
-        Ok(ConsentEvent {
-            id,
-            subject: subject.clone(),
-            kind: new.kind,
-            purpose: new.purpose,
-            channel: new.channel,
-            language,
-            at: now,
-            actor: by.id.clone(),
-            policy_digest: policy.digest.clone(),
-            notice_digest,
-            evidence: Some(new.evidence),
-        })
+        for s in &distinct {
+            self.decisions.invalidate(s);
+        }
+        Ok(recorded)
     }
 
     /// The rules an event must meet before it is written.

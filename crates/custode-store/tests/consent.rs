@@ -365,3 +365,36 @@ async fn erasure_shreds_the_evidence(env: &Env) {
     assert_eq!(allowed(&store, &s, "marketing").await.1, Reason::Erased);
     store.close().await;
 }
+
+on_both_engines!(a_batch_is_all_or_nothing);
+async fn a_batch_is_all_or_nothing(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let (_, s) = customer(&store).await;
+    let err = store
+        .record_consents(
+            &agent(),
+            vec![
+                (s.clone(), event(EventKind::Given, Some("marketing"))),
+                (s.clone(), event(EventKind::Given, Some("service"))),
+            ],
+        )
+        .await
+        .expect_err("the second rests on contract");
+    assert!(err.to_string().contains("event 1 of the batch"), "{err}");
+    let history = store.consent_history(&agent(), &s, "check").await.expect("history");
+    assert!(history.is_empty(), "nothing of the batch was recorded");
+    let recorded = store
+        .record_consents(
+            &agent(),
+            vec![
+                (s.clone(), event(EventKind::Given, Some("marketing"))),
+                (s.clone(), event(EventKind::Given, Some("directory"))),
+            ],
+        )
+        .await
+        .expect("batch");
+    assert_eq!(recorded.len(), 2);
+    assert!(allowed(&store, &s, "directory").await.0);
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
