@@ -153,7 +153,8 @@ impl Store {
         if let Some(missing) = distinct.iter().find(|s| !subjects.contains_key(**s)) {
             let missing = (*missing).to_owned();
             drop(tx);
-            self.audit_denied(by, Some(&missing), "consent.record").await?;
+            self.audit_denied(by, Some(&missing), "consent.record")
+                .await?;
             return Err(not_found("subject", &missing));
         }
         let with_evidence: Vec<String> = batch
@@ -229,7 +230,12 @@ impl Store {
                     .bind(subject_key)
                     .bind(e.kind.name())
                     .bind(e.purpose.clone())
-                    .bind(e.purpose.as_ref().and_then(|p| in_force.digests.get(p)).cloned())
+                    .bind(
+                        e.purpose
+                            .as_ref()
+                            .and_then(|p| in_force.digests.get(p))
+                            .cloned(),
+                    )
                     .bind(in_force.id)
                     .bind(e.notice_digest.clone())
                     .bind(e.language.code())

@@ -8,8 +8,9 @@
 //! - writes of other instances (or of the CLI) are seen through the audit
 //!   chain, whose order is the commit order: a poller invalidates every
 //!   subject a new `consent.recorded` or `subject.erased` entry names;
-//! - a fill from the database is dropped when any invalidation happened
-//!   while it was read, so a stale read never overwrites a newer one.
+//! - an invalidation leaves a tombstone with its epoch, and a fill from the
+//!   database is dropped for a subject invalidated after the fill began to
+//!   read, so a stale read never overwrites a newer one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +33,17 @@ pub(crate) struct Known {
     pub(crate) state: SubjectState,
 }
 
+/// A subject's place in the cache.
+enum Slot {
+    Known(Arc<Known>),
+    /// Invalidated at this epoch; read again on the next decision.
+    Invalidated(u64),
+}
+
+type Shard = RwLock<HashMap<Box<str>, Slot>>;
+
 pub(crate) struct DecisionCache {
-    shards: Vec<RwLock<HashMap<Box<str>, Arc<Known>>>>,
+    shards: Vec<Shard>,
     /// Bumped before every invalidation.
     epoch: AtomicU64,
     /// Interned tenant paths and purpose texts: few distinct values shared
@@ -50,7 +60,7 @@ impl DecisionCache {
         })
     }
 
-    fn shard(&self, subject: &str) -> &RwLock<HashMap<Box<str>, Arc<Known>>> {
+    fn shard(&self, subject: &str) -> &Shard {
         // Subject ids are random hex: their last digits spread evenly.
         let h = subject.bytes().rev().take(4).fold(0usize, |a, b| {
             a.wrapping_mul(31).wrapping_add(usize::from(b))
@@ -63,7 +73,10 @@ impl DecisionCache {
             .shard(subject)
             .read()
             .unwrap_or_else(|e| e.into_inner());
-        shard.get(subject).cloned()
+        match shard.get(subject) {
+            Some(Slot::Known(k)) => Some(k.clone()),
+            _ => None,
+        }
     }
 
     /// The epoch to pass to [`DecisionCache::fill`] for a read starting now.
@@ -71,33 +84,44 @@ impl DecisionCache {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Caches states read from the database since `epoch`, unless anything
-    /// was invalidated meanwhile; entries already present are newer and kept.
+    /// Caches states whose reading began at `epoch`. A subject already
+    /// known is kept (nothing changed it since it was read); one
+    /// invalidated after `epoch` is skipped (the read may predate the change).
     pub(crate) fn fill(&self, epoch: u64, entries: Vec<(String, Arc<Known>)>) {
         for (subject, known) in entries {
             let mut shard = self
                 .shard(&subject)
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            if self.epoch.load(Ordering::SeqCst) != epoch {
-                return;
+            match shard.get(subject.as_str()) {
+                Some(Slot::Known(_)) => {}
+                Some(Slot::Invalidated(at)) if *at > epoch => {}
+                _ => {
+                    shard.insert(subject.into_boxed_str(), Slot::Known(known));
+                }
             }
-            shard.entry(subject.into_boxed_str()).or_insert(known);
         }
     }
 
     pub(crate) fn invalidate(&self, subject: &str) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let at = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         self.shard(subject)
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(subject);
+            .insert(Box::from(subject), Slot::Invalidated(at));
     }
 
+    /// How many subjects are known.
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .filter(|v| matches!(v, Slot::Known(_)))
+                    .count()
+            })
             .sum()
     }
 

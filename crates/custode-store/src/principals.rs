@@ -60,6 +60,8 @@ pub const SESSION_HOURS: i64 = 8;
 
 /// How long a checked token is trusted without looking it up again.
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Past this many cached tokens, stale ones are dropped.
+const TOKEN_CACHE_MAX: usize = 10_000;
 
 /// A token recently checked against the database.
 pub(crate) struct CachedToken {
@@ -397,16 +399,30 @@ impl Store {
         let expires: Option<i64> = row.try_get(4)?;
         let revoked: Option<i64> = row.try_get(5)?;
         let live = revoked.is_none() && expires.is_none_or(|e| e > to_micros(self.now()));
-        if !constant_time_eq(&stored, &secret_hash(secret)) || !live {
+        if !constant_time_eq(&stored, &presented) || !live {
             return Err(StoreError::Unauthenticated);
         }
-        principal(
+        let found = principal(
             format!("token:{id}"),
             &row.try_get::<String, _>(1)?,
             row.try_get(2)?,
             row.try_get(3)?,
         )
-        .ok_or(StoreError::Unauthenticated)
+        .ok_or(StoreError::Unauthenticated)?;
+        let mut cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.retain(|_, t| t.checked_at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        cache.insert(
+            id.to_owned(),
+            CachedToken {
+                secret_hash: presented,
+                principal: found.clone(),
+                expires,
+                checked_at: std::time::Instant::now(),
+            },
+        );
+        Ok(found)
     }
 
     /// Revokes a token at once.

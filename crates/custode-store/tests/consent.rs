@@ -381,7 +381,10 @@ async fn a_batch_is_all_or_nothing(env: &Env) {
         .await
         .expect_err("the second rests on contract");
     assert!(err.to_string().contains("event 1 of the batch"), "{err}");
-    let history = store.consent_history(&agent(), &s, "check").await.expect("history");
+    let history = store
+        .consent_history(&agent(), &s, "check")
+        .await
+        .expect("history");
     assert!(history.is_empty(), "nothing of the batch was recorded");
     let recorded = store
         .record_consents(
