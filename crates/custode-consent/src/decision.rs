@@ -100,15 +100,15 @@ pub fn decide(purpose: &Purpose, current_digest: &str, state: &SubjectState) -> 
         basis: purpose.basis,
         reason,
     };
-    if purpose.direct_marketing {
-        if let Some(e) = state.objection(None) {
-            return answer(false, Reason::ObjectedToDirectMarketing(e));
-        }
+    if purpose.direct_marketing
+        && let Some(e) = state.objection(None)
+    {
+        return answer(false, Reason::ObjectedToDirectMarketing(e));
     }
-    if let Some(e) = state.restriction {
-        if purpose.basis != Basis::LegalObligation {
-            return answer(false, Reason::Restricted(e));
-        }
+    if let Some(e) = state.restriction
+        && purpose.basis != Basis::LegalObligation
+    {
+        return answer(false, Reason::Restricted(e));
     }
     if let Some(e) = state.objection(Some(&purpose.id.value)) {
         return answer(false, Reason::Objected(e));

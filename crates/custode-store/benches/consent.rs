@@ -111,7 +111,7 @@ async fn main() {
             .map(|_| {
                 let subject = subjects[(rng(&mut seed) % subjects.len() as u64) as usize].clone();
                 let (kind, purpose) = plan(rng(&mut seed));
-                let evidence = if kind == EventKind::Given && rng(&mut seed) % 4 == 0 {
+                let evidence = if kind == EventKind::Given && rng(&mut seed).is_multiple_of(4) {
                     Evidence {
                         ip: Some(format!("192.0.2.{}", rng(&mut seed) % 250)),
                         user_agent: Some("Synthetic/1.0".into()),

@@ -720,10 +720,10 @@ impl Store {
         if decision.reason == Reason::Erased {
             return Ok(Unsubscribed::Unknown);
         }
-        if !decision.allowed {
-            if let Some(e) = decision.reason.event() {
-                return Ok(Unsubscribed::Done(e));
-            }
+        if !decision.allowed
+            && let Some(e) = decision.reason.event()
+        {
+            return Ok(Unsubscribed::Done(e));
         }
         let me = Principal {
             scope: custode_domain::Scope::subject("/", subject.clone()),

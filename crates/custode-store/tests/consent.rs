@@ -232,7 +232,7 @@ async fn a_policy_change_flags_old_consents(env: &Env) {
         .reconsent_needed(&agent(), "marketing", None, 100)
         .await
         .expect("list");
-    assert_eq!(flagged, [s.clone()]);
+    assert_eq!(flagged, std::slice::from_ref(&s));
 
     // The receipt of the old consent cites the text it was given against.
     let key = store.verifying_key();

@@ -424,3 +424,136 @@ fn the_public_notice_renders_in_a_browser_in_every_language() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A raw POST as a mail receiver sends it; returns the status line and the
+/// whole header block.
+fn one_click_post(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let body = "List-Unsubscribe=One-Click";
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let head = out
+        .split_once("\r\n\r\n")
+        .map_or(out.clone(), |(h, _)| h.to_owned());
+    (status, head)
+}
+
+#[test]
+fn an_unsubscribe_link_shows_its_page_in_a_browser_and_one_click_withdraws() {
+    let dir = std::env::temp_dir().join(format!("custode-unsub-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args: Vec<String> = vec![
+        "--data".into(),
+        dir.display().to_string(),
+        "--policy".into(),
+        "policies/telecom.toml".into(),
+    ];
+    let key = "17".repeat(32);
+    let mut server = start(&args, &key);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let issue = |role: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_custode"))
+            .current_dir(&root)
+            .args(&args)
+            .args(["tokens", "issue", "--name", role, "--role", role])
+            .env("CUSTODE_MASTER_KEY", &key)
+            .output()
+            .expect("tokens issue");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let admin = issue("administrator");
+    let system = issue("system");
+    let addr = server.addr.clone();
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/tenants",
+        Some(&admin),
+        Some(r#"{"kind":"provider","name":"p"}"#),
+    );
+    assert_eq!(st, 201, "{body}");
+    let provider = json(&body)["id"].as_str().expect("id").to_owned();
+    let (st, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/subjects",
+        Some(&system),
+        Some(&format!(
+            r#"{{"tenant":"{provider}","kind":"customer","reason":"signup"}}"#
+        )),
+    );
+    assert_eq!(st, 201, "{body}");
+    let subject = json(&body)["id"].as_str().expect("id").to_owned();
+    let (st, body) = http(
+        &addr,
+        "POST",
+        &format!("/api/v1/subjects/{subject}/consent"),
+        Some(&system),
+        Some(r#"{"kind":"given","purpose":"marketing","channel":"web_form"}"#),
+    );
+    assert_eq!(st, 201, "{body}");
+    let (st, body) = http(
+        &addr,
+        "POST",
+        &format!("/api/v1/subjects/{subject}/unsubscribe-link"),
+        Some(&system),
+        Some(r#"{"purpose":"marketing"}"#),
+    );
+    assert_eq!(st, 200, "{body}");
+    let url = json(&body)["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(&format!("http://{addr}/u/")), "{url}");
+    let decision = || {
+        let (st, body) = http(
+            &addr,
+            "GET",
+            &format!("/api/v1/subjects/{subject}/decisions/marketing"),
+            Some(&system),
+            None,
+        );
+        assert_eq!(st, 200, "{body}");
+        json(&body)
+    };
+
+    // A browser following the link (as a mail scanner would) sees the
+    // confirmation in the policy's language and unsubscribes nothing.
+    let dom = browser_dom(&url);
+    assert!(dom.contains("<html lang=\"it\">"), "{dom}");
+    assert!(dom.contains("Annulla l'iscrizione"), "{dom}");
+    assert!(dom.contains("Marketing e ricerche di mercato"), "{dom}");
+    assert!(dom.contains("value=\"One-Click\""), "{dom}");
+    assert_eq!(decision()["allowed"], true, "a GET never unsubscribes");
+    let dom = browser_dom(&format!("{url}?lang=nl"));
+    assert!(dom.contains("Afmelden"), "{dom}");
+
+    // The receiver's one-click POST: no cookie, no redirect, done at once.
+    let path = url
+        .split_once(&addr)
+        .map(|(_, p)| p.to_owned())
+        .expect("path");
+    let (st, head) = one_click_post(&addr, &path);
+    assert_eq!(st, 200, "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(!head.contains("set-cookie"), "{head}");
+    assert!(!head.contains("location:"), "{head}");
+    let d = decision();
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["reason"], "consent_withdrawn");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
