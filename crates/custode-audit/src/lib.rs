@@ -46,11 +46,16 @@ pub enum Action {
     ConsentRecorded,
     /// A subject's consent ledger (with its evidence) or a receipt was read.
     ConsentRead,
+    /// An event of a subject's life (account closed, contract ended,
+    /// activity) was recorded and its records rescheduled.
+    SubjectEvent,
+    /// The retention sweeper erased records whose end had passed.
+    RetentionErased,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 13] = [
+    pub const ALL: [(Action, &'static str); 15] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -64,6 +69,8 @@ impl Action {
         (Action::LoggedIn, "access.logged_in"),
         (Action::ConsentRecorded, "consent.recorded"),
         (Action::ConsentRead, "consent.read"),
+        (Action::SubjectEvent, "subject.event"),
+        (Action::RetentionErased, "retention.erased"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -1,7 +1,8 @@
 //! Domain rules every module shares, as pure functions over plain data:
 //! identifiers ([`ids`]), the injectable clock ([`clock`]), the tenancy scope
-//! that bounds every query ([`scope`]), and what makes a record acceptable
-//! and how long it lives ([`records`]).
+//! that bounds every query ([`scope`]), what makes a record acceptable
+//! ([`records`]), and how long it lives and when it moves to the vault
+//! ([`retention`]).
 //!
 //! No I/O here: the store calls these rules inside its transactions.
 
@@ -10,6 +11,7 @@ pub mod clock;
 pub mod deadline;
 pub mod ids;
 pub mod records;
+pub mod retention;
 pub mod scope;
 
 pub use access::{Operation, may};

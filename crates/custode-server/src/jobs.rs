@@ -1,8 +1,9 @@
 //! Background jobs of a running server, plain async loops: signing the
-//! audit chain head at a fixed interval, and purging the sealed records of
-//! erased subjects in bounded batches. Several instances may run them at
-//! once: a checkpoint already signed is not signed twice, and a purge batch
-//! deletes rows only once.
+//! audit chain head at a fixed interval, the retention sweeper, and purging
+//! the sealed records of erased subjects in bounded batches. Several
+//! instances may run them at once: a checkpoint already signed is not
+//! signed twice, sweep batches take turns on the writers' lock, and a
+//! purge batch deletes rows only once.
 
 use std::time::Duration;
 
@@ -15,6 +16,8 @@ pub struct Schedule {
     pub checkpoint_every: Option<Duration>,
     /// Purge the sealed records of erased subjects.
     pub purge_every: Option<Duration>,
+    /// Erase records whose retention has ended.
+    pub sweep_every: Option<Duration>,
 }
 
 impl Default for Schedule {
@@ -22,6 +25,7 @@ impl Default for Schedule {
         Schedule {
             checkpoint_every: Some(Duration::from_secs(600)),
             purge_every: Some(Duration::from_secs(60)),
+            sweep_every: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -39,6 +43,30 @@ pub fn start(state: AppState, schedule: Schedule) {
                     Ok(Some(cp)) => tracing::info!(seq = cp.seq, "audit checkpoint signed"),
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+                }
+            }
+        });
+    }
+    if let Some(every) = schedule.sweep_every {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let sweeper = custode_domain::Principal::system("retention");
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                loop {
+                    match state.store.sweep(&sweeper, 10_000).await {
+                        Ok(r) if r.erased == 0 && r.subjects_shredded == 0 => break,
+                        Ok(r) => tracing::info!(
+                            records = r.erased,
+                            subjects = r.subjects_shredded,
+                            "retention: erased what was due"
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, "retention sweep failed; retrying at the next tick");
+                            break;
+                        }
+                    }
                 }
             }
         });

@@ -872,6 +872,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         custode_server::jobs::Schedule {
             checkpoint_every: Some(std::time::Duration::from_millis(50)),
             purge_every: Some(std::time::Duration::from_millis(50)),
+            sweep_every: None,
         },
     );
     let count = |sql: &'static str| {

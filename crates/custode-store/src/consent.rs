@@ -224,7 +224,7 @@ impl Store {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (k, e) in chunk.iter().enumerate() {
                 let i = n * CONSENTS_PER_INSERT + k;
-                let subject_key = subjects.get(e.subject.as_str()).map_or(0, |(key, _)| *key);
+                let subject_key = subjects.get(e.subject.as_str()).map_or(0, |s| s.key);
                 q = q
                     .bind(e.id.to_string())
                     .bind(subject_key)
@@ -246,6 +246,17 @@ impl Store {
                     .bind(first_seq + i as i64);
             }
             q.execute(&mut *tx).await?;
+        }
+        // A withdrawal starts the clock of purposes kept "until N days after
+        // consent is withdrawn"; a renewed consent stops it again.
+        let mut rescheduled = std::collections::HashSet::new();
+        for e in &recorded {
+            if crate::retention::moves_retention(policy, e.purpose.as_deref())
+                && let Some(s) = subjects.get(e.subject.as_str())
+                && rescheduled.insert(s.key)
+            {
+                self.resolve_subject(&mut tx, s.key).await?;
+            }
         }
         tx.commit().await?;
         for s in &distinct {

@@ -27,8 +27,8 @@ pub(crate) fn identifier_hash(hasher: &IdentifierHasher, kind: &str, normalised:
 /// What every chunk of one batch shares.
 pub(crate) struct Context {
     pub(crate) policy: Arc<Policy>,
-    /// Subject id → (row key, kind).
-    pub(crate) subjects: HashMap<String, (i64, String)>,
+    /// Subject id → row key, kind, life events.
+    pub(crate) subjects: HashMap<String, crate::InScope>,
     pub(crate) keys: HashMap<String, Key>,
     pub(crate) hasher: IdentifierHasher,
     pub(crate) now: Timestamp,
@@ -42,6 +42,9 @@ pub(crate) struct Row {
     pub(crate) source: String,
     pub(crate) collected_at: i64,
     pub(crate) retain_until: Option<i64>,
+    pub(crate) vault_from: Option<i64>,
+    pub(crate) vault_until: Option<i64>,
+    pub(crate) rule: Option<String>,
     pub(crate) sealed: Vec<u8>,
 }
 
@@ -67,14 +70,15 @@ pub(crate) fn prepare(
         written: Vec::with_capacity(items.len()),
     };
     for (offset, (subject, record)) in items.into_iter().enumerate() {
-        let (subject_key, kind) = &ctx.subjects[subject.as_str()];
-        let checked = record.check(&ctx.policy, kind, ctx.now).map_err(|source| {
-            StoreError::InvalidRecord {
+        let in_scope = &ctx.subjects[subject.as_str()];
+        let subject_key = &in_scope.key;
+        let checked = record
+            .check(&ctx.policy, &in_scope.kind, ctx.now)
+            .map_err(|source| StoreError::InvalidRecord {
                 index: first_index + offset,
                 subject: subject.to_string(),
                 source,
-            }
-        })?;
+            })?;
         let key = ctx
             .keys
             .get(subject.as_str())
@@ -90,13 +94,22 @@ pub(crate) fn prepare(
         }
         out.written
             .push((subject.to_string(), checked.category.clone()));
+        let resolved = custode_domain::retention::resolve(
+            &ctx.policy,
+            &checked.purposes,
+            checked.collected_at,
+            &in_scope.life,
+        );
         out.rows.push(Row {
             subject_key: *subject_key,
             purposes: checked.purposes.join(","),
             category: checked.category,
             source: checked.source,
             collected_at: to_micros(checked.collected_at),
-            retain_until: checked.retain_until.map(to_micros),
+            retain_until: resolved.retain_until.map(to_micros),
+            vault_from: resolved.vault_from.map(to_micros),
+            vault_until: resolved.vault_until.map(to_micros),
+            rule: resolved.rule,
             sealed,
         });
     }

@@ -20,6 +20,7 @@ mod keyfile;
 mod keys;
 mod migrations;
 mod principals;
+mod retention;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -39,6 +40,7 @@ pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
+pub use retention::{LifeEvent, RetentionLine, SweepReport};
 
 use keys::Keyring;
 
@@ -155,6 +157,14 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
+/// A subject as a write sees it.
+pub(crate) struct InScope {
+    pub(crate) key: i64,
+    pub(crate) kind: String,
+    /// What retention rules count from (consents aside).
+    pub(crate) life: custode_domain::retention::LifeEvents,
+}
+
 /// The policy in force, with what is derived from it once per version.
 #[derive(Clone)]
 struct InForce {
@@ -218,7 +228,7 @@ fn not_found(what: &'static str, id: &str) -> StoreError {
     }
 }
 
-const RECORD_COLUMNS: usize = 9;
+const RECORD_COLUMNS: usize = 12;
 const RECORDS_PER_INSERT: usize = 500;
 
 impl Store {
@@ -583,24 +593,25 @@ impl Store {
         Ok(ids)
     }
 
-    /// Loads subjects' kind and path, refusing any outside the scope (as not
-    /// found) or erased.
+    /// Loads subjects' row key, kind and life events, refusing any outside
+    /// the scope (left out, so the caller reports them as not found) or
+    /// erased.
     async fn subjects_in_scope(
         &self,
         tx: &mut Transaction<'static, Any>,
         by: &Principal,
         ids: &[&str],
-    ) -> Result<HashMap<String, (i64, String)>, StoreError> {
-        let mut kinds = HashMap::with_capacity(ids.len());
+    ) -> Result<HashMap<String, InScope>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let q = in_query(
                 self.engine,
-                "SELECT id, kind, tenant_path, erased_at, key FROM subjects WHERE id IN ({ids})",
+                "SELECT id, kind, tenant_path, erased_at, key, created_at, closed_at, contract_end, last_activity \
+                 FROM subjects WHERE id IN ({ids})",
                 chunk,
             );
             for row in q.fetch_all(&mut **tx).await? {
                 let id: String = row.try_get(0)?;
-                let kind: String = row.try_get(1)?;
                 let path: String = row.try_get(2)?;
                 let erased: Option<i64> = row.try_get(3)?;
                 let sid = SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -610,11 +621,17 @@ impl Store {
                 if erased.is_some() {
                     return Err(StoreError::Erased(id));
                 }
-                let key: i64 = row.try_get(4)?;
-                kinds.insert(id, (key, kind));
+                found.insert(
+                    id,
+                    InScope {
+                        key: row.try_get(4)?,
+                        kind: row.try_get(1)?,
+                        life: retention::life_of_row(&row, 5)?,
+                    },
+                );
             }
         }
-        Ok(kinds)
+        Ok(found)
     }
 
     /// Writes a batch of records in one transaction: all or nothing. Each is
@@ -641,13 +658,20 @@ impl Store {
                 .collect()
         };
         let mut tx = self.begin_write().await?;
-        let kinds = self.subjects_in_scope(&mut tx, by, &distinct).await?;
+        let mut kinds = self.subjects_in_scope(&mut tx, by, &distinct).await?;
         if let Some(missing) = distinct.iter().find(|s| !kinds.contains_key(**s)) {
             let missing = (*missing).to_owned();
             drop(tx);
             self.audit_denied(by, Some(&missing), "records.write")
                 .await?;
             return Err(not_found("subject", &missing));
+        }
+        if retention::counts_from_withdrawal(&policy) {
+            let keys: Vec<i64> = kinds.values().map(|s| s.key).collect();
+            let mut consents = retention::consents_of(&mut tx, self.engine, &keys).await?;
+            for s in kinds.values_mut() {
+                s.life.consent = consents.remove(&s.key).unwrap_or_default();
+            }
         }
         let keys = self.keys.subject_keys(&distinct).await?;
         let total = batch.len();
@@ -700,7 +724,10 @@ impl Store {
                     .bind(r.retain_until)
                     .bind(policy_id)
                     .bind(r.sealed.as_slice())
-                    .bind(now_us);
+                    .bind(now_us)
+                    .bind(r.vault_from)
+                    .bind(r.vault_until)
+                    .bind(r.rule.as_deref());
             }
             q.execute(&mut *tx).await?;
             written += prepared.rows.len() as u64;
@@ -748,7 +775,7 @@ impl Store {
 
     fn records_insert_sql(&self, rows: usize) -> String {
         format!(
-            "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at) VALUES {}",
+            "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at, vault_from, vault_until, retain_rule) VALUES {}",
             values(self.engine, rows, RECORD_COLUMNS)
         )
     }

@@ -158,6 +158,29 @@ CREATE TABLE consent_events (
 CREATE INDEX consent_by_subject ON consent_events (subject_key, seq)
 "#,
     },
+    Migration {
+        version: 4,
+        name: "retention",
+        sql: r#"
+ALTER TABLE subjects ADD COLUMN closed_at BIGINT;
+ALTER TABLE subjects ADD COLUMN contract_end BIGINT;
+ALTER TABLE subjects ADD COLUMN last_activity BIGINT;
+ALTER TABLE records ADD COLUMN vault_from BIGINT;
+ALTER TABLE records ADD COLUMN vault_until BIGINT;
+ALTER TABLE records ADD COLUMN retain_rule TEXT;
+DROP INDEX records_by_end;
+CREATE INDEX records_due ON records (retain_until, id);
+CREATE INDEX records_to_vault ON records (vault_from);
+CREATE TABLE retention_log (
+    id {serial_pk},
+    at BIGINT NOT NULL,
+    action TEXT NOT NULL,
+    category TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    records BIGINT NOT NULL
+)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -136,6 +136,21 @@ pub(crate) enum SubjectCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Record an event of a subject's life that retention counts from:
+    /// account_closed, contract_ended or activity.
+    Event {
+        /// The subject's id.
+        subject: String,
+        /// The event.
+        #[arg(long, value_parser = ["account_closed", "contract_ended", "activity"])]
+        event: String,
+        /// When it happened (RFC 3339); now when left out.
+        #[arg(long)]
+        at: Option<String>,
+        /// Why (audited).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -250,6 +265,25 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                 .erase_subject(&operator(), &parse_subject(&subject)?, &reason)
                 .await?;
             println!("erased {subject}: its key is destroyed");
+        }
+        SubjectCommand::Event {
+            subject,
+            event,
+            at,
+            reason,
+        } => {
+            let kind = custode_store::LifeEvent::from_name(&event)
+                .with_context(|| format!("unknown event `{event}`"))?;
+            let at = at
+                .map(|t| {
+                    t.parse::<jiff::Timestamp>()
+                        .with_context(|| format!("`{t}` is not an RFC 3339 instant"))
+                })
+                .transpose()?;
+            store
+                .record_life_event(&operator(), &parse_subject(&subject)?, kind, at, &reason)
+                .await?;
+            println!("{event} recorded for {subject}; its records are rescheduled");
         }
     }
     store.close().await;

@@ -5,6 +5,7 @@ mod config;
 mod consent_cmd;
 mod data_cmd;
 mod policy_cmd;
+mod retention_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;
@@ -58,6 +59,9 @@ enum Command {
     /// Consent receipts.
     #[command(subcommand)]
     Consent(consent_cmd::ConsentCommand),
+    /// Retention: erase what is due, plan, report.
+    #[command(subcommand)]
+    Retention(retention_cmd::RetentionCommand),
 }
 
 #[derive(Subcommand)]
@@ -135,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Audit(cmd) => data_cmd::audit(store, cmd).await,
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
             Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
+            Command::Retention(cmd) => retention_cmd::run(store, cmd).await,
         }
     })
 }

@@ -20,6 +20,7 @@ pub fn postgres_url() -> String {
 
 pub const POLICY: &str = include_str!("../../../../policies/email-hosting.toml");
 pub const TELECOM: &str = include_str!("../../../../policies/telecom.toml");
+pub const MESSAGING: &str = include_str!("../../../../policies/messaging.toml");
 
 pub struct Env {
     pub engine: Engine,

@@ -1,0 +1,476 @@
+//! Retention at rest: the events of a subject's life that rules count from,
+//! the re-resolution of its records' end dates when one happens, and the
+//! sweeper that erases what is due, in bounded batches.
+//!
+//! A sweep batch is one transaction holding the writers' lock (the audit
+//! chain head): the records it deletes, its report rows and its audit entry
+//! commit together or not at all, so a crash loses nothing and a restart
+//! just sweeps again; and two sweepers on one database take turns, each
+//! seeing what the other already erased.
+
+use std::collections::BTreeMap;
+
+use custode_audit::{Action, Event};
+use custode_consent::EventKind;
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::retention::{LifeEvents, resolve};
+use custode_domain::{Principal, SubjectId};
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Store, StoreError, audit_log, not_found};
+
+/// An event of a subject's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifeEvent {
+    /// The account was closed: every purpose that lives with the account
+    /// ends, and what a vault purpose keeps moves to the vault.
+    AccountClosed,
+    /// The contract ended.
+    ContractEnded,
+    /// The subject was active (a login, a message sent): inactivity rules
+    /// count from the latest.
+    Activity,
+}
+
+impl LifeEvent {
+    /// Every event with its name in the API.
+    pub const ALL: [(LifeEvent, &'static str); 3] = [
+        (LifeEvent::AccountClosed, "account_closed"),
+        (LifeEvent::ContractEnded, "contract_ended"),
+        (LifeEvent::Activity, "activity"),
+    ];
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        LifeEvent::ALL
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("activity", |(_, n)| n)
+    }
+
+    /// The event with a name.
+    pub fn from_name(name: &str) -> Option<LifeEvent> {
+        LifeEvent::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(e, _)| *e)
+    }
+}
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Records erased.
+    pub erased: u64,
+    /// Subjects shredded whole (closed, nothing left).
+    pub subjects_shredded: u64,
+    /// Per (category, rule): records erased.
+    pub by_rule: BTreeMap<(String, String), u64>,
+}
+
+/// A line of the retention report or plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionLine {
+    /// When it was (report) or will be (plan) done; for the plan, the day.
+    pub at: Timestamp,
+    /// `erased`, `vaulted` or `vault_erased` (report); `due` (plan).
+    pub action: String,
+    /// The category.
+    pub category: String,
+    /// The purpose whose period ended.
+    pub rule: String,
+    /// How many records.
+    pub records: u64,
+}
+
+/// Life events from a subjects row, starting at column `first`:
+/// created_at, closed_at, contract_end, last_activity.
+pub(crate) fn life_of_row(row: &sqlx::any::AnyRow, first: usize) -> Result<LifeEvents, StoreError> {
+    let at = |i: usize| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(first + i)?.map(from_micros))
+    };
+    Ok(LifeEvents {
+        account_closed: at(1)?,
+        contract_end: at(2)?,
+        last_activity: at(3)?.or(at(0)?),
+        consent: BTreeMap::new(),
+    })
+}
+
+/// The due-records predicate of one batch: due now, and up to the keyset
+/// cutoff (`$2`, `$3`) so a batch stays bounded even when many records end
+/// at the same instant.
+const IN_BATCH: &str =
+    "retain_until <= $1 AND (retain_until < $2 OR (retain_until = $2 AND id <= $3))";
+
+impl Store {
+    /// Records an event of a subject's life and re-resolves the end of its
+    /// records, with the audit entry, in one transaction.
+    pub async fn record_life_event(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        event: LifeEvent,
+        at: Option<Timestamp>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let at = at.unwrap_or(now);
+        if at > now {
+            return Err(StoreError::Invalid(format!(
+                "`{}` cannot be in the future ({at})",
+                event.name()
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT key, tenant_path, erased_at, closed_at FROM subjects WHERE id = $1",
+        )
+        .bind(subject.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(1)?;
+        if !by.scope.covers(&path, subject) {
+            drop(tx);
+            self.audit_denied(by, Some(subject.as_str()), "subject.event")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(2)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let key: i64 = row.try_get(0)?;
+        if event == LifeEvent::AccountClosed && row.try_get::<Option<i64>, _>(3)?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "the account of subject {subject} is already closed"
+            )));
+        }
+        let column = match event {
+            LifeEvent::AccountClosed => "closed_at",
+            LifeEvent::ContractEnded => "contract_end",
+            LifeEvent::Activity => "last_activity",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE subjects SET {column} = $1 WHERE key = $2"
+        )))
+        .bind(to_micros(at))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        let changed = self.resolve_subject(&mut tx, key).await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(now),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::SubjectEvent,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "event": event.name(), "at": at.to_string(), "records_rescheduled": changed }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recomputes the end (and vault date) of every record of a subject
+    /// from its life events and consents; returns how many changed.
+    pub(crate) async fn resolve_subject(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        subject_key: i64,
+    ) -> Result<u64, StoreError> {
+        let policy = self.policy();
+        let row = sqlx::query(
+            "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
+        )
+        .bind(subject_key)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut life = life_of_row(&row, 0)?;
+        life.consent = consents_of(tx, self.engine, &[subject_key])
+            .await?
+            .remove(&subject_key)
+            .unwrap_or_default();
+        let rows = sqlx::query(
+            "SELECT id, purposes, collected_at, retain_until, vault_from, vault_until, retain_rule \
+             FROM records WHERE subject_key = $1",
+        )
+        .bind(subject_key)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut changed = 0;
+        for r in rows {
+            let purposes: String = r.try_get(1)?;
+            let purposes: Vec<String> = purposes
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let resolved = resolve(&policy, &purposes, from_micros(r.try_get(2)?), &life);
+            let now = (
+                resolved.retain_until.map(to_micros),
+                resolved.vault_from.map(to_micros),
+                resolved.vault_until.map(to_micros),
+                resolved.rule,
+            );
+            let before: (Option<i64>, Option<i64>, Option<i64>, Option<String>) =
+                (r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?);
+            if now != before {
+                sqlx::query(
+                    "UPDATE records SET retain_until = $1, vault_from = $2, vault_until = $3, retain_rule = $4 WHERE id = $5",
+                )
+                .bind(now.0)
+                .bind(now.1)
+                .bind(now.2)
+                .bind(now.3)
+                .bind(r.try_get::<i64, _>(0)?)
+                .execute(&mut **tx)
+                .await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Erases up to `limit` records whose end has passed, in one
+    /// transaction with its report and audit entry, then shreds closed
+    /// subjects left without records. Call until it erases nothing.
+    pub async fn sweep(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        let cutoff = sqlx::query(
+            "SELECT retain_until, id FROM records WHERE retain_until <= $1 ORDER BY retain_until, id LIMIT 1 OFFSET $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit.max(1)) - 1)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (until, last_id) = match cutoff {
+            Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?),
+            None => (now, i64::MAX),
+        };
+        let mut report = SweepReport::default();
+        for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT category, COALESCE(retain_rule, ''), COUNT(*) FROM records WHERE {IN_BATCH} GROUP BY category, retain_rule"
+        )))
+        .bind(now)
+        .bind(until)
+        .bind(last_id)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let n: i64 = r.try_get(2)?;
+            report.erased += n as u64;
+            report
+                .by_rule
+                .insert((r.try_get(0)?, r.try_get(1)?), n as u64);
+        }
+        let mut events = Vec::new();
+        if report.erased > 0 {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM records WHERE {IN_BATCH}"
+            )))
+            .bind(now)
+            .bind(until)
+            .bind(last_id)
+            .execute(&mut *tx)
+            .await?;
+            for ((category, rule), n) in &report.by_rule {
+                sqlx::query(
+                    "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'erased', $2, $3, $4)",
+                )
+                .bind(now)
+                .bind(category)
+                .bind(rule)
+                .bind(*n as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
+            events.push(Event {
+                actor: by.id.clone(),
+                action: Action::RetentionErased,
+                subject: None,
+                reason: Some("retention".to_owned()),
+                detail: json!({
+                    "records": report.erased,
+                    "by_rule": report.by_rule.iter().map(|((c, r), n)| json!({"category": c, "rule": r, "records": n})).collect::<Vec<_>>(),
+                }),
+            });
+        }
+        // Closed accounts with nothing left go whole: their key is
+        // destroyed, so no backup of them stays readable.
+        let emptied: Vec<(i64, String)> = sqlx::query(
+            "SELECT s.key, s.id FROM subjects s WHERE s.closed_at IS NOT NULL AND s.erased_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.subject_key = s.key) LIMIT 1000",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, StoreError>>()?;
+        for (key, id) in &emptied {
+            sqlx::query("UPDATE subjects SET erased_at = $1 WHERE key = $2")
+                .bind(now)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM identifiers WHERE subject_key = $1")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            events.push(Event {
+                actor: by.id.clone(),
+                action: Action::SubjectErased,
+                subject: Some(id.clone()),
+                reason: Some("retention: account closed, nothing left to keep".to_owned()),
+                detail: json!({ "method": "crypto-shredding" }),
+            });
+        }
+        report.subjects_shredded = emptied.len() as u64;
+        if !events.is_empty() {
+            audit_log::append(&mut tx, self.engine, now, &events).await?;
+        }
+        tx.commit().await?;
+        if !emptied.is_empty() {
+            let ids: Vec<&str> = emptied.iter().map(|(_, id)| id.as_str()).collect();
+            for id in &ids {
+                self.decisions.invalidate(id);
+            }
+            self.keys.destroy(&ids).await?;
+        }
+        Ok(report)
+    }
+
+    /// Sweeps in batches of `batch` until nothing is due; the sum of the
+    /// batches.
+    pub async fn sweep_all(&self, by: &Principal, batch: u32) -> Result<SweepReport, StoreError> {
+        let mut total = SweepReport::default();
+        loop {
+            let r = self.sweep(by, batch).await?;
+            total.erased += r.erased;
+            total.subjects_shredded += r.subjects_shredded;
+            for (k, n) in r.by_rule {
+                *total.by_rule.entry(k).or_default() += n;
+            }
+            if r.erased == 0 && r.subjects_shredded == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// What will be erased up to `until`, by day (in UTC), category and rule.
+    /// Counts only, never data.
+    pub async fn retention_plan(&self, until: Timestamp) -> Result<Vec<RetentionLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT retain_until, category, COALESCE(retain_rule, ''), COUNT(*) FROM records \
+             WHERE retain_until <= $1 GROUP BY retain_until, category, retain_rule",
+        )
+        .bind(to_micros(until))
+        .fetch_all(&self.db)
+        .await?;
+        let mut days: BTreeMap<(i64, String, String), u64> = BTreeMap::new();
+        for r in rows {
+            let at: i64 = r.try_get(0)?;
+            let n: i64 = r.try_get(3)?;
+            *days.entry((at, r.try_get(1)?, r.try_get(2)?)).or_default() += n as u64;
+        }
+        Ok(days
+            .into_iter()
+            .map(|((at, category, rule), records)| RetentionLine {
+                at: from_micros(at),
+                action: "due".to_owned(),
+                category,
+                rule,
+                records,
+            })
+            .collect())
+    }
+
+    /// What retention did since `since`: counts by category and rule.
+    pub async fn retention_report(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<RetentionLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, action, category, rule, records FROM retention_log WHERE at >= $1 ORDER BY id",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RetentionLine {
+                    at: from_micros(r.try_get(0)?),
+                    action: r.try_get(1)?,
+                    category: r.try_get(2)?,
+                    rule: r.try_get(3)?,
+                    records: u64::try_from(r.try_get::<i64, _>(4)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// How many records are due now (for health and metrics).
+    pub async fn retention_due(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM records WHERE retain_until <= $1")
+            .bind(to_micros(self.now()))
+            .fetch_one(&self.db)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Per subject row key, per consent purpose: when consent was withdrawn
+/// (or expired), or `None` while it is in force.
+pub(crate) async fn consents_of(
+    tx: &mut Transaction<'static, Any>,
+    engine: crate::Engine,
+    keys: &[i64],
+) -> Result<std::collections::HashMap<i64, BTreeMap<String, Option<Timestamp>>>, StoreError> {
+    let mut out: std::collections::HashMap<i64, BTreeMap<String, Option<Timestamp>>> =
+        std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT subject_key, purpose, kind, at FROM consent_events WHERE purpose IS NOT NULL \
+             AND kind IN ('given', 'withdrawn', 'expired') AND subject_key IN ({}) ORDER BY seq",
+            crate::placeholders(engine, 1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let kind: String = r.try_get(2)?;
+            let at = from_micros(r.try_get(3)?);
+            out.entry(r.try_get(0)?).or_default().insert(
+                r.try_get(1)?,
+                (kind != EventKind::Given.name()).then_some(at),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a policy has purposes kept "until N days after consent is
+/// withdrawn", whose records' ends depend on the consent ledger.
+pub(crate) fn counts_from_withdrawal(policy: &custode_policy::Policy) -> bool {
+    policy
+        .purposes
+        .iter()
+        .any(|p| p.retention.from == custode_policy::Event::ConsentWithdrawn)
+}
+
+/// Consent events that move a record's end: those of purposes whose
+/// retention counts from the withdrawal.
+pub(crate) fn moves_retention(policy: &custode_policy::Policy, purpose: Option<&str>) -> bool {
+    purpose
+        .and_then(|p| policy.purpose(p))
+        .is_some_and(|p| p.retention.from == custode_policy::Event::ConsentWithdrawn)
+}
