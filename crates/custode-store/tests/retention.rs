@@ -359,3 +359,120 @@ on_both_engines!(messaging_rules_hold_to_the_day);
 async fn messaging_rules_hold_to_the_day(env: &Env) {
     a_year_under(env, MESSAGING, 37).await;
 }
+
+/// `subjects` closed accounts of `per` contact records each, all due, and
+/// one open account whose records are not.
+async fn due_and_kept(store: &Store, t: &Tree, subjects: usize, per: usize) -> SubjectId {
+    let system = Principal::system("setup");
+    let policy = store.policy();
+    let now = store_now(store).await;
+    let three_years = jiff::SignedDuration::from_hours(24 * 365 * 3);
+    let ids = store
+        .create_subjects(&system, &t.domain_a.id, "mailbox_user", subjects, "setup")
+        .await
+        .expect("subjects");
+    for (i, s) in ids.iter().enumerate() {
+        let batch = (0..per)
+            .map(|n| {
+                let mut r = record(&policy, "contact", (i * per + n) as u64);
+                r.collected_at = Some(now - three_years);
+                (s.clone(), r)
+            })
+            .collect();
+        store
+            .write_records(&system, "setup", batch)
+            .await
+            .expect("write");
+        store
+            .record_life_event(
+                &system,
+                s,
+                LifeEvent::AccountClosed,
+                Some(now - three_years + jiff::SignedDuration::from_hours(24)),
+                "closed long ago",
+            )
+            .await
+            .expect("close");
+    }
+    let open = store
+        .create_subject(&system, &t.domain_a.id, "mailbox_user", "setup")
+        .await
+        .expect("subject");
+    let batch = (0..per)
+        .map(|n| (open.clone(), record(&policy, "contact", n as u64)))
+        .collect();
+    store
+        .write_records(&system, "setup", batch)
+        .await
+        .expect("write");
+    open
+}
+
+async fn store_now(_store: &Store) -> Timestamp {
+    Timestamp::new(1_767_225_600, 0).expect("2026-01-01")
+}
+
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(store.pool())
+        .await
+        .expect("count")
+        .get::<i64, _>(0)
+}
+
+on_both_engines!(two_sweepers_never_erase_a_batch_twice);
+async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
+    let a = env.open().await;
+    let b = env.open().await;
+    let t = tree(&a).await;
+    let open = due_and_kept(&a, &t, 40, 50).await;
+    assert_eq!(a.retention_due().await.expect("due"), 2000);
+    let (sa, sb) = (
+        Principal::system("sweeper-a"),
+        Principal::system("sweeper-b"),
+    );
+    let (ra, rb) = tokio::join!(a.sweep_all(&sa, 37), b.sweep_all(&sb, 37));
+    let (ra, rb) = (ra.expect("a"), rb.expect("b"));
+    assert_eq!(
+        ra.erased + rb.erased,
+        2000,
+        "together they erase everything due, once"
+    );
+    assert!(
+        ra.erased > 0 && rb.erased > 0,
+        "both took turns: {} and {}",
+        ra.erased,
+        rb.erased
+    );
+    assert_eq!(ra.subjects_shredded + rb.subjects_shredded, 40);
+    assert_eq!(
+        count(&a, "SELECT COUNT(*) FROM records").await,
+        50,
+        "the open account's records stay"
+    );
+    let left = a
+        .records(&Principal::system("check"), &open, "check")
+        .await
+        .expect("read");
+    assert_eq!(left.len(), 50);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(COALESCE(SUM(records), 0) AS BIGINT) FROM retention_log"
+        )
+        .await,
+        2000,
+        "the report counts each erasure once"
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM subjects WHERE erased_at IS NOT NULL"
+        )
+        .await,
+        40
+    );
+    assert!(a.audit_verify().await.expect("verify").is_intact());
+    a.close().await;
+    b.close().await;
+}
