@@ -9,6 +9,7 @@ mod api;
 mod consent;
 mod error;
 mod extract;
+mod retention;
 pub mod jobs;
 
 use std::sync::Arc;
@@ -193,6 +194,7 @@ pub struct Metrics {
         consent::record, consent::history, consent::decide, consent::receipt,
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
         consent::confirm_page, consent::one_click,
+        retention::life_event, retention::plan, retention::report,
     ),
     modifiers(&BearerAuth),
 )]
