@@ -9,8 +9,8 @@ mod api;
 mod consent;
 mod error;
 mod extract;
-mod retention;
 pub mod jobs;
+mod retention;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -365,6 +365,9 @@ pub fn router(state: AppState) -> Router {
             "/u/{token}",
             get(consent::confirm_page).post(consent::one_click),
         )
+        .route("/api/v1/subjects/{id}/events", post(retention::life_event))
+        .route("/api/v1/retention/plan", get(retention::plan))
+        .route("/api/v1/retention/report", get(retention::report))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -159,16 +159,16 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 19])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200]),
+const MATRIX: &[(&str, [u16; 22])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403]),
 ];
 
 fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
@@ -214,6 +214,13 @@ fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option
         (Method::GET, format!("/api/v1/subjects/{a}/decisions/analytics"), None),
         (Method::GET, format!("/api/v1/subjects/{b}/decisions/analytics"), None),
         (Method::GET, "/api/v1/consent/public-key".into(), None),
+        (
+            Method::POST,
+            format!("/api/v1/subjects/{a}/events"),
+            Some(r#"{"event":"activity","reason":"matrix"}"#.into()),
+        ),
+        (Method::GET, "/api/v1/retention/plan?days=30".into(), None),
+        (Method::GET, "/api/v1/retention/report".into(), None),
     ]
 }
 
