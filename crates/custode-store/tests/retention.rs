@@ -167,7 +167,8 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
     let start = Date::new(2026, 1, 1).expect("date");
     let mut state = seed;
     let mut lives: HashMap<SubjectId, Life> = HashMap::new();
-    let mut kind_of: HashMap<SubjectId, (String, Vec<(String, Vec<String>)>)> = HashMap::new();
+    // Per subject: the categories it can hold, with their purposes.
+    let mut kind_of: HashMap<SubjectId, Vec<(String, Vec<String>)>> = HashMap::new();
     let mut tracked: Vec<Tracked> = Vec::new();
     let consent_purposes: Vec<String> = policy
         .purposes
@@ -190,7 +191,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                 .filter(|(k, _, _)| k == kind)
                 .map(|(_, c, p)| (c.clone(), p.clone()))
                 .collect();
-            kind_of.insert(s.clone(), (kind.clone(), categories));
+            kind_of.insert(s.clone(), categories);
             let mut life = Life {
                 created: Some(today),
                 ..Life::default()
@@ -230,7 +231,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
             if life.closed.is_some() {
                 continue;
             }
-            let (_, categories) = &kind_of[&s];
+            let categories = &kind_of[&s];
             let roll = rng(&mut state) % 100;
             if roll < 25 && d < 300 {
                 let (category, purposes) =
