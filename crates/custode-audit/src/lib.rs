@@ -51,11 +51,15 @@ pub enum Action {
     SubjectEvent,
     /// The retention sweeper erased records whose end had passed.
     RetentionErased,
+    /// Records that only a legal obligation still needs moved to the vault.
+    RetentionVaulted,
+    /// The legal officer queried the vault under an authority's order.
+    VaultQueried,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 15] = [
+    pub const ALL: [(Action, &'static str); 17] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -71,6 +75,8 @@ impl Action {
         (Action::ConsentRead, "consent.read"),
         (Action::SubjectEvent, "subject.event"),
         (Action::RetentionErased, "retention.erased"),
+        (Action::RetentionVaulted, "retention.vaulted"),
+        (Action::VaultQueried, "vault.queried"),
     ];
 
     /// The stored name, e.g. `records.read`.

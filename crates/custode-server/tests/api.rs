@@ -41,6 +41,10 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
             custode_crypto::Key::generate().expect("key"),
         ),
         mode: custode_store::OpenMode::CreateIfMissing,
+        vault_url: format!("sqlite://{}/v.db", dir.display()),
+        vault_key: custode_store::MasterKeySource::Given(
+            custode_crypto::Key::generate().expect("key"),
+        ),
     };
     let policy = Arc::new(custode_policy::load("p.toml", policy_source).expect("policy"));
     let clock = Arc::new(custode_domain::SystemClock);

@@ -55,7 +55,7 @@ async fn main() {
     let pg = "postgres://postgres@127.0.0.1:5432/test";
     let config = if engine == "postgres" {
         let pool = sqlx::PgPool::connect(pg).await.expect("PostgreSQL");
-        for s in [tag.clone(), format!("{tag}_keys")] {
+        for s in [tag.clone(), format!("{tag}_keys"), format!("{tag}_vault")] {
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
                 .execute(&pool)
                 .await
@@ -66,6 +66,8 @@ async fn main() {
             keystore_url: format!("{pg}?options=-c%20search_path%3D{tag}_keys"),
             master_key: master,
             mode: OpenMode::CreateIfMissing,
+            vault_url: format!("{pg}?options=-c%20search_path%3D{tag}_vault"),
+            vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("random")),
         }
     } else {
         StoreConfig {
@@ -73,6 +75,8 @@ async fn main() {
             keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
             master_key: master,
             mode: OpenMode::CreateIfMissing,
+            vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
+            vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("random")),
         }
     };
     let policy_text = include_str!("../../../policies/email-hosting.toml");
@@ -253,7 +257,7 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     if engine == "postgres" {
         let pool = sqlx::PgPool::connect(pg).await.expect("pg");
-        for s in [tag.clone(), format!("{tag}_keys")] {
+        for s in [tag.clone(), format!("{tag}_keys"), format!("{tag}_vault")] {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
                 .execute(&pool)
                 .await;

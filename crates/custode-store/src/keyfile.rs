@@ -18,6 +18,8 @@ use crate::StoreError;
 
 /// The environment variable that can hold the master key.
 pub const MASTER_KEY_ENV: &str = "CUSTODE_MASTER_KEY";
+/// The environment variable that can hold the vault's key.
+pub const VAULT_KEY_ENV: &str = "CUSTODE_VAULT_KEY";
 
 /// Where the master key comes from.
 #[derive(Clone, Debug)]
@@ -38,6 +40,19 @@ impl MasterKeySource {
                     StoreError::KeyFile(format!("{MASTER_KEY_ENV} must hold 64 hexadecimal digits"))
                 }),
             Err(_) => Ok(MasterKeySource::File(data_dir.join("master.key"))),
+        }
+    }
+
+    /// The vault's key: the environment variable when set, else `vault.key`
+    /// in `data_dir`. Never the master key: the vault stands apart.
+    pub fn vault_from_env_or(data_dir: &Path) -> Result<MasterKeySource, StoreError> {
+        match std::env::var(VAULT_KEY_ENV) {
+            Ok(hex) => Key::from_hex(&hex)
+                .map(MasterKeySource::Given)
+                .map_err(|_| {
+                    StoreError::KeyFile(format!("{VAULT_KEY_ENV} must hold 64 hexadecimal digits"))
+                }),
+            Err(_) => Ok(MasterKeySource::File(data_dir.join("vault.key"))),
         }
     }
 

@@ -21,6 +21,7 @@ mod keys;
 mod migrations;
 mod principals;
 mod retention;
+mod vault;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -41,6 +42,7 @@ pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
 pub use retention::{LifeEvent, RetentionLine, SweepReport};
+pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
 
@@ -56,6 +58,11 @@ pub struct StoreConfig {
     pub master_key: MasterKeySource,
     /// Whether a missing SQLite database or key file may be created.
     pub mode: OpenMode,
+    /// The vault, a database of its own for data kept only under a legal
+    /// obligation.
+    pub vault_url: String,
+    /// The vault's own key (never the master key).
+    pub vault_key: MasterKeySource,
 }
 
 impl StoreConfig {
@@ -81,6 +88,8 @@ impl StoreConfig {
             keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
             master_key: MasterKeySource::from_env_or(dir)?,
             mode,
+            vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
+            vault_key: MasterKeySource::vault_from_env_or(dir)?,
         })
     }
 }
@@ -145,6 +154,8 @@ pub struct Store {
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
     keys: Keyring,
+    /// The vault: its own database and key.
+    vault: vault::Vault,
     /// Recently checked API tokens (see `authenticate_token`).
     token_cache: std::sync::Mutex<HashMap<String, principals::CachedToken>>,
     key_source: MasterKeySource,
@@ -258,6 +269,11 @@ impl Store {
                 "the key store must be a different database from the main store".to_owned(),
             ));
         }
+        if config.vault_url == config.database_url || config.vault_url == config.keystore_url {
+            return Err(StoreError::Invalid(
+                "the vault must be a database of its own, apart from the main store and the key store".to_owned(),
+            ));
+        }
         let now = to_micros(clock.now());
         migrations::run(&writer, engine, migrations::MAIN, now).await?;
         migrations::run(&key_pool, key_engine, migrations::KEYS, now).await?;
@@ -270,6 +286,7 @@ impl Store {
             config.mode == OpenMode::CreateIfMissing,
         )
         .await?;
+        let vault = vault::Vault::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
         let audit_queue = audit_log::spawn_batcher(writer.clone(), engine, clock.clone());
         let decisions = decisions::DecisionCache::new();
         let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
@@ -283,6 +300,7 @@ impl Store {
             writer,
             audit_queue,
             keys,
+            vault,
             token_cache: std::sync::Mutex::new(HashMap::new()),
             key_source: config.master_key.clone(),
             policy: RwLock::new(InForce::new(policy, policy_id)),
@@ -1151,6 +1169,7 @@ impl Store {
         self.db.close().await;
         self.writer.close().await;
         self.keys.close().await;
+        self.vault.close().await;
     }
 }
 

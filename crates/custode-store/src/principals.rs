@@ -486,7 +486,7 @@ impl Store {
 
     /// Checks a TOTP code for a user: valid now, and never used before.
     /// A first valid code confirms the enrolment.
-    async fn check_totp(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
+    pub(crate) async fn check_totp(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
         let Some((secret, _)) = self.keys.totp(user_id).await? else {
             return Err(StoreError::SecondFactorRequired);
         };

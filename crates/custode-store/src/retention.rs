@@ -64,10 +64,21 @@ impl LifeEvent {
 pub struct SweepReport {
     /// Records erased.
     pub erased: u64,
+    /// Records moved to the vault.
+    pub vaulted: u64,
+    /// Vault records erased at the end of their legal period.
+    pub vault_erased: u64,
     /// Subjects shredded whole (closed, nothing left).
     pub subjects_shredded: u64,
     /// Per (category, rule): records erased.
     pub by_rule: BTreeMap<(String, String), u64>,
+}
+
+impl SweepReport {
+    /// Whether the step did nothing.
+    pub fn is_empty(&self) -> bool {
+        self.erased == 0 && self.vaulted == 0 && self.vault_erased == 0 && self.subjects_shredded == 0
+    }
 }
 
 /// A line of the retention report or plan.
@@ -238,10 +249,24 @@ impl Store {
         Ok(changed)
     }
 
+    /// One step of retention, each part bounded by `limit`: moves what
+    /// only a vault purpose still needs to the vault, erases vault records
+    /// whose legal period is over, and erases records whose end has passed
+    /// (then shreds closed subjects left without records). Call until it
+    /// does nothing.
+    pub async fn sweep(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
+        let vaulted = self.move_to_vault(by, limit).await?;
+        let vault_erased = self.expire_vault(by, limit).await?;
+        let mut report = self.erase_due(by, limit).await?;
+        report.vaulted = vaulted;
+        report.vault_erased = vault_erased;
+        Ok(report)
+    }
+
     /// Erases up to `limit` records whose end has passed, in one
     /// transaction with its report and audit entry, then shreds closed
-    /// subjects left without records. Call until it erases nothing.
-    pub async fn sweep(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
+    /// subjects left without records.
+    async fn erase_due(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
         let now = to_micros(self.now());
         let mut tx = self.begin_write().await?;
         let cutoff = sqlx::query(
@@ -354,11 +379,14 @@ impl Store {
         loop {
             let r = self.sweep(by, batch).await?;
             total.erased += r.erased;
+            total.vaulted += r.vaulted;
+            total.vault_erased += r.vault_erased;
             total.subjects_shredded += r.subjects_shredded;
+            let done = r.is_empty();
             for (k, n) in r.by_rule {
                 *total.by_rule.entry(k).or_default() += n;
             }
-            if r.erased == 0 && r.subjects_shredded == 0 {
+            if done {
                 return Ok(total);
             }
         }

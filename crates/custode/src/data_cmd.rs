@@ -43,6 +43,11 @@ pub(crate) struct StoreArgs {
         hide_env_values = true
     )]
     keystore: Option<String>,
+    /// Vault URL: a database of its own (default `vault.db` in the data
+    /// directory), under its own key (`vault.key` there, or
+    /// `CUSTODE_VAULT_KEY`).
+    #[arg(long, env = "CUSTODE_VAULT_URL", global = true, hide_env_values = true)]
+    vault: Option<String>,
     /// The policy file in force.
     #[arg(
         long,
@@ -83,6 +88,9 @@ impl StoreArgs {
             }
             (None, Some(keys)) => config.keystore_url = keys.clone(),
             (None, None) => {}
+        }
+        if let Some(vault) = &self.vault {
+            config.vault_url = vault.clone();
         }
         Ok(Store::open(&config, Arc::new(policy), clock).await?)
     }

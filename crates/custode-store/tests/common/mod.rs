@@ -47,12 +47,15 @@ impl Env {
                     keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
                     master_key: master,
                     mode: OpenMode::CreateIfMissing,
+                    vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
+                    vault_key: MasterKeySource::Given(Key::generate().expect("random")),
                 },
                 None,
             ),
             Engine::Postgres => {
                 let main = unique("t");
                 let keys = format!("{main}_keys");
+                let vault = format!("{main}_vault");
                 let admin = sqlx::PgPool::connect(&postgres_url()).await.unwrap_or_else(|e| {
                     panic!(
                         "PostgreSQL is required for these tests and is not reachable at {}: {e}. \
@@ -60,7 +63,7 @@ impl Env {
                         postgres_url()
                     )
                 });
-                for s in [&main, &keys] {
+                for s in [&main, &keys, &vault] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {s}")))
                         .execute(&admin)
                         .await
@@ -78,6 +81,8 @@ impl Env {
                         keystore_url: with_path(&keys),
                         master_key: master,
                         mode: OpenMode::CreateIfMissing,
+                        vault_url: with_path(&vault),
+                        vault_key: MasterKeySource::Given(Key::generate().expect("random")),
                     },
                     Some((main, keys)),
                 )
@@ -107,6 +112,11 @@ impl Env {
         Arc::new(custode_policy::load("telecom.toml", TELECOM).expect("example policy"))
     }
 
+    /// The example policy with a vault purpose kept from account closure.
+    pub fn messaging() -> Arc<custode_policy::Policy> {
+        Arc::new(custode_policy::load("messaging.toml", MESSAGING).expect("example policy"))
+    }
+
     pub async fn open_with(&self, policy: Arc<custode_policy::Policy>) -> Store {
         Store::open(&self.config, policy, self.clock.clone())
             .await
@@ -117,7 +127,7 @@ impl Env {
         if let Some((main, keys)) = &self.schemas
             && let Ok(admin) = sqlx::PgPool::connect(&postgres_url()).await
         {
-            for s in [main, keys] {
+            for s in [main.clone(), keys.clone(), format!("{main}_vault")] {
                 let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
                     .execute(&admin)
                     .await;

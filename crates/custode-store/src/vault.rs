@@ -1,0 +1,672 @@
+//! The vault: data kept only because a law requires it (customer identity
+//! for tax law, traffic data under Art. 132 Codice privacy), in a database
+//! of its own under a key of its own, read only by the legal officer with a
+//! fresh second factor and an authority's order, every query written to the
+//! audit chain and to an access log the DPO reviews.
+//!
+//! Nothing else reads it: records, exports and rights requests read the main
+//! store only. Records reach the vault through the sweeper (`move_to_vault`)
+//! when no purpose but a vault purpose still needs them, and leave it when
+//! their legal period ends.
+//!
+//! Moving spans two databases. The sweeper holds the main store's writers'
+//! lock throughout, commits the vault copy first (idempotent on the source
+//! record id), then deletes the source with its report and audit entry: a
+//! crash in between leaves a copy that the next run finds already there.
+
+use std::collections::{BTreeMap, HashMap};
+
+use custode_audit::{Action, Event};
+use custode_crypto::{IdentifierHasher, Key};
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::{Principal, Role, SubjectId};
+use custode_policy::{IdentifierKind, Lang};
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::{AnyPool, Row};
+
+use crate::engine::{self, Engine, OpenMode};
+use crate::keyfile::MasterKeySource;
+use crate::migrations::Migration;
+use crate::{Store, StoreError, audit_log};
+
+/// The vault's schema.
+pub(crate) const VAULT: &[Migration] = &[Migration {
+    version: 1,
+    name: "vault",
+    sql: r#"
+CREATE TABLE vault_records (
+    id {serial_pk},
+    source_id BIGINT NOT NULL UNIQUE,
+    subject_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    purposes TEXT NOT NULL,
+    grounds TEXT NOT NULL,
+    collected_at BIGINT NOT NULL,
+    vault_until BIGINT,
+    sealed {blob} NOT NULL,
+    moved_at BIGINT NOT NULL
+);
+CREATE INDEX vault_by_subject ON vault_records (subject_id);
+CREATE INDEX vault_by_end ON vault_records (vault_until, id);
+CREATE TABLE vault_identifiers (
+    hash {blob} NOT NULL,
+    record_id BIGINT NOT NULL,
+    PRIMARY KEY (hash, record_id)
+){without_rowid};
+CREATE TABLE vault_access_log (
+    id {serial_pk},
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    authority TEXT,
+    order_number TEXT,
+    order_date TEXT,
+    scope TEXT,
+    target TEXT NOT NULL,
+    records BIGINT NOT NULL
+)
+"#,
+}];
+
+/// The vault's database and keys.
+pub(crate) struct Vault {
+    engine: Engine,
+    pool: AnyPool,
+    key: Key,
+    hasher: IdentifierHasher,
+}
+
+impl Vault {
+    pub(crate) async fn open(
+        url: &str,
+        source: &MasterKeySource,
+        mode: OpenMode,
+        now: i64,
+    ) -> Result<Vault, StoreError> {
+        let (engine, pool) = engine::connect(url, mode, 4, true).await?;
+        crate::migrations::run(&pool, engine, VAULT, now).await?;
+        let (key, _) = source.load(mode == OpenMode::CreateIfMissing)?;
+        let hasher = IdentifierHasher::new(key.clone());
+        Ok(Vault {
+            engine,
+            pool,
+            key,
+            hasher,
+        })
+    }
+
+    fn identifier_hash(&self, kind: &str, value: &str) -> Vec<u8> {
+        crate::ingest::identifier_hash(&self.hasher, kind, value)
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// An authority's order that a vault query answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VaultOrder {
+    /// Who issued it (a court, a public prosecutor, the police).
+    pub authority: String,
+    /// Its number or reference.
+    pub number: String,
+    /// Its date, YYYY-MM-DD.
+    pub date: String,
+    /// What it asks for, in its words.
+    pub scope: String,
+}
+
+impl VaultOrder {
+    fn missing(&self) -> Option<&'static str> {
+        if self.authority.trim().is_empty() {
+            Some("the issuing authority")
+        } else if self.number.trim().is_empty() {
+            Some("the order number")
+        } else if custode_domain::deadline::parse_date(self.date.trim()).is_none() {
+            Some("the order date (YYYY-MM-DD)")
+        } else if self.scope.trim().is_empty() {
+            Some("the scope of the order")
+        } else {
+            None
+        }
+    }
+}
+
+/// Whose data a vault query asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VaultTarget {
+    /// A subject by id.
+    Subject(SubjectId),
+    /// Whoever an identifier (phone number, IP address, e-mail) belongs to.
+    Identifier(IdentifierKind, String),
+}
+
+impl VaultTarget {
+    /// How the access log names it: an id, or the identifier's kind only.
+    fn logged(&self) -> String {
+        match self {
+            VaultTarget::Subject(s) => format!("subject {s}"),
+            VaultTarget::Identifier(k, _) => format!("{} (value not logged)", kind_name(*k)),
+        }
+    }
+}
+
+fn kind_name(kind: IdentifierKind) -> &'static str {
+    IdentifierKind::ALL
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("identifier", |(n, _)| n)
+}
+
+/// A record as the vault holds it, opened for the legal officer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VaultRecord {
+    /// The subject it belongs to.
+    pub subject: String,
+    /// The category.
+    pub category: String,
+    /// Field values.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// The vault purposes that keep it, and the law each names.
+    pub grounds: Vec<(String, String)>,
+    /// When it was collected.
+    pub collected_at: Timestamp,
+    /// When it must be gone; `None` while its period waits for an event.
+    pub until: Option<Timestamp>,
+}
+
+/// A line of the vault access log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultAccess {
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: String,
+    /// `answered`, or `refused: why`.
+    pub outcome: String,
+    /// The order: authority, number, date, scope (as given; empty when not).
+    pub order: VaultOrder,
+    /// Whose data were asked for.
+    pub target: String,
+    /// How many records were returned.
+    pub records: u64,
+}
+
+fn vault_aad(source_id: i64, category: &str) -> String {
+    format!("vault|{source_id}|{category}")
+}
+
+impl Store {
+    /// Moves up to `limit` records that only vault purposes still need into
+    /// the vault; returns how many moved.
+    pub async fn move_to_vault(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
+        let policy = self.policy();
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "SELECT r.id, s.id, r.category, r.purposes, r.collected_at, r.vault_until, r.sealed \
+             FROM records r JOIN subjects s ON s.key = r.subject_key \
+             WHERE r.vault_from <= $1 AND s.erased_at IS NULL ORDER BY r.vault_from, r.id LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let subjects: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(1))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&str> = subjects.iter().map(String::as_str).collect();
+        let keys = self.keys.subject_keys(&refs).await?;
+        let mut moved: Vec<i64> = Vec::with_capacity(rows.len());
+        let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut vtx = self.vault.pool.begin().await?;
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            let subject: String = r.try_get(1)?;
+            let category: String = r.try_get(2)?;
+            let purposes: String = r.try_get(3)?;
+            let Some(key) = keys.get(&subject) else {
+                continue;
+            };
+            let sealed: Vec<u8> = r.try_get(6)?;
+            let plain = key.open(&sealed, format!("{subject}|{category}").as_bytes())?;
+            let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
+                .map_err(|e| StoreError::Invalid(format!("record payload is not a JSON object: {e}")))?;
+            let grounds: Vec<&str> = purposes
+                .split(',')
+                .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
+                .collect();
+            let resealed = self
+                .vault
+                .key
+                .seal(&plain, vault_aad(id, &category).as_bytes())?;
+            let inserted = sqlx::query(
+                "INSERT INTO vault_records (source_id, subject_id, category, purposes, grounds, collected_at, vault_until, sealed, moved_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(&subject)
+            .bind(&category)
+            .bind(&purposes)
+            .bind(grounds.join(","))
+            .bind(r.try_get::<i64, _>(4)?)
+            .bind(r.try_get::<Option<i64>, _>(5)?)
+            .bind(resealed)
+            .bind(now)
+            .execute(&mut *vtx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                let vid: i64 = sqlx::query("SELECT id FROM vault_records WHERE source_id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *vtx)
+                    .await?
+                    .try_get(0)?;
+                if let Some(c) = policy.category(&category) {
+                    for f in &c.fields {
+                        let (Some(kind), Some(value)) =
+                            (f.identifier, fields.get(&f.id.value).and_then(|v| v.as_str()))
+                        else {
+                            continue;
+                        };
+                        let normalised = custode_domain::normalise_identifier(kind, value);
+                        sqlx::query(
+                            "INSERT INTO vault_identifiers (hash, record_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(self.vault.identifier_hash(kind_name(kind), &normalised))
+                        .bind(vid)
+                        .execute(&mut *vtx)
+                        .await?;
+                    }
+                }
+            }
+            moved.push(id);
+            *by_ground
+                .entry((category, grounds.join(",")))
+                .or_default() += 1;
+        }
+        vtx.commit().await?;
+        let ids: Vec<String> = moved.iter().map(i64::to_string).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for chunk in refs.chunks(500) {
+            let sql = format!(
+                "DELETE FROM records WHERE id IN ({})",
+                crate::placeholders(self.engine, 1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.parse::<i64>().unwrap_or(-1));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for ((category, grounds), n) in &by_ground {
+            sqlx::query(
+                "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'vaulted', $2, $3, $4)",
+            )
+            .bind(now)
+            .bind(category)
+            .bind(grounds)
+            .bind(*n as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::RetentionVaulted,
+                subject: None,
+                reason: Some("retention: only a legal obligation still needs them".to_owned()),
+                detail: json!({
+                    "records": moved.len(),
+                    "by_ground": by_ground.iter().map(|((c, g), n)| json!({"category": c, "grounds": g, "records": n})).collect::<Vec<_>>(),
+                }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(moved.len() as u64)
+    }
+
+    /// Settles the end of vault records still waiting for an event (a
+    /// period "from account closure" while the account was open), then
+    /// erases up to `limit` whose legal period is over; returns how many.
+    pub async fn expire_vault(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
+        let policy = self.policy();
+        let now = to_micros(self.now());
+        let open: Vec<(i64, String, String, i64)> = sqlx::query(
+            "SELECT id, subject_id, purposes, collected_at FROM vault_records WHERE vault_until IS NULL LIMIT 1000",
+        )
+        .fetch_all(&self.vault.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect::<Result<_, StoreError>>()?;
+        let mut lives: HashMap<String, Option<custode_domain::retention::LifeEvents>> = HashMap::new();
+        for (id, subject, purposes, collected) in open {
+            if !lives.contains_key(&subject) {
+                let life = sqlx::query(
+                    "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE id = $1",
+                )
+                .bind(&subject)
+                .fetch_optional(&self.db)
+                .await?
+                .map(|r| crate::retention::life_of_row(&r, 0))
+                .transpose()?;
+                lives.insert(subject.clone(), life);
+            }
+            let Some(Some(life)) = lives.get(&subject) else {
+                continue;
+            };
+            let vault_purposes: Vec<String> = purposes
+                .split(',')
+                .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
+                .map(str::to_owned)
+                .collect();
+            let until = custode_domain::retention::resolve(
+                &policy,
+                &vault_purposes,
+                from_micros(collected),
+                life,
+            )
+            .retain_until;
+            if let Some(until) = until {
+                sqlx::query("UPDATE vault_records SET vault_until = $1 WHERE id = $2")
+                    .bind(to_micros(until))
+                    .bind(id)
+                    .execute(&self.vault.pool)
+                    .await?;
+            }
+        }
+        let due: Vec<(i64, String, String)> = sqlx::query(
+            "SELECT id, category, grounds FROM vault_records WHERE vault_until <= $1 ORDER BY vault_until, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.vault.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<_, StoreError>>()?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for (_, category, grounds) in &due {
+            *by_ground
+                .entry((category.clone(), grounds.clone()))
+                .or_default() += 1;
+        }
+        // The vault deletion commits first: a crash before the report is
+        // committed leaves the report one batch short, never the vault
+        // holding data past their legal end.
+        let mut tx = self.begin_write().await?;
+        let mut vtx = self.vault.pool.begin().await?;
+        for chunk in due.chunks(500) {
+            let sql = format!(
+                "DELETE FROM vault_records WHERE id IN ({})",
+                crate::placeholders(self.vault.engine, 1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, _, _) in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *vtx).await?;
+            let sql = format!(
+                "DELETE FROM vault_identifiers WHERE record_id IN ({})",
+                crate::placeholders(self.vault.engine, 1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, _, _) in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *vtx).await?;
+        }
+        for ((category, grounds), n) in &by_ground {
+            sqlx::query(
+                "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'vault_erased', $2, $3, $4)",
+            )
+            .bind(now)
+            .bind(category)
+            .bind(grounds)
+            .bind(*n as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::RetentionErased,
+                subject: None,
+                reason: Some("retention: legal period over (vault)".to_owned()),
+                detail: json!({ "vault_records": due.len() }),
+            }],
+        )
+        .await?;
+        vtx.commit().await?;
+        tx.commit().await?;
+        Ok(due.len() as u64)
+    }
+
+    /// Records a refused vault query in the audit chain and the access log.
+    async fn vault_refused(
+        &self,
+        by: &Principal,
+        why: &str,
+        order: &VaultOrder,
+        target: &VaultTarget,
+    ) -> Result<(), StoreError> {
+        self.log_vault_access(by, &format!("refused: {why}"), order, target, 0)
+            .await?;
+        self.audit_alone(Event {
+            actor: by.id.clone(),
+            action: Action::AccessDenied,
+            subject: match target {
+                VaultTarget::Subject(s) => Some(s.to_string()),
+                VaultTarget::Identifier(..) => None,
+            },
+            reason: Some(format!("order {} of {}", order.number, order.authority)),
+            detail: json!({ "attempt": "vault.query", "why": why }),
+        })
+        .await
+    }
+
+    async fn log_vault_access(
+        &self,
+        by: &Principal,
+        outcome: &str,
+        order: &VaultOrder,
+        target: &VaultTarget,
+        records: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO vault_access_log (at, actor, outcome, authority, order_number, order_date, scope, target, records) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(to_micros(self.now()))
+        .bind(by.id.as_str())
+        .bind(outcome)
+        .bind(order.authority.as_str())
+        .bind(order.number.as_str())
+        .bind(order.date.as_str())
+        .bind(order.scope.as_str())
+        .bind(target.logged())
+        .bind(records as i64)
+        .execute(&self.vault.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Answers an authority's order from the vault. Only the legal officer,
+    /// logged in as a person, with a TOTP code not used before, and the
+    /// order's reference (authority, number, date, scope); anything less is
+    /// refused, and both answers and refusals are logged with the reference.
+    pub async fn vault_query(
+        &self,
+        by: &Principal,
+        totp: Option<&str>,
+        order: &VaultOrder,
+        target: &VaultTarget,
+    ) -> Result<Vec<VaultRecord>, StoreError> {
+        if by.role != Role::LegalOfficer {
+            let why = "only the legal officer may query the vault";
+            self.vault_refused(by, why, order, target).await?;
+            return Err(StoreError::Forbidden(why.to_owned()));
+        }
+        let Some(user) = by.id.strip_prefix("user:") else {
+            let why = "vault queries are made by a person logged in with a second factor, not by a token";
+            self.vault_refused(by, why, order, target).await?;
+            return Err(StoreError::Forbidden(why.to_owned()));
+        };
+        if let Some(missing) = order.missing() {
+            let why = format!(
+                "an order reference is required (issuing authority, number, date, scope): {missing} is missing"
+            );
+            self.vault_refused(by, &why, order, target).await?;
+            return Err(StoreError::Invalid(why));
+        }
+        let fresh = match totp {
+            Some(code) => self.check_totp(user, code).await.is_ok(),
+            None => false,
+        };
+        if !fresh {
+            let why = "a fresh TOTP code is required (each code works once)";
+            self.vault_refused(by, why, order, target).await?;
+            return Err(StoreError::Forbidden(why.to_owned()));
+        }
+        let rows = match target {
+            VaultTarget::Subject(s) => {
+                sqlx::query(
+                    "SELECT id, subject_id, category, grounds, collected_at, vault_until, sealed, source_id \
+                     FROM vault_records WHERE subject_id = $1 ORDER BY id",
+                )
+                .bind(s.as_str())
+                .fetch_all(&self.vault.pool)
+                .await?
+            }
+            VaultTarget::Identifier(kind, value) => {
+                let normalised = custode_domain::normalise_identifier(*kind, value);
+                sqlx::query(
+                    "SELECT v.id, v.subject_id, v.category, v.grounds, v.collected_at, v.vault_until, v.sealed, v.source_id \
+                     FROM vault_identifiers i JOIN vault_records v ON v.id = i.record_id WHERE i.hash = $1 ORDER BY v.id",
+                )
+                .bind(self.vault.identifier_hash(kind_name(*kind), &normalised))
+                .fetch_all(&self.vault.pool)
+                .await?
+            }
+        };
+        let policy = self.policy();
+        let lang = policy.meta.languages.first().copied().unwrap_or(Lang::En);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let category: String = r.try_get(2)?;
+            let source_id: i64 = r.try_get(7)?;
+            let plain = self
+                .vault
+                .key
+                .open(&r.try_get::<Vec<u8>, _>(6)?, vault_aad(source_id, &category).as_bytes())?;
+            let grounds: String = r.try_get(3)?;
+            out.push(VaultRecord {
+                subject: r.try_get(1)?,
+                fields: serde_json::from_slice(&plain)
+                    .map_err(|e| StoreError::Invalid(format!("vault payload: {e}")))?,
+                category,
+                grounds: grounds
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(|g| {
+                        let law = policy
+                            .purpose(g)
+                            .and_then(|p| p.law.as_ref())
+                            .map_or_else(String::new, |l| l.get(lang).to_owned());
+                        (g.to_owned(), law)
+                    })
+                    .collect(),
+                collected_at: from_micros(r.try_get(4)?),
+                until: r.try_get::<Option<i64>, _>(5)?.map(from_micros),
+            });
+        }
+        self.log_vault_access(by, "answered", order, target, out.len() as u64)
+            .await?;
+        self.audit_alone(Event {
+            actor: by.id.clone(),
+            action: Action::VaultQueried,
+            subject: match target {
+                VaultTarget::Subject(s) => Some(s.to_string()),
+                VaultTarget::Identifier(..) => None,
+            },
+            reason: Some(format!("order {} of {}", order.number, order.authority)),
+            detail: json!({
+                "authority": order.authority,
+                "order": order.number,
+                "date": order.date,
+                "scope": order.scope,
+                "target": target.logged(),
+                "records": out.len(),
+            }),
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// The vault access log, newest first, for the DPO's review.
+    pub async fn vault_access_log(
+        &self,
+        by: &Principal,
+        limit: u32,
+    ) -> Result<Vec<VaultAccess>, StoreError> {
+        if !matches!(by.role, Role::Dpo | Role::LegalOfficer) {
+            self.record_denied(by, "vault.access_log").await?;
+            return Err(StoreError::Forbidden(
+                "the vault access log is for the DPO and the legal officer".to_owned(),
+            ));
+        }
+        let rows = sqlx::query(
+            "SELECT at, actor, outcome, authority, order_number, order_date, scope, target, records \
+             FROM vault_access_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit.min(10_000)))
+        .fetch_all(&self.vault.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text = |i: usize| -> Result<String, StoreError> {
+                    Ok(r.try_get::<Option<String>, _>(i)?.unwrap_or_default())
+                };
+                Ok(VaultAccess {
+                    at: from_micros(r.try_get(0)?),
+                    actor: r.try_get(1)?,
+                    outcome: r.try_get(2)?,
+                    order: VaultOrder {
+                        authority: text(3)?,
+                        number: text(4)?,
+                        date: text(5)?,
+                        scope: text(6)?,
+                    },
+                    target: r.try_get(7)?,
+                    records: u64::try_from(r.try_get::<i64, _>(8)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// How many records the vault holds (counts only; for tests and health).
+    pub async fn vault_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM vault_records")
+            .fetch_one(&self.vault.pool)
+            .await?
+            .try_get(0)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
