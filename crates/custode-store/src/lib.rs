@@ -286,7 +286,8 @@ impl Store {
             config.mode == OpenMode::CreateIfMissing,
         )
         .await?;
-        let vault = vault::Vault::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
+        let vault =
+            vault::Vault::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
         let audit_queue = audit_log::spawn_batcher(writer.clone(), engine, clock.clone());
         let decisions = decisions::DecisionCache::new();
         let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")

@@ -77,7 +77,10 @@ pub struct SweepReport {
 impl SweepReport {
     /// Whether the step did nothing.
     pub fn is_empty(&self) -> bool {
-        self.erased == 0 && self.vaulted == 0 && self.vault_erased == 0 && self.subjects_shredded == 0
+        self.erased == 0
+            && self.vaulted == 0
+            && self.vault_erased == 0
+            && self.subjects_shredded == 0
     }
 }
 

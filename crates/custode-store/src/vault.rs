@@ -237,7 +237,9 @@ impl Store {
             let sealed: Vec<u8> = r.try_get(6)?;
             let plain = key.open(&sealed, format!("{subject}|{category}").as_bytes())?;
             let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
-                .map_err(|e| StoreError::Invalid(format!("record payload is not a JSON object: {e}")))?;
+                .map_err(|e| {
+                    StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
+                })?;
             let grounds: Vec<&str> = purposes
                 .split(',')
                 .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
@@ -270,9 +272,10 @@ impl Store {
                     .try_get(0)?;
                 if let Some(c) = policy.category(&category) {
                     for f in &c.fields {
-                        let (Some(kind), Some(value)) =
-                            (f.identifier, fields.get(&f.id.value).and_then(|v| v.as_str()))
-                        else {
+                        let (Some(kind), Some(value)) = (
+                            f.identifier,
+                            fields.get(&f.id.value).and_then(|v| v.as_str()),
+                        ) else {
                             continue;
                         };
                         let normalised = custode_domain::normalise_identifier(kind, value);
@@ -287,9 +290,7 @@ impl Store {
                 }
             }
             moved.push(id);
-            *by_ground
-                .entry((category, grounds.join(",")))
-                .or_default() += 1;
+            *by_ground.entry((category, grounds.join(","))).or_default() += 1;
         }
         vtx.commit().await?;
         let ids: Vec<String> = moved.iter().map(i64::to_string).collect();
@@ -350,7 +351,8 @@ impl Store {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
         .collect::<Result<_, StoreError>>()?;
-        let mut lives: HashMap<String, Option<custode_domain::retention::LifeEvents>> = HashMap::new();
+        let mut lives: HashMap<String, Option<custode_domain::retention::LifeEvents>> =
+            HashMap::new();
         for (id, subject, purposes, collected) in open {
             if !lives.contains_key(&subject) {
                 let life = sqlx::query(
@@ -525,7 +527,8 @@ impl Store {
             return Err(StoreError::Forbidden(why.to_owned()));
         }
         let Some(user) = by.id.strip_prefix("user:") else {
-            let why = "vault queries are made by a person logged in with a second factor, not by a token";
+            let why =
+                "vault queries are made by a person logged in with a second factor, not by a token";
             self.vault_refused(by, why, order, target).await?;
             return Err(StoreError::Forbidden(why.to_owned()));
         };
@@ -572,10 +575,10 @@ impl Store {
         for r in &rows {
             let category: String = r.try_get(2)?;
             let source_id: i64 = r.try_get(7)?;
-            let plain = self
-                .vault
-                .key
-                .open(&r.try_get::<Vec<u8>, _>(6)?, vault_aad(source_id, &category).as_bytes())?;
+            let plain = self.vault.key.open(
+                &r.try_get::<Vec<u8>, _>(6)?,
+                vault_aad(source_id, &category).as_bytes(),
+            )?;
             let grounds: String = r.try_get(3)?;
             out.push(VaultRecord {
                 subject: r.try_get(1)?,

@@ -105,7 +105,42 @@ struct Tracked {
     category: String,
     collected: Date,
     purposes: Vec<String>,
+    /// Moved to the vault.
+    moved: bool,
+    /// Gone from the main store (erased or moved).
     gone: bool,
+    /// Gone from the vault.
+    vault_gone: bool,
+}
+
+/// The day a record moves to the vault, from the rules' words: at once when
+/// only vault purposes hold it, at closure, or when the other purposes are
+/// done with it — if the law still needs it after that day.
+fn expected_move(
+    policy: &Policy,
+    purposes: &[String],
+    collected: Date,
+    life: &Life,
+    today: Date,
+) -> Option<Date> {
+    let (vault, others): (Vec<String>, Vec<String>) = purposes
+        .iter()
+        .cloned()
+        .partition(|p| policy.purpose(p).is_some_and(|x| x.vault));
+    if vault.is_empty() {
+        return None;
+    }
+    let day = if others.is_empty() {
+        collected
+    } else if let Some(closed) = life.closed.filter(|c| *c <= today) {
+        closed.max(collected)
+    } else {
+        expected_gone(policy, &others, collected, life, today)?
+    };
+    match expected_gone(policy, &vault, collected, life, today) {
+        Some(end) if end <= day => None,
+        _ => Some(day),
+    }
 }
 
 /// Subject kinds and the categories each can hold, with their purposes.
@@ -156,6 +191,20 @@ async fn present(store: &Store) -> HashSet<(String, String, i64)> {
     .iter()
     .map(|r| (r.get(0), r.get(1), r.get(2)))
     .collect()
+}
+
+async fn vault_present(env: &Env) -> HashSet<(String, String, i64)> {
+    let pool = sqlx::AnyPool::connect(&env.config.vault_url)
+        .await
+        .expect("vault");
+    let rows = sqlx::query("SELECT subject_id, category, collected_at FROM vault_records")
+        .fetch_all(&pool)
+        .await
+        .expect("vault records");
+    pool.close().await;
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
 }
 
 async fn a_year_under(env: &Env, source: &str, seed: u64) {
@@ -253,7 +302,9 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                         category: category.clone(),
                         collected: today,
                         purposes: purposes.clone(),
+                        moved: false,
                         gone: false,
+                        vault_gone: false,
                     });
                 }
             } else if roll < 30 {
@@ -300,47 +351,85 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
             }
         }
         store.sweep_all(&system, 7).await.expect("sweep");
-        let now_present = present(&store).await;
-        for r in tracked.iter_mut().filter(|r| !r.gone) {
+        let in_main = present(&store).await;
+        let in_vault = vault_present(env).await;
+        for r in tracked
+            .iter_mut()
+            .filter(|r| !r.vault_gone && !(r.gone && !r.moved))
+        {
             let life = &lives[&r.subject];
-            let due = expected_gone(&policy, &r.purposes, r.collected, life, today);
             let key = (
                 r.subject.to_string(),
                 r.category.clone(),
                 custode_domain::clock::to_micros(noon(r.collected)),
             );
-            let here = now_present.contains(&key);
-            match due {
-                Some(due) if today >= due => {
-                    assert!(
-                        !here,
-                        "{} record of {} collected {} is still here on {today}; due {due} (purposes {:?})",
-                        r.category, r.subject, r.collected, r.purposes
-                    );
-                    r.gone = true;
-                }
-                _ => assert!(
-                    here,
-                    "{} record of {} collected {} vanished on {today}, before its day {due:?} (purposes {:?})",
-                    r.category, r.subject, r.collected, r.purposes
-                ),
+            let what = format!(
+                "{} record of {} collected {} (purposes {:?}), on {today}",
+                r.category, r.subject, r.collected, r.purposes
+            );
+            if !r.moved
+                && expected_move(&policy, &r.purposes, r.collected, life, today)
+                    .is_some_and(|m| m <= today)
+            {
+                r.moved = true;
             }
+            let due = expected_gone(&policy, &r.purposes, r.collected, life, today);
+            let want_main = !r.moved && due.is_none_or(|d| today < d);
+            let vault: Vec<String> = r
+                .purposes
+                .iter()
+                .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
+                .cloned()
+                .collect();
+            let vault_due = expected_gone(&policy, &vault, r.collected, life, today);
+            let want_vault = r.moved && vault_due.is_none_or(|d| today < d);
+            assert_eq!(
+                in_main.contains(&key),
+                want_main,
+                "{what}: in the main store? (due {due:?}, moved {})",
+                r.moved
+            );
+            assert_eq!(
+                in_vault.contains(&key),
+                want_vault,
+                "{what}: in the vault? (vault end {vault_due:?})"
+            );
+            r.gone = !want_main;
+            r.vault_gone = r.moved && !want_vault;
         }
     }
-    let gone = tracked.iter().filter(|r| r.gone).count();
+    let erased = tracked.iter().filter(|r| r.gone && !r.moved).count();
+    let moved = tracked.iter().filter(|r| r.moved).count();
+    let vault_erased = tracked.iter().filter(|r| r.vault_gone).count();
     assert!(
-        gone > tracked.len() / 4 && gone < tracked.len(),
-        "the year should erase some records and keep others: {gone} of {}",
+        erased > tracked.len() / 5 && erased + moved < tracked.len(),
+        "the year should erase some records and keep others: {erased} erased, {moved} moved of {}",
         tracked.len()
     );
+    if policy.purposes.iter().any(|p| p.vault) {
+        assert!(moved > 0, "the year should move some records to the vault");
+    }
     let report = store
         .retention_report(Timestamp::UNIX_EPOCH)
         .await
         .expect("report");
-    let reported: u64 = report.iter().map(|l| l.records).sum();
+    let sum = |action: &str| -> usize {
+        report
+            .iter()
+            .filter(|l| l.action == action)
+            .map(|l| l.records as usize)
+            .sum()
+    };
     assert_eq!(
-        reported as usize, gone,
+        sum("erased"),
+        erased,
         "the report counts every erasure once"
+    );
+    assert_eq!(sum("vaulted"), moved, "and every move to the vault");
+    assert_eq!(
+        sum("vault_erased"),
+        vault_erased,
+        "and every erasure from the vault"
     );
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;

@@ -15,9 +15,15 @@ use sqlx::Row;
 
 fn identity(email: &str) -> NewRecord {
     let mut fields = BTreeMap::new();
-    fields.insert("business_name".to_owned(), serde_json::Value::from("Bottega Sintetica"));
+    fields.insert(
+        "business_name".to_owned(),
+        serde_json::Value::from("Bottega Sintetica"),
+    );
     fields.insert("email".to_owned(), serde_json::Value::from(email));
-    fields.insert("vat_number".to_owned(), serde_json::Value::from("IT00000000000"));
+    fields.insert(
+        "vat_number".to_owned(),
+        serde_json::Value::from("IT00000000000"),
+    );
     NewRecord {
         category: "subscriber_identity".into(),
         fields,
@@ -32,9 +38,12 @@ fn profile() -> NewRecord {
     let c = policy.category("subscriber_profile").expect("category");
     NewRecord {
         category: "subscriber_profile".into(),
-        fields: [(c.fields[0].id.value.clone(), serde_json::Value::from("synthetic"))]
-            .into_iter()
-            .collect(),
+        fields: [(
+            c.fields[0].id.value.clone(),
+            serde_json::Value::from("synthetic"),
+        )]
+        .into_iter()
+        .collect(),
         source: "app".into(),
         purposes: vec![],
         collected_at: None,
@@ -42,12 +51,14 @@ fn profile() -> NewRecord {
 }
 
 async fn records_of(store: &Store, s: &SubjectId) -> i64 {
-    sqlx::query("SELECT COUNT(*) FROM records r JOIN subjects s ON s.key = r.subject_key WHERE s.id = $1")
-        .bind(s.as_str())
-        .fetch_one(store.pool())
-        .await
-        .expect("count")
-        .get(0)
+    sqlx::query(
+        "SELECT COUNT(*) FROM records r JOIN subjects s ON s.key = r.subject_key WHERE s.id = $1",
+    )
+    .bind(s.as_str())
+    .fetch_one(store.pool())
+    .await
+    .expect("count")
+    .get(0)
 }
 
 fn base32_decode(s: &str) -> Vec<u8> {
@@ -136,12 +147,19 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
         .write_records(
             &system,
             "signup",
-            vec![(s.clone(), identity("shop@example.org")), (s.clone(), profile())],
+            vec![
+                (s.clone(), identity("shop@example.org")),
+                (s.clone(), profile()),
+            ],
         )
         .await
         .expect("write");
     store.sweep_all(&system, 100).await.expect("sweep");
-    assert_eq!(store.vault_count().await.expect("count"), 0, "an open account keeps its data");
+    assert_eq!(
+        store.vault_count().await.expect("count"),
+        0,
+        "an open account keeps its data"
+    );
 
     env.clock.advance(SignedDuration::from_hours(24 * 10));
     let closed_at = custode_domain::Clock::now(&*env.clock);
@@ -151,20 +169,36 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
         .expect("close");
     let r = store.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(r.vaulted, 1, "the identity moves to the vault at closure");
-    assert_eq!(records_of(&store, &s).await, 1, "the profile waits for its own end");
+    assert_eq!(
+        records_of(&store, &s).await,
+        1,
+        "the profile waits for its own end"
+    );
 
     env.clock.advance(SignedDuration::from_hours(24 * 31));
     store.sweep_all(&system, 100).await.expect("sweep");
-    assert_eq!(records_of(&store, &s).await, 0, "only vault-held records are left");
+    assert_eq!(
+        records_of(&store, &s).await,
+        0,
+        "only vault-held records are left"
+    );
     assert_eq!(store.vault_count().await.expect("count"), 1);
     let (officer, secret) = legal_officer(env, &store).await;
     let held = store
-        .vault_query(&officer, Some(&fresh_code(env, &secret)), &order(), &VaultTarget::Subject(s.clone()))
+        .vault_query(
+            &officer,
+            Some(&fresh_code(env, &secret)),
+            &order(),
+            &VaultTarget::Subject(s.clone()),
+        )
         .await
         .expect("query");
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].category, "subscriber_identity");
-    assert_eq!(held[0].grounds[0].0, "legal_minimum", "with its legal ground");
+    assert_eq!(
+        held[0].grounds[0].0, "legal_minimum",
+        "with its legal ground"
+    );
     assert!(!held[0].grounds[0].1.is_empty(), "and the law it names");
     let until = held[0].until.expect("an end date");
     let expected = custode_domain::records::period_end(
@@ -186,9 +220,15 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
     let r = store.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(r.vault_erased, 1);
     assert_eq!(store.vault_count().await.expect("count"), 0);
-    let report = store.retention_report(Timestamp::UNIX_EPOCH).await.expect("report");
+    let report = store
+        .retention_report(Timestamp::UNIX_EPOCH)
+        .await
+        .expect("report");
     for action in ["vaulted", "erased", "vault_erased"] {
-        assert!(report.iter().any(|l| l.action == action), "report has {action}: {report:?}");
+        assert!(
+            report.iter().any(|l| l.action == action),
+            "report has {action}: {report:?}"
+        );
     }
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
@@ -204,7 +244,11 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         .await
         .expect("subject");
     store
-        .write_records(&system, "signup", vec![(s.clone(), identity("Shop@Example.org"))])
+        .write_records(
+            &system,
+            "signup",
+            vec![(s.clone(), identity("Shop@Example.org"))],
+        )
         .await
         .expect("write");
     store
@@ -231,7 +275,9 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         ..officer.clone()
     };
     assert!(matches!(
-        store.vault_query(&token, Some("123456"), &order(), &by_email).await,
+        store
+            .vault_query(&token, Some("123456"), &order(), &by_email)
+            .await,
         Err(StoreError::Forbidden(_))
     ));
     let no_order = VaultOrder {
@@ -239,7 +285,12 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         ..order()
     };
     let err = store
-        .vault_query(&officer, Some(&fresh_code(env, &secret)), &no_order, &by_email)
+        .vault_query(
+            &officer,
+            Some(&fresh_code(env, &secret)),
+            &no_order,
+            &by_email,
+        )
         .await
         .expect_err("no order number");
     assert!(err.to_string().contains("order number"), "{err}");
@@ -256,12 +307,18 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     assert_eq!(found[0].fields["email"], "Shop@Example.org");
     assert_eq!(found[0].subject, s.to_string());
     assert!(
-        store.vault_query(&officer, Some(&code), &order(), &by_email).await.is_err(),
+        store
+            .vault_query(&officer, Some(&code), &order(), &by_email)
+            .await
+            .is_err(),
         "a code works once"
     );
 
     // Ordinary reads never reach the vault.
-    let err = store.records(&system, &s, "rights request").await.expect_err("erased");
+    let err = store
+        .records(&system, &s, "rights request")
+        .await
+        .expect_err("erased");
     assert!(matches!(err, StoreError::Erased(_)), "{err}");
 
     let log = store.vault_access_log(&dpo, 100).await.expect("log");
@@ -269,8 +326,14 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     assert_eq!(answered.len(), 1, "{log:?}");
     assert_eq!(answered[0].order, order());
     assert_eq!(answered[0].records, 1);
-    assert!(!answered[0].target.contains("shop@"), "the identifier is not logged");
-    let refused = log.iter().filter(|l| l.outcome.starts_with("refused")).count();
+    assert!(
+        !answered[0].target.contains("shop@"),
+        "the identifier is not logged"
+    );
+    let refused = log
+        .iter()
+        .filter(|l| l.outcome.starts_with("refused"))
+        .count();
     assert_eq!(refused, 5, "{log:?}");
     let audited: i64 = sqlx::query(
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('vault.queried', 'access.denied')",
