@@ -33,11 +33,16 @@ pub enum Operation {
     /// Ask for processing decisions and mint unsubscribe links (what a
     /// sending system does before each message).
     AskConsent,
+    /// Query the vault under an authority's order (with a fresh second
+    /// factor, checked by the store).
+    QueryVault,
+    /// Review the vault access log.
+    ReviewVault,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 14] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -50,6 +55,8 @@ impl Operation {
         Operation::RecordConsent,
         Operation::ReadConsent,
         Operation::AskConsent,
+        Operation::QueryVault,
+        Operation::ReviewVault,
     ];
 }
 
@@ -79,6 +86,8 @@ pub fn may(role: Role, op: Operation) -> bool {
             role,
             Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
         ),
+        QueryVault => matches!(role, LegalOfficer),
+        ReviewVault => matches!(role, Dpo | LegalOfficer),
     }
 }
 
@@ -126,6 +135,14 @@ mod tests {
         assert!(!may(Role::Subject, Operation::WriteRecords));
         assert!(may(Role::Subject, Operation::ReadRecords));
         assert!(may(Role::Dpo, Operation::EraseSubject));
+        assert!(may(Role::LegalOfficer, Operation::QueryVault));
+        for (role, _) in Role::ALL {
+            assert_eq!(
+                may(role, Operation::QueryVault),
+                role == Role::LegalOfficer,
+                "the vault is the legal officer's alone"
+            );
+        }
         for (role, name) in Role::ALL {
             assert_eq!(Role::from_name(name), Some(role));
         }

@@ -11,6 +11,7 @@ mod error;
 mod extract;
 pub mod jobs;
 mod retention;
+mod vault;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -195,6 +196,7 @@ pub struct Metrics {
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
         consent::confirm_page, consent::one_click,
         retention::life_event, retention::plan, retention::report,
+        vault::query, vault::access_log,
     ),
     modifiers(&BearerAuth),
 )]
@@ -368,6 +370,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/subjects/{id}/events", post(retention::life_event))
         .route("/api/v1/retention/plan", get(retention::plan))
         .route("/api/v1/retention/report", get(retention::report))
+        .route("/api/v1/vault/query", post(vault::query))
+        .route("/api/v1/vault/access-log", get(vault::access_log))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

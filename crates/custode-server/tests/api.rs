@@ -163,16 +163,16 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 22])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403]),
+const MATRIX: &[(&str, [u16; 24])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403]),
 ];
 
 fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
@@ -225,6 +225,14 @@ fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option
         ),
         (Method::GET, "/api/v1/retention/plan?days=30".into(), None),
         (Method::GET, "/api/v1/retention/report".into(), None),
+        (
+            Method::POST,
+            "/api/v1/vault/query".into(),
+            Some(format!(
+                r#"{{"subject":"{a}","totp":"000000","order":{{"authority":"Tribunale","number":"1/2026","date":"2026-01-05","scope":"identity"}}}}"#
+            )),
+        ),
+        (Method::GET, "/api/v1/vault/access-log".into(), None),
     ]
 }
 

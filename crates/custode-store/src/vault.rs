@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use custode_audit::{Action, Event};
 use custode_crypto::{IdentifierHasher, Key};
 use custode_domain::clock::{from_micros, to_micros};
-use custode_domain::{Principal, Role, SubjectId};
+use custode_domain::{Principal, SubjectId};
 use custode_policy::{IdentifierKind, Lang};
 use jiff::Timestamp;
 use serde_json::json;
@@ -521,7 +521,7 @@ impl Store {
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<Vec<VaultRecord>, StoreError> {
-        if by.role != Role::LegalOfficer {
+        if !custode_domain::may(by.role, custode_domain::Operation::QueryVault) {
             let why = "only the legal officer may query the vault";
             self.vault_refused(by, why, order, target).await?;
             return Err(StoreError::Forbidden(why.to_owned()));
@@ -629,7 +629,7 @@ impl Store {
         by: &Principal,
         limit: u32,
     ) -> Result<Vec<VaultAccess>, StoreError> {
-        if !matches!(by.role, Role::Dpo | Role::LegalOfficer) {
+        if !custode_domain::may(by.role, custode_domain::Operation::ReviewVault) {
             self.record_denied(by, "vault.access_log").await?;
             return Err(StoreError::Forbidden(
                 "the vault access log is for the DPO and the legal officer".to_owned(),
