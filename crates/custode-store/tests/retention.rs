@@ -355,7 +355,8 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
         let in_vault = vault_present(env).await;
         for r in tracked
             .iter_mut()
-            .filter(|r| !r.vault_gone && !(r.gone && !r.moved))
+            // Still somewhere: in the main store, or moved and not yet out of the vault.
+            .filter(|r| !r.vault_gone && (!r.gone || r.moved))
         {
             let life = &lives[&r.subject];
             let key = (
