@@ -169,8 +169,11 @@ ALTER TABLE records ADD COLUMN vault_from BIGINT;
 ALTER TABLE records ADD COLUMN vault_until BIGINT;
 ALTER TABLE records ADD COLUMN retain_rule TEXT;
 DROP INDEX records_by_end;
-CREATE INDEX records_due ON records (retain_until, id);
-CREATE INDEX records_to_vault ON records (vault_from);
+-- Partial indexes: records whose end is still open, or that never go to
+-- the vault, cost no index upkeep on write or erase.
+CREATE INDEX records_due ON records (retain_until, id) WHERE retain_until IS NOT NULL;
+CREATE INDEX records_to_vault ON records (vault_from) WHERE vault_from IS NOT NULL;
+CREATE INDEX subjects_closed ON subjects (closed_at) WHERE closed_at IS NOT NULL AND erased_at IS NULL;
 CREATE TABLE retention_log (
     id {serial_pk},
     at BIGINT NOT NULL,
