@@ -5,8 +5,10 @@
 //! For each pair, a fresh store holds TOTAL records (website visit
 //! statistics of the email-hosting example, kept 13 months from collection)
 //! over 1,000 visitors, of which EXPIRED were collected two years ago and
-//! are due; the rest are a day old. Then times `sweep_all` in batches of
-//! 50,000 (BENCH_BATCH; each one transaction with its report and audit entry) until
+//! are due; the rest are a day old. Records are written in the order they
+//! were collected (old first); with BENCH_SCATTER the expired ones are
+//! spread evenly through the table instead. Then times `sweep_all` in batches of
+//! 100,000 (as the server's job; BENCH_BATCH overrides; each one transaction with its report and audit entry) until
 //! nothing is due, and checks that exactly EXPIRED records went.
 //! Default: the two curves of BENCHMARKS.md — total fixed at 2,000,000 with
 //! 100,000 to 1,000,000 expired, and 200,000 expired in 500,000 to
@@ -23,7 +25,7 @@ fn batch() -> u32 {
     std::env::var("BENCH_BATCH")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(50_000)
+        .unwrap_or(100_000)
 }
 
 fn visit(n: usize, days_ago: i64) -> NewRecord {
@@ -37,12 +39,17 @@ fn visit(n: usize, days_ago: i64) -> NewRecord {
         .collect(),
         source: "matomo".into(),
         purposes: vec![],
-        collected_at: Some(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days_ago)),
+        collected_at: Some(
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days_ago),
+        ),
     }
 }
 
 async fn run(total: usize, expired: usize) {
-    let dir = std::env::temp_dir().join(format!("custode-bench-sweep-{}-{total}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "custode-bench-sweep-{}-{total}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let config = StoreConfig {
@@ -72,17 +79,30 @@ async fn run(total: usize, expired: usize) {
         .create_subjects(&sys, &provider.id, "visitor", 1000, "bench")
         .await
         .expect("subjects");
+    let scatter = std::env::var_os("BENCH_SCATTER").is_some();
     let mut written = 0;
     while written < total {
         let n = (total - written).min(10_000);
         let batch = (written..written + n)
             .map(|i| {
-                // Expired and kept records interleave, as in life.
-                let old = i * expired / total != (i + 1) * expired / total;
-                (visitors[i % visitors.len()].clone(), visit(i, if old { 730 } else { 1 }))
+                // Written in the order they were collected, as in life: the
+                // old ones first. BENCH_SCATTER spreads them evenly through
+                // the table instead (records freed by account closures).
+                let old = if scatter {
+                    i * expired / total != (i + 1) * expired / total
+                } else {
+                    i < expired
+                };
+                (
+                    visitors[i % visitors.len()].clone(),
+                    visit(i, if old { 730 } else { 1 }),
+                )
             })
             .collect();
-        written += store.write_records(&sys, "bench", batch).await.expect("write") as usize;
+        written += store
+            .write_records(&sys, "bench", batch)
+            .await
+            .expect("write") as usize;
     }
     let due = store.retention_due().await.expect("due");
     assert_eq!(due as usize, expired, "the set-up made {due} records due");
@@ -92,11 +112,14 @@ async fn run(total: usize, expired: usize) {
     assert_eq!(report.erased as usize, expired);
     assert_eq!(store.retention_due().await.expect("due"), 0);
     println!(
-        "total {total:>9}  expired {expired:>9}  swept in {secs:>7.3} s  {:>9.0} records/s",
+        "total {total:>9}  expired {expired:>9}{}  swept in {secs:>7.3} s  {:>9.0} records/s",
+        if scatter { " (scattered)" } else { "" },
         expired as f64 / secs
     );
     store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -17,7 +17,7 @@ pub(crate) enum RetentionCommand {
         #[arg(long)]
         dry_run: bool,
         /// Records per transaction.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = custode_server::jobs::SWEEP_BATCH)]
         batch: u32,
     },
     /// What will be erased in the next N days: day, category, rule, count.
