@@ -52,6 +52,27 @@ pub fn base32(secret: &[u8]) -> String {
     out
 }
 
+/// A secret from its base32 form (what an authenticator, or a script
+/// enrolling one, reads back); `None` for anything not 160 bits of base32.
+pub fn secret_from_base32(text: &str) -> Option<TotpSecret> {
+    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
+    for c in text.trim().trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            out.push((buffer >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    out.try_into().ok()
+}
+
 /// The `otpauth://` URI an authenticator app scans.
 pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, account: &str) -> String {
     let enc = |s: &str| {
@@ -76,6 +97,14 @@ pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, account: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base32_round_trips() {
+        let secret: TotpSecret = *b"12345678901234567890";
+        assert_eq!(secret_from_base32(&base32(&secret)), Some(secret));
+        assert_eq!(secret_from_base32("GEZDGNBV"), None, "too short");
+        assert_eq!(secret_from_base32("not base32!"), None);
+    }
 
     #[test]
     fn rfc_6238_vector() {

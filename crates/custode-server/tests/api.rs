@@ -664,24 +664,6 @@ fn post_json(uri: &str, body: String) -> Request<Body> {
         .expect("request")
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => continue,
-        };
-        buffer = (buffer << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_log_in_with_a_session_cookie_guarded_against_csrf() {
     let w = world().await;
@@ -713,9 +695,9 @@ async fn people_log_in_with_a_session_cookie_guarded_against_csrf() {
             .as_str()
             .is_some_and(|u| u.starts_with("otpauth://totp/Custode:dora?secret="))
     );
-    let secret: [u8; 20] = base32_decode(enrolled["secret"].as_str().expect("secret"))
-        .try_into()
-        .expect("160 bits");
+    let secret =
+        custode_crypto::totp::secret_from_base32(enrolled["secret"].as_str().expect("secret"))
+            .expect("160 bits");
     let now = u64::try_from(jiff::Timestamp::now().as_second()).expect("after 1970");
     let code = custode_crypto::totp::code_at(&secret, now - 30);
     let confirm =

@@ -209,6 +209,44 @@ pub(crate) fn in_query<'q>(
     q
 }
 
+/// Runs `template` (a statement with `{ids}` in an `IN (...)`) over row ids,
+/// 500 at a time, in the caller's transaction.
+pub(crate) async fn delete_ids(
+    tx: &mut Transaction<'static, Any>,
+    engine: Engine,
+    template: &str,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let sql = template.replace("{ids}", &placeholders(engine, 1, chunk.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Marks a subject erased and drops its identifier hashes, in the caller's
+/// transaction; its key is destroyed after the commit.
+pub(crate) async fn mark_erased(
+    tx: &mut Transaction<'static, Any>,
+    subject_key: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE subjects SET erased_at = $1 WHERE key = $2")
+        .bind(now)
+        .bind(subject_key)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM identifiers WHERE subject_key = $1")
+        .bind(subject_key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// `rows` parenthesised groups of `columns` placeholders, for a multi-row
 /// `INSERT ... VALUES`.
 pub(crate) fn values(engine: Engine, rows: usize, columns: usize) -> String {
@@ -1042,16 +1080,7 @@ impl Store {
             return Err(StoreError::Erased(subject.to_string()));
         }
         let now = to_micros(self.now());
-        sqlx::query("UPDATE subjects SET erased_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(subject.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let subject_key: i64 = row.try_get(2)?;
-        sqlx::query("DELETE FROM identifiers WHERE subject_key = $1")
-            .bind(subject_key)
-            .execute(&mut *tx)
-            .await?;
+        mark_erased(&mut tx, row.try_get(2)?, now).await?;
         audit_log::append(
             &mut tx,
             self.engine,

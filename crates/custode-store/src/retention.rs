@@ -309,17 +309,7 @@ impl Store {
             .bind(last_id)
             .execute(&mut *tx)
             .await?;
-            for ((category, rule), n) in &report.by_rule {
-                sqlx::query(
-                    "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'erased', $2, $3, $4)",
-                )
-                .bind(now)
-                .bind(category)
-                .bind(rule)
-                .bind(*n as i64)
-                .execute(&mut *tx)
-                .await?;
-            }
+            log_lines(&mut tx, now, "erased", &report.by_rule).await?;
             events.push(Event {
                 actor: by.id.clone(),
                 action: Action::RetentionErased,
@@ -343,15 +333,7 @@ impl Store {
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_, StoreError>>()?;
         for (key, id) in &emptied {
-            sqlx::query("UPDATE subjects SET erased_at = $1 WHERE key = $2")
-                .bind(now)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM identifiers WHERE subject_key = $1")
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+            crate::mark_erased(&mut tx, *key, now).await?;
             events.push(Event {
                 actor: by.id.clone(),
                 action: Action::SubjectErased,
@@ -456,6 +438,29 @@ impl Store {
             .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+/// Writes the report lines of one retention step: per (category, rule or
+/// grounds), how many records `action` concerned.
+pub(crate) async fn log_lines(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    action: &str,
+    counts: &BTreeMap<(String, String), u64>,
+) -> Result<(), StoreError> {
+    for ((category, rule), n) in counts {
+        sqlx::query(
+            "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(now)
+        .bind(action)
+        .bind(category)
+        .bind(rule)
+        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Per subject row key, per consent purpose: when consent was withdrawn

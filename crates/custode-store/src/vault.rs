@@ -293,30 +293,14 @@ impl Store {
             *by_ground.entry((category, grounds.join(","))).or_default() += 1;
         }
         vtx.commit().await?;
-        let ids: Vec<String> = moved.iter().map(i64::to_string).collect();
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for chunk in refs.chunks(500) {
-            let sql = format!(
-                "DELETE FROM records WHERE id IN ({})",
-                crate::placeholders(self.engine, 1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(id.parse::<i64>().unwrap_or(-1));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for ((category, grounds), n) in &by_ground {
-            sqlx::query(
-                "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'vaulted', $2, $3, $4)",
-            )
-            .bind(now)
-            .bind(category)
-            .bind(grounds)
-            .bind(*n as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
+        crate::delete_ids(
+            &mut tx,
+            self.engine,
+            "DELETE FROM records WHERE id IN ({ids})",
+            &moved,
+        )
+        .await?;
+        crate::retention::log_lines(&mut tx, now, "vaulted", &by_ground).await?;
         audit_log::append(
             &mut tx,
             self.engine,
@@ -412,37 +396,14 @@ impl Store {
         // holding data past their legal end.
         let mut tx = self.begin_write().await?;
         let mut vtx = self.vault.pool.begin().await?;
-        for chunk in due.chunks(500) {
-            let sql = format!(
-                "DELETE FROM vault_records WHERE id IN ({})",
-                crate::placeholders(self.vault.engine, 1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, _, _) in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *vtx).await?;
-            let sql = format!(
-                "DELETE FROM vault_identifiers WHERE record_id IN ({})",
-                crate::placeholders(self.vault.engine, 1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, _, _) in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *vtx).await?;
+        let ids: Vec<i64> = due.iter().map(|(id, _, _)| *id).collect();
+        for template in [
+            "DELETE FROM vault_records WHERE id IN ({ids})",
+            "DELETE FROM vault_identifiers WHERE record_id IN ({ids})",
+        ] {
+            crate::delete_ids(&mut vtx, self.vault.engine, template, &ids).await?;
         }
-        for ((category, grounds), n) in &by_ground {
-            sqlx::query(
-                "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, 'vault_erased', $2, $3, $4)",
-            )
-            .bind(now)
-            .bind(category)
-            .bind(grounds)
-            .bind(*n as i64)
-            .execute(&mut *tx)
-            .await?;
-        }
+        crate::retention::log_lines(&mut tx, now, "vault_erased", &by_ground).await?;
         audit_log::append(
             &mut tx,
             self.engine,

@@ -61,24 +61,6 @@ async fn records_of(store: &Store, s: &SubjectId) -> i64 {
     .get(0)
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => continue,
-        };
-        buffer = (buffer << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out
-}
-
 /// A legal officer with a confirmed second factor; returns the principal
 /// and the TOTP secret.
 async fn legal_officer(env: &Env, store: &Store) -> (Principal, [u8; 20]) {
@@ -99,7 +81,7 @@ async fn legal_officer(env: &Env, store: &Store) -> (Principal, [u8; 20]) {
         .enroll_totp("lea", "a long passphrase for lea")
         .await
         .expect("enrol");
-    let secret: [u8; 20] = base32_decode(&secret).try_into().expect("160 bits");
+    let secret = custode_crypto::totp::secret_from_base32(&secret).expect("160 bits");
     env.clock.advance(SignedDuration::from_secs(30));
     let code = custode_crypto::totp::code_at(&secret, now_secs(env));
     store

@@ -323,7 +323,11 @@ fn browser_dom(url: &str) -> String {
                 .is_ok_and(|o| o.status.success())
         })
         .expect("Chromium is required for this test; ./scripts/services installs it");
-    let profile = std::env::temp_dir().join(format!("custode-chromium-{}", std::process::id()));
+    // A profile per call: tests run in parallel, and Chromium refuses a
+    // profile another instance holds.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let profile = std::env::temp_dir().join(format!("custode-chromium-{}-{n}", std::process::id()));
     let out = Command::new(chromium)
         .args([
             "--headless",
