@@ -55,11 +55,15 @@ pub enum Action {
     RetentionVaulted,
     /// The legal officer queried the vault under an authority's order.
     VaultQueried,
+    /// A rights request was received.
+    RequestFiled,
+    /// A rights request's deadline was extended, with its reasons.
+    RequestExtended,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 17] = [
+    pub const ALL: [(Action, &'static str); 19] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -77,6 +81,8 @@ impl Action {
         (Action::RetentionErased, "retention.erased"),
         (Action::RetentionVaulted, "retention.vaulted"),
         (Action::VaultQueried, "vault.queried"),
+        (Action::RequestFiled, "request.filed"),
+        (Action::RequestExtended, "request.extended"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -1,8 +1,8 @@
 //! Domain rules every module shares, as pure functions over plain data:
 //! identifiers ([`ids`]), the injectable clock ([`clock`]), the tenancy scope
 //! that bounds every query ([`scope`]), what makes a record acceptable
-//! ([`records`]), and how long it lives and when it moves to the vault
-//! ([`retention`]).
+//! ([`records`]), how long it lives and when it moves to the vault
+//! ([`retention`]), and the rights requests' deadlines ([`requests`]).
 //!
 //! No I/O here: the store calls these rules inside its transactions.
 
@@ -11,6 +11,7 @@ pub mod clock;
 pub mod deadline;
 pub mod ids;
 pub mod records;
+pub mod requests;
 pub mod retention;
 pub mod scope;
 

@@ -184,6 +184,30 @@ CREATE TABLE retention_log (
 )
 "#,
     },
+    Migration {
+        version: 5,
+        name: "rights requests",
+        sql: r#"
+CREATE TABLE rights_requests (
+    id TEXT PRIMARY KEY,
+    subject_key BIGINT NOT NULL REFERENCES subjects(key),
+    tenant_path {path} NOT NULL,
+    rights TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    -- Contact, free text, delegate: sealed under the subject's key.
+    details {blob} NOT NULL,
+    received_at BIGINT NOT NULL,
+    due_on TEXT NOT NULL,
+    extended_due_on TEXT,
+    extension_reason TEXT,
+    status TEXT NOT NULL,
+    duplicate_of TEXT,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX requests_by_subject ON rights_requests (subject_key, status);
+CREATE INDEX requests_by_path ON rights_requests (tenant_path)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no
