@@ -38,11 +38,15 @@ pub enum Operation {
     QueryVault,
     /// Review the vault access log.
     ReviewVault,
+    /// File a rights request (for oneself, or for a subject in scope).
+    FileRequest,
+    /// List and handle rights requests (deadlines, extensions).
+    HandleRequests,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 16] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -57,6 +61,8 @@ impl Operation {
         Operation::AskConsent,
         Operation::QueryVault,
         Operation::ReviewVault,
+        Operation::FileRequest,
+        Operation::HandleRequests,
     ];
 }
 
@@ -88,6 +94,11 @@ pub fn may(role: Role, op: Operation) -> bool {
         ),
         QueryVault => matches!(role, LegalOfficer),
         ReviewVault => matches!(role, Dpo | LegalOfficer),
+        FileRequest => matches!(
+            role,
+            Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
+        ),
+        HandleRequests => matches!(role, Dpo | SupportAgent | System),
     }
 }
 

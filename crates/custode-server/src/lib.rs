@@ -10,6 +10,7 @@ mod consent;
 mod error;
 mod extract;
 pub mod jobs;
+mod requests;
 mod retention;
 mod vault;
 
@@ -197,6 +198,7 @@ pub struct Metrics {
         consent::confirm_page, consent::one_click,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
+        requests::file, requests::list, requests::extend,
     ),
     modifiers(&BearerAuth),
 )]
@@ -372,6 +374,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/retention/report", get(retention::report))
         .route("/api/v1/vault/query", post(vault::query))
         .route("/api/v1/vault/access-log", get(vault::access_log))
+        .route("/api/v1/requests", get(requests::list).post(requests::file))
+        .route("/api/v1/requests/{id}/extend", post(requests::extend))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

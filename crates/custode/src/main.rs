@@ -82,10 +82,18 @@ enum RequestCommand {
         #[arg(long)]
         promised_days: Option<u16>,
     },
+    /// List rights requests, nearest deadline first: id, due date, days
+    /// left, rights, status.
+    List {
+        /// Include answered requests.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 fn requests(cmd: RequestCommand) -> anyhow::Result<Outcome> {
     match cmd {
+        RequestCommand::List { .. } => unreachable!("needs the store: run through `run`"),
         RequestCommand::Deadline {
             received,
             country,
@@ -120,7 +128,7 @@ pub(crate) enum Outcome {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Policy(cmd) => return policy_cmd::run(cmd),
-        Command::Requests(cmd) => return requests(cmd),
+        Command::Requests(cmd @ RequestCommand::Deadline { .. }) => return requests(cmd),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -129,7 +137,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     runtime.block_on(async {
         let store = &cli.store;
         match cli.command {
-            Command::Policy(_) | Command::Requests(_) => unreachable!("handled above"),
+            Command::Policy(_) | Command::Requests(RequestCommand::Deadline { .. }) => {
+                unreachable!("handled above")
+            }
+            Command::Requests(RequestCommand::List { all }) => {
+                data_cmd::list_requests(store, all).await
+            }
             Command::Serve(args) => serve_cmd::serve(store, args).await,
             Command::Init => data_cmd::init(store).await,
             Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,
