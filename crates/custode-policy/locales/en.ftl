@@ -262,3 +262,16 @@ unsubscribe-confirm = Do you want to stop receiving messages for “{ $purpose }
 unsubscribe-button = Unsubscribe
 unsubscribe-done = Done: you will no longer receive messages for “{ $purpose }”. Nothing else has changed.
 unsubscribe-unknown = This unsubscribe link is not valid, or the person it was made for is no longer on file.
+
+## Access (Art. 15) summary
+access-title = Your personal data
+access-intro = This is a copy of the personal data that { $controller } holds about you on { $date } (Article 15 GDPR). The files records.json and records.csv hold every record; this summary says why we hold them, on what legal basis, who receives them, how long we keep them, and what your rights are.
+access-held = The data we hold about you
+access-category = { $category }: { $count } records
+access-purposes = Purposes and legal basis: { $purposes }
+access-retention = How long we keep them: { $retention }
+access-recipients = Who receives them: { $recipients }
+access-source = Where they come from: { $source }
+access-source-you = from you, or from your use of our services
+access-none = nobody outside our organisation
+access-notice = Everything else we tell everyone: our privacy notice

@@ -265,3 +265,16 @@ unsubscribe-confirm = Voulez-vous ne plus recevoir de messages pour « { $purpos
 unsubscribe-button = Se désabonner
 unsubscribe-done = C'est fait : vous ne recevrez plus de messages pour « { $purpose } ». Rien d'autre n'a changé.
 unsubscribe-unknown = Ce lien de désabonnement n'est pas valide, ou la personne pour qui il a été créé ne figure plus dans nos fichiers.
+
+## Access (Art. 15) summary
+access-title = Vos données personnelles
+access-intro = Voici une copie des données personnelles que { $controller } détient à votre sujet au { $date } (article 15 du RGPD). Les fichiers records.json et records.csv contiennent chaque donnée ; ce résumé indique pourquoi nous les détenons, sur quelle base juridique, qui les reçoit, combien de temps nous les conservons et quels sont vos droits.
+access-held = Les données que nous détenons à votre sujet
+access-category = { $category } : { $count } enregistrements
+access-purposes = Finalités et base juridique : { $purposes }
+access-retention = Durée de conservation : { $retention }
+access-recipients = Destinataires : { $recipients }
+access-source = Origine : { $source }
+access-source-you = vous-même, ou votre utilisation de nos services
+access-none = personne en dehors de notre organisation
+access-notice = Tout ce que nous disons à chacun : notre politique de confidentialité

@@ -260,3 +260,16 @@ unsubscribe-confirm = Vuoi smettere di ricevere messaggi per «{ $purpose }»?
 unsubscribe-button = Annulla l'iscrizione
 unsubscribe-done = Fatto: non riceverai più messaggi per «{ $purpose }». Nient'altro è cambiato.
 unsubscribe-unknown = Questo link di disiscrizione non è valido, oppure la persona per cui era stato creato non è più nei nostri archivi.
+
+## Access (Art. 15) summary
+access-title = I tuoi dati personali
+access-intro = Questa è una copia dei dati personali che { $controller } conserva su di te al { $date } (articolo 15 del GDPR). I file records.json e records.csv contengono ogni dato; questo riepilogo spiega perché li conserviamo, su quale base giuridica, chi li riceve, per quanto tempo li conserviamo e quali sono i tuoi diritti.
+access-held = I dati che conserviamo su di te
+access-category = { $category }: { $count } registrazioni
+access-purposes = Finalità e base giuridica: { $purposes }
+access-retention = Per quanto tempo li conserviamo: { $retention }
+access-recipients = Chi li riceve: { $recipients }
+access-source = Da dove provengono: { $source }
+access-source-you = da te, o dal tuo uso dei nostri servizi
+access-none = nessuno al di fuori della nostra organizzazione
+access-notice = Tutto il resto che diciamo a tutti: la nostra informativa

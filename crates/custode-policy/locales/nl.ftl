@@ -262,3 +262,16 @@ unsubscribe-confirm = Wilt u geen berichten meer ontvangen voor „{ $purpose }�
 unsubscribe-button = Afmelden
 unsubscribe-done = Klaar: u ontvangt geen berichten meer voor „{ $purpose }”. Verder is er niets veranderd.
 unsubscribe-unknown = Deze afmeldlink is niet geldig, of de persoon voor wie hij is gemaakt staat niet meer in ons bestand.
+
+## Access (Art. 15) summary
+access-title = Uw persoonsgegevens
+access-intro = Dit is een kopie van de persoonsgegevens die { $controller } op { $date } over u bewaart (artikel 15 AVG). De bestanden records.json en records.csv bevatten elk gegeven; deze samenvatting vertelt waarom wij ze bewaren, op welke rechtsgrond, wie ze ontvangt, hoe lang wij ze bewaren en welke rechten u hebt.
+access-held = De gegevens die wij over u bewaren
+access-category = { $category }: { $count } registraties
+access-purposes = Doeleinden en rechtsgrond: { $purposes }
+access-retention = Hoe lang wij ze bewaren: { $retention }
+access-recipients = Wie ze ontvangt: { $recipients }
+access-source = Herkomst: { $source }
+access-source-you = van u, of uit uw gebruik van onze diensten
+access-none = niemand buiten onze organisatie
+access-notice = Al het andere dat wij iedereen vertellen: onze privacyverklaring

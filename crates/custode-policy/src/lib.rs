@@ -18,6 +18,7 @@
 //! assert!(notice.to_markdown().contains("Informativa"));
 //! ```
 
+mod access;
 mod diagnostic;
 mod doc;
 mod i18n;
@@ -30,6 +31,7 @@ mod ropa;
 mod text;
 mod validate;
 
+pub use access::{Held, access_summary};
 pub use diagnostic::{LineCol, Located, PolicyError, Problem, ProblemKind, Span};
 pub use doc::{Block, Document, Format, html_escape};
 pub use i18n::Catalog;

@@ -8,6 +8,7 @@
 mod api;
 mod consent;
 mod error;
+pub mod export;
 mod extract;
 pub mod jobs;
 mod requests;
@@ -198,7 +199,7 @@ pub struct Metrics {
         consent::confirm_page, consent::one_click,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
-        requests::file, requests::list, requests::extend,
+        requests::file, requests::list, requests::extend, requests::export,
     ),
     modifiers(&BearerAuth),
 )]
@@ -376,6 +377,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/vault/access-log", get(vault::access_log))
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
+        .route("/api/v1/requests/{id}/export", get(requests::export))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -167,3 +167,89 @@ pub async fn extend(
         .extend_request(&caller.0, &id, &input.reason)
         .await?)))
 }
+
+/// The language of an export.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// One of the policy's languages (default: its first).
+    pub lang: Option<String>,
+}
+
+/// The access package of a request (Art. 15 and 20): a ZIP with every
+/// record as JSON and CSV, the consent ledger, and the summary of Art. 15
+/// in the requester's language. Reading the data is audited under the
+/// request's id. Vault-held data are never in it.
+#[utoipa::path(get, path = "/api/v1/requests/{id}/export", params(("id" = String, Path), ExportQuery), responses((status = 200, description = "the package", content_type = "application/zip"), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Params(q): Params<ExportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller
+        .require(
+            &state,
+            Operation::HandleRequests,
+            "export for rights requests",
+        )
+        .await?;
+    let policy = state.store.policy();
+    let lang = match q.lang.as_deref() {
+        None => policy.meta.languages[0],
+        Some(code) => custode_policy::Lang::parse(code)
+            .filter(|l| policy.meta.languages.contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`{code}` is not a language of the policy ({})",
+                    policy.meta.language_codes()
+                ))
+            })?,
+    };
+    let request = state
+        .store
+        .requests(&caller.0, false)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| {
+            ApiError::from(custode_store::StoreError::NotFound {
+                what: "request",
+                id: id.clone(),
+            })
+        })?;
+    let reason = format!("rights request {id}");
+    let records = state
+        .store
+        .records(&caller.0, &request.subject, &reason)
+        .await?;
+    let consent = state
+        .store
+        .consent_history(&caller.0, &request.subject, &reason)
+        .await?;
+    let files = crate::export::package(
+        &policy,
+        lang,
+        request.subject.as_str(),
+        state.store_now(),
+        &records,
+        &consent,
+    )
+    .and_then(|f| crate::export::zip(&f))
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Export failed", e))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zip".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"access-{id}.zip\""),
+            ),
+        ],
+        files,
+    )
+        .into_response())
+}

@@ -163,19 +163,23 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 26])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403]),
+const MATRIX: &[(&str, [u16; 27])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403]),
 ];
 
-fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option<String>)> {
+fn endpoints(
+    w: &World,
+    erase_target: &SubjectId,
+    request: &str,
+) -> Vec<(Method, String, Option<String>)> {
     let a = &w.a_subject;
     let b = &w.b_subject;
     vec![
@@ -241,12 +245,28 @@ fn endpoints(w: &World, erase_target: &SubjectId) -> Vec<(Method, String, Option
             )),
         ),
         (Method::GET, "/api/v1/requests".into(), None),
+        (Method::GET, format!("/api/v1/requests/{request}/export"), None),
     ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_with_every_role_follows_the_permission_table() {
     let w = world().await;
+    let request = w
+        .store
+        .file_request(
+            &Principal::system("test"),
+            custode_store::NewRequest {
+                subject: w.a_subject.clone(),
+                rights: vec![custode_domain::requests::Right::Access],
+                requester: custode_store::Requester::Subject,
+                contact: "a@example.org".into(),
+                text: String::new(),
+            },
+        )
+        .await
+        .expect("request")
+        .id;
     let mut mismatches = Vec::new();
     for (role, expected) in MATRIX {
         let token = w
@@ -268,7 +288,9 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
             )
             .await
             .expect("subject");
-        for ((method, uri, body), want) in endpoints(&w, &target).into_iter().zip(expected) {
+        for ((method, uri, body), want) in
+            endpoints(&w, &target, &request).into_iter().zip(expected)
+        {
             let (status, ctype, text) =
                 call(&w.app, method.clone(), &uri, token.as_deref(), body).await;
             if status.as_u16() != *want {
@@ -1240,5 +1262,104 @@ async fn a_policy_reload_that_changes_a_consent_purpose_flags_old_consents() {
     assert_eq!(page["items"], serde_json::json!([w.a_subject.to_string()]));
     consent(&w, &agent, r#"{"kind":"given","purpose":"marketing"}"#).await;
     assert_eq!(decision(&w, &agent).await["reason"], "consent");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_request_yields_a_zip_that_plain_readers_open() {
+    let w = world().await;
+    let agent = token_of(&w, "support_agent");
+    let me = token_of(&w, "subject");
+    let a = w.a_subject.to_string();
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/subjects/{a}/records"),
+        Some(&agent),
+        Some(
+            r#"{"reason":"signup","records":[
+                {"category":"contact","fields":{"email":"anna.verdi@example.org","phone":"+39 055 111 2222"},"source":"signup form"},
+                {"category":"usage","fields":{"ip_address":"192.0.2.7","access_time":"2026-11-20T08:00:00Z","access_method":"imap, \"fast\""},"source":"dovecot"}
+            ]}"#
+            .into(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _) = consent(&w, &me, r#"{"kind":"objected","purpose":"analytics"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/requests",
+        Some(&me),
+        Some(format!(r#"{{"subject":"{a}","rights":["access"],"contact":"anna.verdi@example.org","text":"Una copia, grazie."}}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let filed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(filed["days_left"], 30, "the policy promises 30 days");
+    let id = filed["id"].as_str().expect("id");
+
+    let res = w
+        .app
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri(format!("/api/v1/requests/{id}/export?lang=it"))
+                .header("authorization", format!("Bearer {agent}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let path = w.dir.join("access.zip");
+    std::fs::write(&path, &bytes).expect("write");
+
+    // Python's standard library, as any recipient might use.
+    let check = r#"
+import csv, io, json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None, "corrupt member"
+data = json.loads(z.read("records.json"))
+assert len(data["records"]) == 2, data
+assert {r["category"] for r in data["records"]} == {"contact", "usage"}
+assert data["consent"][0]["kind"] == "objected"
+rows = list(csv.DictReader(io.StringIO(z.read("records.csv").decode("utf-8"))))
+assert len(rows) == 5, rows
+assert any(r["value"] == 'imap, "fast"' for r in rows), rows
+summary = z.read("summary-it.md").decode("utf-8")
+for needle in ["I dati che conserviamo su di te", "Finalità e base giuridica", "Per quanto tempo li conserviamo",
+               "Chi li riceve", "Da dove provengono", "I tuoi diritti", "reclamo"]:
+    assert needle in summary, needle
+print("ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(check)
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audited: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE reason = $1")
+            .bind(format!("rights request {id}"))
+            .fetch_one(w.store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(
+        audited, 2,
+        "the records and the ledger were read under the request's id"
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
