@@ -59,11 +59,13 @@ pub enum Action {
     RequestFiled,
     /// A rights request's deadline was extended, with its reasons.
     RequestExtended,
+    /// A rights request was answered (what was done, in counts).
+    RequestAnswered,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 19] = [
+    pub const ALL: [(Action, &'static str); 20] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -83,6 +85,7 @@ impl Action {
         (Action::VaultQueried, "vault.queried"),
         (Action::RequestFiled, "request.filed"),
         (Action::RequestExtended, "request.extended"),
+        (Action::RequestAnswered, "request.answered"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -200,6 +200,7 @@ pub struct Metrics {
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
         requests::file, requests::list, requests::extend, requests::export,
+        requests::erase,
     ),
     modifiers(&BearerAuth),
 )]
@@ -378,6 +379,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
         .route("/api/v1/requests/{id}/export", get(requests::export))
+        .route("/api/v1/requests/{id}/erase", post(requests::erase))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

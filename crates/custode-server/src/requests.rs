@@ -253,3 +253,68 @@ pub async fn export(
     )
         .into_response())
 }
+
+/// Data an erasure left, and why.
+#[derive(Serialize, ToSchema)]
+pub struct KeptOut {
+    /// The category.
+    pub category: String,
+    /// The legal obligations that keep them.
+    pub grounds: Vec<String>,
+    /// How many records.
+    pub records: u64,
+    /// When they go.
+    pub until: Option<String>,
+}
+
+/// The answer to an erasure request: what was erased, and what was kept
+/// and why (to be told to the requester).
+#[derive(Serialize, ToSchema)]
+pub struct ErasureOut {
+    /// Records erased now.
+    pub erased: u64,
+    /// Moved to the vault, kept only because a law requires it.
+    pub vaulted: Vec<KeptOut>,
+    /// Kept in place under a legal obligation.
+    pub kept: Vec<KeptOut>,
+    /// Whether the subject was erased whole (its key destroyed).
+    pub shredded: bool,
+}
+
+fn kept_out(lines: Vec<custode_store::KeptLine>) -> Vec<KeptOut> {
+    lines
+        .into_iter()
+        .map(|l| KeptOut {
+            category: l.category,
+            grounds: l.grounds,
+            records: l.records,
+            until: l.until.map(|t| t.to_string()),
+        })
+        .collect()
+}
+
+/// Carries out an erasure request (Art. 17): closes the account, moves what
+/// a vault purpose keeps to the vault, keeps what another legal obligation
+/// requires with its ground and end, erases the rest now (the subject whole
+/// when nothing is kept). Safe to repeat.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/erase", params(("id" = String, Path)), responses((status = 200, body = ErasureOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureOut>, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::EraseSubject,
+            "carry out erasure requests",
+        )
+        .await?;
+    let a = state.store.fulfil_erasure(&caller.0, &id).await?;
+    Ok(Json(ErasureOut {
+        erased: a.erased,
+        vaulted: kept_out(a.vaulted),
+        kept: kept_out(a.kept),
+        shredded: a.shredded,
+    }))
+}

@@ -163,22 +163,23 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 27])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403]),
+const MATRIX: &[(&str, [u16; 28])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export erase
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403, 403]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200, 200]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200, 403]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403, 403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403, 403]),
 ];
 
 fn endpoints(
     w: &World,
     erase_target: &SubjectId,
     request: &str,
+    erase_request: &str,
 ) -> Vec<(Method, String, Option<String>)> {
     let a = &w.a_subject;
     let b = &w.b_subject;
@@ -246,6 +247,7 @@ fn endpoints(
         ),
         (Method::GET, "/api/v1/requests".into(), None),
         (Method::GET, format!("/api/v1/requests/{request}/export"), None),
+        (Method::POST, format!("/api/v1/requests/{erase_request}/erase"), None),
     ]
 }
 
@@ -288,8 +290,24 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
             )
             .await
             .expect("subject");
-        for ((method, uri, body), want) in
-            endpoints(&w, &target, &request).into_iter().zip(expected)
+        let erase_request = w
+            .store
+            .file_request(
+                &Principal::system("test"),
+                custode_store::NewRequest {
+                    subject: target.clone(),
+                    rights: vec![custode_domain::requests::Right::Erasure],
+                    requester: custode_store::Requester::Subject,
+                    contact: "t@example.org".into(),
+                    text: String::new(),
+                },
+            )
+            .await
+            .expect("request")
+            .id;
+        for ((method, uri, body), want) in endpoints(&w, &target, &request, &erase_request)
+            .into_iter()
+            .zip(expected)
         {
             let (status, ctype, text) =
                 call(&w.app, method.clone(), &uri, token.as_deref(), body).await;

@@ -42,7 +42,7 @@ pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
-pub use requests::{NewRequest, RequestSummary, Requester};
+pub use requests::{ErasureAnswer, KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{LifeEvent, RetentionLine, SweepReport};
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
 

@@ -326,3 +326,183 @@ impl Store {
             .ok_or_else(|| not_found("request", id))
     }
 }
+
+/// Data an erasure leaves, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptLine {
+    /// The category.
+    pub category: String,
+    /// The purposes (legal obligations) that keep them.
+    pub grounds: Vec<String>,
+    /// How many records.
+    pub records: u64,
+    /// When they go.
+    pub until: Option<Timestamp>,
+}
+
+/// The answer to an erasure request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErasureAnswer {
+    /// Records erased now.
+    pub erased: u64,
+    /// Moved to the vault (kept only because a law requires it).
+    pub vaulted: Vec<KeptLine>,
+    /// Kept in place under a legal obligation, until their end.
+    pub kept: Vec<KeptLine>,
+    /// Whether the subject was erased whole (its key destroyed).
+    pub shredded: bool,
+}
+
+impl Store {
+    /// Carries out an erasure request (Art. 17): the account is closed,
+    /// what a vault purpose keeps moves to the vault, what another legal
+    /// obligation keeps stays with its ground and end, everything else is
+    /// erased now — the subject whole, key destroyed, when nothing is kept.
+    /// Each step can be repeated, so a run cut short is finished by running
+    /// it again.
+    pub async fn fulfil_erasure(
+        &self,
+        by: &Principal,
+        id: &str,
+    ) -> Result<ErasureAnswer, StoreError> {
+        let request = self
+            .requests(by, false)
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| not_found("request", id))?;
+        if !request.rights.contains(&Right::Erasure) {
+            return Err(StoreError::Invalid(format!(
+                "request {id} does not ask for erasure"
+            )));
+        }
+        let subject = request.subject.clone();
+        let reason = format!("rights request {id}");
+        match self
+            .record_life_event(by, &subject, crate::LifeEvent::AccountClosed, None, &reason)
+            .await
+        {
+            Ok(()) | Err(StoreError::Erased(_)) => {}
+            Err(StoreError::Invalid(m)) if m.contains("already closed") => {}
+            Err(e) => return Err(e),
+        }
+        let policy = self.policy();
+        let mut answer = ErasureAnswer::default();
+        // Vault-bound records move now (the closure made them due).
+        while self.move_to_vault(by, 10_000).await? > 0 {}
+        answer.vaulted = self.vault_lines_of(&subject).await?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT key, erased_at FROM subjects WHERE id = $1")
+            .bind(subject.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let key: i64 = row.try_get(0)?;
+        let already_erased = row.try_get::<Option<i64>, _>(1)?.is_some();
+        let life = {
+            let r = sqlx::query(
+                "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            crate::retention::life_of_row(&r, 0)?
+        };
+        let rows = sqlx::query(
+            "SELECT id, category, purposes, collected_at FROM records WHERE subject_key = $1",
+        )
+        .bind(key)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut erase: Vec<i64> = Vec::new();
+        let mut kept: std::collections::BTreeMap<(String, String), (u64, Option<Timestamp>)> =
+            std::collections::BTreeMap::new();
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            let category: String = r.try_get(1)?;
+            let purposes: String = r.try_get(2)?;
+            let legal: Vec<String> = purposes
+                .split(',')
+                .filter(|p| {
+                    policy
+                        .purpose(p)
+                        .is_some_and(|x| x.basis == custode_policy::Basis::LegalObligation)
+                })
+                .map(str::to_owned)
+                .collect();
+            if legal.is_empty() {
+                erase.push(id);
+                continue;
+            }
+            let resolved = custode_domain::retention::resolve(
+                &policy,
+                &legal,
+                from_micros(r.try_get(3)?),
+                &life,
+            );
+            sqlx::query(
+                "UPDATE records SET purposes = $1, retain_until = $2, retain_rule = $3, vault_from = NULL, vault_until = NULL WHERE id = $4",
+            )
+            .bind(legal.join(","))
+            .bind(resolved.retain_until.map(to_micros))
+            .bind(resolved.rule)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            let entry = kept.entry((category, legal.join(","))).or_insert((0, None));
+            entry.0 += 1;
+            entry.1 = entry.1.max(resolved.retain_until);
+        }
+        crate::delete_ids(
+            &mut tx,
+            self.engine,
+            "DELETE FROM records WHERE id IN ({ids})",
+            &erase,
+        )
+        .await?;
+        answer.erased = erase.len() as u64;
+        answer.kept = kept
+            .into_iter()
+            .map(|((category, grounds), (records, until))| KeptLine {
+                category,
+                grounds: grounds.split(',').map(str::to_owned).collect(),
+                records,
+                until,
+            })
+            .collect();
+        let shred = answer.kept.is_empty() && !already_erased;
+        sqlx::query("UPDATE rights_requests SET status = 'answered' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(now),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::RequestAnswered,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.clone()),
+                detail: json!({
+                    "request": id,
+                    "right": "erasure",
+                    "erased": answer.erased,
+                    "vaulted": answer.vaulted.iter().map(|l| json!({"category": l.category, "grounds": l.grounds, "records": l.records})).collect::<Vec<_>>(),
+                    "kept": answer.kept.iter().map(|l| json!({"category": l.category, "grounds": l.grounds, "records": l.records})).collect::<Vec<_>>(),
+                }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        if shred {
+            match self.erase_subject(by, &subject, &reason).await {
+                Ok(()) | Err(StoreError::Erased(_)) => {}
+                Err(e) => return Err(e),
+            }
+            answer.shredded = true;
+        }
+        self.decisions.invalidate(subject.as_str());
+        Ok(answer)
+    }
+}

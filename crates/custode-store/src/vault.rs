@@ -625,6 +625,32 @@ impl Store {
             .collect()
     }
 
+    /// What the vault holds of a subject, by category and ground: counts
+    /// and end dates only, for the answer to an erasure request.
+    pub(crate) async fn vault_lines_of(
+        &self,
+        subject: &SubjectId,
+    ) -> Result<Vec<crate::requests::KeptLine>, StoreError> {
+        sqlx::query(
+            "SELECT category, grounds, COUNT(*), MAX(vault_until) FROM vault_records WHERE subject_id = $1 \
+             GROUP BY category, grounds ORDER BY category",
+        )
+        .bind(subject.as_str())
+        .fetch_all(&self.vault.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let grounds: String = r.try_get(1)?;
+            Ok(crate::requests::KeptLine {
+                category: r.try_get(0)?,
+                grounds: grounds.split(',').map(str::to_owned).collect(),
+                records: u64::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
+                until: r.try_get::<Option<i64>, _>(3)?.map(from_micros),
+            })
+        })
+        .collect()
+    }
+
     /// How many records the vault holds (counts only; for tests and health).
     pub async fn vault_count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM vault_records")

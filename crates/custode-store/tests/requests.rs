@@ -141,3 +141,147 @@ async fn duplicates_are_linked_and_scope_is_respected(env: &Env) {
     assert_eq!(denied, 1, "the out-of-scope attempt is audited");
     store.close().await;
 }
+
+fn record(policy: &custode_policy::Policy, category: &str) -> custode_domain::NewRecord {
+    let c = policy.category(category).expect("category");
+    custode_domain::NewRecord {
+        category: category.to_owned(),
+        fields: c
+            .fields
+            .iter()
+            .map(|f| {
+                let v = match f.identifier {
+                    Some(custode_policy::IdentifierKind::Email) => {
+                        "erase.me@example.org".to_owned()
+                    }
+                    Some(custode_policy::IdentifierKind::IpAddress) => "192.0.2.9".to_owned(),
+                    Some(custode_policy::IdentifierKind::Phone) => "+39 055 000 1111".to_owned(),
+                    _ => format!("synthetic {}", f.id.value),
+                };
+                (f.id.value.clone(), serde_json::Value::from(v))
+            })
+            .collect(),
+        source: "test".into(),
+        purposes: vec![],
+        collected_at: None,
+    }
+}
+
+on_both_engines!(an_erasure_keeps_only_what_the_law_requires_and_says_why);
+async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    let categories = ["contact", "credentials", "usage", "billing", "mail"];
+    store
+        .write_records(
+            &sys,
+            "signup",
+            categories
+                .iter()
+                .map(|c| (s.clone(), record(&policy, c)))
+                .collect(),
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Erasure]))
+        .await
+        .expect("file");
+    let answer = store.fulfil_erasure(&dpo, &req.id).await.expect("erase");
+    // usage: kept for the law in the vault (ip_retention); contact and
+    // billing: legal obligations kept in place with their ground; the rest
+    // erased now.
+    assert_eq!(answer.vaulted.len(), 1, "{answer:?}");
+    assert_eq!(answer.vaulted[0].category, "usage");
+    assert_eq!(answer.vaulted[0].grounds, ["ip_retention"]);
+    let kept: Vec<&str> = answer.kept.iter().map(|k| k.category.as_str()).collect();
+    assert_eq!(kept, ["billing", "contact"], "{answer:?}");
+    assert!(
+        answer.kept.iter().all(|k| k.until.is_some()),
+        "each with its end: {answer:?}"
+    );
+    assert_eq!(answer.erased, 2, "credentials and mail go now");
+    assert!(!answer.shredded, "kept records need the key");
+    let left = store.records(&dpo, &s, "check").await.expect("read");
+    assert!(
+        left.iter()
+            .all(|r| r.category == "contact" || r.category == "billing")
+    );
+    assert!(
+        left.iter().all(|r| r.purposes.iter().all(|p| {
+            policy
+                .purpose(p)
+                .is_some_and(|x| x.basis == custode_policy::Basis::LegalObligation)
+        })),
+        "what stays serves only legal obligations: {left:?}"
+    );
+    // Running it again changes nothing.
+    let again = store.fulfil_erasure(&dpo, &req.id).await.expect("again");
+    assert_eq!(again.erased, 0);
+    assert_eq!(again.kept, answer.kept);
+    assert_eq!(
+        store.requests(&dpo, true).await.expect("list").len(),
+        0,
+        "answered"
+    );
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
+on_both_engines!(an_erasure_with_nothing_to_keep_destroys_the_key);
+async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let t = tree(&store).await;
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, "prospect", "signup")
+        .await
+        .expect("subject");
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    let writable: Vec<String> = policy
+        .categories
+        .iter()
+        .filter(|c| {
+            policy.purposes_of_category(&c.id.value).any(|p| {
+                p.subjects.iter().any(|k| k.value == "prospect")
+                    && p.basis != custode_policy::Basis::LegalObligation
+            }) && !policy.purposes_of_category(&c.id.value).any(|p| {
+                p.subjects.iter().any(|k| k.value == "prospect")
+                    && p.basis == custode_policy::Basis::LegalObligation
+            })
+        })
+        .map(|c| c.id.value.clone())
+        .collect();
+    assert!(!writable.is_empty());
+    store
+        .write_records(
+            &sys,
+            "signup",
+            writable
+                .iter()
+                .map(|c| (s.clone(), record(&policy, c)))
+                .collect(),
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Erasure]))
+        .await
+        .expect("file");
+    let answer = store.fulfil_erasure(&dpo, &req.id).await.expect("erase");
+    assert!(
+        answer.kept.is_empty() && answer.vaulted.is_empty(),
+        "{answer:?}"
+    );
+    assert!(answer.shredded);
+    assert!(matches!(
+        store.records(&dpo, &s, "check").await,
+        Err(StoreError::Erased(_))
+    ));
+    store.close().await;
+}
