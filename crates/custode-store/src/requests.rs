@@ -415,6 +415,8 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut erase: Vec<i64> = Vec::new();
+        // Records kept under a legal obligation: (id, purposes, end, rule).
+        let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
         let mut kept: std::collections::BTreeMap<(String, String), (u64, Option<Timestamp>)> =
             std::collections::BTreeMap::new();
         for r in &rows {
@@ -440,18 +442,33 @@ impl Store {
                 from_micros(r.try_get(3)?),
                 &life,
             );
-            sqlx::query(
-                "UPDATE records SET purposes = $1, retain_until = $2, retain_rule = $3, vault_from = NULL, vault_until = NULL WHERE id = $4",
-            )
-            .bind(legal.join(","))
-            .bind(resolved.retain_until.map(to_micros))
-            .bind(resolved.rule)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            held.push((
+                id,
+                legal.join(","),
+                resolved.retain_until.map(to_micros),
+                resolved.rule,
+            ));
             let entry = kept.entry((category, legal.join(","))).or_insert((0, None));
             entry.0 += 1;
             entry.1 = entry.1.max(resolved.retain_until);
+        }
+        // What stays serves its legal obligations only, and ends with them.
+        for chunk in held.chunks(100) {
+            let sql = format!(
+                "UPDATE records SET purposes = v.column2, retain_until = CAST(v.column3 AS BIGINT), \
+                 retain_rule = v.column4, vault_from = NULL, vault_until = NULL \
+                 FROM (VALUES {}) AS v WHERE records.id = v.column1",
+                crate::values(self.engine, chunk.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, purposes, until, rule) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(purposes.clone())
+                    .bind(*until)
+                    .bind(rule.clone());
+            }
+            q.execute(&mut *tx).await?;
         }
         crate::delete_ids(
             &mut tx,

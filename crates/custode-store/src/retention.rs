@@ -218,7 +218,8 @@ impl Store {
         .bind(subject_key)
         .fetch_all(&mut **tx)
         .await?;
-        let mut changed = 0;
+        type Dates = (Option<i64>, Option<i64>, Option<i64>, Option<String>);
+        let mut changed: Vec<(i64, Dates)> = Vec::new();
         for r in rows {
             let purposes: String = r.try_get(1)?;
             let purposes: Vec<String> = purposes
@@ -227,29 +228,38 @@ impl Store {
                 .map(str::to_owned)
                 .collect();
             let resolved = resolve(&policy, &purposes, from_micros(r.try_get(2)?), &life);
-            let now = (
+            let now: Dates = (
                 resolved.retain_until.map(to_micros),
                 resolved.vault_from.map(to_micros),
                 resolved.vault_until.map(to_micros),
                 resolved.rule,
             );
-            let before: (Option<i64>, Option<i64>, Option<i64>, Option<String>) =
-                (r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?);
+            let before: Dates = (r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?);
             if now != before {
-                sqlx::query(
-                    "UPDATE records SET retain_until = $1, vault_from = $2, vault_until = $3, retain_rule = $4 WHERE id = $5",
-                )
-                .bind(now.0)
-                .bind(now.1)
-                .bind(now.2)
-                .bind(now.3)
-                .bind(r.try_get::<i64, _>(0)?)
-                .execute(&mut **tx)
-                .await?;
-                changed += 1;
+                changed.push((r.try_get(0)?, now));
             }
         }
-        Ok(changed)
+        // One statement per hundred rows: a closure touches every record of
+        // the subject, and a statement per row would cost more than the rest.
+        for chunk in changed.chunks(100) {
+            let sql = format!(
+                "UPDATE records SET retain_until = CAST(v.column2 AS BIGINT), vault_from = CAST(v.column3 AS BIGINT), \
+                 vault_until = CAST(v.column4 AS BIGINT), retain_rule = v.column5 \
+                 FROM (VALUES {}) AS v WHERE records.id = v.column1",
+                crate::values(self.engine, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, (until, from, vault_until, rule)) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(*until)
+                    .bind(*from)
+                    .bind(*vault_until)
+                    .bind(rule.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(changed.len() as u64)
     }
 
     /// One step of retention, each part bounded by `limit`: moves what

@@ -1,0 +1,181 @@
+//! Rights requests under load, on SQLite.
+//!
+//! `cargo bench -p custode-server --bench requests -- [BACKGROUND] [PER_SUBJECT] [SUBJECTS]`
+//!
+//! A store holding BACKGROUND records (default 10,000,000: usage records of
+//! the email-hosting example over 100,000 mailboxes), plus SUBJECTS
+//! (default 20) mailboxes with PER_SUBJECT (default 1,000) records each in
+//! four categories. For each of those: an access request is filed and its
+//! package built (records and consent ledger read and audited, JSON, CSV,
+//! the Art. 15 summary, the ZIP), then an erasure request is carried out
+//! (account closed, vault moves, legal holds, deletion). Prints the median
+//! and the worst of each.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use custode_domain::requests::Right;
+use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
+use custode_store::{MasterKeySource, NewRequest, OpenMode, Requester, Store, StoreConfig};
+
+fn record(category: &str, n: usize) -> NewRecord {
+    let mut fields = BTreeMap::new();
+    let (k, v) = match category {
+        "contact" => ("email", format!("user{n}@example.org")),
+        "usage" => ("ip_address", format!("192.0.2.{}", n % 250)),
+        "requests" => ("message", format!("ticket {n}: please raise my quota")),
+        _ => ("invoices", format!("2026/{n:06}")),
+    };
+    fields.insert(k.to_owned(), serde_json::Value::from(v));
+    NewRecord {
+        category: category.to_owned(),
+        fields,
+        source: "bench".into(),
+        purposes: vec![],
+        collected_at: None,
+    }
+}
+
+fn stats(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    format!(
+        "median {:.1} ms, worst {:.1} ms over {}",
+        ms(v[v.len() / 2]),
+        ms(v[v.len() - 1]),
+        v.len()
+    )
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let background = args.first().copied().unwrap_or(10_000_000);
+    let per = args.get(1).copied().unwrap_or(1_000);
+    let count = args.get(2).copied().unwrap_or(20);
+    let dir = std::env::temp_dir().join(format!("custode-bench-requests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = StoreConfig {
+        database_url: format!("sqlite://{}", dir.join("custode.db").display()),
+        keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
+        master_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
+        mode: OpenMode::CreateIfMissing,
+        vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
+        vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
+    };
+    let policy = Arc::new(
+        custode_policy::load(
+            "email-hosting.toml",
+            include_str!("../../../policies/email-hosting.toml"),
+        )
+        .expect("policy"),
+    );
+    let store = Store::open(&config, policy.clone(), Arc::new(SystemClock))
+        .await
+        .expect("store");
+    let sys = Principal::system("bench");
+    let provider = store
+        .create_tenant(&sys, None, TenantKind::Provider, "p")
+        .await
+        .expect("tenant");
+    let started = Instant::now();
+    let mut others: Vec<SubjectId> = Vec::new();
+    while others.len() < 100_000.min(background.max(1)) {
+        others.extend(
+            store
+                .create_subjects(&sys, &provider.id, "mailbox_user", 10_000, "bench")
+                .await
+                .expect("subjects"),
+        );
+    }
+    let mut written = 0;
+    while written < background {
+        let n = (background - written).min(10_000);
+        let batch = (written..written + n)
+            .map(|i| (others[i % others.len()].clone(), record("usage", i)))
+            .collect();
+        written += store
+            .write_records(&sys, "bench", batch)
+            .await
+            .expect("write") as usize;
+    }
+    let subjects = store
+        .create_subjects(&sys, &provider.id, "mailbox_user", count, "bench")
+        .await
+        .expect("subjects");
+    let categories = ["contact", "usage", "requests", "billing"];
+    for s in &subjects {
+        let batch = (0..per)
+            .map(|i| (s.clone(), record(categories[i % categories.len()], i)))
+            .collect();
+        store
+            .write_records(&sys, "bench", batch)
+            .await
+            .expect("write");
+    }
+    println!(
+        "{} records stored in {:.0} s; {count} subjects of {per} records each",
+        background + count * per,
+        started.elapsed().as_secs_f64()
+    );
+    let mut exports = Vec::new();
+    let mut erasures = Vec::new();
+    let mut size = 0;
+    for s in &subjects {
+        let file = |rights: Vec<Right>| NewRequest {
+            subject: s.clone(),
+            rights,
+            requester: Requester::Subject,
+            contact: "bench@example.org".into(),
+            text: String::new(),
+        };
+        let access = store
+            .file_request(&sys, file(vec![Right::Access]))
+            .await
+            .expect("file");
+        let t = Instant::now();
+        let reason = format!("rights request {}", access.id);
+        let records = store.records(&sys, s, &reason).await.expect("records");
+        let consent = store
+            .consent_history(&sys, s, &reason)
+            .await
+            .expect("consent");
+        let files = custode_server::export::package(
+            &policy,
+            custode_policy::Lang::It,
+            s.as_str(),
+            jiff::Timestamp::now(),
+            &records,
+            &consent,
+        )
+        .expect("package");
+        let zip = custode_server::export::zip(&files).expect("zip");
+        exports.push(t.elapsed());
+        assert_eq!(records.len(), per);
+        size = zip.len();
+        let erasure = store
+            .file_request(&sys, file(vec![Right::Erasure]))
+            .await
+            .expect("file");
+        let t = Instant::now();
+        let answer = store
+            .fulfil_erasure(&sys, &erasure.id)
+            .await
+            .expect("erase");
+        erasures.push(t.elapsed());
+        assert!(answer.erased > 0);
+    }
+    println!(
+        "access package ({per} records, {} KiB ZIP): {}",
+        size / 1024,
+        stats(exports)
+    );
+    println!("erasure ({per} records): {}", stats(erasures));
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
