@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use custode_domain::requests::Right;
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{MasterKeySource, NewRequest, OpenMode, Requester, Store, StoreConfig};
+use custode_store::{NewRequest, OpenMode, Requester, Store, StoreConfig};
 
 fn record(category: &str, n: usize) -> NewRecord {
     let mut fields = BTreeMap::new();
@@ -60,14 +60,8 @@ async fn main() {
     let count = args.get(2).copied().unwrap_or(20);
     let dir = std::env::temp_dir().join(format!("custode-bench-requests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = StoreConfig {
-        database_url: format!("sqlite://{}", dir.join("custode.db").display()),
-        keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
-        master_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
-        mode: OpenMode::CreateIfMissing,
-        vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
-        vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
-    };
+    // Key files in the bench's own directory, as `custode serve` keeps them.
+    let config = StoreConfig::in_data_dir(&dir, OpenMode::CreateIfMissing).expect("config");
     let policy = Arc::new(
         custode_policy::load(
             "email-hosting.toml",

@@ -207,18 +207,7 @@ pub async fn export(
                 ))
             })?,
     };
-    let request = state
-        .store
-        .requests(&caller.0, false)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(|| {
-            ApiError::from(custode_store::StoreError::NotFound {
-                what: "request",
-                id: id.clone(),
-            })
-        })?;
+    let request = state.store.request(&caller.0, &id).await?;
     let reason = format!("rights request {id}");
     let records = state
         .store

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{MasterKeySource, OpenMode, Store, StoreConfig};
+use custode_store::{OpenMode, Store, StoreConfig};
 
 /// Records per sweep transaction; BENCH_BATCH overrides.
 fn batch() -> u32 {
@@ -52,14 +52,8 @@ async fn run(total: usize, expired: usize) {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = StoreConfig {
-        database_url: format!("sqlite://{}", dir.join("custode.db").display()),
-        keystore_url: format!("sqlite://{}", dir.join("keys.db").display()),
-        master_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
-        mode: OpenMode::CreateIfMissing,
-        vault_url: format!("sqlite://{}", dir.join("vault.db").display()),
-        vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("key")),
-    };
+    // Key files in the bench's own directory, as `custode serve` keeps them.
+    let config = StoreConfig::in_data_dir(&dir, OpenMode::CreateIfMissing).expect("config");
     let policy = Arc::new(
         custode_policy::load(
             "email-hosting.toml",

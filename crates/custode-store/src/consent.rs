@@ -355,15 +355,7 @@ impl Store {
             .purpose(purpose)
             .ok_or_else(|| not_found("purpose", purpose))?;
         let digest = in_force.digests.get(purpose).map_or("", String::as_str);
-        let known = match self.decisions.get(subject.as_str()) {
-            Some(k) => k,
-            None => self.load_known(subject).await?,
-        };
-        if !by.scope.covers(&known.path, subject) {
-            self.audit_denied(by, Some(subject.as_str()), "consent.decide")
-                .await?;
-            return Err(not_found("subject", subject.as_str()));
-        }
+        let known = self.known_in_scope(by, subject, "consent.decide").await?;
         if known.erased {
             return Ok(Decision {
                 allowed: false,
@@ -372,6 +364,26 @@ impl Store {
             });
         }
         Ok(custode_consent::decide(p, digest, &known.state))
+    }
+
+    /// A subject's warm state, read from the ledger when cold, refused (as
+    /// not found, and audited) outside the caller's scope.
+    async fn known_in_scope(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        attempt: &str,
+    ) -> Result<Arc<Known>, StoreError> {
+        let known = match self.decisions.get(subject.as_str()) {
+            Some(k) => k,
+            None => self.load_known(subject).await?,
+        };
+        if !by.scope.covers(&known.path, subject) {
+            self.audit_denied(by, Some(subject.as_str()), attempt)
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        Ok(known)
     }
 
     /// Reads one subject's state from the ledger and caches it.
@@ -672,15 +684,9 @@ impl Store {
                 p.basis.key()
             )));
         }
-        let known = match self.decisions.get(subject.as_str()) {
-            Some(k) => k,
-            None => self.load_known(subject).await?,
-        };
-        if !by.scope.covers(&known.path, subject) {
-            self.audit_denied(by, Some(subject.as_str()), "consent.unsubscribe_link")
-                .await?;
-            return Err(not_found("subject", subject.as_str()));
-        }
+        let known = self
+            .known_in_scope(by, subject, "consent.unsubscribe_link")
+            .await?;
         if known.erased {
             return Err(StoreError::Erased(subject.to_string()));
         }
@@ -718,10 +724,11 @@ impl Store {
         } else {
             EventKind::Objected
         };
+        // The token alone speaks for the subject, and for nobody else.
         let me = Principal {
             id: format!("subject:{subject}"),
             role: custode_domain::Role::Subject,
-            scope: custode_domain::Scope::everything(),
+            scope: custode_domain::Scope::subject("/", subject.clone()),
         };
         let decision = match self.decide(&me, &subject, &purpose).await {
             Ok(d) => d,
@@ -736,10 +743,6 @@ impl Store {
         {
             return Ok(Unsubscribed::Done(e));
         }
-        let me = Principal {
-            scope: custode_domain::Scope::subject("/", subject.clone()),
-            ..me
-        };
         let recorded = self
             .record_consent(
                 &me,

@@ -215,18 +215,36 @@ impl Store {
         by: &Principal,
         open_only: bool,
     ) -> Result<Vec<RequestSummary>, StoreError> {
+        self.find_requests(by, open_only, None).await
+    }
+
+    /// One request in the caller's scope.
+    pub async fn request(&self, by: &Principal, id: &str) -> Result<RequestSummary, StoreError> {
+        self.find_requests(by, false, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| not_found("request", id))
+    }
+
+    async fn find_requests(
+        &self,
+        by: &Principal,
+        open_only: bool,
+        id: Option<&str>,
+    ) -> Result<Vec<RequestSummary>, StoreError> {
         let jurisdiction = self.policy().meta.jurisdiction.clone();
         let now = self.now();
         let (low, high) = by.scope.path_range();
         let rows = sqlx::query(
             "SELECT r.id, s.id, r.rights, r.requester, r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.duplicate_of \
              FROM rights_requests r JOIN subjects s ON s.key = r.subject_key \
-             WHERE r.tenant_path >= $1 AND r.tenant_path < $2 AND ($3 = 0 OR r.status = 'open') AND ($4 IS NULL OR s.id = $4)",
+             WHERE r.tenant_path >= $1 AND r.tenant_path < $2 AND ($3 = 0 OR r.status = 'open') AND ($4 IS NULL OR s.id = $4) AND ($5 IS NULL OR r.id = $5)",
         )
         .bind(low)
         .bind(high)
         .bind(i64::from(open_only))
         .bind(by.scope.only_subject().map(|s| s.to_string()))
+        .bind(id)
         .fetch_all(&self.db)
         .await?;
         let mut out = rows
@@ -319,11 +337,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.requests(by, false)
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| not_found("request", id))
+        self.request(by, id).await
     }
 }
 
@@ -365,12 +379,7 @@ impl Store {
         by: &Principal,
         id: &str,
     ) -> Result<ErasureAnswer, StoreError> {
-        let request = self
-            .requests(by, false)
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| not_found("request", id))?;
+        let request = self.request(by, id).await?;
         if !request.rights.contains(&Right::Erasure) {
             return Err(StoreError::Invalid(format!(
                 "request {id} does not ask for erasure"
@@ -399,15 +408,7 @@ impl Store {
             .await?;
         let key: i64 = row.try_get(0)?;
         let already_erased = row.try_get::<Option<i64>, _>(1)?.is_some();
-        let life = {
-            let r = sqlx::query(
-                "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
-            )
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await?;
-            crate::retention::life_of_row(&r, 0)?
-        };
+        let life = crate::retention::life_of(&mut tx, self.engine, key).await?;
         let rows = sqlx::query(
             "SELECT id, category, purposes, collected_at FROM records WHERE subject_key = $1",
         )

@@ -113,6 +113,27 @@ pub(crate) fn life_of_row(row: &sqlx::any::AnyRow, first: usize) -> Result<LifeE
     })
 }
 
+/// Everything retention rules count from for one subject, consents
+/// included, read in the caller's transaction.
+pub(crate) async fn life_of(
+    tx: &mut Transaction<'static, Any>,
+    engine: crate::Engine,
+    subject_key: i64,
+) -> Result<LifeEvents, StoreError> {
+    let row = sqlx::query(
+        "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
+    )
+    .bind(subject_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut life = life_of_row(&row, 0)?;
+    life.consent = consents_of(tx, engine, &[subject_key])
+        .await?
+        .remove(&subject_key)
+        .unwrap_or_default();
+    Ok(life)
+}
+
 /// The due-records predicate of one batch: due now, and up to the keyset
 /// cutoff (`$2`, `$3`) so a batch stays bounded even when many records end
 /// at the same instant.
@@ -200,17 +221,7 @@ impl Store {
         subject_key: i64,
     ) -> Result<u64, StoreError> {
         let policy = self.policy();
-        let row = sqlx::query(
-            "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
-        )
-        .bind(subject_key)
-        .fetch_one(&mut **tx)
-        .await?;
-        let mut life = life_of_row(&row, 0)?;
-        life.consent = consents_of(tx, self.engine, &[subject_key])
-            .await?
-            .remove(&subject_key)
-            .unwrap_or_default();
+        let life = life_of(tx, self.engine, subject_key).await?;
         let rows = sqlx::query(
             "SELECT id, purposes, collected_at, retain_until, vault_from, vault_until, retain_rule \
              FROM records WHERE subject_key = $1",

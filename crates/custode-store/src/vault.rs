@@ -144,6 +144,14 @@ pub enum VaultTarget {
 }
 
 impl VaultTarget {
+    /// The subject's id, when the query names one.
+    fn subject_id(&self) -> Option<String> {
+        match self {
+            VaultTarget::Subject(s) => Some(s.to_string()),
+            VaultTarget::Identifier(..) => None,
+        }
+    }
+
     /// How the access log names it: an id, or the identifier's kind only.
     fn logged(&self) -> String {
         match self {
@@ -435,10 +443,7 @@ impl Store {
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::AccessDenied,
-            subject: match target {
-                VaultTarget::Subject(s) => Some(s.to_string()),
-                VaultTarget::Identifier(..) => None,
-            },
+            subject: target.subject_id(),
             reason: Some(format!("order {} of {}", order.number, order.authority)),
             detail: json!({ "attempt": "vault.query", "why": why }),
         })
@@ -566,10 +571,7 @@ impl Store {
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::VaultQueried,
-            subject: match target {
-                VaultTarget::Subject(s) => Some(s.to_string()),
-                VaultTarget::Identifier(..) => None,
-            },
+            subject: target.subject_id(),
             reason: Some(format!("order {} of {}", order.number, order.authority)),
             detail: json!({
                 "authority": order.authority,
