@@ -496,10 +496,19 @@ pub async fn confirm_page(
     }
 }
 
+/// The body RFC 8058 prescribes (also accepted as multipart/form-data).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OneClickForm {
+    /// `One-Click`.
+    #[schema(rename = "List-Unsubscribe", example = "One-Click")]
+    list_unsubscribe: String,
+}
+
 /// The one-click unsubscribe (RFC 8058): a POST whose body is
 /// `List-Unsubscribe=One-Click`, form-urlencoded or multipart. No cookie,
 /// no credentials, no redirect: the token alone says who and what.
-#[utoipa::path(post, path = "/u/{token}", params(("token" = String, Path), LangQuery), request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "List-Unsubscribe=One-Click"), responses((status = 200, description = "unsubscribed", content_type = "text/html"), (status = 400, description = "not a one-click request", content_type = "text/html"), (status = 404, description = "unknown link", content_type = "text/html")))]
+#[utoipa::path(post, path = "/u/{token}", params(("token" = String, Path), LangQuery), request_body(content = OneClickForm, content_type = "application/x-www-form-urlencoded", description = "List-Unsubscribe=One-Click"), responses((status = 200, description = "unsubscribed", content_type = "text/html"), (status = 400, description = "not a one-click request", content_type = "text/html"), (status = 404, description = "unknown link", content_type = "text/html")))]
 pub async fn one_click(
     State(state): State<AppState>,
     Path(token): Path<String>,
