@@ -411,7 +411,7 @@ impl Store {
     }
 
     /// The folded states of subjects with keys in `[low, high]`.
-    async fn fold_events(
+    pub(crate) async fn fold_events(
         &self,
         low: i64,
         high: i64,
