@@ -1173,12 +1173,11 @@ impl Store {
 impl Store {
     /// When the next pending step is due (now or later), if any is pending.
     pub async fn next_step_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let at: Option<i64> = sqlx::query(
-            "SELECT MIN(next_at) FROM request_jobs WHERE state = 'pending'",
-        )
-        .fetch_one(&self.db)
-        .await?
-        .try_get(0)?;
+        let at: Option<i64> =
+            sqlx::query("SELECT MIN(next_at) FROM request_jobs WHERE state = 'pending'")
+                .fetch_one(&self.db)
+                .await?
+                .try_get(0)?;
         Ok(at.map(from_micros))
     }
 }

@@ -201,12 +201,13 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                 if !until_done {
                     break;
                 }
-                let wait = std::time::Duration::try_from(next.duration_since(jiff::Timestamp::now()))
-                    .unwrap_or_default()
-                    .clamp(
-                        std::time::Duration::from_millis(50),
-                        std::time::Duration::from_secs(5),
-                    );
+                let wait =
+                    std::time::Duration::try_from(next.duration_since(jiff::Timestamp::now()))
+                        .unwrap_or_default()
+                        .clamp(
+                            std::time::Duration::from_millis(50),
+                            std::time::Duration::from_secs(5),
+                        );
                 tokio::time::sleep(wait).await;
             }
             println!("{total} fulfilment steps run");
