@@ -292,3 +292,5 @@ answer-until-open = the end of the period the law sets
 answer-told = We have told the recipients of your data of this change (Art. 19 GDPR): { $recipients }.
 code-subject = { $controller }: your verification code
 code-body = Your code to confirm your rights request { $request } is { $code }. It works once and expires at { $expires }. If you did not file this request, ignore this message and tell us.
+restriction-lift-subject = { $controller }: the restriction of your data ends
+restriction-lift-body = The restriction of processing of your personal data, which you obtained under Article 18 GDPR, is being lifted for this reason: { $reason }. You may object, or ask for a new restriction, by replying to this message or through the contacts in our privacy notice.

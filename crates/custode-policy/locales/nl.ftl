@@ -292,3 +292,5 @@ answer-until-open = het einde van de termijn die de wet stelt
 answer-told = Wij hebben de ontvangers van uw gegevens van deze wijziging op de hoogte gebracht (art. 19 AVG): { $recipients }.
 code-subject = { $controller }: uw verificatiecode
 code-body = Uw code om uw verzoek { $request } te bevestigen is { $code }. Hij werkt één keer en verloopt om { $expires }. Heeft u dit verzoek niet gedaan, negeer dan dit bericht en laat het ons weten.
+restriction-lift-subject = { $controller }: de beperking van uw gegevens eindigt
+restriction-lift-body = De beperking van de verwerking van uw persoonsgegevens, die u op grond van artikel 18 AVG hebt verkregen, wordt opgeheven om deze reden: { $reason }. U kunt bezwaar maken, of om een nieuwe beperking vragen, door op dit bericht te antwoorden of via de contactgegevens in onze privacyverklaring.

@@ -2,7 +2,8 @@
 //! one-time code that checks who asks, and the answer (Art. 12(4)) — what
 //! was done, what was kept and under which law, whom we told (Art. 19),
 //! the reasons of a refusal, and always the right to complain to the
-//! supervisory authority and to go to court.
+//! supervisory authority and to go to court — and the notice that comes
+//! before a restriction is lifted (Art. 18(3)).
 
 use crate::doc::Document;
 use crate::i18n::{Arg, Catalog};
@@ -183,5 +184,19 @@ pub fn code_message(
                 ("expires", expires.into()),
             ],
         ),
+    )
+}
+
+/// The notice sent before a restriction is lifted (Art. 18(3)): (subject
+/// line, body).
+pub fn restriction_lift_message(policy: &Policy, lang: Lang, reason: &str) -> (String, String) {
+    let c = Catalog::get(lang);
+    let controller = policy.controller.name.clone().unwrap_or_default();
+    (
+        c.msg_args(
+            "restriction-lift-subject",
+            &[("controller", controller.as_str().into())],
+        ),
+        c.msg_args("restriction-lift-body", &[("reason", reason.trim().into())]),
     )
 }

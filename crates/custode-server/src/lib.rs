@@ -208,7 +208,7 @@ pub struct Metrics {
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
         consent::record, consent::history, consent::decide, consent::receipt,
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
-        consent::confirm_page, consent::one_click,
+        consent::confirm_page, consent::one_click, consent::lift_restriction,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
         requests::file, requests::list, requests::show, requests::extend,
@@ -386,6 +386,10 @@ pub fn router(state: AppState) -> Router {
             get(consent::confirm_page).post(consent::one_click),
         )
         .route("/api/v1/subjects/{id}/events", post(retention::life_event))
+        .route(
+            "/api/v1/subjects/{id}/restriction/lift",
+            post(consent::lift_restriction),
+        )
         .route("/api/v1/retention/plan", get(retention::plan))
         .route("/api/v1/retention/report", get(retention::report))
         .route("/api/v1/vault/query", post(vault::query))

@@ -167,16 +167,16 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 35])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export fulfil show code verify docPut docGet approve answer
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200, 409, 200, 409, 422, 204, 200, 409, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200, 403, 200, 409, 422, 204, 200, 409, 200]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403]),
+const MATRIX: &[(&str, [u16; 36])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export fulfil show code verify docPut docGet approve answer lift
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200, 409, 200, 409, 422, 204, 200, 409, 200, 409]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200, 403, 200, 409, 422, 204, 200, 409, 200, 409]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
 ];
 
 fn endpoints(
@@ -260,6 +260,7 @@ fn endpoints(
         (Method::GET, format!("/api/v1/requests/{request}/documents/id_document"), None),
         (Method::POST, format!("/api/v1/requests/{request}/approve-identity"), None),
         (Method::POST, format!("/api/v1/requests/{answer_request}/answer"), Some(r#"{"outcome":"refused","reasons":"matrix: manifestly excessive"}"#.into())),
+        (Method::POST, format!("/api/v1/subjects/{a}/restriction/lift"), Some(r#"{"notify":"m@a.example","reason":"matrix"}"#.into())),
     ]
 }
 
@@ -1713,5 +1714,112 @@ print("ok")
             assert_eq!(p.basis, custode_policy::Basis::LegalObligation, "{left}");
         }
     }
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
+    let w = world().await;
+    let smtp = SmtpPeer::start(&w.dir);
+    let app = router(
+        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+            custode_server::mail::Mailer::new(
+                &format!("smtp://127.0.0.1:{}", smtp.port),
+                "privacy@posta.example",
+            )
+            .expect("mailer"),
+        ),
+    );
+    let agent = token_of(&w, "support_agent");
+    let a = w.a_subject.to_string();
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/subjects/{a}/records"),
+        Some(&agent),
+        Some(r#"{"reason":"signup","records":[{"category":"contact","fields":{"email":"anna.verdi@example.org"},"source":"signup form"}]}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let lift = |notify: &str| {
+        Some(format!(
+            r#"{{"notify":"{notify}","reason":"the accuracy of your data was confirmed","language":"en"}}"#
+        ))
+    };
+    let uri = format!("/api/v1/subjects/{a}/restriction/lift");
+    let reason = || async {
+        let (status, _, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/subjects/{a}/decisions/analytics"),
+            Some(&agent),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["reason"].clone()
+    };
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to lift yet: {body}");
+    let (status, _) = consent(&w, &agent, r#"{"kind":"restricted"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(reason().await, "restricted");
+    let (status, body) = consent(&w, &agent, r#"{"kind":"restriction_lifted"}"#).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not without a notice: {body}"
+    );
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no relay, no notice, no lift: {body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("someone.else@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(smtp.messages().is_empty(), "nothing sent to a stranger");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].0, "anna.verdi@example.org");
+    assert!(
+        mail[0]
+            .2
+            .contains("the accuracy of your data was confirmed"),
+        "{}",
+        mail[0].2
+    );
+    assert!(mail[0].2.contains("Article 18"), "{}", mail[0].2);
+    assert_ne!(reason().await, "restricted", "processing resumes");
     let _ = std::fs::remove_dir_all(&w.dir);
 }

@@ -10,13 +10,12 @@ use custode_audit::{Action, Event};
 use custode_crypto::constant_time_eq;
 use custode_domain::Principal;
 use custode_domain::clock::{from_micros, to_micros};
-use custode_policy::IdentifierKind;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sqlx::Row;
 
 use crate::requests::LoadedRequest;
-use crate::{Store, StoreError, audit_log, ingest};
+use crate::{Store, StoreError, audit_log};
 
 /// How long a code may be used.
 pub const CODE_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
@@ -120,14 +119,7 @@ impl Store {
         }
         let details = self.request_details(&request).await?;
         let email = details.contact.trim().to_owned();
-        let normalised = custode_domain::normalise_identifier(IdentifierKind::Email, &email);
-        let hash = ingest::identifier_hash(&self.keys.hasher(), "email", &normalised);
-        let known = sqlx::query("SELECT 1 FROM identifiers WHERE subject_key = $1 AND hash = $2")
-            .bind(request.subject_key)
-            .bind(hash)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let known = self.knows_email(&request.subject, &email).await?;
         if !known {
             return Err(StoreError::Invalid(format!(
                 "the contact of request {id} is not an e-mail address the subject is known by; check the identity with an ID document instead"
