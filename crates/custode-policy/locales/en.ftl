@@ -294,3 +294,5 @@ code-subject = { $controller }: your verification code
 code-body = Your code to confirm your rights request { $request } is { $code }. It works once and expires at { $expires }. If you did not file this request, ignore this message and tell us.
 restriction-lift-subject = { $controller }: the restriction of your data ends
 restriction-lift-body = The restriction of processing of your personal data, which you obtained under Article 18 GDPR, is being lifted for this reason: { $reason }. You may object, or ask for a new restriction, by replying to this message or through the contacts in our privacy notice.
+extension-subject = { $controller }: more time to answer your request { $request }
+extension-body = We need more time to answer your request { $request }, for this reason: { $reason }. Article 12(3) GDPR allows two further months: we will answer by { $due } at the latest.

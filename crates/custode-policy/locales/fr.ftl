@@ -297,3 +297,5 @@ code-subject = { $controller } : votre code de vérification
 code-body = Votre code pour confirmer votre demande { $request } est { $code }. Il ne sert qu'une fois et expire à { $expires }. Si vous n'avez pas fait cette demande, ignorez ce message et prévenez-nous.
 restriction-lift-subject = { $controller } : fin de la limitation de vos données
 restriction-lift-body = La limitation du traitement de vos données personnelles, que vous avez obtenue au titre de l'article 18 du RGPD, est levée pour ce motif : { $reason }. Vous pouvez vous y opposer, ou demander une nouvelle limitation, en répondant à ce message ou par les contacts indiqués dans notre politique de confidentialité.
+extension-subject = { $controller } : un délai supplémentaire pour votre demande { $request }
+extension-body = Il nous faut plus de temps pour répondre à votre demande { $request }, pour ce motif : { $reason }. L'article 12, paragraphe 3, du RGPD permet deux mois supplémentaires : nous répondrons au plus tard le { $due }.

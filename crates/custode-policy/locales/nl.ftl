@@ -294,3 +294,5 @@ code-subject = { $controller }: uw verificatiecode
 code-body = Uw code om uw verzoek { $request } te bevestigen is { $code }. Hij werkt één keer en verloopt om { $expires }. Heeft u dit verzoek niet gedaan, negeer dan dit bericht en laat het ons weten.
 restriction-lift-subject = { $controller }: de beperking van uw gegevens eindigt
 restriction-lift-body = De beperking van de verwerking van uw persoonsgegevens, die u op grond van artikel 18 AVG hebt verkregen, wordt opgeheven om deze reden: { $reason }. U kunt bezwaar maken, of om een nieuwe beperking vragen, door op dit bericht te antwoorden of via de contactgegevens in onze privacyverklaring.
+extension-subject = { $controller }: meer tijd voor uw verzoek { $request }
+extension-body = Wij hebben meer tijd nodig om uw verzoek { $request } te beantwoorden, om deze reden: { $reason }. Artikel 12, lid 3, AVG staat twee extra maanden toe: wij antwoorden uiterlijk op { $due }.

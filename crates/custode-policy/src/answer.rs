@@ -200,3 +200,33 @@ pub fn restriction_lift_message(policy: &Policy, lang: Lang, reason: &str) -> (S
         c.msg_args("restriction-lift-body", &[("reason", reason.trim().into())]),
     )
 }
+
+/// The notice of an extension (Art. 12(3)), with its reason and the new
+/// deadline (`due`, YYYY-MM-DD): (subject line, body).
+pub fn extension_message(
+    policy: &Policy,
+    lang: Lang,
+    request: &str,
+    reason: &str,
+    due: &str,
+) -> (String, String) {
+    let c = Catalog::get(lang);
+    let controller = policy.controller.name.clone().unwrap_or_default();
+    (
+        c.msg_args(
+            "extension-subject",
+            &[
+                ("controller", controller.as_str().into()),
+                ("request", request.into()),
+            ],
+        ),
+        c.msg_args(
+            "extension-body",
+            &[
+                ("request", request.into()),
+                ("reason", reason.trim().into()),
+                ("due", c.date(due).into()),
+            ],
+        ),
+    )
+}

@@ -33,7 +33,9 @@ mod text;
 mod validate;
 
 pub use access::{Held, access_summary};
-pub use answer::{AnswerFacts, KeptFact, answer_letter, code_message, restriction_lift_message};
+pub use answer::{
+    AnswerFacts, KeptFact, answer_letter, code_message, extension_message, restriction_lift_message,
+};
 pub use diagnostic::{LineCol, Located, PolicyError, Problem, ProblemKind, Span};
 pub use doc::{Block, Document, Format, html_escape};
 pub use i18n::Catalog;

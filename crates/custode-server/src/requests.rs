@@ -229,22 +229,62 @@ pub struct ExtendIn {
     pub reason: String,
 }
 
+/// An extension, and whether its reasons reached the requester.
+#[derive(Serialize, ToSchema)]
+pub struct ExtendOut {
+    /// The request, with its new deadline.
+    pub request: RequestOut,
+    /// Whether the reasons were mailed to the requester's contact; when
+    /// not, staff send them.
+    pub mailed: bool,
+    /// Why they were not mailed.
+    pub mail_error: Option<String>,
+}
+
 /// Extends a request by two months (Art. 12(3)), only during its first
-/// month and with reasons.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendIn, responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+/// month and with reasons, which are mailed to the requester.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendIn, responses((status = 200, body = ExtendOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn extend(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<ExtendIn>,
-) -> Result<Json<RequestOut>, ApiError> {
+) -> Result<Json<ExtendOut>, ApiError> {
     caller
         .require(&state, Operation::HandleRequests, "extend rights requests")
         .await?;
-    Ok(Json(out(state
+    let extended = state
         .store
         .extend_request(&caller.0, &id, &input.reason)
-        .await?)))
+        .await?;
+    let mail_error = match &state.mailer {
+        None => Some("this instance has no mail relay".to_owned()),
+        Some(mailer) => {
+            let (contact, language) = state.store.requester_contact(&caller.0, &id).await?;
+            let policy = state.store.policy();
+            let lang = language
+                .as_deref()
+                .and_then(custode_policy::Lang::parse)
+                .unwrap_or(policy.meta.languages[0]);
+            let (title, body) = custode_policy::extension_message(
+                &policy,
+                lang,
+                &id,
+                &input.reason,
+                &extended.due.to_string(),
+            );
+            mailer
+                .send(&contact, &title, body)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        }
+    };
+    Ok(Json(ExtendOut {
+        request: out(extended),
+        mailed: mail_error.is_none(),
+        mail_error,
+    }))
 }
 
 /// One request.

@@ -1478,6 +1478,29 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
         "nothing before the identity is checked: {body}"
     );
 
+    // An extension's reasons reach the requester.
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/extend"),
+        Some(&agent),
+        Some(r#"{"reason":"dieci anni di registri di posta da estrarre"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let extended: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(extended["mailed"], true, "{extended}");
+    assert!(
+        extended["request"]["days_left"].as_i64() > Some(80),
+        "{extended}"
+    );
+    let mail = smtp.messages();
+    assert!(
+        mail.iter()
+            .any(|m| m.0 == "anna.verdi@example.org" && m.2.contains("dieci anni di registri")),
+        "{mail:?}"
+    );
+
     // The code goes by mail to the address the subject is known by.
     let (status, _, body) = call(
         &app,
@@ -1489,14 +1512,15 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let mail = smtp.messages();
-    assert_eq!(mail.len(), 1, "{mail:?}");
-    assert_eq!(mail[0].0, "anna.verdi@example.org");
+    let coded: Vec<_> = mail.iter().filter(|m| m.1.contains("codice")).collect();
+    assert_eq!(coded.len(), 1, "{mail:?}");
+    assert_eq!(coded[0].0, "anna.verdi@example.org");
     assert!(
-        mail[0].2.contains(id),
+        coded[0].2.contains(id),
         "the message names the request: {}",
-        mail[0].2
+        coded[0].2
     );
-    let code = code_in(&mail[0].2.replace(id, ""));
+    let code = code_in(&coded[0].2.replace(id, ""));
     let wrong = if code == "123456" { "654321" } else { "123456" };
     let (status, _, body) = call(
         &app,

@@ -425,6 +425,18 @@ impl Store {
         })
     }
 
+    /// Where to write to the requester, and in which language: for the
+    /// letters staff send (an extension's reasons), never shown to them.
+    pub async fn requester_contact(
+        &self,
+        by: &Principal,
+        id: &str,
+    ) -> Result<(String, Option<String>), StoreError> {
+        let request = self.load_request(by, id, "request.contact").await?;
+        let details = self.request_details(&request).await?;
+        Ok((details.contact, request.language))
+    }
+
     /// The subject's data key; gone once the subject is erased.
     pub(crate) async fn subject_key_of(
         &self,
