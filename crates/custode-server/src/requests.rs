@@ -400,9 +400,10 @@ fn document_kind(kind: &str) -> Result<DocumentKind, ApiError> {
 
 /// Uploads an ID document (`id_document`), or for a delegate the proxy
 /// (`proxy`) and the delegate's ID (`delegate_id`): the raw file as the
-/// body, typed `application/pdf`, `image/jpeg` or `image/png`. Sealed at
-/// rest; deleted when the request is answered.
-#[utoipa::path(put, path = "/api/v1/requests/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path)), request_body(content = Vec<u8>, content_type = "application/pdf"), responses((status = 204), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+/// body, a PDF, JPEG or PNG (read from its first bytes; a declared
+/// `Content-Type` must agree). Sealed at rest; deleted when the request is
+/// answered.
+#[utoipa::path(put, path = "/api/v1/requests/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path)), request_body(content(("application/pdf"), ("image/jpeg"), ("image/png"), ("application/octet-stream")), description = "the file; its type is read from its first bytes, and a declared type must agree"), responses((status = 204), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn put_document(
     State(state): State<AppState>,
     caller: Caller,

@@ -143,7 +143,7 @@ async fn call(
     }
     // Documents are files; everything else is JSON.
     let content_type = if uri.contains("/documents/") {
-        "image/png"
+        "application/pdf"
     } else {
         "application/json"
     };
@@ -256,7 +256,7 @@ fn endpoints(
         (Method::GET, format!("/api/v1/requests/{request}"), None),
         (Method::POST, format!("/api/v1/requests/{request}/code"), None),
         (Method::POST, format!("/api/v1/requests/{request}/verify"), Some(r#"{"code":"000000"}"#.into())),
-        (Method::PUT, format!("/api/v1/requests/{request}/documents/id_document"), Some("synthetic scan".into())),
+        (Method::PUT, format!("/api/v1/requests/{request}/documents/id_document"), Some("%PDF-1.7 synthetic scan".into())),
         (Method::GET, format!("/api/v1/requests/{request}/documents/id_document"), None),
         (Method::POST, format!("/api/v1/requests/{request}/approve-identity"), None),
         (Method::POST, format!("/api/v1/requests/{answer_request}/answer"), Some(r#"{"outcome":"refused","reasons":"matrix: manifestly excessive"}"#.into())),
@@ -290,8 +290,8 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
             &sys,
             &request,
             custode_store::DocumentKind::IdDocument,
-            "image/png",
-            b"scan",
+            "application/pdf",
+            b"%PDF-1.7 scan",
         )
         .await
         .expect("document");

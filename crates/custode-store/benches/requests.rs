@@ -191,7 +191,13 @@ async fn main() {
 /// The identity, checked on a document (outside the timed part).
 async fn verify(store: &custode_store::Store, by: &custode_domain::Principal, id: &str) {
     store
-        .put_document(by, id, DocumentKind::IdDocument, "image/png", b"scan")
+        .put_document(
+            by,
+            id,
+            DocumentKind::IdDocument,
+            "application/pdf",
+            b"%PDF-1.7 scan",
+        )
         .await
         .expect("document");
     store.approve_identity(by, id).await.expect("approve");

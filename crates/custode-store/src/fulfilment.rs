@@ -216,17 +216,13 @@ impl Store {
             queued.push(right.name());
         }
         if !queued.is_empty() {
-            audit_log::append(
+            self.audit_request(
                 &mut tx,
-                self.engine,
+                by,
+                &request,
+                Action::RequestFulfilled,
                 now,
-                &[Event {
-                    actor: by.id.clone(),
-                    action: Action::RequestFulfilled,
-                    subject: Some(request.subject.to_string()),
-                    reason: Some(format!("rights request {id}")),
-                    detail: json!({ "request": id, "queued": queued }),
-                }],
+                json!({ "request": id, "queued": queued }),
             )
             .await?;
         }
@@ -328,7 +324,7 @@ impl Store {
                 None
             }
             (Right::Erasure, "erase") => {
-                self.erase_step(&by, &request, claim, &reason).await?;
+                self.erase_step(&by, &request, claim).await?;
                 None
             }
             (Right::Erasure, "shred") => {
@@ -479,17 +475,13 @@ impl Store {
         .await?
         .rows_affected();
         if moved == 1 && done {
-            audit_log::append(
+            self.audit_request(
                 tx,
-                self.engine,
+                by,
+                request,
+                Action::RequestFulfilled,
                 now,
-                &[Event {
-                    actor: by.id.clone(),
-                    action: Action::RequestFulfilled,
-                    subject: Some(request.subject.to_string()),
-                    reason: Some(format!("rights request {}", request.id)),
-                    detail: json!({ "request": request.id, "right": claim.right.name(), "done": true }),
-                }],
+                json!({ "request": request.id, "right": claim.right.name(), "done": true }),
             )
             .await?;
         }
@@ -616,12 +608,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let policy = self.policy();
-        let lang = request
-            .language
-            .as_deref()
-            .and_then(custode_policy::Lang::parse)
-            .filter(|l| policy.meta.languages.contains(l))
-            .unwrap_or(policy.meta.languages[0]);
+        let lang = self.language_of(request);
         let mut records = self.records(by, &request.subject, reason).await?;
         if claim.right == Right::Portability {
             // Art. 20: what the person provided, processed on consent or contract.
@@ -712,7 +699,6 @@ impl Store {
         by: &Principal,
         request: &LoadedRequest,
         claim: &Claim,
-        reason: &str,
     ) -> Result<(), StoreError> {
         let policy = self.policy();
         let vaulted = self.vault_lines_of(&request.subject).await?;
@@ -811,18 +797,7 @@ impl Store {
             "kept": lines(&kept),
             "recipients_to_tell": recipients_to_tell(&policy, &categories),
         });
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestFulfilled,
-                subject: Some(request.subject.to_string()),
-                reason: Some(reason.to_owned()),
-                detail: json!({ "request": request.id, "right": "erasure", "erased": erase.len(), "kept": kept.len(), "vaulted": vaulted.len() }),
-            }],
-        )
+        self.audit_request(&mut tx, by, request, Action::RequestFulfilled, to_micros(now), json!({ "request": request.id, "right": "erasure", "erased": erase.len(), "kept": kept.len(), "vaulted": vaulted.len() }))
         .await?;
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
@@ -1020,12 +995,7 @@ impl Store {
         }
         let details = self.request_details(&request).await?;
         let policy = self.policy();
-        let lang = request
-            .language
-            .as_deref()
-            .and_then(custode_policy::Lang::parse)
-            .filter(|l| policy.meta.languages.contains(l))
-            .unwrap_or(policy.meta.languages[0]);
+        let lang = self.language_of(&request);
         let now = self.now();
         let mut facts = custode_policy::AnswerFacts {
             request: id.to_owned(),
@@ -1100,23 +1070,19 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit_log::append(
+        self.audit_request(
             &mut tx,
-            self.engine,
+            by,
+            &request,
+            Action::RequestAnswered,
             to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestAnswered,
-                subject: Some(request.subject.to_string()),
-                reason: Some(format!("rights request {id}")),
-                detail: json!({
-                    "request": id,
-                    "outcome": outcome.name(),
-                    "done": facts.done,
-                    "documents_deleted": documents,
-                    "recipients_told": facts.told,
-                }),
-            }],
+            json!({
+                "request": id,
+                "outcome": outcome.name(),
+                "done": facts.done,
+                "documents_deleted": documents,
+                "recipients_told": facts.told,
+            }),
         )
         .await?;
         tx.commit().await?;

@@ -154,17 +154,13 @@ impl Store {
         .bind(to_micros(expires_at))
         .execute(&mut *tx)
         .await?;
-        audit_log::append(
+        self.audit_request(
             &mut tx,
-            self.engine,
+            by,
+            &request,
+            Action::RequestCodeSent,
             to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestCodeSent,
-                subject: Some(request.subject.to_string()),
-                reason: Some(format!("request {id}")),
-                detail: json!({ "request": id, "expires_at": expires_at.to_string() }),
-            }],
+            json!({ "request": id, "expires_at": expires_at.to_string() }),
         )
         .await?;
         tx.commit().await?;
@@ -284,17 +280,13 @@ impl Store {
         .bind(&request.id)
         .execute(&mut **tx)
         .await?;
-        audit_log::append(
+        self.audit_request(
             tx,
-            self.engine,
+            by,
+            request,
+            Action::RequestVerified,
             to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestVerified,
-                subject: Some(request.subject.to_string()),
-                reason: Some(format!("request {}", request.id)),
-                detail: json!({ "request": request.id, "method": method }),
-            }],
+            json!({ "request": request.id, "method": method }),
         )
         .await?;
         Ok(())
@@ -310,12 +302,19 @@ impl Store {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
-        if !DOCUMENT_TYPES.contains(&media_type) {
-            return Err(StoreError::Invalid(format!(
-                "a document is sent as {}; got `{media_type}`",
+        // The file says what it is; a declared type must agree with it.
+        let sniffed = sniff(bytes).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "a document is a PDF, JPEG or PNG file ({}); these bytes are none of them",
                 DOCUMENT_TYPES.join(", ")
+            ))
+        })?;
+        if !matches!(media_type, "" | "application/octet-stream") && media_type != sniffed {
+            return Err(StoreError::Invalid(format!(
+                "the document was sent as `{media_type}` but is {sniffed}"
             )));
         }
+        let media_type = sniffed;
         if bytes.is_empty() || bytes.len() > DOCUMENT_MAX_BYTES {
             return Err(StoreError::Invalid(format!(
                 "a document has between 1 byte and {} MiB; got {} bytes",
@@ -349,18 +348,7 @@ impl Store {
         .bind(to_micros(now))
         .execute(&mut *tx)
         .await?;
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestDocument,
-                subject: Some(request.subject.to_string()),
-                reason: Some(format!("request {id}")),
-                detail: json!({ "request": id, "document": kind.name(), "did": "received", "bytes": bytes.len() }),
-            }],
-        )
+        self.audit_request(&mut tx, by, &request, Action::RequestDocument, to_micros(now), json!({ "request": id, "document": kind.name(), "did": "received", "bytes": bytes.len() }))
         .await?;
         tx.commit().await?;
         Ok(())
@@ -390,17 +378,13 @@ impl Store {
             &row.try_get::<Vec<u8>, _>(1)?,
             document_aad(id, kind).as_bytes(),
         )?;
-        audit_log::append(
+        self.audit_request(
             &mut tx,
-            self.engine,
+            by,
+            &request,
+            Action::RequestDocument,
             to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestDocument,
-                subject: Some(request.subject.to_string()),
-                reason: Some(format!("request {id}")),
-                detail: json!({ "request": id, "document": kind.name(), "did": "read" }),
-            }],
+            json!({ "request": id, "document": kind.name(), "did": "read" }),
         )
         .await?;
         tx.commit().await?;
@@ -445,17 +429,13 @@ impl Store {
                     missing.join(", ")
                 )
             };
-            audit_log::append(
+            self.audit_request(
                 &mut tx,
-                self.engine,
+                by,
+                &request,
+                Action::RequestVerificationFailed,
                 to_micros(now),
-                &[Event {
-                    actor: by.id.clone(),
-                    action: Action::RequestVerificationFailed,
-                    subject: Some(request.subject.to_string()),
-                    reason: Some(format!("request {id}")),
-                    detail: json!({ "request": id, "method": "document", "missing": missing }),
-                }],
+                json!({ "request": id, "method": "document", "missing": missing }),
             )
             .await?;
             tx.commit().await?;
@@ -470,6 +450,19 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The media type of a document, from its first bytes.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
     }
 }
 

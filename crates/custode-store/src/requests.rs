@@ -425,6 +425,43 @@ impl Store {
         })
     }
 
+    /// Appends the audit entry of a step of `request`, in the step's own
+    /// transaction.
+    pub(crate) async fn audit_request(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        by: &Principal,
+        request: &LoadedRequest,
+        action: Action,
+        at: i64,
+        detail: serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        audit_log::append(
+            tx,
+            self.engine,
+            at,
+            &[Event {
+                actor: by.id.clone(),
+                action,
+                subject: Some(request.subject.to_string()),
+                reason: Some(format!("rights request {}", request.id)),
+                detail,
+            }],
+        )
+        .await
+    }
+
+    /// The language letters and packages for `request` are written in.
+    pub(crate) fn language_of(&self, request: &LoadedRequest) -> custode_policy::Lang {
+        let policy = self.policy();
+        request
+            .language
+            .as_deref()
+            .and_then(custode_policy::Lang::parse)
+            .filter(|l| policy.meta.languages.contains(l))
+            .unwrap_or(policy.meta.languages[0])
+    }
+
     /// Where to write to the requester, and in which language: for the
     /// letters staff send (an extension's reasons), never shown to them.
     pub async fn requester_contact(

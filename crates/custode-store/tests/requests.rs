@@ -33,7 +33,7 @@ async fn verify_by_document(store: &Store, by: &custode_domain::Principal, id: &
             id,
             DocumentKind::IdDocument,
             "image/png",
-            b"synthetic scan",
+            b"\x89PNG\r\n\x1a\n synthetic scan",
         )
         .await
         .expect("document");
@@ -534,7 +534,7 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
             &filed.id,
             DocumentKind::DelegateId,
             "application/pdf",
-            b"%PDF synthetic",
+            b"%PDF-1.7 synthetic",
         )
         .await
         .expect("delegate id");
@@ -556,7 +556,7 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
             &filed.id,
             DocumentKind::Proxy,
             "application/pdf",
-            b"%PDF proxy",
+            b"%PDF-1.7 proxy",
         )
         .await
         .expect("proxy");
@@ -564,7 +564,7 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
         .document(&agent, &filed.id, DocumentKind::Proxy)
         .await
         .expect("read");
-    assert_eq!(doc.bytes, b"%PDF proxy");
+    assert_eq!(doc.bytes, b"%PDF-1.7 proxy");
     store
         .approve_identity(&agent, &filed.id)
         .await
@@ -579,7 +579,7 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
             .expect("row"),
         0,
     );
-    assert!(!raw.windows(10).any(|w| w == b"%PDF proxy"));
+    assert!(!raw.windows(14).any(|w| w == b"%PDF-1.7 proxy"));
     store.close().await;
 }
 

@@ -104,7 +104,13 @@ async fn prepared(data: &Path) -> (SubjectId, String) {
         .expect("file")
         .id;
     store
-        .put_document(&sys, &id, DocumentKind::IdDocument, "image/jpeg", b"scan")
+        .put_document(
+            &sys,
+            &id,
+            DocumentKind::IdDocument,
+            "image/jpeg",
+            b"\xFF\xD8\xFF synthetic scan",
+        )
         .await
         .expect("document");
     store.approve_identity(&sys, &id).await.expect("approve");
