@@ -276,6 +276,23 @@ async fn metrics(State(state): State<AppState>) -> Response {
         m.server_errors.load(Ordering::Relaxed),
         m.latency_micros.load(Ordering::Relaxed) as f64 / 1e6,
     );
+    // Rights requests: a monitor alerts on overdue ones and failing steps,
+    // so no request is stuck unseen.
+    let body = match state.store.request_health().await {
+        Ok(h) => format!(
+            "{body}# HELP custode_requests_open Rights requests not answered yet.\n# TYPE custode_requests_open gauge\n\
+             custode_requests_open {}\n\
+             # HELP custode_requests_overdue Open rights requests past their deadline.\n# TYPE custode_requests_overdue gauge\n\
+             custode_requests_overdue {}\n\
+             # HELP custode_request_steps_failing Fulfilment steps being retried after a failure.\n# TYPE custode_request_steps_failing gauge\n\
+             custode_request_steps_failing {}\n",
+            h.open, h.overdue, h.steps_failing
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: rights requests not counted");
+            body
+        }
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -1147,3 +1147,40 @@ impl Store {
         Ok(at.map(from_micros))
     }
 }
+
+/// What a monitor watches so that no request is stuck unseen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestHealth {
+    /// Requests not answered yet.
+    pub open: u64,
+    /// Open requests past their deadline (the extended one when extended).
+    pub overdue: u64,
+    /// Pending steps whose last try failed (being retried).
+    pub steps_failing: u64,
+}
+
+impl Store {
+    /// Counts for monitoring: open and overdue requests, failing steps.
+    pub async fn request_health(&self) -> Result<RequestHealth, StoreError> {
+        let today = crate::requests::local_day_text(&self.policy(), self.now());
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN COALESCE(extended_due_on, due_on) < $1 THEN 1 ELSE 0 END), 0) \
+             FROM rights_requests WHERE status = 'open'",
+        )
+        .bind(today)
+        .fetch_one(&self.db)
+        .await?;
+        let failing: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM request_jobs WHERE state = 'pending' AND last_error IS NOT NULL",
+        )
+        .fetch_one(&self.db)
+        .await?
+        .try_get(0)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(RequestHealth {
+            open: count(row.try_get(0)?),
+            overdue: count(row.try_get(1)?),
+            steps_failing: count(failing),
+        })
+    }
+}

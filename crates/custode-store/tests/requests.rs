@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use custode_domain::requests::Right;
-use custode_domain::{Role, SubjectId};
+use custode_domain::{Clock, Role, SubjectId};
 use custode_store::{
     DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester, Store,
     StoreError,
@@ -130,6 +130,8 @@ async fn a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month(
     let list = store.requests(&dpo, true).await.expect("list");
     assert_eq!(list[0].id, late.id, "the late request comes first");
     assert!(list[0].days_left < 0);
+    let health = store.request_health().await.expect("health");
+    assert_eq!((health.open, health.overdue), (2, 1), "{health:?}");
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
 }
@@ -773,6 +775,73 @@ async fn a_refusal_needs_reasons_and_cancels_what_was_queued(env: &Env) {
     assert_eq!(
         store.answer_of(&dpo, &req.id).await.expect("stored"),
         letter
+    );
+    store.close().await;
+}
+
+on_both_engines!(a_failing_step_is_retried_and_shown_never_lost);
+async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Rectification]))
+        .await
+        .expect("file");
+    verify_by_document(&store, &dpo, &req.id).await;
+    // A correction of a record that is not the subject's: the step fails.
+    let input = FulfilmentInput {
+        corrections: vec![custode_store::Correction {
+            record: 999_999,
+            fields: [("email".to_owned(), serde_json::json!("x@example.org"))].into(),
+        }],
+        ..Default::default()
+    };
+    let shown = fulfil(&store, &dpo, &req.id, input).await;
+    let job = &shown.jobs[0];
+    assert_eq!(job.state, "pending", "{job:?}");
+    assert_eq!(job.attempts, 1);
+    assert!(
+        job.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not a record of the subject")),
+        "{job:?}"
+    );
+    assert!(job.next_at > env.clock.now(), "retried later, not at once");
+    assert_eq!(
+        store.request_health().await.expect("health").steps_failing,
+        1
+    );
+    // Not due yet: nothing runs; once due, it fails again, twice as late.
+    assert_eq!(
+        store
+            .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+            .await
+            .expect("run"),
+        0
+    );
+    env.clock.advance(SignedDuration::from_secs(3));
+    store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("run");
+    let again = store.request(&dpo, &req.id).await.expect("request");
+    assert_eq!(again.jobs[0].attempts, 2, "{:?}", again.jobs[0]);
+    assert!(again.jobs[0].next_at >= env.clock.now() + SignedDuration::from_secs(4));
+    // Refusing the request ends the retries.
+    store
+        .answer_request(
+            &dpo,
+            &req.id,
+            Outcome::Refused,
+            "the record named is not yours",
+        )
+        .await
+        .expect("refused");
+    assert_eq!(
+        store.request_health().await.expect("health").steps_failing,
+        0
     );
     store.close().await;
 }
