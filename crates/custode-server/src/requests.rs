@@ -579,7 +579,8 @@ pub struct ExportQuery {
 /// every record as JSON and CSV, the consent ledger and the Art. 15
 /// summary in the requester's language; for portability, the data the
 /// person provided, on consent or contract. Vault-held data are never in
-/// it. Deleted when the request is answered.
+/// it. Staff who handle requests, or the subject itself, download it. Deleted
+/// when the request is answered.
 #[utoipa::path(get, path = "/api/v1/requests/{id}/export", params(("id" = String, Path), ExportQuery), responses((status = 200, description = "the package", content_type = "application/zip"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn export(
     State(state): State<AppState>,
@@ -588,12 +589,15 @@ pub async fn export(
     Params(q): Params<ExportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
+    // Staff who handle requests, or the data subject itself (its scope is
+    // itself alone); not the admins of a domain or a reseller.
+    let op = if caller.0.role == custode_domain::Role::Subject {
+        Operation::FileRequest
+    } else {
+        Operation::HandleRequests
+    };
     caller
-        .require(
-            &state,
-            Operation::HandleRequests,
-            "export for rights requests",
-        )
+        .require(&state, op, "export for rights requests")
         .await?;
     let right = match q.right.as_deref() {
         None | Some("access") => Right::Access,
