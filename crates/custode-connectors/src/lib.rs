@@ -63,7 +63,8 @@ use custode_policy::{IdentifierKind, Policy};
 use tokio::sync::OnceCell;
 
 pub use detect::{
-    Detected, detect, is_codice_fiscale, is_email, is_iban, is_ip, is_partita_iva, is_phone,
+    Detected, codice_fiscale_check, detect, is_codice_fiscale, is_email, is_iban, is_ip,
+    is_partita_iva, is_phone,
 };
 pub use diagnostic::{MappingError, Problem, ProblemKind};
 pub use error::{Error, Secret, redact};
