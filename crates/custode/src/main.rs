@@ -7,6 +7,7 @@ mod data_cmd;
 mod policy_cmd;
 mod retention_cmd;
 mod serve_cmd;
+mod systems_cmd;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,9 @@ enum Command {
     /// Retention: erase what is due, plan, report.
     #[command(subcommand)]
     Retention(retention_cmd::RetentionCommand),
+    /// External systems (the provider's own databases): scan, check.
+    #[command(subcommand)]
+    Systems(systems_cmd::SystemsCommand),
 }
 
 #[derive(Subcommand)]
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
             Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
             Command::Retention(cmd) => retention_cmd::run(store, cmd).await,
+            Command::Systems(cmd) => systems_cmd::run(store, cmd).await,
         }
     })
 }
