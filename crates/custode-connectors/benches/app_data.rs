@@ -159,7 +159,11 @@ async fn load_if_needed(conn: &mut sqlx::PgConnection, need: usize) {
         return;
     }
     let path = std::env::var("CUSTODE_APP_DATA_SQL").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/bench/app_data.sql").into()
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/bench/app_data.sql"
+        )
+        .into()
     });
     let sql = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{path}: {e} (set CUSTODE_APP_DATA_SQL)"));

@@ -173,9 +173,16 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
                     other => not_done(&s.system, other),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({ "systems": systems }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "systems": systems }))?
+            );
             connectors.close().await;
-            Ok(if result.is_complete() { Exit::Ok } else { Exit::Invalid })
+            Ok(if result.is_complete() {
+                Exit::Ok
+            } else {
+                Exit::Invalid
+            })
         }
         SystemsCommand::Erase { who } => {
             let connectors = Connectors::load(&who.dir, &policy)?;
@@ -201,9 +208,16 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
                     other => not_done(&s.system, other),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({ "systems": systems }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({ "systems": systems }))?
+            );
             connectors.close().await;
-            Ok(if result.is_complete() { Exit::Ok } else { Exit::Invalid })
+            Ok(if result.is_complete() {
+                Exit::Ok
+            } else {
+                Exit::Invalid
+            })
         }
     }
 }
