@@ -79,6 +79,25 @@ fn redact_urls(text: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
+    redact_params(&out)
+}
+
+/// `password=...` (as in a URL's query) becomes `password=***`.
+fn redact_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("password=") {
+        let (head, tail) = rest.split_at(i + "password=".len());
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '&' || c == '"' || c == '\'' || c == '`')
+            .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str("***");
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
     out
 }
 

@@ -686,9 +686,19 @@ fn check_name(sink: &mut Sink, name: &str, span: Span, what: &str) {
     }
 }
 
-/// The password part of a URL's user information, if any.
+/// The password a URL carries, in its user information or as a
+/// `password=` query parameter, if any.
 pub(crate) fn url_password(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
+    if let Some((_, query)) = rest.split_once('?') {
+        for pair in query.split('&') {
+            if let Some(("password" | "pass" | "pwd", value)) = pair.split_once('=')
+                && !value.is_empty()
+            {
+                return Some(value);
+            }
+        }
+    }
     let authority = rest.split(['/', '?', '#']).next()?;
     let userinfo = authority.rsplit_once('@')?.0;
     let (_, password) = userinfo.split_once(':')?;

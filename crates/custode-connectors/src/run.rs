@@ -81,26 +81,39 @@ impl Found {
     }
 }
 
+/// A connection inside a transaction of ours. Unless the transaction
+/// committed, the connection is closed rather than returned to the pool —
+/// also when the request is cancelled mid-way (its future dropped) — so a
+/// half-done transaction can never be finished by the next user.
+struct Held(Option<Conn>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            conn.discard();
+        }
+    }
+}
+
 /// One attempt: a connection, a transaction, the operation, the commit.
 pub(crate) async fn attempt(
     system: &System,
     op: &Op,
     ids: &SubjectIdentifiers,
 ) -> Result<OpResult, StepError> {
-    let mut conn = system
+    let conn = system
         .pool
         .acquire()
         .await
         .map_err(|e| system.step_error(&e))?;
-    let result = in_transaction(system, &mut conn, op, ids).await;
-    match result {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            // Never hand a connection with a half-done transaction back.
-            conn.discard();
-            Err(e)
-        }
-    }
+    let mut held = Held(Some(conn));
+    let Some(conn) = held.0.as_mut() else {
+        return Err(StepError::Transient("no connection".into()));
+    };
+    let result = in_transaction(system, conn, op, ids).await?;
+    // Committed: the connection may serve again.
+    drop(held.0.take());
+    Ok(result)
 }
 
 async fn in_transaction(

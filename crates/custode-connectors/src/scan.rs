@@ -358,11 +358,7 @@ async fn scan_with(
 
     // The draft.
     let mut out = String::new();
-    let shown_url = redact(url, &[]);
-    let shown_url = match url_password(url) {
-        Some(_) => strip_password(&shown_url),
-        None => shown_url,
-    };
+    let shown_url = strip_password(url);
     out.push_str(&format!(
         "# Drafted by `custode systems scan` from {shown_url}.\n\
          # A DRAFT: categories are guesses from column names and sampled values.\n\
@@ -567,20 +563,44 @@ async fn facts(
     Ok(out)
 }
 
-/// The URL without its password (`user:pass@` → `user@`).
+/// The URL without its password (`user:pass@` → `user@`, and no
+/// `password=` parameter).
 fn strip_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => {
+            let kept: Vec<&str> = q
+                .split('&')
+                .filter(|p| {
+                    !matches!(
+                        p.split_once('=').map(|(k, _)| k),
+                        Some("password" | "pass" | "pwd")
+                    )
+                })
+                .collect();
+            (
+                r,
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", kept.join("&"))
+                },
+            )
+        }
+        None => (rest, String::new()),
+    };
+    let end = rest.find(['/', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{scheme}://{user}@{host}{tail}")
+            format!("{user}@{host}")
         }
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}{query}")
 }
 
 /// A TOML basic string.

@@ -124,6 +124,12 @@ fn each_mistake_is_reported_at_its_line() {
             ProblemKind::SecretInClear,
         ),
         (
+            "a password as a URL parameter",
+            GOOD.replace("5432/crm\"", "5432/crm?password=hunter2\""),
+            "hunter2",
+            ProblemKind::SecretInClear,
+        ),
+        (
             "an unknown identifier kind",
             GOOD.replace("identifiers = { email = ", "identifiers = { emial = "),
             "emial",
@@ -335,4 +341,6 @@ fn redaction_removes_url_passwords_and_known_secrets() {
     assert!(!out.contains("topsecret"), "{out}");
     assert!(out.contains("mysql://root:***@db:3306/x"), "{out}");
     assert_eq!(format!("{s:?} {s}"), "*** ***");
+    let query = custode_connectors::redact("postgres://h/db?password=abc&x=1 failed", &[]);
+    assert_eq!(query, "postgres://h/db?password=***&x=1 failed");
 }

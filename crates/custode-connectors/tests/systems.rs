@@ -579,3 +579,43 @@ fn partita_iva(body: i64) -> String {
     assert!(custode_connectors::is_partita_iva(&out));
     out
 }
+
+async fn a_mapping_the_database_contradicts_fails_at_once(engine: Engine) {
+    let db = TestDb::with_app(engine, "failed").await;
+    let source = db.systems_file().replace(
+        "at = \"net_traffic.session_time\"",
+        "seen_at = \"net_traffic.session_time\"",
+    );
+    let mapping =
+        custode_connectors::load("app.toml", &source, &policy()).expect("the file alone is fine");
+    let c = Connectors::from_mappings(vec![mapping]).expect("connectors");
+    let start = std::time::Instant::now();
+    let r = c
+        .erase(&SubjectIdentifiers::new().email(email(2)))
+        .await
+        .expect("erase");
+    let Outcome::Failed(message) = &r.systems[0].outcome else {
+        panic!("expected failed: {r:?}");
+    };
+    assert!(
+        message.contains("seen_at") && message.contains("login_events"),
+        "{message}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "no waiting for what waiting cannot fix"
+    );
+    assert!(!r.is_complete());
+    // Nothing was touched.
+    assert_eq!(
+        db.ids("customers", &format!("email = '{}'", email(2)))
+            .await,
+        vec!["2".to_owned()]
+    );
+    c.close().await;
+    db.drop_schema().await;
+}
+on_both!(
+    a_mapping_the_database_contradicts_fails_at_once_on,
+    a_mapping_the_database_contradicts_fails_at_once
+);
