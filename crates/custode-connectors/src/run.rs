@@ -134,6 +134,7 @@ async fn in_transaction(
                 .await
                 .map_err(sql_err)?;
             check_catalogue(&system.mapping, &c)?;
+            warn_unindexed(system, conn).await.map_err(sql_err)?;
             // Another request may have set it meanwhile; either is the same.
             let _ = system.catalogue.set(c);
             system
@@ -167,6 +168,32 @@ fn check_catalogue(mapping: &SystemMapping, cat: &Catalogue) -> Result<(), StepE
                 return Err(StepError::Permanent(format!(
                     "the mapping names column `{c}` of table `{table}`, which does not exist"
                 )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Says once, in the log, where a look-up will read a whole table: an
+/// identifier or link column without an index.
+async fn warn_unindexed(system: &System, conn: &mut Conn) -> Result<(), sqlx::Error> {
+    let mapping = &system.mapping;
+    let facts = crate::scan::facts(conn, mapping.engine, mapping.schema.as_deref()).await?;
+    for t in &mapping.tables {
+        let indexed = facts.get(&t.name).map(|f| &f.indexed);
+        let columns = t
+            .identifiers
+            .iter()
+            .map(|i| &i.column)
+            .chain(t.parents.iter().map(|p| &p.column));
+        for column in columns {
+            if !indexed.is_some_and(|i| i.contains(column)) {
+                tracing::warn!(
+                    system = %mapping.id,
+                    table = %t.name,
+                    column = %column,
+                    "no index: finding a subject's rows here reads the whole table"
+                );
             }
         }
     }

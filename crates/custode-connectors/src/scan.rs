@@ -227,11 +227,11 @@ fn policy_field(policy: Option<&Policy>, guess: Guess) -> (String, Option<String
 
 /// What the scan learns of one table.
 #[derive(Debug, Default)]
-struct TableFacts {
+pub(crate) struct TableFacts {
     key: Option<String>,
     /// (column, parent table, parent column)
     foreign_keys: Vec<(String, String, String)>,
-    indexed: BTreeSet<String>,
+    pub(crate) indexed: BTreeSet<String>,
 }
 
 /// Scans a live database and drafts its systems file. Connects read-only;
@@ -498,7 +498,7 @@ async fn scan_with(
 }
 
 /// Primary keys, foreign keys and indexed columns (single-column only).
-async fn facts(
+pub(crate) async fn facts(
     conn: &mut Conn,
     engine: Engine,
     schema: Option<&str>,
