@@ -619,3 +619,109 @@ on_both!(
     a_mapping_the_database_contradicts_fails_at_once_on,
     a_mapping_the_database_contradicts_fails_at_once
 );
+
+/// The connection dies while the erasure's transaction is open (held there,
+/// deterministically, by a row lock): what it had done is rolled back by
+/// the database, the step waits visibly, and the retry does it all once the
+/// database is back.
+async fn a_database_lost_mid_transaction_is_retried_whole(engine: Engine) {
+    let db = TestDb::with_app(engine, "midtx").await;
+    let proxy = Proxy::start(&Proxy::target_of(&db.url)).await;
+    let source = db.systems_file_at(&proxy.url(&db.url));
+    let mapping = custode_connectors::load("app.toml", &source, &policy()).expect("maps");
+    let c = Connectors::from_mappings(vec![mapping])
+        .expect("connectors")
+        .with_retry(RetryPolicy {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            give_up_after: Duration::from_secs(120),
+        });
+    let subject = 13;
+    let want = expected_ids(subject);
+    let ids = SubjectIdentifiers::new().email(email(subject));
+    let logins_before = db
+        .ids("login_events", &format!("customer_id = {subject}"))
+        .await;
+    assert_eq!(logins_before, want["login_events"]);
+
+    // The customer row is locked: the erasure deletes the children, then
+    // waits on the customer inside its transaction.
+    let lock = db.lock_row("customers", subject).await;
+    let running = {
+        let c = c.clone();
+        let ids = ids.clone();
+        tokio::spawn(async move { c.erase(&ids).await })
+    };
+    let mut waits = 0;
+    for _ in 0..400 {
+        waits = db.lock_waits().await;
+        if waits > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(waits, 1, "the erasure waits on the lock, mid-transaction");
+
+    // The database goes away now; then the lock is released.
+    proxy.stop().await;
+    lock.release().await;
+    let mut seen = Vec::new();
+    for _ in 0..400 {
+        seen = c.pending();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen.len(), 1, "pending, with the reason: {seen:?}");
+    assert!(!running.is_finished());
+    // The half-done transaction left nothing behind.
+    let mut rolled_back = Vec::new();
+    for _ in 0..200 {
+        rolled_back = db
+            .ids("login_events", &format!("customer_id = {subject}"))
+            .await;
+        if rolled_back == logins_before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        rolled_back, logins_before,
+        "the database rolled the deletes back"
+    );
+
+    proxy.restart().await;
+    let result = tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the request resumes")
+        .expect("task")
+        .expect("erase");
+    assert!(result.is_complete(), "{result:?}");
+    let done = result.systems[0].outcome.done().expect("done");
+    let table = |name: &str| done.tables.iter().find(|t| t.table == name).expect(name);
+    assert_eq!(
+        table("login_events").deleted,
+        want["login_events"].len() as u64
+    );
+    assert_eq!(table("tickets").deleted, want["tickets"].len() as u64);
+    assert_eq!(table("customers").updated, 1);
+    assert!(
+        db.ids("login_events", &format!("customer_id = {subject}"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        db.ids("customers", &format!("email = '{}'", email(subject)))
+            .await
+            .is_empty()
+    );
+    assert_eq!(c.erase(&ids).await.expect("again").changes(), 0);
+    c.close().await;
+    proxy.stop().await;
+    db.drop_schema().await;
+}
+on_both!(
+    a_database_lost_mid_transaction_is_retried_whole_on,
+    a_database_lost_mid_transaction_is_retried_whole
+);

@@ -286,6 +286,55 @@ impl TestDb {
             .expect("the example maps")
     }
 
+    /// Holds a row lock on one row until the returned transaction ends.
+    pub async fn lock_row(&self, table: &str, id: i64) -> HeldLock {
+        let sql = format!(
+            "SELECT id FROM {}.{table} WHERE id = {id} FOR UPDATE",
+            self.schema
+        );
+        match &self.admin {
+            Admin::Pg(p) => {
+                let mut tx = p.begin().await.expect("begin");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("lock");
+                HeldLock::Pg(tx)
+            }
+            Admin::My(p) => {
+                let mut tx = p.begin().await.expect("begin");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .expect("lock");
+                HeldLock::My(tx)
+            }
+        }
+    }
+
+    /// How many statements naming this schema wait on a row lock.
+    pub async fn lock_waits(&self) -> usize {
+        let sql = match self.engine {
+            Engine::Postgres => format!(
+                "SELECT CAST(count(*) AS text) FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%{}%'",
+                self.schema
+            ),
+            // A statement blocked on a row lock stays in state `Updating`.
+            Engine::MySql => format!(
+                "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST \
+                 WHERE STATE = 'Updating' AND INFO LIKE 'UPDATE `{}`%'",
+                self.schema
+            ),
+        };
+        self.rows(&sql)
+            .await
+            .first()
+            .and_then(|r| r[0].as_deref())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     pub async fn drop_schema(&self) {
         match self.engine {
             Engine::Postgres => {
@@ -293,6 +342,21 @@ impl TestDb {
                     .await
             }
             Engine::MySql => self.exec(&format!("DROP DATABASE {}", self.schema)).await,
+        }
+    }
+}
+
+/// A transaction holding a row lock.
+pub enum HeldLock {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    My(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+impl HeldLock {
+    pub async fn release(self) {
+        match self {
+            HeldLock::Pg(tx) => tx.rollback().await.expect("rollback"),
+            HeldLock::My(tx) => tx.rollback().await.expect("rollback"),
         }
     }
 }
