@@ -61,11 +61,25 @@ pub enum Action {
     RequestExtended,
     /// A rights request was answered (what was done, in counts).
     RequestAnswered,
+    /// A one-time code was sent to check a requester's identity.
+    RequestCodeSent,
+    /// A requester's identity was checked: by code, or by a staff member
+    /// who approved the documents.
+    RequestVerified,
+    /// A wrong, expired or replayed code, or a refused approval.
+    RequestVerificationFailed,
+    /// An ID document or proxy was received, read or deleted.
+    RequestDocument,
+    /// One right of a request was carried out (what was done, in counts).
+    RequestFulfilled,
+    /// Fields of records were corrected (Art. 16); before and after are
+    /// sealed under the subject's key.
+    RecordsRectified,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 20] = [
+    pub const ALL: [(Action, &'static str); 26] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -86,6 +100,15 @@ impl Action {
         (Action::RequestFiled, "request.filed"),
         (Action::RequestExtended, "request.extended"),
         (Action::RequestAnswered, "request.answered"),
+        (Action::RequestCodeSent, "request.code_sent"),
+        (Action::RequestVerified, "request.verified"),
+        (
+            Action::RequestVerificationFailed,
+            "request.verification_failed",
+        ),
+        (Action::RequestDocument, "request.document"),
+        (Action::RequestFulfilled, "request.fulfilled"),
+        (Action::RecordsRectified, "records.rectified"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -275,3 +275,24 @@ access-source = Where they come from: { $source }
 access-source-you = from you, or from your use of our services
 access-none = nobody outside our organisation
 access-notice = Everything else we tell everyone: our privacy notice
+
+## Answers to rights requests and identity codes
+answer-title = Answer to your request { $request }
+answer-intro = { $controller }, { $date }.
+answer-accepted = We have carried out your request.
+answer-partially_accepted = We have carried out your request in part; for the rest, the reasons are below.
+answer-refused = We cannot carry out your request, for the reasons below.
+answer-reasons = Reasons: { $reasons }
+answer-done = What we did
+answer-erased = Records erased: { $count }.
+answer-kept-title = What we keep, and why
+answer-kept = { $category }: { $count } records, kept because the law requires it ({ $grounds }), until { $until }; used for nothing else.
+answer-kept-vault = { $category }: { $count } records, kept in a segregated archive because the law requires it ({ $grounds }), until { $until }; disclosed only to the judicial authority on a reasoned order.
+answer-until-open = the end of the period the law sets
+answer-told = We have told the recipients of your data of this change (Art. 19 GDPR): { $recipients }.
+code-subject = { $controller }: your verification code
+code-body = Your code to confirm your rights request { $request } is { $code }. It works once and expires at { $expires }. If you did not file this request, ignore this message and tell us.
+restriction-lift-subject = { $controller }: the restriction of your data ends
+restriction-lift-body = The restriction of processing of your personal data, which you obtained under Article 18 GDPR, is being lifted for this reason: { $reason }. You may object, or ask for a new restriction, by replying to this message or through the contacts in our privacy notice.
+extension-subject = { $controller }: more time to answer your request { $request }
+extension-body = We need more time to answer your request { $request }, for this reason: { $reason }. Article 12(3) GDPR allows two further months: we will answer by { $due } at the latest.

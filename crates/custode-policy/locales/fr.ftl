@@ -278,3 +278,24 @@ access-source = Origine : { $source }
 access-source-you = vous-même, ou votre utilisation de nos services
 access-none = personne en dehors de notre organisation
 access-notice = Tout ce que nous disons à chacun : notre politique de confidentialité
+
+## Réponses aux demandes d'exercice des droits et codes de vérification
+answer-title = Réponse à votre demande { $request }
+answer-intro = { $controller }, { $date }.
+answer-accepted = Nous avons donné suite à votre demande.
+answer-partially_accepted = Nous avons donné suite à votre demande en partie ; pour le reste, les motifs figurent ci-dessous.
+answer-refused = Nous ne pouvons pas donner suite à votre demande, pour les motifs ci-dessous.
+answer-reasons = Motifs : { $reasons }
+answer-done = Ce que nous avons fait
+answer-erased = Enregistrements effacés : { $count }.
+answer-kept-title = Ce que nous conservons, et pourquoi
+answer-kept = { $category } : { $count } enregistrements, conservés parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; utilisés à aucune autre fin.
+answer-kept-vault = { $category } : { $count } enregistrements, conservés dans une archive séparée parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; communiqués uniquement à l'autorité judiciaire sur décision motivée.
+answer-until-open = la fin de la durée fixée par la loi
+answer-told = Nous avons informé de ce changement les destinataires de vos données (art. 19 RGPD) : { $recipients }.
+code-subject = { $controller } : votre code de vérification
+code-body = Votre code pour confirmer votre demande { $request } est { $code }. Il ne sert qu'une fois et expire à { $expires }. Si vous n'avez pas fait cette demande, ignorez ce message et prévenez-nous.
+restriction-lift-subject = { $controller } : fin de la limitation de vos données
+restriction-lift-body = La limitation du traitement de vos données personnelles, que vous avez obtenue au titre de l'article 18 du RGPD, est levée pour ce motif : { $reason }. Vous pouvez vous y opposer, ou demander une nouvelle limitation, en répondant à ce message ou par les contacts indiqués dans notre politique de confidentialité.
+extension-subject = { $controller } : un délai supplémentaire pour votre demande { $request }
+extension-body = Il nous faut plus de temps pour répondre à votre demande { $request }, pour ce motif : { $reason }. L'article 12, paragraphe 3, du RGPD permet deux mois supplémentaires : nous répondrons au plus tard le { $due }.

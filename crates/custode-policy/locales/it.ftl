@@ -273,3 +273,24 @@ access-source = Da dove provengono: { $source }
 access-source-you = da te, o dal tuo uso dei nostri servizi
 access-none = nessuno al di fuori della nostra organizzazione
 access-notice = Tutto il resto che diciamo a tutti: la nostra informativa
+
+## Risposte alle richieste di esercizio dei diritti e codici di verifica
+answer-title = Risposta alla sua richiesta { $request }
+answer-intro = { $controller }, { $date }.
+answer-accepted = Abbiamo dato seguito alla sua richiesta.
+answer-partially_accepted = Abbiamo dato seguito alla sua richiesta in parte; per il resto, le ragioni sono indicate di seguito.
+answer-refused = Non possiamo dare seguito alla sua richiesta, per le ragioni indicate di seguito.
+answer-reasons = Motivi: { $reasons }
+answer-done = Che cosa abbiamo fatto
+answer-erased = Registrazioni cancellate: { $count }.
+answer-kept-title = Che cosa conserviamo, e perché
+answer-kept = { $category }: { $count } registrazioni, conservate perché la legge lo impone ({ $grounds }), fino al { $until }; non sono usate per altro.
+answer-kept-vault = { $category }: { $count } registrazioni, conservate in un archivio separato perché la legge lo impone ({ $grounds }), fino al { $until }; comunicate solo all'autorità giudiziaria su ordine motivato.
+answer-until-open = la fine del periodo fissato dalla legge
+answer-told = Abbiamo informato di questa modifica i destinatari dei suoi dati (art. 19 GDPR): { $recipients }.
+code-subject = { $controller }: il suo codice di verifica
+code-body = Il codice per confermare la sua richiesta { $request } è { $code }. Vale una sola volta e scade alle { $expires }. Se non ha presentato questa richiesta, ignori questo messaggio e ce lo segnali.
+restriction-lift-subject = { $controller }: termina la limitazione dei suoi dati
+restriction-lift-body = La limitazione del trattamento dei suoi dati personali, che lei ha ottenuto ai sensi dell'articolo 18 del GDPR, viene revocata per questo motivo: { $reason }. Può opporsi, o chiedere una nuova limitazione, rispondendo a questo messaggio o ai recapiti indicati nella nostra informativa.
+extension-subject = { $controller }: più tempo per rispondere alla sua richiesta { $request }
+extension-body = Abbiamo bisogno di più tempo per rispondere alla sua richiesta { $request }, per questo motivo: { $reason }. L'articolo 12, paragrafo 3, del GDPR consente due mesi ulteriori: risponderemo entro il { $due }.

@@ -275,3 +275,24 @@ access-source = Herkomst: { $source }
 access-source-you = van u, of uit uw gebruik van onze diensten
 access-none = niemand buiten onze organisatie
 access-notice = Al het andere dat wij iedereen vertellen: onze privacyverklaring
+
+## Antwoorden op verzoeken en verificatiecodes
+answer-title = Antwoord op uw verzoek { $request }
+answer-intro = { $controller }, { $date }.
+answer-accepted = Wij hebben uw verzoek uitgevoerd.
+answer-partially_accepted = Wij hebben uw verzoek gedeeltelijk uitgevoerd; voor de rest staan de redenen hieronder.
+answer-refused = Wij kunnen uw verzoek niet uitvoeren, om de redenen hieronder.
+answer-reasons = Redenen: { $reasons }
+answer-done = Wat wij hebben gedaan
+answer-erased = Gewiste gegevens: { $count }.
+answer-kept-title = Wat wij bewaren, en waarom
+answer-kept = { $category }: { $count } gegevens, bewaard omdat de wet dat eist ({ $grounds }), tot { $until }; voor niets anders gebruikt.
+answer-kept-vault = { $category }: { $count } gegevens, bewaard in een afgescheiden archief omdat de wet dat eist ({ $grounds }), tot { $until }; alleen verstrekt aan de rechterlijke macht op een gemotiveerd bevel.
+answer-until-open = het einde van de termijn die de wet stelt
+answer-told = Wij hebben de ontvangers van uw gegevens van deze wijziging op de hoogte gebracht (art. 19 AVG): { $recipients }.
+code-subject = { $controller }: uw verificatiecode
+code-body = Uw code om uw verzoek { $request } te bevestigen is { $code }. Hij werkt één keer en verloopt om { $expires }. Heeft u dit verzoek niet gedaan, negeer dan dit bericht en laat het ons weten.
+restriction-lift-subject = { $controller }: de beperking van uw gegevens eindigt
+restriction-lift-body = De beperking van de verwerking van uw persoonsgegevens, die u op grond van artikel 18 AVG hebt verkregen, wordt opgeheven om deze reden: { $reason }. U kunt bezwaar maken, of om een nieuwe beperking vragen, door op dit bericht te antwoorden of via de contactgegevens in onze privacyverklaring.
+extension-subject = { $controller }: meer tijd voor uw verzoek { $request }
+extension-body = Wij hebben meer tijd nodig om uw verzoek { $request } te beantwoorden, om deze reden: { $reason }. Artikel 12, lid 3, AVG staat twee extra maanden toe: wij antwoorden uiterlijk op { $due }.

@@ -19,6 +19,7 @@
 //! ```
 
 mod access;
+mod answer;
 mod diagnostic;
 mod doc;
 mod i18n;
@@ -32,6 +33,9 @@ mod text;
 mod validate;
 
 pub use access::{Held, access_summary};
+pub use answer::{
+    AnswerFacts, KeptFact, answer_letter, code_message, extension_message, restriction_lift_message,
+};
 pub use diagnostic::{LineCol, Located, PolicyError, Problem, ProblemKind, Span};
 pub use doc::{Block, Document, Format, html_escape};
 pub use i18n::Catalog;

@@ -566,3 +566,90 @@ pub async fn one_click(
         Err(e) => ApiError::from(e).into_response(),
     }
 }
+
+/// Lifting a restriction.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiftIn {
+    /// Where the notice goes: an e-mail address the subject is known by.
+    pub notify: String,
+    /// Why the restriction ends (told to the subject).
+    pub reason: String,
+    /// The notice's language (default: the policy's first).
+    pub language: Option<String>,
+}
+
+/// Lifts a subject's restriction (Art. 18(3)): the subject is told first,
+/// by mail at an address it is known by, and only then does processing
+/// resume. Without a mail relay, or when the relay refuses, nothing is
+/// lifted.
+#[utoipa::path(post, path = "/api/v1/subjects/{id}/restriction/lift", params(("id" = String, Path)), request_body = LiftIn, responses((status = 201, body = ConsentOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 502, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn lift_restriction(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<LiftIn>,
+) -> Result<(StatusCode, Json<ConsentOut>), ApiError> {
+    caller
+        .require(&state, Operation::HandleRequests, "lift restrictions")
+        .await?;
+    let subject = parse_subject(&id)?;
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "say why the restriction ends: the subject is told",
+        ));
+    }
+    let policy = state.store.policy();
+    let lang = match input.language.as_deref() {
+        None => policy.meta.languages[0],
+        Some(code) => code
+            .parse::<Lang>()
+            .ok()
+            .filter(|l| policy.meta.languages.contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`{code}` is not a language of the policy ({})",
+                    policy.meta.language_codes()
+                ))
+            })?,
+    };
+    // The subject, in scope, and the state it is in, before any mail.
+    if !state
+        .store
+        .restriction_in_force(&caller.0, &subject)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "Not restricted",
+            format!("subject {subject} has no restriction in force"),
+        ));
+    }
+    let Some(mailer) = state.mailer.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "No mail relay",
+            "a restriction is lifted only after the subject is told (Art. 18(3)), and this instance has no mail relay (serve --smtp)",
+        ));
+    };
+    if !state
+        .store
+        .knows_email_of(&caller.0, &subject, &input.notify)
+        .await?
+    {
+        return Err(ApiError::bad_request(format!(
+            "`{}` is not an e-mail address subject {subject} is known by",
+            input.notify
+        )));
+    }
+    let (title, body) = custode_policy::restriction_lift_message(&policy, lang, &input.reason);
+    mailer
+        .send(&input.notify, &title, body)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "Notice not sent", e.to_string()))?;
+    let lifted = state
+        .store
+        .lift_restriction(&caller.0, &subject, &input.notify)
+        .await?;
+    Ok((StatusCode::CREATED, Json(out(lifted))))
+}

@@ -77,6 +77,7 @@ impl From<StoreError> for ApiError {
                 "Not acceptable data",
                 e.to_string(),
             ),
+            StoreError::Conflict(_) => Self::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
             StoreError::Unauthenticated => ApiError::unauthenticated(),
             StoreError::Forbidden(_) => {
                 Self::new(StatusCode::FORBIDDEN, "Forbidden", e.to_string())

@@ -8,9 +8,9 @@
 mod api;
 mod consent;
 mod error;
-pub mod export;
 mod extract;
 pub mod jobs;
+pub mod mail;
 mod requests;
 mod retention;
 mod vault;
@@ -47,6 +47,10 @@ pub struct AppState {
     /// The public base URL (`https://privacy.example`), for links in
     /// receipts and unsubscribe headers.
     pub public_url: Arc<str>,
+    /// The relay codes and answers go through, when configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
+    /// Wakes the fulfilment worker when a job is queued.
+    pub jobs_queued: Arc<tokio::sync::Notify>,
 }
 
 /// Failed login attempts per user name, in memory: at most
@@ -119,7 +123,15 @@ impl AppState {
             policy_path: None,
             attempts: Arc::new(Attempts::default()),
             public_url: Arc::from("http://127.0.0.1:8080"),
+            mailer: None,
+            jobs_queued: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The same state, sending mail through `mailer`.
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Some(Arc::new(mailer));
+        self
     }
 
     /// The same state, with the public base URL links are made from.
@@ -196,11 +208,13 @@ pub struct Metrics {
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
         consent::record, consent::history, consent::decide, consent::receipt,
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
-        consent::confirm_page, consent::one_click,
+        consent::confirm_page, consent::one_click, consent::lift_restriction,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
-        requests::file, requests::list, requests::extend, requests::export,
-        requests::erase,
+        requests::file, requests::list, requests::show, requests::extend,
+        requests::send_code, requests::verify_code, requests::put_document,
+        requests::get_document, requests::approve_identity, requests::fulfil,
+        requests::export, requests::answer, requests::answer_letter,
     ),
     modifiers(&BearerAuth),
 )]
@@ -372,14 +386,33 @@ pub fn router(state: AppState) -> Router {
             get(consent::confirm_page).post(consent::one_click),
         )
         .route("/api/v1/subjects/{id}/events", post(retention::life_event))
+        .route(
+            "/api/v1/subjects/{id}/restriction/lift",
+            post(consent::lift_restriction),
+        )
         .route("/api/v1/retention/plan", get(retention::plan))
         .route("/api/v1/retention/report", get(retention::report))
         .route("/api/v1/vault/query", post(vault::query))
         .route("/api/v1/vault/access-log", get(vault::access_log))
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
+        .route("/api/v1/requests/{id}", get(requests::show))
+        .route("/api/v1/requests/{id}/code", post(requests::send_code))
+        .route("/api/v1/requests/{id}/verify", post(requests::verify_code))
+        .route(
+            "/api/v1/requests/{id}/documents/{kind}",
+            axum::routing::put(requests::put_document).get(requests::get_document),
+        )
+        .route(
+            "/api/v1/requests/{id}/approve-identity",
+            post(requests::approve_identity),
+        )
+        .route("/api/v1/requests/{id}/fulfil", post(requests::fulfil))
         .route("/api/v1/requests/{id}/export", get(requests::export))
-        .route("/api/v1/requests/{id}/erase", post(requests::erase))
+        .route(
+            "/api/v1/requests/{id}/answer",
+            post(requests::answer).get(requests::answer_letter),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

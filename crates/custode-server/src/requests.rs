@@ -1,11 +1,16 @@
-//! The rights-requests face: intake, the list by urgency, extension.
+//! The rights-requests face: intake, the list by urgency, extension, the
+//! identity check (a code by mail, or documents a staff member approves),
+//! queuing the fulfilment, the packages, and the answer. Every rule lives
+//! in the store; this face checks the role, sends mail, and shapes JSON.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use custode_domain::Operation;
 use custode_domain::requests::Right;
-use custode_store::{NewRequest, RequestSummary, Requester};
+use custode_store::{
+    Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -30,6 +35,9 @@ pub struct RequestIn {
     /// The request in the requester's words.
     #[serde(default)]
     pub text: String,
+    /// The requester's language (one of the policy's; its first when not
+    /// given): codes, packages and the answer use it.
+    pub language: Option<String>,
 }
 
 /// A request as listed.
@@ -55,6 +63,40 @@ pub struct RequestOut {
     pub status: String,
     /// The open request this one repeats.
     pub duplicate_of: Option<String>,
+    /// `unverified` or `verified`.
+    pub identity: String,
+    /// How the identity was checked: `email_code`, `id_document`,
+    /// `proxy_and_delegate_id`.
+    pub identity_method: Option<String>,
+    /// The requester's language.
+    pub language: String,
+    /// `accepted`, `partially_accepted` or `refused`, once answered.
+    pub outcome: Option<String>,
+    /// The fulfilment of each right, in the order it runs.
+    pub jobs: Vec<JobOut>,
+}
+
+/// The fulfilment of one right.
+#[derive(Serialize, ToSchema)]
+pub struct JobOut {
+    /// The right.
+    pub right: String,
+    /// Steps done.
+    pub step: u32,
+    /// Steps in all.
+    pub steps: u32,
+    /// `pending`, `done` or `cancelled`.
+    pub state: String,
+    /// Tries of the current step.
+    pub attempts: u32,
+    /// Why the last try failed: a pending job with an error is retried
+    /// with a growing pause, and shown here until it succeeds.
+    pub last_error: Option<String>,
+    /// When the next try is due.
+    pub next_at: String,
+    /// What was done (counts, what was kept and why, recipients to tell).
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
 }
 
 fn out(r: RequestSummary) -> RequestOut {
@@ -69,7 +111,43 @@ fn out(r: RequestSummary) -> RequestOut {
         extension: r.extension,
         status: r.status,
         duplicate_of: r.duplicate_of,
+        identity: r.identity,
+        identity_method: r.identity_method,
+        language: r.language,
+        outcome: r.outcome,
+        jobs: r
+            .jobs
+            .into_iter()
+            .map(|j| JobOut {
+                right: j.right,
+                step: j.step,
+                steps: j.steps,
+                state: j.state,
+                attempts: j.attempts,
+                last_error: j.last_error,
+                next_at: j.next_at.to_string(),
+                result: j.result,
+            })
+            .collect(),
     }
+}
+
+fn language(
+    state: &AppState,
+    code: Option<&str>,
+) -> Result<Option<custode_policy::Lang>, ApiError> {
+    let policy = state.store.policy();
+    code.map(|code| {
+        custode_policy::Lang::parse(code)
+            .filter(|l| policy.meta.languages.contains(l))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "`{code}` is not a language of the policy ({})",
+                    policy.meta.language_codes()
+                ))
+            })
+    })
+    .transpose()
 }
 
 /// Files a rights request; its deadline is fixed at receipt.
@@ -111,6 +189,7 @@ pub async fn file(
                 },
                 contact: input.contact,
                 text: input.text,
+                language: language(&state, input.language.as_deref())?,
             },
         )
         .await?;
@@ -150,37 +229,357 @@ pub struct ExtendIn {
     pub reason: String,
 }
 
+/// An extension, and whether its reasons reached the requester.
+#[derive(Serialize, ToSchema)]
+pub struct ExtendOut {
+    /// The request, with its new deadline.
+    pub request: RequestOut,
+    /// Whether the reasons were mailed to the requester's contact; when
+    /// not, staff send them.
+    pub mailed: bool,
+    /// Why they were not mailed.
+    pub mail_error: Option<String>,
+}
+
 /// Extends a request by two months (Art. 12(3)), only during its first
-/// month and with reasons.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendIn, responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+/// month and with reasons, which are mailed to the requester.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/extend", params(("id" = String, Path)), request_body = ExtendIn, responses((status = 200, body = ExtendOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn extend(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     Body(input): Body<ExtendIn>,
-) -> Result<Json<RequestOut>, ApiError> {
+) -> Result<Json<ExtendOut>, ApiError> {
     caller
         .require(&state, Operation::HandleRequests, "extend rights requests")
         .await?;
-    Ok(Json(out(state
+    let extended = state
         .store
         .extend_request(&caller.0, &id, &input.reason)
-        .await?)))
+        .await?;
+    let mail_error = match &state.mailer {
+        None => Some("this instance has no mail relay".to_owned()),
+        Some(mailer) => {
+            let (contact, language) = state.store.requester_contact(&caller.0, &id).await?;
+            let policy = state.store.policy();
+            let lang = language
+                .as_deref()
+                .and_then(custode_policy::Lang::parse)
+                .unwrap_or(policy.meta.languages[0]);
+            let (title, body) = custode_policy::extension_message(
+                &policy,
+                lang,
+                &id,
+                &input.reason,
+                &extended.due.to_string(),
+            );
+            mailer
+                .send(&contact, &title, body)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        }
+    };
+    Ok(Json(ExtendOut {
+        request: out(extended),
+        mailed: mail_error.is_none(),
+        mail_error,
+    }))
 }
 
-/// The language of an export.
+/// One request.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RequestOut>, ApiError> {
+    caller
+        .require(&state, Operation::FileRequest, "see rights requests")
+        .await?;
+    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+}
+
+/// Where a code went.
+#[derive(Serialize, ToSchema)]
+pub struct CodeSent {
+    /// When the code stops working.
+    pub expires_at: String,
+}
+
+/// Sends a one-time code to the request's contact, which must be an
+/// e-mail address the subject is known by. For requests filed by the
+/// subject; a delegate is checked on documents.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/code", params(("id" = String, Path)), responses((status = 202, body = CodeSent), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 502, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn send_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<CodeSent>), ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::FileRequest,
+            "check a requester's identity",
+        )
+        .await?;
+    let Some(mailer) = state.mailer.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "No mail relay",
+            "this instance has no mail relay (serve --smtp smtp://host:port): check the identity with an ID document instead",
+        ));
+    };
+    let code = state.store.issue_code(&caller.0, &id).await?;
+    let policy = state.store.policy();
+    let lang = language(&state, code.language.as_deref())
+        .ok()
+        .flatten()
+        .unwrap_or(policy.meta.languages[0]);
+    let expires = code
+        .expires_at
+        .to_zoned(
+            jiff::tz::TimeZone::get(custode_domain::records::zone_for(&policy.meta.jurisdiction))
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+        )
+        .strftime("%H:%M")
+        .to_string();
+    let (subject, body) = custode_policy::code_message(&policy, lang, &id, &code.code, &expires);
+    mailer
+        .send(&code.email, &subject, body)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "Mail not sent", e.to_string()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CodeSent {
+            expires_at: code.expires_at.to_string(),
+        }),
+    ))
+}
+
+/// A code to check.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeIn {
+    /// The six digits received by mail.
+    pub code: String,
+}
+
+/// Checks the code: a wrong one counts against five attempts; expired,
+/// exhausted or used codes are refused. Every refusal is audited.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/verify", params(("id" = String, Path)), request_body = CodeIn, responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn verify_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<CodeIn>,
+) -> Result<Json<RequestOut>, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::FileRequest,
+            "check a requester's identity",
+        )
+        .await?;
+    state.store.check_code(&caller.0, &id, &input.code).await?;
+    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+}
+
+fn document_kind(kind: &str) -> Result<DocumentKind, ApiError> {
+    DocumentKind::from_name(kind).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown document `{kind}`: use {}",
+            DocumentKind::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// Uploads an ID document (`id_document`), or for a delegate the proxy
+/// (`proxy`) and the delegate's ID (`delegate_id`): the raw file as the
+/// body, typed `application/pdf`, `image/jpeg` or `image/png`. Sealed at
+/// rest; deleted when the request is answered.
+#[utoipa::path(put, path = "/api/v1/requests/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path)), request_body(content = Vec<u8>, content_type = "application/pdf"), responses((status = 204), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn put_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, kind)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::FileRequest,
+            "send documents for a request",
+        )
+        .await?;
+    let kind = document_kind(&kind)?;
+    let media_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    state
+        .store
+        .put_document(&caller.0, &id, kind, &media_type, &body)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Opens a document for the staff member checking it (audited).
+#[utoipa::path(get, path = "/api/v1/requests/{id}/documents/{kind}", params(("id" = String, Path), ("kind" = String, Path)), responses((status = 200, description = "the document", content_type = "application/pdf"), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn get_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    caller
+        .require(
+            &state,
+            Operation::HandleRequests,
+            "check requesters' documents",
+        )
+        .await?;
+    let d = state
+        .store
+        .document(&caller.0, &id, document_kind(&kind)?)
+        .await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, d.media_type),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        d.bytes,
+    )
+        .into_response())
+}
+
+/// A staff member approves the identity after checking the documents: the
+/// subject's ID, or for a delegate the proxy and the delegate's ID.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/approve-identity", params(("id" = String, Path)), responses((status = 200, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn approve_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RequestOut>, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::HandleRequests,
+            "approve requesters' identity",
+        )
+        .await?;
+    state.store.approve_identity(&caller.0, &id).await?;
+    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+}
+
+/// A correction of one record.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionIn {
+    /// The record id.
+    pub record: i64,
+    /// The fields' new values.
+    #[schema(value_type = Object)]
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// What the fulfilment needs besides the request itself.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilIn {
+    /// Rectification: the corrections.
+    #[serde(default)]
+    pub corrections: Vec<CorrectionIn>,
+    /// Objection: purposes objected to; none means all direct marketing.
+    #[serde(default)]
+    pub object_to: Vec<String>,
+    /// Withdrawal: purposes; none means every consent given.
+    #[serde(default)]
+    pub withdraw: Vec<String>,
+}
+
+/// Queues the fulfilment of a verified request: one durable job per right,
+/// run in order (packages before any erasure), resumed after a crash,
+/// retried on failure; follow them in the request's `jobs`. Queuing again
+/// changes nothing.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/fulfil", params(("id" = String, Path)), request_body = FulfilIn, responses((status = 202, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn fulfil(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<FulfilIn>,
+) -> Result<(StatusCode, Json<RequestOut>), ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::HandleRequests,
+            "carry out rights requests",
+        )
+        .await?;
+    if state
+        .store
+        .request(&caller.0, &id)
+        .await?
+        .rights
+        .contains(&Right::Erasure)
+    {
+        caller
+            .require(
+                &state,
+                Operation::EraseSubject,
+                "carry out erasure requests",
+            )
+            .await?;
+    }
+    let queued = state
+        .store
+        .queue_fulfilment(
+            &caller.0,
+            &id,
+            FulfilmentInput {
+                corrections: input
+                    .corrections
+                    .into_iter()
+                    .map(|c| Correction {
+                        record: c.record,
+                        fields: c.fields,
+                    })
+                    .collect(),
+                object_to: input.object_to,
+                withdraw: input.withdraw,
+            },
+        )
+        .await?;
+    state.jobs_queued.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(out(queued))))
+}
+
+/// Which package.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
-    /// One of the policy's languages (default: its first).
-    pub lang: Option<String>,
+    /// `access` (default) or `portability`.
+    pub right: Option<String>,
 }
 
-/// The access package of a request (Art. 15 and 20): a ZIP with every
-/// record as JSON and CSV, the consent ledger, and the summary of Art. 15
-/// in the requester's language. Reading the data is audited under the
-/// request's id. Vault-held data are never in it.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/export", params(("id" = String, Path), ExportQuery), responses((status = 200, description = "the package", content_type = "application/zip"), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+/// The package of a request, once its job is done: for access, a ZIP with
+/// every record as JSON and CSV, the consent ledger and the Art. 15
+/// summary in the requester's language; for portability, the data the
+/// person provided, on consent or contract. Vault-held data are never in
+/// it. Deleted when the request is answered.
+#[utoipa::path(get, path = "/api/v1/requests/{id}/export", params(("id" = String, Path), ExportQuery), responses((status = 200, description = "the package", content_type = "application/zip"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,38 +594,16 @@ pub async fn export(
             "export for rights requests",
         )
         .await?;
-    let policy = state.store.policy();
-    let lang = match q.lang.as_deref() {
-        None => policy.meta.languages[0],
-        Some(code) => custode_policy::Lang::parse(code)
-            .filter(|l| policy.meta.languages.contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "`{code}` is not a language of the policy ({})",
-                    policy.meta.language_codes()
-                ))
-            })?,
+    let right = match q.right.as_deref() {
+        None | Some("access") => Right::Access,
+        Some("portability") => Right::Portability,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`{other}` has no package: use access or portability"
+            )));
+        }
     };
-    let request = state.store.request(&caller.0, &id).await?;
-    let reason = format!("rights request {id}");
-    let records = state
-        .store
-        .records(&caller.0, &request.subject, &reason)
-        .await?;
-    let consent = state
-        .store
-        .consent_history(&caller.0, &request.subject, &reason)
-        .await?;
-    let files = crate::export::package(
-        &policy,
-        lang,
-        request.subject.as_str(),
-        state.store_now(),
-        &records,
-        &consent,
-    )
-    .and_then(|f| crate::export::zip(&f))
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Export failed", e))?;
+    let files = state.store.request_export(&caller.0, &id, right).await?;
     Ok((
         [
             (
@@ -235,7 +612,7 @@ pub async fn export(
             ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"access-{id}.zip\""),
+                format!("attachment; filename=\"{}-{id}.zip\"", right.name()),
             ),
         ],
         files,
@@ -243,67 +620,102 @@ pub async fn export(
         .into_response())
 }
 
-/// Data an erasure left, and why.
+/// The decision on a request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerIn {
+    /// `accepted`, `partially_accepted` or `refused`.
+    pub outcome: String,
+    /// Why (required unless accepted): sent to the requester. A manifestly
+    /// unfounded or excessive request is refused with the reasons.
+    #[serde(default)]
+    pub reasons: String,
+}
+
+/// The answer as sent.
 #[derive(Serialize, ToSchema)]
-pub struct KeptOut {
-    /// The category.
-    pub category: String,
-    /// The legal obligations that keep them.
-    pub grounds: Vec<String>,
-    /// How many records.
-    pub records: u64,
-    /// When they go.
-    pub until: Option<String>,
+pub struct AnswerOut {
+    /// The outcome.
+    pub outcome: String,
+    /// The language of the letter.
+    pub language: String,
+    /// The letter (Markdown).
+    pub letter: String,
+    /// Whether it was mailed to the requester's contact; when not (no
+    /// relay, or the relay refused), staff send it themselves.
+    pub mailed: bool,
+    /// Why it was not mailed.
+    pub mail_error: Option<String>,
 }
 
-/// The answer to an erasure request: what was erased, and what was kept
-/// and why (to be told to the requester).
-#[derive(Serialize, ToSchema)]
-pub struct ErasureOut {
-    /// Records erased now.
-    pub erased: u64,
-    /// Moved to the vault, kept only because a law requires it.
-    pub vaulted: Vec<KeptOut>,
-    /// Kept in place under a legal obligation.
-    pub kept: Vec<KeptOut>,
-    /// Whether the subject was erased whole (its key destroyed).
-    pub shredded: bool,
-}
-
-fn kept_out(lines: Vec<custode_store::KeptLine>) -> Vec<KeptOut> {
-    lines
-        .into_iter()
-        .map(|l| KeptOut {
-            category: l.category,
-            grounds: l.grounds,
-            records: l.records,
-            until: l.until.map(|t| t.to_string()),
-        })
-        .collect()
-}
-
-/// Carries out an erasure request (Art. 17): closes the account, moves what
-/// a vault purpose keeps to the vault, keeps what another legal obligation
-/// requires with its ground and end, erases the rest now (the subject whole
-/// when nothing is kept). Safe to repeat.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/erase", params(("id" = String, Path)), responses((status = 200, body = ErasureOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
-pub async fn erase(
+/// Answers and closes a request (Art. 12(4)): the letter says what was
+/// done, what was kept and why, whom we told (Art. 19), the reasons of a
+/// refusal, and the right to complain to the supervisory authority and to
+/// go to court. Documents and packages are deleted.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/answer", params(("id" = String, Path)), request_body = AnswerIn, responses((status = 200, body = AnswerOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn answer(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ErasureOut>, ApiError> {
+    Body(input): Body<AnswerIn>,
+) -> Result<Json<AnswerOut>, ApiError> {
+    caller
+        .require(&state, Operation::HandleRequests, "answer rights requests")
+        .await?;
+    let outcome = match input.outcome.as_str() {
+        "accepted" => Outcome::Accepted,
+        "partially_accepted" => Outcome::PartiallyAccepted,
+        "refused" => Outcome::Refused,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown outcome `{other}`: use accepted, partially_accepted or refused"
+            )));
+        }
+    };
+    let a = state
+        .store
+        .answer_request(&caller.0, &id, outcome, &input.reasons)
+        .await?;
+    let letter = a.letter.to_markdown();
+    let mail_error = match &state.mailer {
+        None => Some("this instance has no mail relay".to_owned()),
+        Some(m) => m
+            .send(&a.contact, &a.letter.title, letter.clone())
+            .await
+            .err()
+            .map(|e| e.to_string()),
+    };
+    Ok(Json(AnswerOut {
+        outcome: a.outcome.name().to_owned(),
+        language: a.language.code().to_owned(),
+        letter,
+        mailed: mail_error.is_none(),
+        mail_error,
+    }))
+}
+
+/// The answer letter of an answered request.
+#[utoipa::path(get, path = "/api/v1/requests/{id}/answer", params(("id" = String, Path)), responses((status = 200, description = "the letter", content_type = "text/markdown"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn answer_letter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     caller
         .require(
             &state,
-            Operation::EraseSubject,
-            "carry out erasure requests",
+            Operation::FileRequest,
+            "read answers to rights requests",
         )
         .await?;
-    let a = state.store.fulfil_erasure(&caller.0, &id).await?;
-    Ok(Json(ErasureOut {
-        erased: a.erased,
-        vaulted: kept_out(a.vaulted),
-        kept: kept_out(a.kept),
-        shredded: a.shredded,
-    }))
+    let letter = state.store.answer_of(&caller.0, &id).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        letter,
+    )
+        .into_response())
 }

@@ -141,10 +141,14 @@ async fn call(
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
+    // Documents are files; everything else is JSON.
+    let content_type = if uri.contains("/documents/") {
+        "image/png"
+    } else {
+        "application/json"
+    };
     let req = match body {
-        Some(b) => req
-            .header("content-type", "application/json")
-            .body(Body::from(b)),
+        Some(b) => req.header("content-type", content_type).body(Body::from(b)),
         None => req.body(Body::empty()),
     }
     .expect("request");
@@ -163,16 +167,16 @@ async fn call(
 /// The intended permission table, written out by hand: one row per role,
 /// one column per endpoint of `endpoints()`.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [u16; 28])] = &[
-    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export erase
-    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401, 401]),
-    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403, 403]),
-    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200, 200]),
-    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200, 403]),
-    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403, 403]),
-    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403]),
-    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403]),
-    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403, 403]),
+const MATRIX: &[(&str, [u16; 36])] = &[
+    //                 list count rdA  rdB  wrA  newS newT erase audit ropa tok  notice policy reload conA hisA decA decB pubkey evtA plan report vaultQ vaultLog reqA reqs export fulfil show code verify docPut docGet approve answer lift
+    ("anonymous",      [401, 401, 401, 401, 401, 401, 401, 401,  401,  401, 401, 200,   200,   401,   401, 401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401]),
+    ("administrator",  [200, 200, 403, 403, 403, 403, 201, 403,  200,  200, 201, 200,   200,   200,   403, 403, 403, 403, 200, 403, 200, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("dpo",            [200, 200, 200, 200, 403, 403, 403, 204,  200,  200, 403, 200,   200,   200,   201, 200, 200, 200, 200, 403, 200, 200, 403, 200, 201, 200, 200, 409, 200, 409, 422, 204, 200, 409, 200, 409]),
+    ("support_agent",  [200, 200, 200, 200, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 200, 200, 403, 200, 409, 422, 204, 200, 409, 200, 409]),
+    ("legal_officer",  [403, 403, 403, 403, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   403, 403, 403, 403, 200, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("reseller_admin", [200, 200, 200, 200, 201, 201, 201, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 200, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
+    ("domain_admin",   [200, 200, 200, 404, 201, 201, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 204, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
+    ("subject",        [200, 200, 200, 404, 403, 403, 403, 403,  403,  403, 403, 200,   200,   403,   201, 200, 200, 404, 200, 403, 403, 403, 403, 403, 201, 403, 403, 403, 200, 409, 422, 204, 403, 403, 403, 403]),
 ];
 
 fn endpoints(
@@ -180,6 +184,7 @@ fn endpoints(
     erase_target: &SubjectId,
     request: &str,
     erase_request: &str,
+    answer_request: &str,
 ) -> Vec<(Method, String, Option<String>)> {
     let a = &w.a_subject;
     let b = &w.b_subject;
@@ -247,7 +252,15 @@ fn endpoints(
         ),
         (Method::GET, "/api/v1/requests".into(), None),
         (Method::GET, format!("/api/v1/requests/{request}/export"), None),
-        (Method::POST, format!("/api/v1/requests/{erase_request}/erase"), None),
+        (Method::POST, format!("/api/v1/requests/{erase_request}/fulfil"), Some("{}".into())),
+        (Method::GET, format!("/api/v1/requests/{request}"), None),
+        (Method::POST, format!("/api/v1/requests/{request}/code"), None),
+        (Method::POST, format!("/api/v1/requests/{request}/verify"), Some(r#"{"code":"000000"}"#.into())),
+        (Method::PUT, format!("/api/v1/requests/{request}/documents/id_document"), Some("synthetic scan".into())),
+        (Method::GET, format!("/api/v1/requests/{request}/documents/id_document"), None),
+        (Method::POST, format!("/api/v1/requests/{request}/approve-identity"), None),
+        (Method::POST, format!("/api/v1/requests/{answer_request}/answer"), Some(r#"{"outcome":"refused","reasons":"matrix: manifestly excessive"}"#.into())),
+        (Method::POST, format!("/api/v1/subjects/{a}/restriction/lift"), Some(r#"{"notify":"m@a.example","reason":"matrix"}"#.into())),
     ]
 }
 
@@ -264,11 +277,36 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
                 requester: custode_store::Requester::Subject,
                 contact: "a@example.org".into(),
                 text: String::new(),
+                language: None,
             },
         )
         .await
         .expect("request")
         .id;
+    // Verified and carried out, so its package exists.
+    let sys = Principal::system("test");
+    w.store
+        .put_document(
+            &sys,
+            &request,
+            custode_store::DocumentKind::IdDocument,
+            "image/png",
+            b"scan",
+        )
+        .await
+        .expect("document");
+    w.store
+        .approve_identity(&sys, &request)
+        .await
+        .expect("approve");
+    w.store
+        .queue_fulfilment(&sys, &request, custode_store::FulfilmentInput::default())
+        .await
+        .expect("queue");
+    w.store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("jobs");
     let mut mismatches = Vec::new();
     for (role, expected) in MATRIX {
         let token = w
@@ -300,14 +338,32 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
                     requester: custode_store::Requester::Subject,
                     contact: "t@example.org".into(),
                     text: String::new(),
+                    language: None,
                 },
             )
             .await
             .expect("request")
             .id;
-        for ((method, uri, body), want) in endpoints(&w, &target, &request, &erase_request)
-            .into_iter()
-            .zip(expected)
+        let answer_request = w
+            .store
+            .file_request(
+                &Principal::system("test"),
+                custode_store::NewRequest {
+                    subject: target.clone(),
+                    rights: vec![custode_domain::requests::Right::Access],
+                    requester: custode_store::Requester::Subject,
+                    contact: "t@example.org".into(),
+                    text: String::new(),
+                    language: None,
+                },
+            )
+            .await
+            .expect("request")
+            .id;
+        for ((method, uri, body), want) in
+            endpoints(&w, &target, &request, &erase_request, &answer_request)
+                .into_iter()
+                .zip(expected)
         {
             let (status, ctype, text) =
                 call(&w.app, method.clone(), &uri, token.as_deref(), body).await;
@@ -922,6 +978,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
             checkpoint_every: Some(std::time::Duration::from_millis(50)),
             purge_every: Some(std::time::Duration::from_millis(50)),
             sweep_every: None,
+            fulfil_every: None,
         },
     );
     let count = |sql: &'static str| {
@@ -1283,14 +1340,101 @@ async fn a_policy_reload_that_changes_a_consent_purpose_flags_old_consents() {
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
+/// A real SMTP server (aiosmtpd) delivering into a Maildir; killed on drop.
+struct SmtpPeer {
+    child: std::process::Child,
+    port: u16,
+    maildir: std::path::PathBuf,
+}
+
+impl SmtpPeer {
+    fn start(dir: &std::path::Path) -> SmtpPeer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("a free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let maildir = dir.join("maildir");
+        let mut child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .spawn()
+            .expect("python3 -m aiosmtpd runs (scripts/services installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return SmtpPeer {
+                    child,
+                    port,
+                    maildir,
+                };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the SMTP peer did not start on port {port}");
+    }
+
+    /// The messages delivered so far, decoded: (recipient, subject, body).
+    fn messages(&self) -> Vec<(String, String, String)> {
+        let script = r#"
+import email, email.policy, json, mailbox, sys
+out = []
+for m in mailbox.Maildir(sys.argv[1], factory=None):
+    msg = email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+    out.append([str(msg["To"]), str(msg["Subject"]), msg.get_content()])
+print(json.dumps(out))
+"#;
+        let out = std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(&self.maildir)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+}
+
+impl Drop for SmtpPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first run of exactly six digits in a text.
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_access_request_yields_a_zip_that_plain_readers_open() {
+async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_erasure_answered_by_mail()
+ {
     let w = world().await;
+    let smtp = SmtpPeer::start(&w.dir);
+    let app = router(
+        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+            custode_server::mail::Mailer::new(
+                &format!("smtp://127.0.0.1:{}", smtp.port),
+                "privacy@posta.example",
+            )
+            .expect("mailer"),
+        ),
+    );
     let agent = token_of(&w, "support_agent");
+    let dpo = token_of(&w, "dpo");
     let me = token_of(&w, "subject");
     let a = w.a_subject.to_string();
     let (status, _, body) = call(
-        &w.app,
+        &app,
         Method::POST,
         &format!("/api/v1/subjects/{a}/records"),
         Some(&agent),
@@ -1307,24 +1451,126 @@ async fn an_access_request_yields_a_zip_that_plain_readers_open() {
     let (status, _) = consent(&w, &me, r#"{"kind":"objected","purpose":"analytics"}"#).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, _, body) = call(
-        &w.app,
+        &app,
         Method::POST,
         "/api/v1/requests",
         Some(&me),
-        Some(format!(r#"{{"subject":"{a}","rights":["access"],"contact":"anna.verdi@example.org","text":"Una copia, grazie."}}"#)),
+        Some(format!(r#"{{"subject":"{a}","rights":["access"],"contact":"anna.verdi@example.org","text":"Una copia, grazie.","language":"it"}}"#)),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let filed: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(filed["days_left"], 30, "the policy promises 30 days");
-    let id = filed["id"].as_str().expect("id");
+    assert_eq!(filed["identity"], "unverified");
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let id = id.as_str();
+    let (status, _, body) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/requests/{id}/export"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "nothing before the identity is checked: {body}"
+    );
 
-    let res = w
-        .app
+    // An extension's reasons reach the requester.
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/extend"),
+        Some(&agent),
+        Some(r#"{"reason":"dieci anni di registri di posta da estrarre"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let extended: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(extended["mailed"], true, "{extended}");
+    assert!(
+        extended["request"]["days_left"].as_i64() > Some(80),
+        "{extended}"
+    );
+    let mail = smtp.messages();
+    assert!(
+        mail.iter()
+            .any(|m| m.0 == "anna.verdi@example.org" && m.2.contains("dieci anni di registri")),
+        "{mail:?}"
+    );
+
+    // The code goes by mail to the address the subject is known by.
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/code"),
+        Some(&me),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mail = smtp.messages();
+    let coded: Vec<_> = mail.iter().filter(|m| m.1.contains("codice")).collect();
+    assert_eq!(coded.len(), 1, "{mail:?}");
+    assert_eq!(coded[0].0, "anna.verdi@example.org");
+    assert!(
+        coded[0].2.contains(id),
+        "the message names the request: {}",
+        coded[0].2
+    );
+    let code = code_in(&coded[0].2.replace(id, ""));
+    let wrong = if code == "123456" { "654321" } else { "123456" };
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/verify"),
+        Some(&me),
+        Some(format!(r#"{{"code":"{wrong}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("attempt(s) left"), "{body}");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/verify"),
+        Some(&me),
+        Some(format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let verified: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(verified["identity"], "verified");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/verify"),
+        Some(&me),
+        Some(format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a replayed code: {body}");
+
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/fulfil"),
+        Some(&agent),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("jobs");
+    let res = app
         .clone()
         .oneshot(
             Request::builder()
-                .uri(format!("/api/v1/requests/{id}/export?lang=it"))
+                .uri(format!("/api/v1/requests/{id}/export"))
                 .header("authorization", format!("Bearer {agent}"))
                 .body(Body::empty())
                 .expect("request"),
@@ -1368,7 +1614,7 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
     let audited: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE reason = $1")
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE reason = $1 AND action IN ('records.read', 'consent.read')")
             .bind(format!("rights request {id}"))
             .fetch_one(w.store.pool())
             .await
@@ -1379,5 +1625,225 @@ print("ok")
         audited, 2,
         "the records and the ledger were read under the request's id"
     );
+
+    // Erasure: verified by a new code, carried out, answered by mail.
+    let (status, _, body) = call(&app, Method::POST, "/api/v1/requests", Some(&me),
+        Some(format!(r#"{{"subject":"{a}","rights":["erasure"],"contact":"anna.verdi@example.org","language":"it"}}"#))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let erase: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let eid = erase["id"].as_str().expect("id").to_owned();
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{eid}/code"),
+        Some(&me),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let mail = smtp.messages();
+    let text = &mail
+        .iter()
+        .find(|m| m.2.contains(&eid))
+        .expect("the second code")
+        .2;
+    let code = code_in(&text.replace(&eid, ""));
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{eid}/verify"),
+        Some(&me),
+        Some(format!(r#"{{"code":"{code}"}}"#)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{eid}/fulfil"),
+        Some(&agent),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "erasure is the DPO's: {body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{eid}/fulfil"),
+        Some(&dpo),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("jobs");
+    let (status, _, body) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/requests/{eid}"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let shown: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(shown["jobs"][0]["state"], "done", "{shown}");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{eid}/answer"),
+        Some(&dpo),
+        Some(r#"{"outcome":"accepted"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["mailed"], true, "{answer}");
+    let letter = answer["letter"].as_str().expect("letter");
+    for needle in ["archivio separato", "Garante", "reclamo"] {
+        assert!(letter.contains(needle), "{needle}: {letter}");
+    }
+    let mail = smtp.messages();
+    assert!(
+        mail.iter()
+            .any(|m| m.0 == "anna.verdi@example.org" && m.2.contains("archivio separato")),
+        "the answer was delivered: {mail:?}"
+    );
+    // What is left is only what the law keeps, serving only that.
+    let (status, _, body) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/subjects/{a}/records?reason=check"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let left: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let policy = w.store.policy();
+    for r in left["items"]
+        .as_array()
+        .or(left.as_array())
+        .expect("records")
+    {
+        assert_eq!(r["category"], "contact", "{left}");
+        for p in r["purposes"].as_array().expect("purposes") {
+            let p = policy.purpose(p.as_str().expect("purpose")).expect("known");
+            assert_eq!(p.basis, custode_policy::Basis::LegalObligation, "{left}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
+    let w = world().await;
+    let smtp = SmtpPeer::start(&w.dir);
+    let app = router(
+        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+            custode_server::mail::Mailer::new(
+                &format!("smtp://127.0.0.1:{}", smtp.port),
+                "privacy@posta.example",
+            )
+            .expect("mailer"),
+        ),
+    );
+    let agent = token_of(&w, "support_agent");
+    let a = w.a_subject.to_string();
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/subjects/{a}/records"),
+        Some(&agent),
+        Some(r#"{"reason":"signup","records":[{"category":"contact","fields":{"email":"anna.verdi@example.org"},"source":"signup form"}]}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let lift = |notify: &str| {
+        Some(format!(
+            r#"{{"notify":"{notify}","reason":"the accuracy of your data was confirmed","language":"en"}}"#
+        ))
+    };
+    let uri = format!("/api/v1/subjects/{a}/restriction/lift");
+    let reason = || async {
+        let (status, _, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/subjects/{a}/decisions/analytics"),
+            Some(&agent),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["reason"].clone()
+    };
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing to lift yet: {body}");
+    let (status, _) = consent(&w, &agent, r#"{"kind":"restricted"}"#).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(reason().await, "restricted");
+    let (status, body) = consent(&w, &agent, r#"{"kind":"restriction_lifted"}"#).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not without a notice: {body}"
+    );
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no relay, no notice, no lift: {body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("someone.else@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(smtp.messages().is_empty(), "nothing sent to a stranger");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &uri,
+        Some(&agent),
+        lift("anna.verdi@example.org"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].0, "anna.verdi@example.org");
+    assert!(
+        mail[0]
+            .2
+            .contains("the accuracy of your data was confirmed"),
+        "{}",
+        mail[0].2
+    );
+    assert!(mail[0].2.contains("Article 18"), "{}", mail[0].2);
+    assert_ne!(reason().await, "restricted", "processing resumes");
     let _ = std::fs::remove_dir_all(&w.dir);
 }

@@ -105,6 +105,101 @@ impl Store {
         by: &Principal,
         batch: Vec<(SubjectId, NewConsentEvent)>,
     ) -> Result<Vec<ConsentEvent>, StoreError> {
+        self.append_consents(by, batch, false).await
+    }
+
+    /// Lifts a subject's restriction (Art. 18(3)): only once the subject
+    /// has been told, so the caller sends the notice first and names where
+    /// it went; the ledger event records it.
+    pub async fn lift_restriction(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        notice_sent_to: &str,
+    ) -> Result<ConsentEvent, StoreError> {
+        if !self.knows_email(subject, notice_sent_to).await? {
+            return Err(StoreError::Invalid(
+                "a restriction is lifted only after the subject is told (Art. 18(3)), at an e-mail address the subject is known by"
+                    .to_owned(),
+            ));
+        }
+        let mut events = self
+            .append_consents(
+                by,
+                vec![(
+                    subject.clone(),
+                    NewConsentEvent {
+                        kind: EventKind::RestrictionLifted,
+                        purpose: None,
+                        channel: Channel::Email,
+                        language: None,
+                        evidence: Evidence {
+                            form_id: Some("restriction lift notice".to_owned()),
+                            operator: Some(by.id.clone()),
+                            ..Evidence::default()
+                        },
+                    },
+                )],
+                true,
+            )
+            .await?;
+        events
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("the restriction was not lifted".to_owned()))
+    }
+
+    /// Whether a subject in the caller's scope is restricted (Art. 18).
+    pub async fn restriction_in_force(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .known_in_scope(by, subject, "subject.restriction")
+            .await?
+            .state
+            .restriction
+            .is_some())
+    }
+
+    /// Whether `email` is an address a subject in the caller's scope is
+    /// known by.
+    pub async fn knows_email_of(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        email: &str,
+    ) -> Result<bool, StoreError> {
+        self.known_in_scope(by, subject, "subject.email").await?;
+        self.knows_email(subject, email).await
+    }
+
+    /// Whether `email` is an address the subject is known by (compared by
+    /// keyed hash: no address is stored in clear).
+    pub(crate) async fn knows_email(
+        &self,
+        subject: &SubjectId,
+        email: &str,
+    ) -> Result<bool, StoreError> {
+        let normalised =
+            custode_domain::normalise_identifier(custode_policy::IdentifierKind::Email, email);
+        let hash = crate::ingest::identifier_hash(&self.keys.hasher(), "email", &normalised);
+        Ok(sqlx::query(
+            "SELECT 1 FROM identifiers i JOIN subjects s ON s.key = i.subject_key WHERE s.id = $1 AND i.hash = $2",
+        )
+        .bind(subject.as_str())
+        .bind(hash)
+        .fetch_optional(&self.db)
+        .await?
+        .is_some())
+    }
+
+    async fn append_consents(
+        &self,
+        by: &Principal,
+        batch: Vec<(SubjectId, NewConsentEvent)>,
+        notice_given: bool,
+    ) -> Result<Vec<ConsentEvent>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -119,7 +214,7 @@ impl Store {
         };
         let mut languages = Vec::with_capacity(batch.len());
         for (i, (subject, new)) in batch.iter().enumerate() {
-            self.check_event(by, subject, policy, new)
+            self.check_event(by, subject, policy, new, notice_given)
                 .map_err(|e| at_index(i, e))?;
             let language = match new.language {
                 Some(l) if policy.meta.languages.contains(&l) => l,
@@ -272,7 +367,14 @@ impl Store {
         subject: &SubjectId,
         policy: &Policy,
         new: &NewConsentEvent,
+        notice_given: bool,
     ) -> Result<(), StoreError> {
+        if new.kind == EventKind::RestrictionLifted && !notice_given {
+            return Err(StoreError::Invalid(
+                "a restriction is lifted only after the subject is told (Art. 18(3)): use the restriction lift, which sends the notice"
+                    .to_owned(),
+            ));
+        }
         let purpose = match &new.purpose {
             Some(id) => Some(policy.purpose(id).ok_or_else(|| {
                 StoreError::Invalid(format!(
@@ -411,7 +513,7 @@ impl Store {
     }
 
     /// The folded states of subjects with keys in `[low, high]`.
-    async fn fold_events(
+    pub(crate) async fn fold_events(
         &self,
         low: i64,
         high: i64,

@@ -82,6 +82,10 @@ pub enum StoreError {
     /// who may.
     #[error("{0}")]
     Forbidden(String),
+    /// The thing exists but is not in a state that allows this (a request
+    /// answered already, an identity not checked yet).
+    #[error("{0}")]
+    Conflict(String),
     /// A record of a batch was refused; nothing of the batch was written.
     #[error(
         "record {index} of the batch (subject {subject}) was refused, and nothing of the batch was written: {source}"

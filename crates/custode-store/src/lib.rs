@@ -15,10 +15,13 @@ mod consent;
 mod decisions;
 mod engine;
 mod error;
+mod fulfilment;
+mod identity;
 mod ingest;
 mod keyfile;
 mod keys;
 mod migrations;
+pub mod package;
 mod principals;
 mod requests;
 mod retention;
@@ -40,9 +43,17 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode, redact};
 pub use error::StoreError;
+pub use fulfilment::{
+    Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, recipients_to_tell,
+    steps,
+};
+pub use identity::{
+    CODE_ATTEMPTS, CODE_LIFETIME, CodeToSend, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, Document,
+    DocumentKind,
+};
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
-pub use requests::{ErasureAnswer, KeptLine, NewRequest, RequestSummary, Requester};
+pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{LifeEvent, RetentionLine, SweepReport};
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
 

@@ -208,6 +208,63 @@ CREATE INDEX requests_by_subject ON rights_requests (subject_key, status);
 CREATE INDEX requests_by_path ON rights_requests (tenant_path)
 "#,
     },
+    Migration {
+        version: 6,
+        name: "identity checks and fulfilment",
+        sql: r#"
+ALTER TABLE rights_requests ADD COLUMN identity TEXT NOT NULL DEFAULT 'unverified';
+ALTER TABLE rights_requests ADD COLUMN identity_method TEXT;
+ALTER TABLE rights_requests ADD COLUMN language TEXT;
+ALTER TABLE rights_requests ADD COLUMN outcome TEXT;
+ALTER TABLE rights_requests ADD COLUMN answered_at BIGINT;
+-- The answer as sent (reasons, what was done): sealed under the subject's key.
+ALTER TABLE rights_requests ADD COLUMN answer {blob};
+-- One live code per request, kept only as its keyed hash.
+CREATE TABLE request_codes (
+    request_id TEXT PRIMARY KEY REFERENCES rights_requests(id),
+    code_mac {blob} NOT NULL,
+    sent_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    used_at BIGINT
+);
+-- ID documents and proxies, sealed under the subject's key, deleted when
+-- the request is answered.
+CREATE TABLE request_documents (
+    request_id TEXT NOT NULL REFERENCES rights_requests(id),
+    kind TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    sealed {blob} NOT NULL,
+    uploaded_at BIGINT NOT NULL,
+    PRIMARY KEY (request_id, kind)
+);
+-- Durable fulfilment: one job per right of a request, advanced one step at
+-- a time. Each step is idempotent, so a crash repeats at most one.
+CREATE TABLE request_jobs (
+    request_id TEXT NOT NULL REFERENCES rights_requests(id),
+    right_name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    input TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    next_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    result TEXT,
+    PRIMARY KEY (request_id, right_name)
+);
+CREATE INDEX request_jobs_due ON request_jobs (next_at) WHERE state = 'pending';
+-- Access and portability packages, sealed under the subject's key.
+CREATE TABLE request_exports (
+    request_id TEXT NOT NULL REFERENCES rights_requests(id),
+    right_name TEXT NOT NULL,
+    sealed {blob} NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (request_id, right_name)
+)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

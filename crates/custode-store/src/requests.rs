@@ -40,6 +40,9 @@ pub struct NewRequest {
     pub contact: String,
     /// The request in the requester's words.
     pub text: String,
+    /// The requester's language, one of the policy's (its first when not
+    /// given): the code, the answer and the package use it.
+    pub language: Option<custode_policy::Lang>,
 }
 
 /// A request as listed.
@@ -65,6 +68,79 @@ pub struct RequestSummary {
     pub status: String,
     /// An earlier open request this one repeats.
     pub duplicate_of: Option<String>,
+    /// `unverified` until the requester's identity is checked, then
+    /// `verified`.
+    pub identity: String,
+    /// How the identity was checked.
+    pub identity_method: Option<String>,
+    /// The requester's language.
+    pub language: String,
+    /// `accepted`, `partially_accepted` or `refused`, once answered.
+    pub outcome: Option<String>,
+    /// The fulfilment of each right carried out, in order.
+    pub jobs: Vec<crate::fulfilment::JobStatus>,
+}
+
+/// A request as loaded to act on it, after the scope check.
+pub(crate) struct LoadedRequest {
+    pub(crate) id: String,
+    pub(crate) subject: SubjectId,
+    pub(crate) subject_key: i64,
+    pub(crate) status: String,
+    pub(crate) identity: String,
+    pub(crate) requester: String,
+    pub(crate) language: Option<String>,
+    pub(crate) rights: Vec<Right>,
+    details: Vec<u8>,
+}
+
+impl LoadedRequest {
+    pub(crate) fn must_be_open(&self) -> Result<(), StoreError> {
+        if self.status == "open" {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "request {} is {} already",
+                self.id, self.status
+            )))
+        }
+    }
+
+    pub(crate) fn must_be_unverified(&self) -> Result<(), StoreError> {
+        self.must_be_open()?;
+        if self.identity == "verified" {
+            return Err(StoreError::Conflict(format!(
+                "the requester's identity for request {} is verified already",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn must_be_verified(&self) -> Result<(), StoreError> {
+        if self.identity != "verified" {
+            return Err(StoreError::Conflict(format!(
+                "the requester's identity for request {} is not verified yet: send a code to the subject's e-mail, or approve the ID documents",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The sealed part of a request.
+pub(crate) struct Details {
+    pub(crate) contact: String,
+}
+
+/// Today in the controller's calendar, YYYY-MM-DD.
+pub(crate) fn local_day_text(policy: &custode_policy::Policy, now: Timestamp) -> String {
+    custode_domain::requests::local_day(&policy.meta.jurisdiction, now).to_string()
+}
+
+/// The name of a request's key in the key store.
+pub(crate) fn request_key_name(id: &str) -> String {
+    format!("request:{id}")
 }
 
 fn rights_text(rights: &[Right]) -> String {
@@ -141,14 +217,35 @@ impl Store {
         .await?
         .map(|r| r.try_get(0))
         .transpose()?;
-        let keys = self.keys.subject_keys(&[new.subject.as_str()]).await?;
-        let key = keys
-            .get(new.subject.as_str())
-            .ok_or_else(|| StoreError::Erased(new.subject.to_string()))?;
         let id = SubjectId::generate().to_string();
+        // The request has a key of its own: the answer must still reach the
+        // requester after an erasure has destroyed the subject's key.
+        let key_name = request_key_name(&id);
+        self.keys
+            .create_subject_keys(&[key_name.as_str()], to_micros(now))
+            .await?;
+        let key = self
+            .keys
+            .subject_keys(&[key_name.as_str()])
+            .await?
+            .remove(&key_name)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("the key of request {id} was not created"))
+            })?;
         let (requester, delegate) = match &new.requester {
             Requester::Subject => ("subject", None),
             Requester::Delegate { name } => ("delegate", Some(name.clone())),
+        };
+        let language = match new.language {
+            Some(l) if !policy.meta.languages.contains(&l) => {
+                return Err(StoreError::Invalid(format!(
+                    "`{}` is not a language of the policy ({})",
+                    l.code(),
+                    policy.meta.language_codes()
+                )));
+            }
+            Some(l) => l,
+            None => policy.meta.languages[0],
         };
         let details = serde_json::to_vec(&json!({
             "contact": new.contact,
@@ -159,8 +256,8 @@ impl Store {
         let sealed = key.seal(&details, format!("request|{id}").as_bytes())?;
         let at = to_micros(now);
         sqlx::query(
-            "INSERT INTO rights_requests (id, subject_key, tenant_path, rights, requester, details, received_at, due_on, status, duplicate_of, created_by) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10)",
+            "INSERT INTO rights_requests (id, subject_key, tenant_path, rights, requester, details, received_at, due_on, status, duplicate_of, created_by, language) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11)",
         )
         .bind(&id)
         .bind(subject_key)
@@ -172,6 +269,7 @@ impl Store {
         .bind(due_on.to_string())
         .bind(duplicate_of.clone())
         .bind(by.id.as_str())
+        .bind(language.code())
         .execute(&mut *tx)
         .await?;
         audit_log::append(
@@ -205,6 +303,11 @@ impl Store {
             days_left: days_left(&jurisdiction, due_on, now),
             status: "open".to_owned(),
             duplicate_of,
+            identity: "unverified".to_owned(),
+            identity_method: None,
+            language: language.code().to_owned(),
+            outcome: None,
+            jobs: Vec::new(),
         })
     }
 
@@ -236,7 +339,7 @@ impl Store {
         let now = self.now();
         let (low, high) = by.scope.path_range();
         let rows = sqlx::query(
-            "SELECT r.id, s.id, r.rights, r.requester, r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.duplicate_of \
+            "SELECT r.id, s.id, r.rights, r.requester, r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.duplicate_of, r.identity, r.identity_method, r.language, r.outcome \
              FROM rights_requests r JOIN subjects s ON s.key = r.subject_key \
              WHERE r.tenant_path >= $1 AND r.tenant_path < $2 AND ($3 = 0 OR r.status = 'open') AND ($4 IS NULL OR s.id = $4) AND ($5 IS NULL OR r.id = $5)",
         )
@@ -266,11 +369,120 @@ impl Store {
                     days_left: days_left(&jurisdiction, due, now),
                     status: r.try_get(8)?,
                     duplicate_of: r.try_get(9)?,
+                    identity: r.try_get(10)?,
+                    identity_method: r.try_get(11)?,
+                    language: r
+                        .try_get::<Option<String>, _>(12)?
+                        .unwrap_or_else(|| self.policy().meta.languages[0].code().to_owned()),
+                    outcome: r.try_get(13)?,
+                    jobs: Vec::new(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        self.attach_jobs(&mut out).await?;
         out.sort_by(|a, b| a.due.cmp(&b.due).then(a.received_at.cmp(&b.received_at)));
         Ok(out)
+    }
+
+    /// A request to act on: refused as not found, and audited, when out of
+    /// the caller's scope. Read before any write transaction begins.
+    pub(crate) async fn load_request(
+        &self,
+        by: &Principal,
+        id: &str,
+        attempt: &str,
+    ) -> Result<LoadedRequest, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.tenant_path, s.id, s.key, r.status, r.identity, r.requester, r.language, r.rights, r.details \
+             FROM rights_requests r JOIN subjects s ON s.key = r.subject_key WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.db)
+        .await?
+        .ok_or_else(|| not_found("request", id))?;
+        let path: String = row.try_get(0)?;
+        let subject = SubjectId::parse(&row.try_get::<String, _>(1)?)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if !by.scope.covers(&path, &subject) {
+            self.audit_denied(by, Some(subject.as_str()), attempt)
+                .await?;
+            return Err(not_found("request", id));
+        }
+        Ok(LoadedRequest {
+            id: id.to_owned(),
+            subject,
+            subject_key: row.try_get(2)?,
+            status: row.try_get(3)?,
+            identity: row.try_get(4)?,
+            requester: row.try_get(5)?,
+            language: row.try_get(6)?,
+            rights: row
+                .try_get::<String, _>(7)?
+                .split(',')
+                .filter_map(Right::from_name)
+                .collect(),
+            details: row.try_get(8)?,
+        })
+    }
+
+    /// Where to write to the requester, and in which language: for the
+    /// letters staff send (an extension's reasons), never shown to them.
+    pub async fn requester_contact(
+        &self,
+        by: &Principal,
+        id: &str,
+    ) -> Result<(String, Option<String>), StoreError> {
+        let request = self.load_request(by, id, "request.contact").await?;
+        let details = self.request_details(&request).await?;
+        Ok((details.contact, request.language))
+    }
+
+    /// The subject's data key; gone once the subject is erased.
+    pub(crate) async fn subject_key_of(
+        &self,
+        request: &LoadedRequest,
+    ) -> Result<custode_crypto::Key, StoreError> {
+        self.keys
+            .subject_keys(&[request.subject.as_str()])
+            .await?
+            .remove(request.subject.as_str())
+            .ok_or_else(|| StoreError::Erased(request.subject.to_string()))
+    }
+
+    /// The request's own key (contact, documents, packages); destroyed
+    /// when the request is answered.
+    pub(crate) async fn request_key_of(
+        &self,
+        request: &LoadedRequest,
+    ) -> Result<custode_crypto::Key, StoreError> {
+        let name = request_key_name(&request.id);
+        self.keys
+            .subject_keys(&[name.as_str()])
+            .await?
+            .remove(&name)
+            .ok_or_else(|| {
+                StoreError::Conflict(format!(
+                    "request {} is answered: its contact, documents and packages are destroyed",
+                    request.id
+                ))
+            })
+    }
+
+    /// The sealed part of a request, opened.
+    pub(crate) async fn request_details(
+        &self,
+        request: &LoadedRequest,
+    ) -> Result<Details, StoreError> {
+        let key = self.request_key_of(request).await?;
+        let clear = key.open(
+            &request.details,
+            format!("request|{}", request.id).as_bytes(),
+        )?;
+        let value: serde_json::Value = serde_json::from_slice(&clear)
+            .map_err(|e| StoreError::Invalid(format!("request {}: {e}", request.id)))?;
+        Ok(Details {
+            contact: value["contact"].as_str().unwrap_or_default().to_owned(),
+        })
     }
 
     /// Extends a request by two months (Art. 12(3)): only while the first
@@ -352,175 +564,4 @@ pub struct KeptLine {
     pub records: u64,
     /// When they go.
     pub until: Option<Timestamp>,
-}
-
-/// The answer to an erasure request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ErasureAnswer {
-    /// Records erased now.
-    pub erased: u64,
-    /// Moved to the vault (kept only because a law requires it).
-    pub vaulted: Vec<KeptLine>,
-    /// Kept in place under a legal obligation, until their end.
-    pub kept: Vec<KeptLine>,
-    /// Whether the subject was erased whole (its key destroyed).
-    pub shredded: bool,
-}
-
-impl Store {
-    /// Carries out an erasure request (Art. 17): the account is closed,
-    /// what a vault purpose keeps moves to the vault, what another legal
-    /// obligation keeps stays with its ground and end, everything else is
-    /// erased now — the subject whole, key destroyed, when nothing is kept.
-    /// Each step can be repeated, so a run cut short is finished by running
-    /// it again.
-    pub async fn fulfil_erasure(
-        &self,
-        by: &Principal,
-        id: &str,
-    ) -> Result<ErasureAnswer, StoreError> {
-        let request = self.request(by, id).await?;
-        if !request.rights.contains(&Right::Erasure) {
-            return Err(StoreError::Invalid(format!(
-                "request {id} does not ask for erasure"
-            )));
-        }
-        let subject = request.subject.clone();
-        let reason = format!("rights request {id}");
-        match self
-            .record_life_event(by, &subject, crate::LifeEvent::AccountClosed, None, &reason)
-            .await
-        {
-            Ok(()) | Err(StoreError::Erased(_)) => {}
-            Err(StoreError::Invalid(m)) if m.contains("already closed") => {}
-            Err(e) => return Err(e),
-        }
-        let policy = self.policy();
-        let mut answer = ErasureAnswer::default();
-        // Vault-bound records move now (the closure made them due).
-        while self.move_to_vault(by, 10_000).await? > 0 {}
-        answer.vaulted = self.vault_lines_of(&subject).await?;
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT key, erased_at FROM subjects WHERE id = $1")
-            .bind(subject.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-        let key: i64 = row.try_get(0)?;
-        let already_erased = row.try_get::<Option<i64>, _>(1)?.is_some();
-        let life = crate::retention::life_of(&mut tx, self.engine, key).await?;
-        let rows = sqlx::query(
-            "SELECT id, category, purposes, collected_at FROM records WHERE subject_key = $1",
-        )
-        .bind(key)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut erase: Vec<i64> = Vec::new();
-        // Records kept under a legal obligation: (id, purposes, end, rule).
-        let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
-        let mut kept: std::collections::BTreeMap<(String, String), (u64, Option<Timestamp>)> =
-            std::collections::BTreeMap::new();
-        for r in &rows {
-            let id: i64 = r.try_get(0)?;
-            let category: String = r.try_get(1)?;
-            let purposes: String = r.try_get(2)?;
-            let legal: Vec<String> = purposes
-                .split(',')
-                .filter(|p| {
-                    policy
-                        .purpose(p)
-                        .is_some_and(|x| x.basis == custode_policy::Basis::LegalObligation)
-                })
-                .map(str::to_owned)
-                .collect();
-            if legal.is_empty() {
-                erase.push(id);
-                continue;
-            }
-            let resolved = custode_domain::retention::resolve(
-                &policy,
-                &legal,
-                from_micros(r.try_get(3)?),
-                &life,
-            );
-            held.push((
-                id,
-                legal.join(","),
-                resolved.retain_until.map(to_micros),
-                resolved.rule,
-            ));
-            let entry = kept.entry((category, legal.join(","))).or_insert((0, None));
-            entry.0 += 1;
-            entry.1 = entry.1.max(resolved.retain_until);
-        }
-        // What stays serves its legal obligations only, and ends with them.
-        for chunk in held.chunks(100) {
-            let sql = format!(
-                "UPDATE records SET purposes = v.column2, retain_until = CAST(v.column3 AS BIGINT), \
-                 retain_rule = v.column4, vault_from = NULL, vault_until = NULL \
-                 FROM (VALUES {}) AS v WHERE records.id = v.column1",
-                crate::values(self.engine, chunk.len(), 4)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, purposes, until, rule) in chunk {
-                q = q
-                    .bind(*id)
-                    .bind(purposes.clone())
-                    .bind(*until)
-                    .bind(rule.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        crate::delete_ids(
-            &mut tx,
-            self.engine,
-            "DELETE FROM records WHERE id IN ({ids})",
-            &erase,
-        )
-        .await?;
-        answer.erased = erase.len() as u64;
-        answer.kept = kept
-            .into_iter()
-            .map(|((category, grounds), (records, until))| KeptLine {
-                category,
-                grounds: grounds.split(',').map(str::to_owned).collect(),
-                records,
-                until,
-            })
-            .collect();
-        let shred = answer.kept.is_empty() && !already_erased;
-        sqlx::query("UPDATE rights_requests SET status = 'answered' WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::RequestAnswered,
-                subject: Some(subject.to_string()),
-                reason: Some(reason.clone()),
-                detail: json!({
-                    "request": id,
-                    "right": "erasure",
-                    "erased": answer.erased,
-                    "vaulted": answer.vaulted.iter().map(|l| json!({"category": l.category, "grounds": l.grounds, "records": l.records})).collect::<Vec<_>>(),
-                    "kept": answer.kept.iter().map(|l| json!({"category": l.category, "grounds": l.grounds, "records": l.records})).collect::<Vec<_>>(),
-                }),
-            }],
-        )
-        .await?;
-        tx.commit().await?;
-        if shred {
-            match self.erase_subject(by, &subject, &reason).await {
-                Ok(()) | Err(StoreError::Erased(_)) => {}
-                Err(e) => return Err(e),
-            }
-            answer.shredded = true;
-        }
-        self.decisions.invalidate(subject.as_str());
-        Ok(answer)
-    }
 }

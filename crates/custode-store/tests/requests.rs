@@ -7,7 +7,10 @@ mod common;
 use common::*;
 use custode_domain::requests::Right;
 use custode_domain::{Role, SubjectId};
-use custode_store::{NewRequest, Requester, Store, StoreError};
+use custode_store::{
+    DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester, Store,
+    StoreError,
+};
 use jiff::SignedDuration;
 use jiff::civil::Date;
 
@@ -18,7 +21,48 @@ fn request(subject: &SubjectId, rights: &[Right]) -> NewRequest {
         requester: Requester::Subject,
         contact: "anna.verdi@example.org".into(),
         text: "Vorrei una copia dei miei dati.".into(),
+        language: None,
     }
+}
+
+/// A staff member approves the subject's ID document.
+async fn verify_by_document(store: &Store, by: &custode_domain::Principal, id: &str) {
+    store
+        .put_document(
+            by,
+            id,
+            DocumentKind::IdDocument,
+            "image/png",
+            b"synthetic scan",
+        )
+        .await
+        .expect("document");
+    store.approve_identity(by, id).await.expect("approve");
+}
+
+/// Queues the fulfilment and runs its jobs to the end.
+async fn fulfil(
+    store: &Store,
+    by: &custode_domain::Principal,
+    id: &str,
+    input: FulfilmentInput,
+) -> RequestSummary {
+    store.queue_fulfilment(by, id, input).await.expect("queue");
+    store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("run");
+    store.request(by, id).await.expect("request")
+}
+
+fn job<'a>(r: &'a RequestSummary, right: &str) -> &'a serde_json::Value {
+    let j = r
+        .jobs
+        .iter()
+        .find(|j| j.right == right)
+        .unwrap_or_else(|| panic!("no {right} job: {r:?}"));
+    assert_eq!(j.state, "done", "{j:?}");
+    j.result.as_ref().expect("result")
 }
 
 async fn subject(store: &Store, t: &Tree) -> SubjectId {
@@ -191,21 +235,49 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         .file_request(&dpo, request(&s, &[Right::Erasure]))
         .await
         .expect("file");
-    let answer = store.fulfil_erasure(&dpo, &req.id).await.expect("erase");
+    assert!(
+        matches!(
+            store
+                .queue_fulfilment(&dpo, &req.id, FulfilmentInput::default())
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "nothing is done before the identity is checked"
+    );
+    verify_by_document(&store, &dpo, &req.id).await;
+    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let answer = job(&done, "erasure").clone();
     // usage: kept for the law in the vault (ip_retention); contact and
     // billing: legal obligations kept in place with their ground; the rest
     // erased now.
-    assert_eq!(answer.vaulted.len(), 1, "{answer:?}");
-    assert_eq!(answer.vaulted[0].category, "usage");
-    assert_eq!(answer.vaulted[0].grounds, ["ip_retention"]);
-    let kept: Vec<&str> = answer.kept.iter().map(|k| k.category.as_str()).collect();
-    assert_eq!(kept, ["billing", "contact"], "{answer:?}");
+    let vaulted = answer["vaulted"].as_array().expect("vaulted");
+    assert_eq!(vaulted.len(), 1, "{answer}");
+    assert_eq!(vaulted[0]["category"], "usage");
+    assert_eq!(vaulted[0]["grounds"], serde_json::json!(["ip_retention"]));
+    let kept: Vec<&str> = answer["kept"]
+        .as_array()
+        .expect("kept")
+        .iter()
+        .filter_map(|k| k["category"].as_str())
+        .collect();
+    assert_eq!(kept, ["billing", "contact"], "{answer}");
     assert!(
-        answer.kept.iter().all(|k| k.until.is_some()),
-        "each with its end: {answer:?}"
+        answer["kept"]
+            .as_array()
+            .expect("kept")
+            .iter()
+            .all(|k| k["until"].is_string()),
+        "each with its end: {answer}"
     );
-    assert_eq!(answer.erased, 2, "credentials and mail go now");
-    assert!(!answer.shredded, "kept records need the key");
+    assert_eq!(answer["erased"], 2, "credentials and mail go now");
+    assert_eq!(answer["shredded"], false, "kept records need the key");
+    assert!(
+        !answer["recipients_to_tell"]
+            .as_array()
+            .expect("recipients")
+            .is_empty(),
+        "Art. 19: {answer}"
+    );
     let left = store.records(&dpo, &s, "check").await.expect("read");
     assert!(
         left.iter()
@@ -219,15 +291,50 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         })),
         "what stays serves only legal obligations: {left:?}"
     );
-    // Running it again changes nothing.
-    let again = store.fulfil_erasure(&dpo, &req.id).await.expect("again");
-    assert_eq!(again.erased, 0);
-    assert_eq!(again.kept, answer.kept);
+    // Queuing it again changes nothing.
+    let again = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    assert_eq!(job(&again, "erasure"), &answer);
+    let sent = store
+        .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    assert_eq!(sent.contact, "anna.verdi@example.org");
+    let letter = sent.letter.to_markdown();
+    assert!(
+        letter.contains("Garante"),
+        "the authority is named: {letter}"
+    );
+    let usage = policy
+        .category("usage")
+        .expect("usage")
+        .name
+        .get(sent.language);
+    assert!(
+        letter.contains(&format!("{usage}: 1 ")) && letter.contains("archivio separato"),
+        "the vaulted category is listed with its ground: {letter}"
+    );
     assert_eq!(
         store.requests(&dpo, true).await.expect("list").len(),
         0,
         "answered"
     );
+    assert!(
+        matches!(
+            store
+                .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "answered once"
+    );
+    let documents: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM request_documents")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(documents, 0, "the ID document goes with the answer");
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
 }
@@ -273,15 +380,399 @@ async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
         .file_request(&dpo, request(&s, &[Right::Erasure]))
         .await
         .expect("file");
-    let answer = store.fulfil_erasure(&dpo, &req.id).await.expect("erase");
-    assert!(
-        answer.kept.is_empty() && answer.vaulted.is_empty(),
-        "{answer:?}"
-    );
-    assert!(answer.shredded);
+    verify_by_document(&store, &dpo, &req.id).await;
+    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let answer = job(&done, "erasure");
+    assert_eq!(answer["kept"], serde_json::json!([]), "{answer}");
+    assert_eq!(answer["vaulted"], serde_json::json!([]), "{answer}");
+    assert_eq!(answer["shredded"], true);
     assert!(matches!(
         store.records(&dpo, &s, "check").await,
         Err(StoreError::Erased(_))
     ));
+    store.close().await;
+}
+
+on_both_engines!(a_code_checks_the_subjects_email_once_and_refuses_every_misuse);
+async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    store
+        .write_records(
+            &sys,
+            "signup",
+            vec![(s.clone(), record(&policy, "contact"))],
+        )
+        .await
+        .expect("write");
+    let me = custode_domain::Principal {
+        id: "subject".into(),
+        role: Role::Subject,
+        scope: custode_domain::Scope::subject(&t.domain_a.path, s.clone()),
+    };
+    // A contact the subject is not known by gets no code.
+    let stranger = store
+        .file_request(&me, request(&s, &[Right::Access]))
+        .await
+        .expect("file");
+    let err = store
+        .issue_code(&me, &stranger.id)
+        .await
+        .err()
+        .expect("unknown e-mail");
+    assert!(err.to_string().contains("ID document"), "{err}");
+
+    let mut known = request(&s, &[Right::Access]);
+    known.contact = "Erase.Me@example.org".into();
+    let filed = store.file_request(&me, known).await.expect("file");
+    let sent = store.issue_code(&me, &filed.id).await.expect("code");
+    assert_eq!(sent.code.len(), 6);
+    assert!(
+        store.issue_code(&me, &filed.id).await.is_err(),
+        "no second code within a minute"
+    );
+    let wrong = if sent.code == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    let err = store
+        .check_code(&me, &filed.id, wrong)
+        .await
+        .expect_err("wrong");
+    assert!(err.to_string().contains("4 attempt(s) left"), "{err}");
+    // Expired: a fresh code, then the clock moves past its life.
+    env.clock.advance(SignedDuration::from_mins(2));
+    let second = store.issue_code(&me, &filed.id).await.expect("code");
+    assert!(
+        store.check_code(&me, &filed.id, &sent.code).await.is_err(),
+        "the first code is replaced"
+    );
+    env.clock.advance(SignedDuration::from_mins(16));
+    let err = store
+        .check_code(&me, &filed.id, &second.code)
+        .await
+        .expect_err("expired");
+    assert!(err.to_string().contains("expired"), "{err}");
+    // Exhausted: five wrong codes, then even the right one is refused.
+    let third = store.issue_code(&me, &filed.id).await.expect("code");
+    let wrong = if third.code == "999999" {
+        "999998"
+    } else {
+        "999999"
+    };
+    for _ in 0..5 {
+        assert!(store.check_code(&me, &filed.id, wrong).await.is_err());
+    }
+    let err = store
+        .check_code(&me, &filed.id, &third.code)
+        .await
+        .expect_err("exhausted");
+    assert!(err.to_string().contains("too many"), "{err}");
+    // The right code, in time: verified; replayed: refused.
+    env.clock.advance(SignedDuration::from_mins(2));
+    let fourth = store.issue_code(&me, &filed.id).await.expect("code");
+    store
+        .check_code(&me, &filed.id, &fourth.code)
+        .await
+        .expect("verified");
+    let err = store
+        .check_code(&me, &filed.id, &fourth.code)
+        .await
+        .expect_err("replay");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    let r = store.request(&me, &filed.id).await.expect("request");
+    assert_eq!(r.identity, "verified");
+    assert_eq!(r.identity_method.as_deref(), Some("email_code"));
+    // Someone else's request is not found, and the attempt is audited.
+    let other = principal_of(&t.domain_b, Role::DomainAdmin);
+    assert!(matches!(
+        store.check_code(&other, &filed.id, &fourth.code).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let failed: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'request.verification_failed'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(failed, 10, "every refused code is audited");
+    let denied: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(denied, 1);
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
+on_both_engines!(a_delegate_needs_the_proxy_and_their_own_id);
+async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let agent = principal_of(&t.provider, Role::SupportAgent);
+    let mut asked = request(&s, &[Right::Access]);
+    asked.requester = Requester::Delegate {
+        name: "Avv. Carla Neri".into(),
+    };
+    let filed = store.file_request(&agent, asked).await.expect("file");
+    assert!(
+        store.issue_code(&agent, &filed.id).await.is_err(),
+        "a delegate is not checked by the subject's code"
+    );
+    store
+        .put_document(
+            &agent,
+            &filed.id,
+            DocumentKind::DelegateId,
+            "application/pdf",
+            b"%PDF synthetic",
+        )
+        .await
+        .expect("delegate id");
+    let err = store
+        .approve_identity(&agent, &filed.id)
+        .await
+        .expect_err("no proxy");
+    assert!(err.to_string().contains("missing: proxy"), "{err}");
+    assert!(
+        store
+            .put_document(&agent, &filed.id, DocumentKind::Proxy, "text/html", b"<p>")
+            .await
+            .is_err(),
+        "documents are PDF or images"
+    );
+    store
+        .put_document(
+            &agent,
+            &filed.id,
+            DocumentKind::Proxy,
+            "application/pdf",
+            b"%PDF proxy",
+        )
+        .await
+        .expect("proxy");
+    let doc = store
+        .document(&agent, &filed.id, DocumentKind::Proxy)
+        .await
+        .expect("read");
+    assert_eq!(doc.bytes, b"%PDF proxy");
+    store
+        .approve_identity(&agent, &filed.id)
+        .await
+        .expect("approve");
+    let r = store.request(&agent, &filed.id).await.expect("request");
+    assert_eq!(r.identity_method.as_deref(), Some("proxy_and_delegate_id"));
+    // Documents are sealed: their bytes are nowhere in clear.
+    let raw: Vec<u8> = sqlx::Row::get(
+        &sqlx::query("SELECT sealed FROM request_documents WHERE kind = 'proxy'")
+            .fetch_one(store.pool())
+            .await
+            .expect("row"),
+        0,
+    );
+    assert!(!raw.windows(10).any(|w| w == b"%PDF proxy"));
+    store.close().await;
+}
+
+on_both_engines!(
+    rectification_restriction_objection_and_withdrawal_go_through_the_ledger_and_the_audit
+);
+async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledger_and_the_audit(
+    env: &Env,
+) {
+    let store = env.open_with(Env::telecom()).await;
+    let t = tree(&store).await;
+    let policy = store.policy();
+    let kind = policy.subjects[0].id.value.clone();
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, &kind, "signup")
+        .await
+        .expect("subject");
+    let sys = custode_domain::Principal::system("test");
+    let category = policy
+        .purposes
+        .iter()
+        .filter(|p| p.subjects.iter().any(|k| k.value == kind))
+        .flat_map(|p| p.categories.iter())
+        .find(|c| {
+            policy
+                .category(&c.value)
+                .is_some_and(|c| c.fields.iter().any(|f| f.identifier.is_none()))
+        })
+        .expect("a category with a plain field")
+        .value
+        .clone();
+    store
+        .write_records(
+            &sys,
+            "signup",
+            vec![(s.clone(), record(&policy, &category))],
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let before = store.records(&dpo, &s, "check").await.expect("read");
+    let field = policy
+        .category(&category)
+        .expect("category")
+        .fields
+        .iter()
+        .find(|f| f.identifier.is_none())
+        .expect("field")
+        .id
+        .value
+        .clone();
+    let req = store
+        .file_request(
+            &dpo,
+            request(
+                &s,
+                &[
+                    Right::Rectification,
+                    Right::Restriction,
+                    Right::Objection,
+                    Right::ConsentWithdrawal,
+                    Right::Portability,
+                ],
+            ),
+        )
+        .await
+        .expect("file");
+    verify_by_document(&store, &dpo, &req.id).await;
+    let input = FulfilmentInput {
+        corrections: vec![custode_store::Correction {
+            record: before[0].id,
+            fields: [(field.clone(), serde_json::json!("corrected value 42"))].into(),
+        }],
+        ..Default::default()
+    };
+    let done = fulfil(&store, &dpo, &req.id, input).await;
+    assert_eq!(job(&done, "rectification")["rectified"], 1);
+    let after = store.records(&dpo, &s, "check").await.expect("read");
+    assert_eq!(after[0].fields[&field], "corrected value 42");
+    // Before and after are in the audit, sealed: neither value in clear.
+    let detail: String = sqlx::Row::get(
+        &sqlx::query("SELECT body FROM audit_log WHERE action = 'records.rectified'")
+            .fetch_one(store.pool())
+            .await
+            .expect("row"),
+        0,
+    );
+    assert!(
+        detail.contains("before_sealed") && detail.contains(&field),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("corrected value 42") && !detail.contains("synthetic"),
+        "{detail}"
+    );
+    // Restricted: only legal obligations go on; objection to all direct
+    // marketing; every consent withdrawn.
+    let state = store
+        .consent_history(&dpo, &s, "check")
+        .await
+        .expect("ledger");
+    let kinds: Vec<&str> = state.iter().map(|e| e.kind.name()).collect();
+    assert!(kinds.contains(&"restricted"), "{kinds:?}");
+    assert!(kinds.contains(&"objected"), "{kinds:?}");
+    for p in policy
+        .purposes
+        .iter()
+        .filter(|p| p.basis != custode_policy::Basis::LegalObligation)
+    {
+        let d = store.decide(&dpo, &s, &p.id.value).await.expect("decide");
+        assert!(!d.allowed, "{} is stopped by the restriction", p.id.value);
+    }
+    assert!(job(&done, "restriction")["recipients_to_tell"].is_array());
+    // Portability keeps what the person gave on consent or contract.
+    let package = store
+        .request_export(&dpo, &req.id, Right::Portability)
+        .await
+        .expect("package");
+    assert!(package.starts_with(b"PK"));
+    // Answered partially: the reasons are required, and go in the letter.
+    assert!(
+        store
+            .answer_request(&dpo, &req.id, Outcome::PartiallyAccepted, " ")
+            .await
+            .is_err()
+    );
+    let sent = store
+        .answer_request(
+            &dpo,
+            &req.id,
+            Outcome::PartiallyAccepted,
+            "Il dato di fatturazione resta per legge.",
+        )
+        .await
+        .expect("answer");
+    assert!(
+        sent.letter
+            .to_markdown()
+            .contains("Il dato di fatturazione resta per legge.")
+    );
+    assert!(
+        matches!(
+            store
+                .request_export(&dpo, &req.id, Right::Portability)
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "packages go with the answer"
+    );
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
+on_both_engines!(a_refusal_needs_reasons_and_cancels_what_was_queued);
+async fn a_refusal_needs_reasons_and_cancels_what_was_queued(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Erasure]))
+        .await
+        .expect("file");
+    assert!(
+        store
+            .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+            .await
+            .is_err(),
+        "not verified, not carried out"
+    );
+    let err = store
+        .answer_request(&dpo, &req.id, Outcome::Refused, "")
+        .await
+        .expect_err("no reasons");
+    assert!(err.to_string().contains("reasons"), "{err}");
+    let sent = store
+        .answer_request(
+            &dpo,
+            &req.id,
+            Outcome::Refused,
+            "Quinta richiesta identica in una settimana: manifestamente eccessiva.",
+        )
+        .await
+        .expect("refused");
+    let letter = sent.letter.to_markdown();
+    assert!(letter.contains("manifestamente eccessiva"), "{letter}");
+    assert!(
+        letter.contains("Garante"),
+        "the right to complain: {letter}"
+    );
+    assert_eq!(
+        store.answer_of(&dpo, &req.id).await.expect("stored"),
+        letter
+    );
     store.close().await;
 }

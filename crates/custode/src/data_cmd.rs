@@ -97,7 +97,7 @@ impl StoreArgs {
 }
 
 /// The operator at the command line: every action is audited under this name.
-fn operator() -> Principal {
+pub(crate) fn operator() -> Principal {
     let user = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
     Principal {
         id: format!("cli:{user}"),
@@ -495,31 +495,6 @@ pub(crate) async fn keys(args: &StoreArgs, cmd: KeyCommand) -> anyhow::Result<Ou
                 store.master_fingerprint()
             );
         }
-    }
-    store.close().await;
-    Ok(Outcome::Ok)
-}
-
-/// Prints the rights requests, nearest deadline first.
-pub(crate) async fn list_requests(args: &StoreArgs, all: bool) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
-    let requests = store.requests(&operator(), !all).await?;
-    if requests.is_empty() {
-        println!("no requests");
-    }
-    for r in requests {
-        let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
-        println!(
-            "{}\tdue {}\t{} days left\t{}\t{}{}",
-            r.id,
-            r.due,
-            r.days_left,
-            rights.join(","),
-            r.status,
-            r.extension
-                .map(|e| format!("\textended: {e}"))
-                .unwrap_or_default()
-        );
     }
     store.close().await;
     Ok(Outcome::Ok)

@@ -5,6 +5,7 @@ mod config;
 mod consent_cmd;
 mod data_cmd;
 mod policy_cmd;
+mod requests_cmd;
 mod retention_cmd;
 mod serve_cmd;
 mod systems_cmd;
@@ -47,7 +48,7 @@ enum Command {
     Records(data_cmd::RecordCommand),
     /// Rights requests.
     #[command(subcommand)]
-    Requests(RequestCommand),
+    Requests(requests_cmd::RequestCommand),
     /// API tokens for machines and people.
     #[command(subcommand)]
     Tokens(data_cmd::TokenCommand),
@@ -68,60 +69,6 @@ enum Command {
     Systems(systems_cmd::SystemsCommand),
 }
 
-#[derive(Subcommand)]
-enum RequestCommand {
-    /// Print the legal deadline (YYYY-MM-DD) of a request received on a date:
-    /// GDPR Art. 12(3) counted by Regulation 1182/71 with the country's holidays.
-    Deadline {
-        /// The day the request was received, YYYY-MM-DD.
-        #[arg(long)]
-        received: String,
-        /// The controller's member state (IT and FR holidays are known).
-        #[arg(long, default_value = "IT")]
-        country: String,
-        /// With the two-month extension of Art. 12(3).
-        #[arg(long)]
-        extended: bool,
-        /// The controller's own promise in days, when stricter ("within 30 days").
-        #[arg(long)]
-        promised_days: Option<u16>,
-    },
-    /// List rights requests, nearest deadline first: id, due date, days
-    /// left, rights, status.
-    List {
-        /// Include answered requests.
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-fn requests(cmd: RequestCommand) -> anyhow::Result<Outcome> {
-    match cmd {
-        RequestCommand::List { .. } => unreachable!("needs the store: run through `run`"),
-        RequestCommand::Deadline {
-            received,
-            country,
-            extended,
-            promised_days,
-        } => {
-            let Some(day) = custode_domain::deadline::parse_date(&received) else {
-                anyhow::bail!("`{received}` is not a date: write YYYY-MM-DD");
-            };
-            let country = country.to_uppercase();
-            if !custode_domain::deadline::knows_holidays_of(&country) {
-                eprintln!(
-                    "custode: note: the public holidays of {country} are not known; only weekends are skipped"
-                );
-            }
-            println!(
-                "{}",
-                custode_domain::deadline::answer_due(day, &country, extended, promised_days)
-            );
-            Ok(Outcome::Ok)
-        }
-    }
-}
-
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
 /// the audit chain broken), 2 the command could not run.
 pub(crate) enum Outcome {
@@ -132,7 +79,12 @@ pub(crate) enum Outcome {
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Policy(cmd) => return policy_cmd::run(cmd),
-        Command::Requests(cmd @ RequestCommand::Deadline { .. }) => return requests(cmd),
+        Command::Requests(requests_cmd::RequestCommand::Deadline {
+            received,
+            country,
+            extended,
+            promised_days,
+        }) => return requests_cmd::deadline(&received, &country, extended, promised_days),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -141,12 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     runtime.block_on(async {
         let store = &cli.store;
         match cli.command {
-            Command::Policy(_) | Command::Requests(RequestCommand::Deadline { .. }) => {
-                unreachable!("handled above")
-            }
-            Command::Requests(RequestCommand::List { all }) => {
-                data_cmd::list_requests(store, all).await
-            }
+            Command::Policy(_) => unreachable!("handled above"),
+            Command::Requests(cmd) => requests_cmd::run(store, cmd).await,
             Command::Serve(args) => serve_cmd::serve(store, args).await,
             Command::Init => data_cmd::init(store).await,
             Command::Tenants(cmd) => data_cmd::tenants(store, cmd).await,

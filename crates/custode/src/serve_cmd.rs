@@ -31,6 +31,15 @@ pub(crate) struct ServeArgs {
     /// Default: `http://` and the listening address.
     #[arg(long, env = "CUSTODE_PUBLIC_URL")]
     public_url: Option<String>,
+    /// The mail relay one-time codes and answers go through,
+    /// `smtp://host[:port]` (the provider's MTA, which relays with TLS).
+    /// Without it, identities are checked on documents and answers are
+    /// sent by staff.
+    #[arg(long, env = "CUSTODE_SMTP")]
+    smtp: Option<String>,
+    /// The sender of that mail.
+    #[arg(long, env = "CUSTODE_MAIL_FROM", default_value = "privacy@localhost")]
+    mail_from: String,
 }
 
 async fn shutdown_signal() {
@@ -60,6 +69,11 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     } else {
         builder.init();
     }
+    let mailer = args
+        .smtp
+        .as_deref()
+        .map(|relay| custode_server::mail::Mailer::new(relay, &args.mail_from))
+        .transpose()?;
     let clock = Arc::new(SystemClock);
     let store = store_args
         .open_with_clock(OpenMode::CreateIfMissing, clock.clone())
@@ -101,9 +115,12 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
             }
         });
     }
-    let state = custode_server::AppState::new(store, clock)
+    let mut state = custode_server::AppState::new(store, clock)
         .with_policy_path(store_args.policy.clone())
         .with_public_url(&public_url);
+    if let Some(mailer) = mailer {
+        state = state.with_mailer(mailer);
+    }
     #[cfg(unix)]
     {
         // SIGHUP re-reads the policy; an invalid file is refused and logged.

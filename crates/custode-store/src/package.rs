@@ -1,12 +1,12 @@
 //! The access package (Art. 15, and the data of Art. 20): a ZIP with every
 //! record as JSON and as CSV, the consent ledger, and the summary in the
-//! requester's language. Pure packaging, no I/O: the caller reads the data
-//! (audited) and sends the bytes.
+//! requester's language. Pure packaging, no I/O: the fulfilment job reads
+//! the data (audited) and stores the bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::{ConsentEvent, Record};
 use custode_policy::{Held, Lang, Policy};
-use custode_store::{ConsentEvent, Record};
 use serde_json::json;
 
 /// The files of a package, in order.

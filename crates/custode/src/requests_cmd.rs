@@ -1,0 +1,247 @@
+//! `custode requests`: the deadline of any date, checked by hand; the list
+//! by urgency; one request with its identity check and fulfilment jobs; its
+//! package written to a file. The rules live in the domain and the store.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Subcommand;
+use custode_domain::requests::Right;
+use custode_domain::{Principal, Role};
+use custode_store::OpenMode;
+
+use crate::Outcome;
+use crate::data_cmd::StoreArgs;
+
+#[derive(Subcommand)]
+pub(crate) enum RequestCommand {
+    /// Print the legal deadline (YYYY-MM-DD) of a request received on a date:
+    /// GDPR Art. 12(3) counted by Regulation 1182/71 with the country's holidays.
+    Deadline {
+        /// The day the request was received, YYYY-MM-DD.
+        #[arg(long)]
+        received: String,
+        /// The controller's member state (IT and FR holidays are known).
+        #[arg(long, default_value = "IT")]
+        country: String,
+        /// With the two-month extension of Art. 12(3).
+        #[arg(long)]
+        extended: bool,
+        /// The controller's own promise in days, when stricter ("within 30 days").
+        #[arg(long)]
+        promised_days: Option<u16>,
+    },
+    /// List rights requests, nearest deadline first: id, due date, days
+    /// left, rights, status.
+    List {
+        /// Include answered requests.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one request: deadline, identity check, each right's job with
+    /// its step, attempts and last error, and the outcome.
+    Show {
+        /// The request id.
+        id: String,
+    },
+    /// Run the fulfilment steps due now (what `serve` does in the
+    /// background), e.g. on an instance started with `--no-jobs`.
+    Run {
+        /// Seconds a claimed step is held before another worker may take it.
+        #[arg(long, default_value_t = 10)]
+        lease: u64,
+        /// Keep going until no step is pending (waiting out retries and
+        /// leases), instead of stopping when none is due now.
+        #[arg(long)]
+        until_done: bool,
+    },
+    /// Write a request's package (a ZIP) to a file, once its job is done.
+    Export {
+        /// The request id.
+        id: String,
+        /// `access` or `portability`.
+        #[arg(long, default_value = "access")]
+        right: String,
+        /// Where to write it (`-` for standard output).
+        #[arg(long, short)]
+        out: String,
+    },
+}
+
+/// The deadline, with no store.
+pub(crate) fn deadline(
+    received: &str,
+    country: &str,
+    extended: bool,
+    promised_days: Option<u16>,
+) -> anyhow::Result<Outcome> {
+    let Some(day) = custode_domain::deadline::parse_date(received) else {
+        anyhow::bail!("`{received}` is not a date: write YYYY-MM-DD");
+    };
+    let country = country.to_uppercase();
+    if !custode_domain::deadline::knows_holidays_of(&country) {
+        eprintln!(
+            "custode: note: the public holidays of {country} are not known; only weekends are skipped"
+        );
+    }
+    println!(
+        "{}",
+        custode_domain::deadline::answer_due(day, &country, extended, promised_days)
+    );
+    Ok(Outcome::Ok)
+}
+
+/// The DPO at the console: reads are audited under this name.
+fn dpo() -> Principal {
+    Principal {
+        role: Role::Dpo,
+        ..crate::data_cmd::operator()
+    }
+}
+
+/// The commands that need the store.
+pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        RequestCommand::Deadline {
+            received,
+            country,
+            extended,
+            promised_days,
+        } => deadline(&received, &country, extended, promised_days),
+        RequestCommand::List { all } => {
+            let store = args.open(OpenMode::Existing).await?;
+            let requests = store.requests(&dpo(), !all).await?;
+            if requests.is_empty() {
+                println!("no requests");
+            }
+            for r in requests {
+                let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
+                println!(
+                    "{}\tdue {}\t{} days left\t{}\t{}\t{}{}",
+                    r.id,
+                    r.due,
+                    r.days_left,
+                    rights.join(","),
+                    r.status,
+                    r.identity,
+                    r.extension
+                        .map(|e| format!("\textended: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            store.close().await;
+            Ok(Outcome::Ok)
+        }
+        RequestCommand::Show { id } => {
+            let store = args.open(OpenMode::Existing).await?;
+            let r = store.request(&dpo(), &id).await?;
+            let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
+            println!("request   {}", r.id);
+            println!("subject   {}", r.subject);
+            println!("rights    {}", rights.join(", "));
+            println!("requester {} ({})", r.requester, r.language);
+            println!("received  {}", r.received_at);
+            println!("due       {} ({} days left)", r.due, r.days_left);
+            if let Some(e) = &r.extension {
+                println!("extended  {e}");
+            }
+            println!(
+                "identity  {}{}",
+                r.identity,
+                r.identity_method
+                    .as_deref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            );
+            if let Some(d) = &r.duplicate_of {
+                println!("repeats   {d}");
+            }
+            for j in &r.jobs {
+                println!(
+                    "job       {}: {} (step {}/{}{}){}",
+                    j.right,
+                    j.state,
+                    j.step,
+                    j.steps,
+                    if j.attempts > 0 {
+                        format!(", {} attempts", j.attempts)
+                    } else {
+                        String::new()
+                    },
+                    j.last_error
+                        .as_deref()
+                        .map(|e| format!("; last error: {e}"))
+                        .unwrap_or_default()
+                );
+                if let Some(result) = &j.result {
+                    println!("          {result}");
+                }
+            }
+            println!(
+                "status    {}{}",
+                r.status,
+                r.outcome
+                    .as_deref()
+                    .map(|o| format!(" ({o})"))
+                    .unwrap_or_default()
+            );
+            store.close().await;
+            Ok(Outcome::Ok)
+        }
+        RequestCommand::Run { lease, until_done } => {
+            let store = args.open(OpenMode::Existing).await?;
+            let hook = custode_server::jobs::crash_hook();
+            let lease = std::time::Duration::from_secs(lease.max(1));
+            let mut total = 0;
+            loop {
+                total += store.run_due_jobs(lease, &hook).await?;
+                let Some(next) = store.next_step_due().await? else {
+                    break;
+                };
+                if !until_done {
+                    break;
+                }
+                let wait =
+                    std::time::Duration::try_from(next.duration_since(jiff::Timestamp::now()))
+                        .unwrap_or_default()
+                        .clamp(
+                            std::time::Duration::from_millis(50),
+                            std::time::Duration::from_secs(5),
+                        );
+                tokio::time::sleep(wait).await;
+            }
+            println!("{total} fulfilment steps run");
+            store.close().await;
+            Ok(Outcome::Ok)
+        }
+        RequestCommand::Export { id, right, out } => {
+            let right = match right.as_str() {
+                "access" => Right::Access,
+                "portability" => Right::Portability,
+                other => anyhow::bail!("`{other}` has no package: use access or portability"),
+            };
+            let store = args.open(OpenMode::Existing).await?;
+            let bytes = store.request_export(&dpo(), &id, right).await?;
+            store.close().await;
+            if out == "-" {
+                std::io::stdout().write_all(&bytes)?;
+            } else {
+                write_private(&out, &bytes).with_context(|| format!("cannot write {out}"))?;
+                eprintln!("wrote {out} ({} bytes)", bytes.len());
+            }
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+/// Writes a file only its owner can read: it holds personal data.
+fn write_private(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}

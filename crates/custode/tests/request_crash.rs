@@ -1,0 +1,289 @@
+//! `kill -9` at each step of an access export and of an erasure, then a
+//! restart: every run ends in the same state as an uninterrupted one — the
+//! same package, the same records erased, kept and vaulted, the same
+//! answer figures, each side effect once, the audit chain intact.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use custode_domain::requests::Right;
+use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
+use custode_store::{
+    DocumentKind, FulfilmentInput, NewRequest, OpenMode, Requester, Store, StoreConfig,
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn custode(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_custode"));
+    c.current_dir(root())
+        .env_remove("CUSTODE_MASTER_KEY")
+        .env_remove("CUSTODE_TEST_CRASH_AT")
+        .args(["--data", &data.display().to_string()])
+        .args(["--policy", "policies/email-hosting.toml"]);
+    c
+}
+
+fn policy() -> Arc<custode_policy::Policy> {
+    let source =
+        std::fs::read_to_string(root().join("policies/email-hosting.toml")).expect("policy");
+    Arc::new(custode_policy::load("p.toml", &source).expect("valid"))
+}
+
+async fn open(data: &Path, mode: OpenMode) -> Store {
+    Store::open(
+        &StoreConfig::in_data_dir(data, mode).expect("config"),
+        policy(),
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("store")
+}
+
+fn record(category: &str, n: usize) -> NewRecord {
+    let fields: &[(&str, String)] = match category {
+        "contact" => &[("email", format!("user{n}@example.org"))],
+        "usage" => &[
+            ("ip_address", format!("192.0.2.{}", n % 250)),
+            ("access_time", "2026-11-20T08:00:00Z".to_owned()),
+        ],
+        _ => &[("headers", format!("Subject: message {n}"))],
+    };
+    NewRecord {
+        category: category.into(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(v.clone())))
+            .collect(),
+        source: "test".into(),
+        purposes: vec![],
+        collected_at: None,
+    }
+}
+
+/// A data directory with one subject (records in three categories, one of
+/// them vault-bound) whose access-and-erasure request is verified and
+/// queued; returns the subject and the request.
+async fn prepared(data: &Path) -> (SubjectId, String) {
+    let store = open(data, OpenMode::CreateIfMissing).await;
+    let sys = Principal::system("setup");
+    let provider = store
+        .create_tenant(&sys, None, TenantKind::Provider, "p")
+        .await
+        .expect("tenant");
+    let s = store
+        .create_subject(&sys, &provider.id, "mailbox_user", "setup")
+        .await
+        .expect("subject");
+    let batch = (0..60)
+        .map(|n| {
+            let category = ["contact", "usage", "mail"][n % 3];
+            (s.clone(), record(category, n))
+        })
+        .collect();
+    store
+        .write_records(&sys, "setup", batch)
+        .await
+        .expect("write");
+    let id = store
+        .file_request(
+            &sys,
+            NewRequest {
+                subject: s.clone(),
+                rights: vec![Right::Access, Right::Erasure],
+                requester: Requester::Subject,
+                contact: "user0@example.org".into(),
+                text: "Copia e poi cancellazione.".into(),
+                language: None,
+            },
+        )
+        .await
+        .expect("file")
+        .id;
+    store
+        .put_document(&sys, &id, DocumentKind::IdDocument, "image/jpeg", b"scan")
+        .await
+        .expect("document");
+    store.approve_identity(&sys, &id).await.expect("approve");
+    store
+        .queue_fulfilment(&sys, &id, FulfilmentInput::default())
+        .await
+        .expect("queue");
+    store.close().await;
+    (s, id)
+}
+
+/// What a finished run leaves, without ids, keys or instants.
+async fn final_state(data: &Path, subject: &SubjectId, id: &str) -> serde_json::Value {
+    let store = open(data, OpenMode::Existing).await;
+    let dpo = Principal {
+        id: "check".into(),
+        role: custode_domain::Role::Dpo,
+        scope: custode_domain::Scope::everything(),
+    };
+    let request = store.request(&dpo, id).await.expect("request");
+    let jobs: Vec<serde_json::Value> = request
+        .jobs
+        .iter()
+        .map(|j| {
+            let mut result = j.result.clone().unwrap_or_default();
+            // The package's size moves with the length of its timestamps.
+            if let Some(bytes) = result.get_mut("bytes") {
+                *bytes = serde_json::Value::Bool(bytes.as_u64() > Some(1000));
+            }
+            if let Some(kept) = result.get_mut("kept").and_then(|k| k.as_array_mut()) {
+                for k in kept {
+                    k["until"] = serde_json::Value::Null;
+                }
+            }
+            serde_json::json!({ "right": j.right, "state": j.state, "step": j.step, "result": result })
+        })
+        .collect();
+    let zip = store
+        .request_export(&dpo, id, Right::Access)
+        .await
+        .expect("package");
+    let records_json = unzip_member(&zip, "records.json");
+    let mut package: serde_json::Value = serde_json::from_slice(&records_json).expect("json");
+    package["exported_at"] = serde_json::Value::Null;
+    let mut left: Vec<(String, Vec<String>)> = store
+        .records(&dpo, subject, "check")
+        .await
+        .map(|rs| rs.into_iter().map(|r| (r.category, r.purposes)).collect())
+        .unwrap_or_default();
+    left.sort();
+    let count = |sql: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::Row::get::<i64, _>(&sqlx::query(sql).fetch_one(&pool).await.expect("count"), 0)
+        }
+    };
+    let state = serde_json::json!({
+        "jobs": jobs,
+        "package": package,
+        "records_left": left,
+        "vaulted": store.vault_count().await.expect("vault"),
+        "closed_events": count("SELECT COUNT(*) FROM audit_log WHERE action = 'subject.event'").await,
+        "fulfilled_events": count("SELECT COUNT(*) FROM audit_log WHERE action = 'request.fulfilled'").await,
+        "packages": count("SELECT COUNT(*) FROM request_exports").await,
+    });
+    assert!(
+        store.audit_verify().await.expect("verify").is_intact(),
+        "the audit chain survives the crash"
+    );
+    store.close().await;
+    state
+}
+
+/// One member of a stored ZIP, read with Python's standard library.
+fn unzip_member(zip: &[u8], name: &str) -> Vec<u8> {
+    let path = std::env::temp_dir().join(format!(
+        "custode-crash-{}-{}.zip",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::write(&path, zip).expect("write");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+        ])
+        .arg(&path)
+        .arg(name)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_at_any_step_of_an_export_or_an_erasure_ends_as_an_uninterrupted_run() {
+    let dir = std::env::temp_dir().join(format!("custode-request-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let reference = dir.join("reference");
+    let (subject, id) = prepared(&reference).await;
+    let out = custode(&reference)
+        .args(["requests", "run", "--until-done"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = final_state(&reference, &subject, &id).await;
+    assert_eq!(expected["jobs"][1]["state"], "done", "{expected}");
+    assert_eq!(expected["jobs"][1]["result"]["erased"], 20, "{expected}");
+    assert_eq!(
+        expected["vaulted"], 20,
+        "usage goes to the vault: {expected}"
+    );
+    assert_eq!(
+        expected["package"]["records"].as_array().map(Vec::len),
+        Some(60),
+        "the package was built before the erasure"
+    );
+
+    for crash_at in [
+        "access:0",
+        "erasure:0",
+        "erasure:1",
+        "erasure:2",
+        "erasure:3",
+    ] {
+        let data = dir.join(crash_at.replace(':', "-"));
+        let (subject, id) = prepared(&data).await;
+        let out = custode(&data)
+            .env("CUSTODE_TEST_CRASH_AT", crash_at)
+            .args(["requests", "run", "--lease", "1"])
+            .output()
+            .expect("run");
+        assert!(
+            !out.status.success(),
+            "{crash_at}: the process was killed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let out = custode(&data)
+            .args(["requests", "run", "--until-done"])
+            .output()
+            .expect("restart");
+        assert!(
+            out.status.success(),
+            "{crash_at}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let state = final_state(&data, &subject, &id).await;
+        let mut state_without_ids = state.clone();
+        let mut expected_without_ids = expected.clone();
+        for s in [&mut state_without_ids, &mut expected_without_ids] {
+            s["package"]["subject"] = serde_json::Value::Null;
+            for r in s["package"]["records"].as_array_mut().into_iter().flatten() {
+                r["id"] = serde_json::Value::Null;
+                r["collected_at"] = serde_json::Value::Null;
+                r["retain_until"] = serde_json::Value::Null;
+            }
+        }
+        for (key, want) in expected_without_ids.as_object().expect("object") {
+            assert_eq!(
+                &state_without_ids[key], want,
+                "{crash_at}: `{key}` differs from the uninterrupted run"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
