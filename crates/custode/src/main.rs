@@ -8,6 +8,7 @@ mod policy_cmd;
 mod requests_cmd;
 mod retention_cmd;
 mod serve_cmd;
+mod systems_cmd;
 
 use std::process::ExitCode;
 
@@ -63,6 +64,9 @@ enum Command {
     /// Retention: erase what is due, plan, report.
     #[command(subcommand)]
     Retention(retention_cmd::RetentionCommand),
+    /// External systems (the provider's own databases): scan, check.
+    #[command(subcommand)]
+    Systems(systems_cmd::SystemsCommand),
 }
 
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
@@ -101,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
             Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
             Command::Retention(cmd) => retention_cmd::run(store, cmd).await,
+            Command::Systems(cmd) => systems_cmd::run(store, cmd).await,
         }
     })
 }
