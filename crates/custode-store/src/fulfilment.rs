@@ -41,7 +41,13 @@ const ORDER: [Right; 7] = [
 pub fn steps(right: Right) -> &'static [&'static str] {
     match right {
         Right::Access | Right::Portability => &["package"],
-        Right::Erasure => &["close_account", "move_to_vault", "erase", "shred"],
+        Right::Erasure => &[
+            "external_systems",
+            "close_account",
+            "move_to_vault",
+            "erase",
+            "shred",
+        ],
         Right::Rectification => &["rectify"],
         Right::Restriction => &["restrict"],
         Right::Objection => &["object"],
@@ -301,6 +307,17 @@ impl Store {
             (Right::Access | Right::Portability, "package") => {
                 self.package_step(&by, &request, claim, &reason).await?;
                 None
+            }
+            (Right::Erasure, "external_systems") => {
+                // First, while the identifiers are still readable here.
+                let systems = match self.external_systems() {
+                    None => json!([]),
+                    Some(_) => {
+                        let records = self.records(&by, &request.subject, &reason).await?;
+                        self.external_erasure(&records).await?
+                    }
+                };
+                Some(json!({ "systems": systems }))
             }
             (Right::Erasure, "close_account") => {
                 match self
@@ -609,7 +626,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let policy = self.policy();
         let lang = self.language_of(request);
-        let mut records = self.records(by, &request.subject, reason).await?;
+        let all_records = self.records(by, &request.subject, reason).await?;
+        let mut records = all_records.clone();
         if claim.right == Right::Portability {
             // Art. 20: what the person provided, processed on consent or contract.
             records.retain(|r| {
@@ -624,7 +642,8 @@ impl Store {
             });
         }
         let consent = self.consent_history(by, &request.subject, reason).await?;
-        let files = package::package(
+        let external = self.external_rows(&all_records).await?;
+        let mut files = package::package(
             &policy,
             lang,
             request.subject.as_str(),
@@ -632,8 +651,13 @@ impl Store {
             &records,
             &consent,
         )
-        .and_then(|f| package::zip(&f))
         .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
+        if let Some((json, csv)) = external {
+            files.push(("systems.json".to_owned(), json));
+            files.push(("systems.csv".to_owned(), csv));
+        }
+        let files = package::zip(&files)
+            .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         let key = self.request_key_of(request).await?;
         let sealed = key.seal(&files, export_aad(&request.id, claim.right).as_bytes())?;
         let mut tx = self.begin_write().await?;
@@ -791,10 +815,16 @@ impl Store {
                 until,
             })
             .collect();
+        let external = self
+            .job_result(&request.id, Right::Erasure)
+            .await?
+            .and_then(|r| r.get("systems").cloned())
+            .unwrap_or_else(|| json!([]));
         let result = json!({
             "erased": erase.len(),
             "vaulted": lines(&vaulted),
             "kept": lines(&kept),
+            "systems": external,
             "recipients_to_tell": recipients_to_tell(&policy, &categories),
         });
         self.audit_request(&mut tx, by, request, Action::RequestFulfilled, to_micros(now), json!({ "request": request.id, "right": "erasure", "erased": erase.len(), "kept": kept.len(), "vaulted": vaulted.len() }))
@@ -817,6 +847,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let policy = self.policy();
         let key = self.subject_key_of(request).await?;
+        if self.external_systems().is_some() {
+            // The provider's systems first: a system that waits leaves
+            // nothing changed here, and the step is retried whole.
+            let records = self.records(by, &request.subject, reason).await?;
+            let mut external = Vec::new();
+            for c in &claim.input.corrections {
+                let Some(r) = records.iter().find(|r| r.id == c.record) else {
+                    continue;
+                };
+                for (field, value) in &c.fields {
+                    let text = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
+                    external.push((r.category.clone(), field.clone(), text));
+                }
+            }
+            self.external_rectification(&records, &external).await?;
+        }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let kind: String = sqlx::query("SELECT kind FROM subjects WHERE key = $1")
@@ -1024,6 +1072,21 @@ impl Store {
                                 .collect(),
                             until: k["until"].as_str().map(|t| t.chars().take(10).collect()),
                             vault,
+                        });
+                    }
+                }
+                for system in r["systems"].as_array().into_iter().flatten() {
+                    for k in system["kept"].as_array().into_iter().flatten() {
+                        facts.kept.push(custode_policy::KeptFact {
+                            category: k["category"].as_str().unwrap_or_default().to_owned(),
+                            records: k["rows"].as_u64().unwrap_or(0),
+                            grounds: k["ground"]
+                                .as_str()
+                                .map(str::to_owned)
+                                .into_iter()
+                                .collect(),
+                            until: None,
+                            vault: false,
                         });
                     }
                 }

@@ -25,6 +25,7 @@ pub mod package;
 mod principals;
 mod requests;
 mod retention;
+mod systems;
 mod vault;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -179,6 +180,8 @@ pub struct Store {
     /// Subjects' consent states, for decisions.
     decisions: Arc<decisions::DecisionCache>,
     clock: Arc<dyn Clock>,
+    /// The provider's own databases that rights requests reach, if any.
+    systems: std::sync::OnceLock<Arc<custode_connectors::Connectors>>,
 }
 
 /// A subject as a write sees it.
@@ -359,6 +362,7 @@ impl Store {
             notices: std::sync::Mutex::new(HashMap::new()),
             decisions,
             clock,
+            systems: std::sync::OnceLock::new(),
         };
         store.finish_erasures().await?;
         Ok(store)

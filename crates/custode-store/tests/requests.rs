@@ -845,3 +845,196 @@ async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
     );
     store.close().await;
 }
+
+/// One member of a ZIP, read with Python's standard library.
+fn unzip(zip: &[u8], member: &str) -> Vec<u8> {
+    let path = std::env::temp_dir().join(format!(
+        "custode-req-{}-{}.zip",
+        std::process::id(),
+        SubjectId::generate()
+    ));
+    std::fs::write(&path, zip).expect("write");
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+        ])
+        .arg(&path)
+        .arg(member)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+on_both_engines!(a_request_reaches_the_providers_own_database);
+async fn a_request_reaches_the_providers_own_database(env: &Env) {
+    // The provider's CRM: customers and their orders, in PostgreSQL.
+    let schema = format!("crm_{}", SubjectId::generate());
+    let url = "postgres://postgres@127.0.0.1:5432/test";
+    let crm = sqlx::postgres::PgPool::connect(url)
+        .await
+        .expect("the PostgreSQL of the tests runs on 127.0.0.1:5432");
+    for sql in [
+        format!("CREATE SCHEMA {schema}"),
+        format!(
+            "CREATE TABLE {schema}.customers (id bigint PRIMARY KEY, email text NOT NULL, name text)"
+        ),
+        format!(
+            "CREATE TABLE {schema}.orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES {schema}.customers(id), item text)"
+        ),
+        format!(
+            "INSERT INTO {schema}.customers VALUES (1, 'ext.user@example.org', 'Ext User'), (2, 'other@example.org', 'Other')"
+        ),
+        format!(
+            "INSERT INTO {schema}.orders VALUES (10, 1, 'fibre 1 Gb/s'), (11, 1, 'router'), (12, 2, 'sim')"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&crm)
+            .await
+            .expect("crm");
+    }
+    let store = env.open_with(Env::telecom()).await;
+    let policy = store.policy();
+    let systems = format!(
+        r#"
+[system]
+id = "crm"
+kind = "postgres"
+url = "{url}"
+schema = "{schema}"
+
+[erase]
+master_data = {{ mask = "erased" }}
+billing = {{ keep = "Art. 2220 codice civile: accounting records are kept 10 years" }}
+
+[[table]]
+name = "customers"
+key = "id"
+identifiers = {{ email = "email" }}
+[table.columns]
+email = {{ category = "master_data.email", erase = {{ mask = "erased-{{key}}@invalid.example" }} }}
+name = "master_data.name"
+
+[[table]]
+name = "orders"
+key = "id"
+parents = [{{ table = "customers", column = "customer_id" }}]
+[table.columns]
+item = "billing.invoices"
+"#
+    );
+    let mapping = custode_connectors::load("crm.toml", &systems, &policy).expect("mapping");
+    store
+        .attach_systems(
+            custode_connectors::Connectors::from_mappings(vec![mapping]).expect("connectors"),
+        )
+        .expect("attach");
+    let t = tree(&store).await;
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, "customer", "signup")
+        .await
+        .expect("subject");
+    let sys = custode_domain::Principal::system("test");
+    store
+        .write_records(
+            &sys,
+            "signup",
+            vec![(
+                s.clone(),
+                custode_domain::NewRecord {
+                    category: "master_data".into(),
+                    fields: [
+                        (
+                            "email".to_owned(),
+                            serde_json::json!("ext.user@example.org"),
+                        ),
+                        ("name".to_owned(), serde_json::json!("Ext User")),
+                    ]
+                    .into(),
+                    source: "signup".into(),
+                    purposes: vec![],
+                    collected_at: None,
+                },
+            )],
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Access, Right::Erasure]))
+        .await
+        .expect("file");
+    verify_by_document(&store, &dpo, &req.id).await;
+    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+
+    // The package holds the subject's rows of the CRM, and only them.
+    let zip = store
+        .request_export(&dpo, &req.id, Right::Access)
+        .await
+        .expect("package");
+    let external: serde_json::Value =
+        serde_json::from_slice(&unzip(&zip, "systems.json")).expect("json");
+    let tables = external["systems"].as_array().expect("tables");
+    let rows_of = |table: &str| -> Vec<serde_json::Value> {
+        tables
+            .iter()
+            .find(|t| t["table"] == table)
+            .and_then(|t| t["rows"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(rows_of("customers").len(), 1, "{external}");
+    assert!(
+        rows_of("customers")[0]
+            .to_string()
+            .contains("ext.user@example.org")
+    );
+    assert_eq!(rows_of("orders").len(), 2, "{external}");
+    assert!(!external.to_string().contains("other@example.org"));
+
+    // Erased there too: the email masked, the orders kept with their law.
+    let erasure = job(&done, "erasure");
+    let crm_line = &erasure["systems"][0];
+    assert_eq!(crm_line["system"], "crm", "{erasure}");
+    assert!(
+        crm_line["kept"]
+            .to_string()
+            .contains("Art. 2220 codice civile"),
+        "{erasure}"
+    );
+    let left: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, email FROM {schema}.customers ORDER BY id"
+    )))
+    .fetch_all(&crm)
+    .await
+    .expect("customers");
+    assert_eq!(
+        left,
+        vec![
+            (1, "erased-1@invalid.example".to_owned()),
+            (2, "other@example.org".to_owned())
+        ]
+    );
+    let sent = store
+        .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    assert!(
+        sent.letter
+            .to_markdown()
+            .contains("Art. 2220 codice civile"),
+        "the answer says what the CRM keeps and why: {}",
+        sent.letter.to_markdown()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&crm)
+        .await
+        .expect("drop");
+    store.close().await;
+}

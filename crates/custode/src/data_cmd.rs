@@ -56,6 +56,11 @@ pub(crate) struct StoreArgs {
         global = true
     )]
     pub(crate) policy: PathBuf,
+    /// The provider's own databases that rights requests reach: a
+    /// directory of systems files (see docs/connectors.md). Without it,
+    /// requests cover Custode's own store only.
+    #[arg(long, env = "CUSTODE_SYSTEMS", global = true)]
+    systems: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -92,7 +97,19 @@ impl StoreArgs {
         if let Some(vault) = &self.vault {
             config.vault_url = vault.clone();
         }
-        Ok(Store::open(&config, Arc::new(policy), clock).await?)
+        let connectors = self
+            .systems
+            .as_deref()
+            .map(|dir| {
+                custode_connectors::Connectors::load(dir, &policy)
+                    .with_context(|| format!("the systems files in {} do not load", dir.display()))
+            })
+            .transpose()?;
+        let store = Store::open(&config, Arc::new(policy), clock).await?;
+        if let Some(c) = connectors {
+            store.attach_systems(c)?;
+        }
+        Ok(store)
     }
 }
 

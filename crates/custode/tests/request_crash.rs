@@ -251,6 +251,7 @@ async fn a_kill_at_any_step_of_an_export_or_an_erasure_ends_as_an_uninterrupted_
         "erasure:1",
         "erasure:2",
         "erasure:3",
+        "erasure:4",
     ] {
         let data = dir.join(crash_at.replace(':', "-"));
         let (subject, id) = prepared(&data).await;

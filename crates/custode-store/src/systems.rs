@@ -1,0 +1,189 @@
+//! The provider's own databases in rights requests: the subject's
+//! identifiers (taken from its decrypted records, since the store keeps
+//! them only as keyed hashes) handed to `custode-connectors` for access,
+//! rectification and erasure. A system that is down or failing makes the
+//! step fail with its (redacted) reason, so the job retries it with backoff
+//! and the request shows what it waits for; nothing is reported done that
+//! is not.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use custode_connectors::{Connectors, Outcome, RetryPolicy, SubjectIdentifiers};
+use serde_json::{Value, json};
+
+use crate::{Record, Store, StoreError};
+
+/// How long a step waits on a failing system before handing the retry to
+/// the job's own backoff (a worker is never held for long).
+const STEP_PATIENCE: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(200),
+    max_delay: Duration::from_secs(1),
+    give_up_after: Duration::from_secs(3),
+};
+
+fn waiting(system: &str, outcome_error: &str) -> StoreError {
+    StoreError::Invalid(format!("system `{system}` is not done: {outcome_error}"))
+}
+
+impl Store {
+    /// Connects rights requests to the provider's own databases. Set once,
+    /// at start.
+    pub fn attach_systems(&self, connectors: Connectors) -> Result<(), StoreError> {
+        self.systems
+            .set(Arc::new(connectors.with_retry(STEP_PATIENCE)))
+            .map_err(|_| StoreError::Invalid("external systems are attached already".to_owned()))
+    }
+
+    pub(crate) fn external_systems(&self) -> Option<Arc<Connectors>> {
+        self.systems.get().cloned()
+    }
+
+    /// The identifiers of a subject, from the identifier fields of its
+    /// records (e-mail, phone, customer code...).
+    pub(crate) fn identifiers_in(&self, records: &[Record]) -> SubjectIdentifiers {
+        let policy = self.policy();
+        let mut ids = SubjectIdentifiers::new();
+        for r in records {
+            let Some(category) = policy.category(&r.category) else {
+                continue;
+            };
+            for f in &category.fields {
+                let (Some(kind), Some(Value::String(v))) =
+                    (f.identifier, r.fields.get(&f.id.value))
+                else {
+                    continue;
+                };
+                if !ids.values.iter().any(|(k, x)| *k == kind && x == v) {
+                    ids = ids.with(kind, v.clone());
+                }
+            }
+        }
+        ids
+    }
+
+    /// Every row of the subject in every system, for its package:
+    /// `(systems.json, systems.csv)`; none when no system is attached.
+    pub(crate) async fn external_rows(
+        &self,
+        records: &[Record],
+    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let Some(systems) = self.external_systems() else {
+            return Ok(None);
+        };
+        let ids = self.identifiers_in(records);
+        let result = systems
+            .access(&ids)
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tables = Vec::new();
+        let mut csv = String::from("system,table,row,column,category,value\r\n");
+        for s in &result.systems {
+            let found = match &s.outcome {
+                Outcome::Done(t) => t,
+                Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
+                Outcome::Failed(e) => return Err(waiting(&s.system, e)),
+            };
+            for t in found {
+                for (n, row) in t.rows.iter().enumerate() {
+                    for (c, value) in t.columns.iter().zip(row) {
+                        let cells = [
+                            t.system.clone(),
+                            t.table.clone(),
+                            n.to_string(),
+                            c.name.clone(),
+                            c.category.clone().unwrap_or_default(),
+                            value.clone().unwrap_or_default(),
+                        ];
+                        csv.push_str(
+                            &cells
+                                .iter()
+                                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        );
+                        csv.push_str("\r\n");
+                    }
+                }
+                tables.push(json!({
+                    "system": t.system,
+                    "table": t.table,
+                    "columns": t.columns.iter().map(|c| json!({"name": c.name, "category": c.category, "field": c.field})).collect::<Vec<_>>(),
+                    "rows": t.rows,
+                }));
+            }
+        }
+        let json = serde_json::to_vec_pretty(&json!({ "systems": tables }))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Some((json, csv.into_bytes())))
+    }
+
+    /// Erases the subject in every system (the declared action per
+    /// category); what is kept, with its ground, for the answer.
+    pub(crate) async fn external_erasure(&self, records: &[Record]) -> Result<Value, StoreError> {
+        let Some(systems) = self.external_systems() else {
+            return Ok(json!([]));
+        };
+        let ids = self.identifiers_in(records);
+        if ids.values.is_empty() {
+            return Ok(json!([]));
+        }
+        let result = systems
+            .erase(&ids)
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut out = Vec::new();
+        for s in &result.systems {
+            let done = match &s.outcome {
+                Outcome::Done(d) => d,
+                Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
+                Outcome::Failed(e) => return Err(waiting(&s.system, e)),
+            };
+            out.push(json!({
+                "system": s.system,
+                "rows_found": done.found_rows,
+                "changes": done.changes(),
+                "kept": done.tables.iter().flat_map(|t| t.kept.iter().map(|k| json!({
+                    "table": t.table,
+                    "category": k.category,
+                    "rows": k.rows,
+                    "ground": k.ground,
+                }))).collect::<Vec<_>>(),
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// Applies corrections in every system (the same category and field).
+    pub(crate) async fn external_rectification(
+        &self,
+        records: &[Record],
+        corrections: &[(String, String, String)],
+    ) -> Result<(), StoreError> {
+        let Some(systems) = self.external_systems() else {
+            return Ok(());
+        };
+        let ids = self.identifiers_in(records);
+        for (category, field, value) in corrections {
+            let result = systems
+                .rectify(
+                    &ids,
+                    &custode_connectors::Correction {
+                        category: category.clone(),
+                        field: field.clone(),
+                        value: value.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            for s in &result.systems {
+                match &s.outcome {
+                    Outcome::Done(_) => {}
+                    Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
+                    Outcome::Failed(e) => return Err(waiting(&s.system, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
