@@ -87,7 +87,7 @@ pub struct JobOut {
     pub steps: u32,
     /// `pending`, `done` or `cancelled`.
     pub state: String,
-    /// Tries of the current step.
+    /// Failed tries of the current step.
     pub attempts: u32,
     /// Why the last try failed: a pending job with an error is retried
     /// with a growing pause, and shown here until it succeeds.

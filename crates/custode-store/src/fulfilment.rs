@@ -90,7 +90,7 @@ pub struct JobStatus {
     pub steps: u32,
     /// `pending`, `done` or `cancelled`.
     pub state: String,
-    /// Tries of the current step.
+    /// Failed tries of the current step.
     pub attempts: u32,
     /// Why the last try failed.
     pub last_error: Option<String>,
@@ -110,6 +110,8 @@ pub struct Claim {
     /// The step to run.
     pub step: u32,
     input: FulfilmentInput,
+    /// How long the worker holds the job; each step renews it.
+    lease: Duration,
 }
 
 /// The answer to a request (Art. 12(4)).
@@ -256,7 +258,7 @@ impl Store {
             let right_name: String = row.try_get(1)?;
             let step: i64 = row.try_get(2)?;
             let taken = sqlx::query(
-                "UPDATE request_jobs SET next_at = $1, attempts = attempts + 1, updated_at = $2 \
+                "UPDATE request_jobs SET next_at = $1, updated_at = $2 \
                  WHERE request_id = $3 AND right_name = $4 AND state = 'pending' AND step = $5 AND next_at <= $2",
             )
             .bind(until)
@@ -280,6 +282,7 @@ impl Store {
                     right,
                     step: u32::try_from(step).unwrap_or(0),
                     input,
+                    lease,
                 }));
             }
         }
@@ -432,19 +435,21 @@ impl Store {
         .await?
         .map(|r| r.try_get(0))
         .transpose()?
-        .unwrap_or(1);
+        .unwrap_or(0)
+            + 1;
         let pause = backoff(u32::try_from(attempts).unwrap_or(u32::MAX));
         let next = now
             + jiff::SignedDuration::try_from(pause)
                 .unwrap_or(jiff::SignedDuration::from_secs(3600));
         sqlx::query(
-            "UPDATE request_jobs SET last_error = $1, next_at = $2, updated_at = $3 WHERE request_id = $4 AND right_name = $5 AND state = 'pending'",
+            "UPDATE request_jobs SET last_error = $1, next_at = $2, updated_at = $3, attempts = $6 WHERE request_id = $4 AND right_name = $5 AND state = 'pending'",
         )
         .bind(error.chars().take(500).collect::<String>())
         .bind(to_micros(next))
         .bind(to_micros(now))
         .bind(&claim.request)
         .bind(claim.right.name())
+        .bind(attempts)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -477,17 +482,21 @@ impl Store {
         let next = claim.step + 1;
         let done = next >= total;
         let now = to_micros(self.now());
+        // The worker goes on with the next step itself: the lease is renewed
+        // so no other takes it meanwhile, and lapses if this one dies.
+        let held_until = now + i64::try_from(claim.lease.as_micros()).unwrap_or(i64::MAX / 2);
         let moved = sqlx::query(
-            "UPDATE request_jobs SET step = $1, state = $2, attempts = 0, last_error = NULL, next_at = $3, updated_at = $3, \
+            "UPDATE request_jobs SET step = $1, state = $2, attempts = 0, last_error = NULL, next_at = $3, updated_at = $8, \
              result = COALESCE($4, result) WHERE request_id = $5 AND right_name = $6 AND step = $7 AND state = 'pending'",
         )
         .bind(i64::from(next))
         .bind(if done { "done" } else { "pending" })
-        .bind(now)
+        .bind(if done { now } else { held_until })
         .bind(result.map(|r| r.to_string()))
         .bind(&claim.request)
         .bind(claim.right.name())
         .bind(i64::from(claim.step))
+        .bind(now)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -1188,11 +1197,19 @@ impl Store {
         after_effects: &(dyn Fn(&Claim) + Sync),
     ) -> Result<u32, StoreError> {
         let mut ran = 0;
-        while let Some(claim) = self.claim_job(lease).await? {
-            ran += 1;
-            if let Err(e) = self.run_step(&claim, after_effects).await {
-                tracing::warn!(request = %claim.request, right = claim.right.name(), step = claim.step, error = %e, "fulfilment step failed; it will be retried");
-                self.step_failed(&claim, &e.to_string()).await?;
+        while let Some(mut claim) = self.claim_job(lease).await? {
+            // One job's steps in a row, under the lease each step renews.
+            loop {
+                ran += 1;
+                if let Err(e) = self.run_step(&claim, after_effects).await {
+                    tracing::warn!(request = %claim.request, right = claim.right.name(), step = claim.step, error = %e, "fulfilment step failed; it will be retried");
+                    self.step_failed(&claim, &e.to_string()).await?;
+                    break;
+                }
+                if claim.step + 1 >= steps(claim.right).len() as u32 {
+                    break;
+                }
+                claim.step += 1;
             }
         }
         Ok(ran)
