@@ -476,6 +476,21 @@ impl QuickScan {
         (self.prev_seq, &self.prev_hash)
     }
 
+    /// Takes in a [`Segment`] checked elsewhere, as if its entries had been
+    /// pushed one by one: only the link from this scan's last entry to the
+    /// segment's first is left to check here. Segments must be joined in
+    /// chain order.
+    pub fn join(&mut self, segment: Segment) {
+        let Some((seq, body, hash)) = segment.first else {
+            return;
+        };
+        self.push(seq, &body, &hash);
+        self.checked += segment.checked - 1;
+        self.intact &= segment.intact;
+        self.prev_seq = segment.last_seq;
+        self.prev_hash = segment.last_hash;
+    }
+
     /// Checks the signed checkpoints against the hashes seen at their
     /// positions, and reports.
     pub fn finish(
@@ -497,6 +512,54 @@ impl QuickScan {
             v.record(Break::Unlinked { seq: 0 });
         }
         v.finish(checkpoints, key, hashes_at)
+    }
+}
+
+/// A run of consecutive entries checked on its own, so that runs can be
+/// checked on several cores at once: each entry's hash depends only on the
+/// stored hash of the entry before it, so every link inside the run is
+/// checked here, and the one link into the run (its first entry) when it is
+/// joined to the scan of everything before it ([`QuickScan::join`]).
+#[derive(Clone, Debug)]
+pub struct Segment {
+    /// The first entry, checked at the join: position, body, stored hash.
+    first: Option<(i64, String, Vec<u8>)>,
+    last_seq: i64,
+    last_hash: Vec<u8>,
+    checked: u64,
+    intact: bool,
+}
+
+impl Default for Segment {
+    fn default() -> Self {
+        Segment {
+            first: None,
+            last_seq: 0,
+            last_hash: Vec::new(),
+            checked: 0,
+            intact: true,
+        }
+    }
+}
+
+impl Segment {
+    /// Checks the next entry of the run, given its position, body and
+    /// stored hash.
+    pub fn push(&mut self, seq: i64, body: &str, hash: &[u8]) {
+        self.checked += 1;
+        if self.first.is_none() {
+            self.first = Some((seq, body.to_owned(), hash.to_vec()));
+        } else if seq != self.last_seq + 1 || entry_hash(&self.last_hash, seq, body)[..] != *hash {
+            self.intact = false;
+        }
+        self.last_seq = seq;
+        self.last_hash.clear();
+        self.last_hash.extend_from_slice(hash);
+    }
+
+    /// Entries pushed.
+    pub fn checked(&self) -> u64 {
+        self.checked
     }
 }
 

@@ -124,3 +124,52 @@ fn a_checkpoint_signed_by_another_key_is_refused() {
     let r = verify(&entries, &[cp], &key().verifying_key());
     assert!(matches!(r.breaks[0], Break::Checkpoint { seq: 3, .. }));
 }
+
+/// The fast pass over entries one by one, and over the same entries cut
+/// into segments at every split point, checked apart and joined in order.
+fn scans_agree(entries: &[Entry]) -> bool {
+    let mut whole = QuickScan::default();
+    for e in entries {
+        whole.push(e.seq, &e.body, &e.hash);
+    }
+    for size in 1..=entries.len() + 1 {
+        let mut joined = QuickScan::default();
+        for run in entries.chunks(size) {
+            let mut s = Segment::default();
+            for e in run {
+                s.push(e.seq, &e.body, &e.hash);
+            }
+            joined.join(s);
+        }
+        joined.join(Segment::default());
+        assert_eq!(
+            (joined.intact, joined.checked, joined.head()),
+            (whole.intact, whole.checked, whole.head()),
+            "segments of {size}"
+        );
+    }
+    whole.intact
+}
+
+#[test]
+fn segments_checked_apart_find_what_one_pass_finds() {
+    let entries = chain(12);
+    assert!(scans_agree(&entries));
+    for at in 0..12 {
+        let mut altered = entries.clone();
+        altered[at].body = altered[at].body.replace("request", "reqvest");
+        assert!(!scans_agree(&altered), "altered body at {at}");
+        let mut relinked = entries.clone();
+        relinked[at].hash[0] ^= 1;
+        assert!(!scans_agree(&relinked), "altered hash at {at}");
+        let mut missing = entries.clone();
+        missing.remove(at);
+        // Dropping the last entry leaves a shorter intact chain.
+        assert_eq!(scans_agree(&missing), at == 11, "missing {at}");
+        if at < 11 {
+            let mut swapped = entries.clone();
+            swapped.swap(at, at + 1);
+            assert!(!scans_agree(&swapped), "swapped at {at}");
+        }
+    }
+}

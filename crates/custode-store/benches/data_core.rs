@@ -48,7 +48,14 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10_000_000);
     let subject_count: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = std::env::temp_dir().join(format!("custode-bench-{}", std::process::id()));
+    // BENCH_DIR keeps the SQLite data directory (keys in its files) after
+    // the run; given again, the filled store is reused and only the audit
+    // chain is verified (three times), to measure verification alone.
+    let kept = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("custode-bench-{}", std::process::id()))
+    });
+    let reuse = kept.is_some() && dir.join("custode.db").exists();
     std::fs::create_dir_all(&dir).expect("dir");
     let master = MasterKeySource::Given(custode_crypto::Key::generate().expect("random"));
     let tag = format!("bench_{}", std::process::id());
@@ -69,6 +76,16 @@ async fn main() {
             vault_url: format!("{pg}?options=-c%20search_path%3D{tag}_vault"),
             vault_key: MasterKeySource::Given(custode_crypto::Key::generate().expect("random")),
         }
+    } else if kept.is_some() {
+        StoreConfig::in_data_dir(
+            &dir,
+            if reuse {
+                OpenMode::Existing
+            } else {
+                OpenMode::CreateIfMissing
+            },
+        )
+        .expect("data directory")
     } else {
         StoreConfig {
             database_url: format!("sqlite://{}", dir.join("custode.db").display()),
@@ -85,6 +102,21 @@ async fn main() {
         .await
         .expect("open");
     let admin = Principal::system("bench");
+    if reuse {
+        for _ in 0..3 {
+            let t = Instant::now();
+            let report = store.audit_verify().await.expect("verify");
+            let secs = t.elapsed().as_secs_f64();
+            assert!(report.is_intact());
+            println!(
+                "{engine}: verified {} audit entries in {secs:.2} s: {:.0} entries/s",
+                report.checked,
+                report.checked as f64 / secs
+            );
+        }
+        store.close().await;
+        return;
+    }
     let provider = store
         .create_tenant(&admin, None, TenantKind::Provider, "p")
         .await
@@ -254,7 +286,9 @@ async fn main() {
         );
     }
     store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if engine == "postgres" {
         let pool = sqlx::PgPool::connect(pg).await.expect("pg");
         for s in [tag.clone(), format!("{tag}_keys"), format!("{tag}_vault")] {

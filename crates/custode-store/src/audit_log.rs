@@ -4,15 +4,16 @@
 //! Writers take the chain head row first thing in their transaction; that
 //! one lock orders every writer, on SQLite and across PostgreSQL instances.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use custode_audit::{Checkpoint, Entry, Event, GENESIS, QuickScan, Report, Verifier};
+use custode_audit::{Checkpoint, Entry, Event, GENESIS, QuickScan, Report, Segment, Verifier};
 use custode_crypto::{SigningKey, VerifyingKey};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::StoreError;
 use crate::engine::Engine;
+use crate::sqlite_read::Readers;
 
 /// An event waiting for a group commit, and who to tell when it is durable.
 pub(crate) type Pending = (Event, tokio::sync::oneshot::Sender<Result<(), String>>);
@@ -139,17 +140,26 @@ async fn checkpoints(pool: &AnyPool) -> Result<Vec<Checkpoint>, StoreError> {
         .collect()
 }
 
-/// Verifies the whole chain and its checkpoints. A fast pass (two readers
-/// fetching alternate pages while this task hashes) settles the common case,
-/// an intact chain; only when it finds a break does a second, thorough pass
-/// name each one.
+/// Verifies the whole chain and its checkpoints. A fast pass settles the
+/// common case, an intact chain; only when it finds a break does a second,
+/// thorough pass name each one.
+///
+/// The fast pass runs on both cores: an entry's hash depends only on the
+/// stored hash before it, so runs of the chain are checked apart (each one
+/// a [`Segment`]) and joined in order, which checks the one link between a
+/// run and the next. On SQLite two blocking threads each read and check
+/// half of the chain through a direct read-only connection, borrowing each
+/// row from SQLite without copying it; on PostgreSQL readers fetch
+/// alternate pages and check each on a blocking thread.
 pub(crate) async fn verify(
     pool: &AnyPool,
     engine: Engine,
+    reads: Option<std::sync::Arc<Readers>>,
     key: &VerifyingKey,
 ) -> Result<Report, StoreError> {
     let cps = checkpoints(pool).await?;
-    let wanted: std::collections::HashSet<i64> = cps.iter().map(|c| c.seq).collect();
+    let wanted: std::sync::Arc<HashSet<i64>> =
+        std::sync::Arc::new(cps.iter().map(|c| c.seq).collect());
     let (first, last): (Option<i64>, Option<i64>) = {
         let row = sqlx::query("SELECT MIN(seq), MAX(seq) FROM audit_log")
             .fetch_one(pool)
@@ -159,53 +169,15 @@ pub(crate) async fn verify(
     let (Some(first), Some(last)) = (first, last) else {
         return Ok(QuickScan::default().finish(&cps, key, |_| None));
     };
-    const PAGE: i64 = 8_000;
-    const READERS: i64 = 2;
-    let mut channels = Vec::new();
-    let mut readers = Vec::new();
-    for r in 0..READERS {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Page, StoreError>>(2);
-        channels.push(rx);
-        let pool = pool.clone();
-        readers.push(tokio::spawn(async move {
-            let mut start = first + r * PAGE;
-            while start <= last {
-                let page = fetch_range(&pool, engine, start, start + PAGE).await;
-                let failed = page.is_err();
-                if tx.send(page).await.is_err() || failed {
-                    break;
-                }
-                start += READERS * PAGE;
-            }
-        }));
-    }
+    let runs = match (engine, reads) {
+        (Engine::Sqlite, Some(reads)) => scan_sqlite(reads, first, last, wanted).await?,
+        _ => scan_pages(pool, first, last, wanted).await?,
+    };
     let mut scan = QuickScan::default();
     let mut at_checkpoints: HashMap<i64, Vec<u8>> = HashMap::new();
-    let pages = ((last - first) / PAGE + 1) as usize;
-    for n in 0..pages {
-        let Some(page) = channels[n % READERS as usize].recv().await else {
-            return Err(StoreError::Invalid(
-                "the audit reader stopped early".to_owned(),
-            ));
-        };
-        let mut visit = |seq: i64, body: &str, hash: &[u8]| {
-            if wanted.contains(&seq) {
-                at_checkpoints.insert(seq, hash.to_vec());
-            }
-            scan.push(seq, body, hash);
-        };
-        match page? {
-            Page::Framed(text) => for_each_frame(&text, &mut visit)?,
-            Page::Rows(entries) => {
-                for e in entries {
-                    visit(e.seq, &e.body, &e.hash);
-                }
-            }
-        }
-    }
-    for r in readers {
-        r.await
-            .map_err(|e| StoreError::Invalid(format!("the audit reader failed: {e}")))?;
+    for run in runs {
+        scan.join(run.segment);
+        at_checkpoints.extend(run.at_checkpoints);
     }
     if scan.intact && scan.head().0 == last {
         return Ok(scan.finish(&cps, key, |seq| at_checkpoints.get(&seq).cloned()));
@@ -213,35 +185,161 @@ pub(crate) async fn verify(
     thorough(pool, &cps, key).await
 }
 
-/// A page of the chain as a reader fetched it.
-enum Page {
-    /// SQLite: one framed string (see [`sqlite_page`]).
-    Framed(String),
-    /// PostgreSQL: rows.
-    Rows(Vec<Entry>),
+/// SQLite: the chain cut in two halves, each read and checked on a
+/// blocking thread of its own. Returns the runs in chain order.
+async fn scan_sqlite(
+    reads: std::sync::Arc<Readers>,
+    first: i64,
+    last: i64,
+    wanted: std::sync::Arc<HashSet<i64>>,
+) -> Result<Vec<Checked>, StoreError> {
+    const HALVES: i64 = 2;
+    let step = (last - first) / HALVES + 1;
+    let tasks: Vec<_> = (0..HALVES)
+        .map(|i| {
+            let (reads, wanted) = (reads.clone(), wanted.clone());
+            let from = first + i * step;
+            let to = (from + step).min(last + 1);
+            tokio::task::spawn_blocking(move || reads.with(|c| scan_range(c, from, to, &wanted)))
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        runs.push(
+            t.await
+                .map_err(|e| StoreError::Invalid(format!("the audit reader failed: {e}")))??,
+        );
+    }
+    Ok(runs)
+}
+
+/// Checks the entries with `from <= seq < to`, read in order from SQLite.
+fn scan_range(
+    c: &rusqlite::Connection,
+    from: i64,
+    to: i64,
+    wanted: &HashSet<i64>,
+) -> Result<Checked, StoreError> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = c.prepare(
+        "SELECT seq, body, hash FROM audit_log WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([from, to])?;
+    let mut checked = Checked {
+        segment: Segment::default(),
+        at_checkpoints: Vec::new(),
+    };
+    while let Some(row) = rows.next()? {
+        let seq: i64 = row.get(0)?;
+        // Text is hashed as stored. A value of another type, or a body
+        // that is not UTF-8, cannot match its hash: the entry then counts
+        // as broken and the thorough pass names it.
+        let body = match row.get_ref(1)? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => std::str::from_utf8(t).unwrap_or(""),
+            _ => "",
+        };
+        let hash = match row.get_ref(2)? {
+            ValueRef::Blob(h) => h,
+            _ => &[],
+        };
+        if wanted.contains(&seq) {
+            checked.at_checkpoints.push((seq, hash.to_vec()));
+        }
+        checked.segment.push(seq, body, hash);
+    }
+    Ok(checked)
+}
+
+/// PostgreSQL: readers fetch alternate pages, each checked on a blocking
+/// thread. Returns the pages in chain order.
+async fn scan_pages(
+    pool: &AnyPool,
+    first: i64,
+    last: i64,
+    wanted: std::sync::Arc<HashSet<i64>>,
+) -> Result<Vec<Checked>, StoreError> {
+    const PAGE: i64 = 8_000;
+    const READERS: i64 = 2;
+    let mut channels = Vec::new();
+    let mut readers = Vec::new();
+    for r in 0..READERS {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Checked, StoreError>>(2);
+        channels.push(rx);
+        let pool = pool.clone();
+        let wanted = wanted.clone();
+        readers.push(tokio::spawn(async move {
+            let mut start = first + r * PAGE;
+            while start <= last {
+                let checked = match fetch_range(&pool, start, start + PAGE).await {
+                    Ok(entries) => {
+                        let wanted = wanted.clone();
+                        tokio::task::spawn_blocking(move || check_page(entries, &wanted))
+                            .await
+                            .map_err(|e| {
+                                StoreError::Invalid(format!("checking an audit page failed: {e}"))
+                            })
+                    }
+                    Err(e) => Err(e),
+                };
+                let failed = checked.is_err();
+                if tx.send(checked).await.is_err() || failed {
+                    break;
+                }
+                start += READERS * PAGE;
+            }
+        }));
+    }
+    let pages = ((last - first) / PAGE + 1) as usize;
+    let mut out = Vec::with_capacity(pages);
+    for n in 0..pages {
+        let Some(checked) = channels[n % READERS as usize].recv().await else {
+            return Err(StoreError::Invalid(
+                "the audit reader stopped early".to_owned(),
+            ));
+        };
+        out.push(checked?);
+    }
+    for r in readers {
+        r.await
+            .map_err(|e| StoreError::Invalid(format!("the audit reader failed: {e}")))?;
+    }
+    Ok(out)
+}
+
+/// A run of the chain checked on its own: its links inside, and the hashes
+/// found at checkpoint positions.
+struct Checked {
+    segment: Segment,
+    at_checkpoints: Vec<(i64, Vec<u8>)>,
+}
+
+/// Checks the links inside a page (CPU work, for a blocking thread).
+fn check_page(entries: Vec<Entry>, wanted: &HashSet<i64>) -> Checked {
+    let mut checked = Checked {
+        segment: Segment::default(),
+        at_checkpoints: Vec::new(),
+    };
+    for e in entries {
+        if wanted.contains(&e.seq) {
+            checked.at_checkpoints.push((e.seq, e.hash.clone()));
+        }
+        checked.segment.push(e.seq, &e.body, &e.hash);
+    }
+    checked
 }
 
 /// Entries with `from <= seq < to`, in order.
-async fn fetch_range(
-    pool: &AnyPool,
-    engine: Engine,
-    from: i64,
-    to: i64,
-) -> Result<Page, StoreError> {
-    match engine {
-        Engine::Sqlite => sqlite_page(pool, from, to).await.map(Page::Framed),
-        Engine::Postgres => sqlx::query(
-            "SELECT seq, body, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| entry(r).map_err(StoreError::from))
-        .collect::<Result<Vec<_>, _>>()
-        .map(Page::Rows),
-    }
+async fn fetch_range(pool: &AnyPool, from: i64, to: i64) -> Result<Vec<Entry>, StoreError> {
+    sqlx::query(
+        "SELECT seq, body, prev_hash, hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| entry(r).map_err(StoreError::from))
+    .collect()
 }
 
 /// The second pass: every entry with its stored links, every break named.
@@ -251,7 +349,7 @@ async fn thorough(
     key: &VerifyingKey,
 ) -> Result<Report, StoreError> {
     const PAGE: i64 = 20_000;
-    let wanted: std::collections::HashSet<i64> = cps.iter().map(|c| c.seq).collect();
+    let wanted: HashSet<i64> = cps.iter().map(|c| c.seq).collect();
     let mut at_checkpoints: HashMap<i64, Vec<u8>> = HashMap::new();
     let mut verifier = Verifier::new();
     let mut after = i64::MIN;
@@ -277,42 +375,6 @@ async fn thorough(
         }
     }
     Ok(verifier.finish(cps, key, |seq| at_checkpoints.get(&seq).cloned()))
-}
-
-/// One page of the chain from SQLite as a single value: the driver hands
-/// rows over one at a time across threads, which would cost more than the
-/// hashing, so the page is framed in SQL and split here. Each entry is
-/// `seq:len:body` (len in bytes) followed by the hash in hex; the stored
-/// link to the previous entry is left out, since the fast pass recomputes
-/// it from the previous hash.
-async fn sqlite_page(pool: &AnyPool, from: i64, to: i64) -> Result<String, StoreError> {
-    let framed: Option<String> = sqlx::query(
-        "SELECT group_concat(seq || ':' || octet_length(body) || ':' || body || hex(hash), '') \
-         FROM (SELECT seq, body, hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq)",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await?
-    .try_get(0)?;
-    Ok(framed.unwrap_or_default())
-}
-
-/// Calls `visit(seq, body, hash)` for each frame, without copying bodies.
-fn for_each_frame(mut s: &str, visit: &mut impl FnMut(i64, &str, &[u8])) -> Result<(), StoreError> {
-    let bad = || StoreError::Invalid("an audit page is not framed as expected".to_owned());
-    let mut hash = [0u8; 32];
-    while !s.is_empty() {
-        let (seq, rest) = s.split_once(':').ok_or_else(bad)?;
-        let (len, rest) = rest.split_once(':').ok_or_else(bad)?;
-        let len: usize = len.parse().map_err(|_| bad())?;
-        let body = rest.get(..len).ok_or_else(bad)?;
-        let hex_hash = rest.get(len..len + 64).ok_or_else(bad)?;
-        hex::decode_to_slice(hex_hash, &mut hash).map_err(|_| bad())?;
-        visit(seq.parse().map_err(|_| bad())?, body, &hash);
-        s = &rest[len + 64..];
-    }
-    Ok(())
 }
 
 /// Signs the current head, unless it is already signed.

@@ -152,6 +152,11 @@ pub(crate) async fn connect(
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
+        // A pool pings each connection before lending it, by default: for
+        // a server across a network that finds dead connections; an SQLite
+        // connection is a file handle on a thread of this process, and the
+        // ping only cost every query an extra round trip to that thread.
+        .test_before_acquire(engine == Engine::Postgres)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if engine == Engine::Sqlite {

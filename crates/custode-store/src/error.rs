@@ -108,4 +108,7 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A database error on SQLite's direct read path.
+    #[error("database error: {0}")]
+    SqliteRead(#[from] rusqlite::Error),
 }

@@ -561,3 +561,79 @@ async fn the_wrong_master_key_is_refused(env: &Env) {
         Ok(_) => panic!("a wrong master key must not open the store"),
     }
 }
+
+on_both_engines!(concurrent_reads_are_each_audited_by_the_group_commit);
+/// Reads that arrive together share one audit commit; each still has its
+/// own entry, durable before its data are returned, and when the commit
+/// fails every read of the group fails and returns nothing.
+async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
+    let store = std::sync::Arc::new(env.open().await);
+    let t = tree(&store).await;
+    let s = new_user(&store, &t).await;
+    store
+        .write_records(
+            &admin(),
+            "signup",
+            vec![(s.clone(), contact("group@example.org", "+39 1"))],
+        )
+        .await
+        .expect("write");
+    const N: usize = 64;
+    let mut reads = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let (store, s) = (store.clone(), s.clone());
+        reads.spawn(async move { store.records(&admin(), &s, &format!("ticket {i}")).await });
+    }
+    while let Some(read) = reads.join_next().await {
+        assert_eq!(read.expect("task").expect("read").len(), 1);
+    }
+    let log = store.audit_of_subject(&s, 1000).await.expect("audit");
+    let mut reasons: Vec<String> = log
+        .iter()
+        .map(|e| e.fields())
+        .filter(|f| f.action == "records.read")
+        .filter_map(|f| f.reason)
+        .collect();
+    reasons.sort();
+    let mut expected: Vec<String> = (0..N).map(|i| format!("ticket {i}")).collect();
+    expected.sort();
+    assert_eq!(reasons, expected, "one entry per read, with its reason");
+    let report = store.audit_verify().await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.breaks);
+    let before = report.last_seq;
+
+    // Every audit entry of a read now fails to insert: each read of the
+    // group must fail, and none may return data.
+    let trigger = match env.engine {
+        Engine::Sqlite => vec![
+            "CREATE TRIGGER fail_reads BEFORE INSERT ON audit_log WHEN NEW.body LIKE '%records.read%' BEGIN SELECT RAISE(ABORT, 'injected audit failure'); END".to_owned(),
+        ],
+        Engine::Postgres => vec![
+            "CREATE FUNCTION fail_reads() RETURNS trigger AS $$ BEGIN IF NEW.body LIKE '%records.read%' THEN RAISE EXCEPTION 'injected audit failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql".to_owned(),
+            "CREATE TRIGGER fail_reads BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION fail_reads()".to_owned(),
+        ],
+    };
+    for sql in trigger {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .expect("trigger");
+    }
+    let mut reads = tokio::task::JoinSet::new();
+    for i in 0..N {
+        let (store, s) = (store.clone(), s.clone());
+        reads.spawn(async move { store.records(&admin(), &s, &format!("doomed {i}")).await });
+    }
+    while let Some(read) = reads.join_next().await {
+        let err = read
+            .expect("task")
+            .expect_err("no data without its audit entry");
+        assert!(matches!(err, StoreError::AuditFailed(_)), "{err}");
+    }
+    let report = store.audit_verify().await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.breaks);
+    assert_eq!(report.last_seq, before, "no entry of the failed group");
+    if let Ok(store) = std::sync::Arc::try_unwrap(store) {
+        store.close().await;
+    }
+}

@@ -12,6 +12,13 @@ mod systems_cmd;
 
 use std::process::ExitCode;
 
+// The server allocates and frees small buffers on many threads (request
+// parts, decrypted payloads, JSON): glibc's allocator spent a fifth of a
+// records read consolidating and unlinking chunks; mimalloc's thread-local
+// free lists do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Custode keeps a provider's personal data the way its privacy policy promises.
