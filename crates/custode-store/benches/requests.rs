@@ -62,7 +62,14 @@ async fn main() {
     let background = args.first().copied().unwrap_or(10_000_000);
     let per = args.get(1).copied().unwrap_or(1_000);
     let count = args.get(2).copied().unwrap_or(20);
-    let dir = std::env::temp_dir().join(format!("custode-bench-requests-{}", std::process::id()));
+    // BENCH_DIR keeps the data directory after the run and, given again,
+    // reuses the records already there as the background (filling 10
+    // million takes a quarter of an hour).
+    let kept = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("custode-bench-requests-{}", std::process::id()))
+    });
+    let reuse = kept.is_some() && dir.join("custode.db").exists();
     std::fs::create_dir_all(&dir).expect("dir");
     // Key files in the bench's own directory, as `custode serve` keeps them.
     let config = StoreConfig::in_data_dir(&dir, OpenMode::CreateIfMissing).expect("config");
@@ -82,8 +89,21 @@ async fn main() {
         .await
         .expect("tenant");
     let started = Instant::now();
+    let stored: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM records")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    let background = if reuse {
+        println!("reusing {stored} records in {}", dir.display());
+        0
+    } else {
+        background
+    };
     let mut others: Vec<SubjectId> = Vec::new();
-    while others.len() < 100_000.min(background.max(1)) {
+    while background > 0 && others.len() < 100_000.min(background.max(1)) {
         others.extend(
             store
                 .create_subjects(&sys, &provider.id, "mailbox_user", 10_000, "bench")
@@ -118,7 +138,7 @@ async fn main() {
     }
     println!(
         "{} records stored in {:.0} s; {count} subjects of {per} records each",
-        background + count * per,
+        stored as usize + background + count * per,
         started.elapsed().as_secs_f64()
     );
     let mut exports = Vec::new();
@@ -185,7 +205,9 @@ async fn main() {
     );
     println!("erasure ({per} records): {}", stats(erasures));
     store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// The identity, checked on a document (outside the timed part).
