@@ -340,7 +340,8 @@ impl Store {
                 None
             }
             (Right::Erasure, "move_to_vault") => {
-                while self.move_to_vault(&by, 10_000).await? > 0 {}
+                // A short batch is the last one.
+                while self.move_to_vault(&by, 10_000).await? == 10_000 {}
                 None
             }
             (Right::Erasure, "erase") => {
@@ -783,7 +784,7 @@ impl Store {
             entry.0 += 1;
             entry.1 = entry.1.max(resolved.retain_until);
         }
-        for chunk in held.chunks(100) {
+        for chunk in held.chunks(250) {
             let sql = format!(
                 "UPDATE records SET purposes = v.column2, retain_until = CAST(v.column3 AS BIGINT), \
                  retain_rule = v.column4, vault_from = NULL, vault_until = NULL \

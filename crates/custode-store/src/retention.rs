@@ -250,9 +250,9 @@ impl Store {
                 changed.push((r.try_get(0)?, now));
             }
         }
-        // One statement per hundred rows: a closure touches every record of
-        // the subject, and a statement per row would cost more than the rest.
-        for chunk in changed.chunks(100) {
+        // One statement per 250 rows: a closure touches every record of the
+        // subject, and a statement per row would cost more than the rest.
+        for chunk in changed.chunks(250) {
             let sql = format!(
                 "UPDATE records SET retain_until = CAST(v.column2 AS BIGINT), vault_from = CAST(v.column3 AS BIGINT), \
                  vault_until = CAST(v.column4 AS BIGINT), retain_rule = v.column5 \

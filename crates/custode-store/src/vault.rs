@@ -233,7 +233,20 @@ impl Store {
         let keys = self.keys.subject_keys(&refs).await?;
         let mut moved: Vec<i64> = Vec::with_capacity(rows.len());
         let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
-        let mut vtx = self.vault.pool.begin().await?;
+        // Prepared first, then written in multi-row statements: a move is a
+        // few round trips whatever its size.
+        struct Moving {
+            id: i64,
+            subject: String,
+            category: String,
+            purposes: String,
+            grounds: String,
+            collected_at: i64,
+            vault_until: Option<i64>,
+            sealed: Vec<u8>,
+            identifiers: Vec<Vec<u8>>,
+        }
+        let mut moving: Vec<Moving> = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get(0)?;
             let subject: String = r.try_get(1)?;
@@ -252,53 +265,83 @@ impl Store {
                 .split(',')
                 .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
                 .collect();
+            let grounds = grounds.join(",");
             let resealed = self
                 .vault
                 .key
                 .seal(&plain, vault_aad(id, &category).as_bytes())?;
-            let inserted = sqlx::query(
-                "INSERT INTO vault_records (source_id, subject_id, category, purposes, grounds, collected_at, vault_until, sealed, moved_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(&subject)
-            .bind(&category)
-            .bind(&purposes)
-            .bind(grounds.join(","))
-            .bind(r.try_get::<i64, _>(4)?)
-            .bind(r.try_get::<Option<i64>, _>(5)?)
-            .bind(resealed)
-            .bind(now)
-            .execute(&mut *vtx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                let vid: i64 = sqlx::query("SELECT id FROM vault_records WHERE source_id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *vtx)
-                    .await?
-                    .try_get(0)?;
-                if let Some(c) = policy.category(&category) {
-                    for f in &c.fields {
-                        let (Some(kind), Some(value)) = (
-                            f.identifier,
-                            fields.get(&f.id.value).and_then(|v| v.as_str()),
-                        ) else {
-                            continue;
-                        };
-                        let normalised = custode_domain::normalise_identifier(kind, value);
-                        sqlx::query(
-                            "INSERT INTO vault_identifiers (hash, record_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(self.vault.identifier_hash(kind_name(kind), &normalised))
-                        .bind(vid)
-                        .execute(&mut *vtx)
-                        .await?;
-                    }
+            let mut identifiers = Vec::new();
+            if let Some(c) = policy.category(&category) {
+                for f in &c.fields {
+                    let (Some(kind), Some(value)) = (
+                        f.identifier,
+                        fields.get(&f.id.value).and_then(|v| v.as_str()),
+                    ) else {
+                        continue;
+                    };
+                    let normalised = custode_domain::normalise_identifier(kind, value);
+                    identifiers.push(self.vault.identifier_hash(kind_name(kind), &normalised));
                 }
             }
             moved.push(id);
-            *by_ground.entry((category, grounds.join(","))).or_default() += 1;
+            *by_ground
+                .entry((category.clone(), grounds.clone()))
+                .or_default() += 1;
+            moving.push(Moving {
+                id,
+                subject,
+                category,
+                purposes,
+                grounds,
+                collected_at: r.try_get(4)?,
+                vault_until: r.try_get(5)?,
+                sealed: resealed,
+                identifiers,
+            });
+        }
+        let mut vtx = self.vault.pool.begin().await?;
+        for chunk in moving.chunks(200) {
+            // A record already copied by a move cut short is not copied again.
+            let sql = format!(
+                "INSERT INTO vault_records (source_id, subject_id, category, purposes, grounds, collected_at, vault_until, sealed, moved_at) \
+                 VALUES {} ON CONFLICT (source_id) DO NOTHING RETURNING id, source_id",
+                crate::values(self.vault.engine, chunk.len(), 9)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for m in chunk {
+                q = q
+                    .bind(m.id)
+                    .bind(m.subject.clone())
+                    .bind(m.category.clone())
+                    .bind(m.purposes.clone())
+                    .bind(m.grounds.clone())
+                    .bind(m.collected_at)
+                    .bind(m.vault_until)
+                    .bind(m.sealed.clone())
+                    .bind(now);
+            }
+            let inserted: std::collections::HashMap<i64, i64> = q
+                .fetch_all(&mut *vtx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(0)?)))
+                .collect::<Result<_, StoreError>>()?;
+            let links: Vec<(&Vec<u8>, i64)> = chunk
+                .iter()
+                .filter_map(|m| inserted.get(&m.id).map(|vid| (m, *vid)))
+                .flat_map(|(m, vid)| m.identifiers.iter().map(move |h| (h, vid)))
+                .collect();
+            for links in links.chunks(400) {
+                let sql = format!(
+                    "INSERT INTO vault_identifiers (hash, record_id) VALUES {} ON CONFLICT DO NOTHING",
+                    crate::values(self.vault.engine, links.len(), 2)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (hash, vid) in links {
+                    q = q.bind((*hash).clone()).bind(*vid);
+                }
+                q.execute(&mut *vtx).await?;
+            }
         }
         vtx.commit().await?;
         crate::delete_ids(
