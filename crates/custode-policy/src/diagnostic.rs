@@ -91,6 +91,23 @@ pub enum ProblemKind {
     Incomplete,
 }
 
+/// The kinds of mistake of one file format: each has a stable code, and
+/// the format a name for what does not load. The policy's and the systems
+/// files' reports are one type, [`FileError`], over their own kinds.
+pub trait Kind: Copy + fmt::Debug + PartialEq + Eq + Send + Sync + 'static {
+    /// What does not load, in "{file}: {WHAT} does not load".
+    const WHAT: &'static str;
+    /// The diagnostic code shown to the user.
+    fn code(self) -> &'static str;
+}
+
+impl Kind for ProblemKind {
+    const WHAT: &'static str = "the policy";
+    fn code(self) -> &'static str {
+        ProblemKind::code(self)
+    }
+}
+
 impl ProblemKind {
     /// The diagnostic code shown to the user.
     pub fn code(self) -> &'static str {
@@ -116,11 +133,11 @@ impl ProblemKind {
     }
 }
 
-/// One mistake in a policy file.
+/// One mistake in a file (a policy, unless another kind is given).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
+pub struct Problem<K = ProblemKind> {
     /// What kind of mistake.
-    pub kind: ProblemKind,
+    pub kind: K,
     /// What is wrong, in one sentence.
     pub message: String,
     /// Where.
@@ -129,9 +146,9 @@ pub struct Problem {
     pub help: Option<String>,
 }
 
-impl Problem {
+impl<K> Problem<K> {
     /// A problem without advice.
-    pub fn new(kind: ProblemKind, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(kind: K, span: Span, message: impl Into<String>) -> Self {
         Problem {
             kind,
             message: message.into(),
@@ -156,17 +173,21 @@ pub struct LineCol {
     pub column: usize,
 }
 
-/// Every problem of one policy file, reported together.
+/// Every problem of one file, reported together.
 #[derive(Clone, Debug)]
-pub struct PolicyError {
+pub struct FileError<K: Kind = ProblemKind> {
     name: String,
     source: Arc<str>,
-    problems: Vec<Problem>,
-    related: Vec<Related>,
+    problems: Vec<Problem<K>>,
+    related: Vec<Related<K>>,
 }
 
-impl PolicyError {
-    pub(crate) fn new(name: &str, source: &str, mut problems: Vec<Problem>) -> Self {
+/// Every problem of one policy file, reported together.
+pub type PolicyError = FileError<ProblemKind>;
+
+impl<K: Kind> FileError<K> {
+    /// The report of `problems` found in `source`, loaded as `name`.
+    pub fn new(name: &str, source: &str, mut problems: Vec<Problem<K>>) -> Self {
         problems.sort_by_key(|p| (p.span.start, p.span.end));
         problems.dedup();
         let source: Arc<str> = Arc::from(source);
@@ -177,7 +198,7 @@ impl PolicyError {
                 location: line_col(&source, p.span.start),
             })
             .collect();
-        PolicyError {
+        FileError {
             name: name.to_owned(),
             source,
             problems,
@@ -185,18 +206,18 @@ impl PolicyError {
         }
     }
 
-    /// The file name the policy was loaded under.
+    /// The file name it was loaded under.
     pub fn file_name(&self) -> &str {
         &self.name
     }
 
     /// The problems, in file order.
-    pub fn problems(&self) -> &[Problem] {
+    pub fn problems(&self) -> &[Problem<K>] {
         &self.problems
     }
 
     /// Where a problem starts, as line and column.
-    pub fn location(&self, problem: &Problem) -> LineCol {
+    pub fn location(&self, problem: &Problem<K>) -> LineCol {
         line_col(&self.source, problem.span.start)
     }
 
@@ -222,21 +243,22 @@ impl PolicyError {
     }
 }
 
-impl fmt::Display for PolicyError {
+impl<K: Kind> fmt::Display for FileError<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
         write!(
             f,
-            "{}: the policy does not load: {n} problem{}",
+            "{}: {} does not load: {n} problem{}",
             self.name,
+            K::WHAT,
             if n == 1 { "" } else { "s" }
         )
     }
 }
 
-impl std::error::Error for PolicyError {}
+impl<K: Kind> std::error::Error for FileError<K> {}
 
-impl miette::Diagnostic for PolicyError {
+impl<K: Kind> miette::Diagnostic for FileError<K> {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(self)
     }
@@ -248,7 +270,7 @@ impl miette::Diagnostic for PolicyError {
     }
 }
 
-impl miette::SourceCode for PolicyError {
+impl<K: Kind> miette::SourceCode for FileError<K> {
     fn read_span<'a>(
         &'a self,
         span: &miette::SourceSpan,
@@ -271,12 +293,12 @@ impl miette::SourceCode for PolicyError {
 
 /// A problem as miette sees it: one labelled span in the parent's source.
 #[derive(Clone, Debug)]
-struct Related {
-    problem: Problem,
+struct Related<K> {
+    problem: Problem<K>,
     location: LineCol,
 }
 
-impl fmt::Display for Related {
+impl<K> fmt::Display for Related<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -286,9 +308,9 @@ impl fmt::Display for Related {
     }
 }
 
-impl std::error::Error for Related {}
+impl<K: fmt::Debug> std::error::Error for Related<K> {}
 
-impl miette::Diagnostic for Related {
+impl<K: Kind> miette::Diagnostic for Related<K> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.problem.kind.code()))
     }

@@ -36,7 +36,7 @@ pub use access::{Held, access_summary};
 pub use answer::{
     AnswerFacts, KeptFact, answer_letter, code_message, extension_message, restriction_lift_message,
 };
-pub use diagnostic::{LineCol, Located, PolicyError, Problem, ProblemKind, Span};
+pub use diagnostic::{FileError, Kind, LineCol, Located, PolicyError, Problem, ProblemKind, Span};
 pub use doc::{Block, Document, Format, html_escape};
 pub use i18n::Catalog;
 pub use law::{digital_consent_age, has_adequacy_decision, is_eea};
