@@ -170,7 +170,7 @@ async fn main() {
                 .await
                 .expect("package");
             access.push(t.elapsed());
-            external_rows += zip.windows(12).filter(|w| w == b"\"customers\"").count();
+            external_rows += zip.windows(11).filter(|w| w == b"\"customers\"").count();
         } else {
             erasure.push(t.elapsed());
             let done = store.request(&sys, &id).await.expect("request");
