@@ -600,19 +600,8 @@ pub async fn lift_restriction(
         ));
     }
     let policy = state.store.policy();
-    let lang = match input.language.as_deref() {
-        None => policy.meta.languages[0],
-        Some(code) => code
-            .parse::<Lang>()
-            .ok()
-            .filter(|l| policy.meta.languages.contains(l))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "`{code}` is not a language of the policy ({})",
-                    policy.meta.language_codes()
-                ))
-            })?,
-    };
+    let lang = crate::requests::language(&state, input.language.as_deref())?
+        .unwrap_or(policy.meta.languages[0]);
     // The subject, in scope, and the state it is in, before any mail.
     if !state
         .store

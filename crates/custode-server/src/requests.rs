@@ -132,7 +132,8 @@ fn out(r: RequestSummary) -> RequestOut {
     }
 }
 
-fn language(
+/// A language code given by a caller, checked against the policy's.
+pub(crate) fn language(
     state: &AppState,
     code: Option<&str>,
 ) -> Result<Option<custode_policy::Lang>, ApiError> {

@@ -22,8 +22,17 @@ const STEP_PATIENCE: RetryPolicy = RetryPolicy {
     give_up_after: Duration::from_secs(3),
 };
 
-fn waiting(system: &str, outcome_error: &str) -> StoreError {
-    StoreError::Invalid(format!("system `{system}` is not done: {outcome_error}"))
+/// What a system did, or the error that makes the step wait and retry.
+fn done<T>(s: &custode_connectors::SystemResult<T>) -> Result<&T, StoreError> {
+    let why = match &s.outcome {
+        Outcome::Done(d) => return Ok(d),
+        Outcome::Pending(p) => &p.last_error,
+        Outcome::Failed(e) => e,
+    };
+    Err(StoreError::Invalid(format!(
+        "system `{}` is not done: {why}",
+        s.system
+    )))
 }
 
 impl Store {
@@ -79,11 +88,7 @@ impl Store {
         let mut tables = Vec::new();
         let mut csv = String::from("system,table,row,column,category,value\r\n");
         for s in &result.systems {
-            let found = match &s.outcome {
-                Outcome::Done(t) => t,
-                Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
-                Outcome::Failed(e) => return Err(waiting(&s.system, e)),
-            };
+            let found = done(s)?;
             for t in found {
                 for (n, row) in t.rows.iter().enumerate() {
                     for (c, value) in t.columns.iter().zip(row) {
@@ -134,11 +139,7 @@ impl Store {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut out = Vec::new();
         for s in &result.systems {
-            let done = match &s.outcome {
-                Outcome::Done(d) => d,
-                Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
-                Outcome::Failed(e) => return Err(waiting(&s.system, e)),
-            };
+            let done = done(s)?;
             out.push(json!({
                 "system": s.system,
                 "rows_found": done.found_rows,
@@ -177,11 +178,7 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             for s in &result.systems {
-                match &s.outcome {
-                    Outcome::Done(_) => {}
-                    Outcome::Pending(p) => return Err(waiting(&s.system, &p.last_error)),
-                    Outcome::Failed(e) => return Err(waiting(&s.system, e)),
-                }
+                done(s)?;
             }
         }
         Ok(())
