@@ -41,13 +41,7 @@ const ORDER: [Right; 7] = [
 pub fn steps(right: Right) -> &'static [&'static str] {
     match right {
         Right::Access | Right::Portability => &["package"],
-        Right::Erasure => &[
-            "external_systems",
-            "close_account",
-            "move_to_vault",
-            "erase",
-            "shred",
-        ],
+        Right::Erasure => &["external_systems", "erase", "shred"],
         Right::Rectification => &["rectify"],
         Right::Restriction => &["restrict"],
         Right::Objection => &["object"],
@@ -322,30 +316,8 @@ impl Store {
                 };
                 Some(json!({ "systems": systems }))
             }
-            (Right::Erasure, "close_account") => {
-                match self
-                    .record_life_event(
-                        &by,
-                        &request.subject,
-                        crate::LifeEvent::AccountClosed,
-                        None,
-                        &reason,
-                    )
-                    .await
-                {
-                    Ok(()) | Err(StoreError::Erased(_)) => {}
-                    Err(StoreError::Invalid(m)) if m.contains("already closed") => {}
-                    Err(e) => return Err(e),
-                }
-                None
-            }
-            (Right::Erasure, "move_to_vault") => {
-                // A short batch is the last one.
-                while self.move_to_vault(&by, 10_000).await? == 10_000 {}
-                None
-            }
             (Right::Erasure, "erase") => {
-                self.erase_step(&by, &request, claim).await?;
+                self.erase_step(&by, &request, claim, &reason).await?;
                 None
             }
             (Right::Erasure, "shred") => {
@@ -725,28 +697,55 @@ impl Store {
         )?)
     }
 
-    /// The erasure proper: what no legal obligation keeps goes; what one
-    /// keeps stays, serving only it, until its end. Progress and the
-    /// answer's figures are written in the same transaction.
+    /// The erasure proper, in one transaction with its progress: the
+    /// account is closed (starting the periods that run from closure), what
+    /// only a law still needs goes to the vault, what no legal obligation
+    /// keeps is deleted, and the rest stays, serving only that obligation,
+    /// until its end. Each record's retention is resolved once.
     async fn erase_step(
         &self,
         by: &Principal,
         request: &LoadedRequest,
         claim: &Claim,
+        reason: &str,
     ) -> Result<(), StoreError> {
         let policy = self.policy();
-        let vaulted = self.vault_lines_of(&request.subject).await?;
         let now = self.now();
+        let micros = to_micros(now);
         let mut tx = self.begin_write().await?;
         let key = request.subject_key;
+        let closed = sqlx::query(
+            "UPDATE subjects SET closed_at = $1 WHERE key = $2 AND closed_at IS NULL AND erased_at IS NULL",
+        )
+        .bind(micros)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let life = crate::retention::life_of(&mut tx, self.engine, key).await?;
         let rows = sqlx::query(
-            "SELECT id, category, purposes, collected_at FROM records WHERE subject_key = $1",
+            "SELECT id, category, purposes, collected_at, sealed FROM records WHERE subject_key = $1",
         )
         .bind(key)
         .fetch_all(&mut *tx)
         .await?;
+        if closed == 1 {
+            audit_log::append(
+                &mut tx,
+                self.engine,
+                micros,
+                &[Event {
+                    actor: by.id.clone(),
+                    action: Action::SubjectEvent,
+                    subject: Some(request.subject.to_string()),
+                    reason: Some(reason.to_owned()),
+                    detail: json!({ "event": crate::LifeEvent::AccountClosed.name(), "at": now.to_string(), "records_rescheduled": rows.len() }),
+                }],
+            )
+            .await?;
+        }
         let mut erase: Vec<i64> = Vec::new();
+        let mut to_vault: Vec<crate::vault::ToVault> = Vec::new();
         let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
         let mut kept: BTreeMap<(String, String), (u64, Option<Timestamp>)> = BTreeMap::new();
         let mut categories: BTreeSet<String> = BTreeSet::new();
@@ -754,6 +753,7 @@ impl Store {
             let id: i64 = r.try_get(0)?;
             let category: String = r.try_get(1)?;
             let purposes: String = r.try_get(2)?;
+            let collected = from_micros(r.try_get(3)?);
             categories.insert(category.clone());
             let legal: Vec<String> = purposes
                 .split(',')
@@ -768,21 +768,41 @@ impl Store {
                 erase.push(id);
                 continue;
             }
-            let resolved = custode_domain::retention::resolve(
-                &policy,
-                &legal,
-                from_micros(r.try_get(3)?),
-                &life,
-            );
+            let resolved = custode_domain::retention::resolve(&policy, &legal, collected, &life);
+            if resolved.vault_from.is_some_and(|from| from <= now) {
+                to_vault.push(crate::vault::ToVault {
+                    id,
+                    subject: request.subject.to_string(),
+                    category,
+                    purposes,
+                    collected_at: to_micros(collected),
+                    vault_until: resolved.vault_until.map(to_micros),
+                    sealed: r.try_get(4)?,
+                });
+                continue;
+            }
+            let grounds = legal.join(",");
+            let entry = kept.entry((category, grounds.clone())).or_insert((0, None));
+            entry.0 += 1;
+            entry.1 = entry.1.max(resolved.retain_until);
             held.push((
                 id,
-                legal.join(","),
+                grounds,
                 resolved.retain_until.map(to_micros),
                 resolved.rule,
             ));
-            let entry = kept.entry((category, legal.join(","))).or_insert((0, None));
-            entry.0 += 1;
-            entry.1 = entry.1.max(resolved.retain_until);
+        }
+        if !to_vault.is_empty() {
+            let (moved, by_ground) = self.copy_to_vault(to_vault).await?;
+            self.vaulted_in(
+                &mut tx,
+                by,
+                Some(&request.subject),
+                micros,
+                &moved,
+                &by_ground,
+            )
+            .await?;
         }
         for chunk in held.chunks(250) {
             let sql = format!(
@@ -808,6 +828,9 @@ impl Store {
             &erase,
         )
         .await?;
+        // Everything the vault holds for the subject, from this erasure or
+        // from earlier moves.
+        let vaulted = self.vault_lines_of(&request.subject).await?;
         for line in &vaulted {
             categories.insert(line.category.clone());
         }

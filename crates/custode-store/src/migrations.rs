@@ -265,6 +265,17 @@ CREATE TABLE request_exports (
 )
 "#,
     },
+    Migration {
+        version: 7,
+        name: "erasure in three steps",
+        // Closing the account, the vault move and the erasure became one
+        // step (old 1-3 are new 1, old 4 and after move down by two): a job
+        // cut short before an upgrade redoes at most that one step.
+        sql: r#"
+UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 THEN 1 ELSE step END
+WHERE right_name = 'erasure'
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -206,11 +206,21 @@ fn vault_aad(source_id: i64, category: &str) -> String {
     format!("vault|{source_id}|{category}")
 }
 
+/// A record of the main store on its way to the vault.
+pub(crate) struct ToVault {
+    pub(crate) id: i64,
+    pub(crate) subject: String,
+    pub(crate) category: String,
+    pub(crate) purposes: String,
+    pub(crate) collected_at: i64,
+    pub(crate) vault_until: Option<i64>,
+    pub(crate) sealed: Vec<u8>,
+}
+
 impl Store {
     /// Moves up to `limit` records that only vault purposes still need into
     /// the vault; returns how many moved.
     pub async fn move_to_vault(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
-        let policy = self.policy();
         let now = to_micros(self.now());
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
@@ -225,13 +235,41 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
-        let subjects: Vec<String> = rows
+        let due = rows
             .iter()
-            .map(|r| r.try_get::<String, _>(1))
-            .collect::<Result<_, _>>()?;
-        let refs: Vec<&str> = subjects.iter().map(String::as_str).collect();
-        let keys = self.keys.subject_keys(&refs).await?;
-        let mut moved: Vec<i64> = Vec::with_capacity(rows.len());
+            .map(|r| {
+                Ok(ToVault {
+                    id: r.try_get(0)?,
+                    subject: r.try_get(1)?,
+                    category: r.try_get(2)?,
+                    purposes: r.try_get(3)?,
+                    collected_at: r.try_get(4)?,
+                    vault_until: r.try_get(5)?,
+                    sealed: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (moved, by_ground) = self.copy_to_vault(due).await?;
+        self.vaulted_in(&mut tx, by, None, now, &moved, &by_ground)
+            .await?;
+        tx.commit().await?;
+        Ok(moved.len() as u64)
+    }
+
+    /// Copies records into the vault, resealed under the vault's key, and
+    /// commits the copy; returns the ids copied (now or by an earlier run
+    /// cut short) and their counts per category and grounds. The caller
+    /// holds the writers' lock and removes the sources with
+    /// [`Store::vaulted_in`] in its own transaction.
+    pub(crate) async fn copy_to_vault(
+        &self,
+        due: Vec<ToVault>,
+    ) -> Result<(Vec<i64>, BTreeMap<(String, String), u64>), StoreError> {
+        let policy = self.policy();
+        let now = to_micros(self.now());
+        let subjects: Vec<&str> = due.iter().map(|r| r.subject.as_str()).collect();
+        let keys = self.keys.subject_keys(&subjects).await?;
+        let mut moved: Vec<i64> = Vec::with_capacity(due.len());
         let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
         // Prepared first, then written in multi-row statements: a move is a
         // few round trips whatever its size.
@@ -246,22 +284,21 @@ impl Store {
             sealed: Vec<u8>,
             identifiers: Vec<Vec<u8>>,
         }
-        let mut moving: Vec<Moving> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get(0)?;
-            let subject: String = r.try_get(1)?;
-            let category: String = r.try_get(2)?;
-            let purposes: String = r.try_get(3)?;
-            let Some(key) = keys.get(&subject) else {
+        let mut moving: Vec<Moving> = Vec::with_capacity(due.len());
+        for r in due {
+            let Some(key) = keys.get(&r.subject) else {
                 continue;
             };
-            let sealed: Vec<u8> = r.try_get(6)?;
-            let plain = key.open(&sealed, format!("{subject}|{category}").as_bytes())?;
+            let plain = key.open(
+                &r.sealed,
+                format!("{}|{}", r.subject, r.category).as_bytes(),
+            )?;
             let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
                 .map_err(|e| {
                     StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
                 })?;
-            let grounds: Vec<&str> = purposes
+            let grounds: Vec<&str> = r
+                .purposes
                 .split(',')
                 .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
                 .collect();
@@ -269,9 +306,9 @@ impl Store {
             let resealed = self
                 .vault
                 .key
-                .seal(&plain, vault_aad(id, &category).as_bytes())?;
+                .seal(&plain, vault_aad(r.id, &r.category).as_bytes())?;
             let mut identifiers = Vec::new();
-            if let Some(c) = policy.category(&category) {
+            if let Some(c) = policy.category(&r.category) {
                 for f in &c.fields {
                     let (Some(kind), Some(value)) = (
                         f.identifier,
@@ -283,18 +320,18 @@ impl Store {
                     identifiers.push(self.vault.identifier_hash(kind_name(kind), &normalised));
                 }
             }
-            moved.push(id);
+            moved.push(r.id);
             *by_ground
-                .entry((category.clone(), grounds.clone()))
+                .entry((r.category.clone(), grounds.clone()))
                 .or_default() += 1;
             moving.push(Moving {
-                id,
-                subject,
-                category,
-                purposes,
+                id: r.id,
+                subject: r.subject,
+                category: r.category,
+                purposes: r.purposes,
                 grounds,
-                collected_at: r.try_get(4)?,
-                vault_until: r.try_get(5)?,
+                collected_at: r.collected_at,
+                vault_until: r.vault_until,
                 sealed: resealed,
                 identifiers,
             });
@@ -344,22 +381,39 @@ impl Store {
             }
         }
         vtx.commit().await?;
+        Ok((moved, by_ground))
+    }
+
+    /// The main store's half of a move: deletes the copied sources and
+    /// writes the retention report and the audit entry, in `tx`.
+    pub(crate) async fn vaulted_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        by: &Principal,
+        subject: Option<&SubjectId>,
+        now: i64,
+        moved: &[i64],
+        by_ground: &BTreeMap<(String, String), u64>,
+    ) -> Result<(), StoreError> {
+        if moved.is_empty() {
+            return Ok(());
+        }
         crate::delete_ids(
-            &mut tx,
+            tx,
             self.engine,
             "DELETE FROM records WHERE id IN ({ids})",
-            &moved,
+            moved,
         )
         .await?;
-        crate::retention::log_lines(&mut tx, now, "vaulted", &by_ground).await?;
+        crate::retention::log_lines(tx, now, "vaulted", by_ground).await?;
         audit_log::append(
-            &mut tx,
+            tx,
             self.engine,
             now,
             &[Event {
                 actor: by.id.clone(),
                 action: Action::RetentionVaulted,
-                subject: None,
+                subject: subject.map(SubjectId::to_string),
                 reason: Some("retention: only a legal obligation still needs them".to_owned()),
                 detail: json!({
                     "records": moved.len(),
@@ -368,8 +422,7 @@ impl Store {
             }],
         )
         .await?;
-        tx.commit().await?;
-        Ok(moved.len() as u64)
+        Ok(())
     }
 
     /// Settles the end of vault records still waiting for an event (a
