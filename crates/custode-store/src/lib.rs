@@ -301,7 +301,7 @@ fn not_found(what: &'static str, id: &str) -> StoreError {
     }
 }
 
-const RECORD_COLUMNS: usize = 12;
+pub(crate) const RECORD_COLUMNS: usize = 12;
 pub(crate) const RECORDS_PER_INSERT: usize = 500;
 
 impl Store {
@@ -755,7 +755,15 @@ impl Store {
         if let Some(direct) = &self.records_writer {
             let distinct: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
             return self
-                .write_records_sqlite(direct, by, reason, batch, (policy, policy_id), now, distinct)
+                .write_records_sqlite(
+                    direct,
+                    by,
+                    reason,
+                    batch,
+                    (policy, policy_id),
+                    now,
+                    distinct,
+                )
                 .await;
         }
         let mut tx = self.begin_write().await?;

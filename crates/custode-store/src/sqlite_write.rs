@@ -182,6 +182,15 @@ pub(crate) async fn finish(tx: WriteTx, batch: Batch) -> Result<u64, StoreError>
         .map_err(|e| StoreError::Invalid(format!("the SQLite writer failed: {e}")))?
 }
 
+/// An insert of `rows` records, with plain `?` parameters (see
+/// `crate::placeholders`).
+fn records_insert(rows: usize) -> String {
+    format!(
+        "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at, vault_from, vault_until, retain_rule) VALUES {}",
+        crate::values(crate::Engine::Sqlite, rows, crate::RECORD_COLUMNS)
+    )
+}
+
 fn write(tx: WriteTx, batch: Batch) -> Result<u64, StoreError> {
     let Batch {
         by,
@@ -215,28 +224,39 @@ fn write(tx: WriteTx, batch: Batch) -> Result<u64, StoreError> {
                 }
             }
         });
-        let mut insert = c.prepare_cached(
-            "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, policy_id, sealed, written_at, vault_from, vault_until, retain_rule) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
+        let mut one = c.prepare_cached(&records_insert(1))?;
+        let mut full = c.prepare_cached(&records_insert(crate::RECORDS_PER_INSERT))?;
         // On an error the receiver is dropped, which stops the producer.
         for prepared in chunks {
             let prepared: ingest::Prepared = prepared?;
-            for r in &prepared.rows {
-                insert.execute(params![
-                    r.subject_key,
-                    r.category,
-                    r.purposes,
-                    r.source,
-                    r.collected_at,
-                    r.retain_until,
-                    policy_id,
-                    r.sealed,
-                    now_us,
-                    r.vault_from,
-                    r.vault_until,
-                    r.rule,
-                ])?;
+            // A full chunk in one statement: a tenth of the per-statement
+            // work of row-by-row execution; a short last chunk row by row.
+            let (stmt, per_stmt) = if prepared.rows.len() == crate::RECORDS_PER_INSERT {
+                (&mut full, crate::RECORDS_PER_INSERT)
+            } else {
+                (&mut one, 1)
+            };
+            for rows in prepared.rows.chunks(per_stmt) {
+                let mut i = 0;
+                for r in rows {
+                    let mut bind = |v: &dyn rusqlite::ToSql| {
+                        i += 1;
+                        stmt.raw_bind_parameter(i, v)
+                    };
+                    bind(&r.subject_key)?;
+                    bind(&r.category)?;
+                    bind(&r.purposes)?;
+                    bind(&r.source)?;
+                    bind(&r.collected_at)?;
+                    bind(&r.retain_until)?;
+                    bind(&policy_id)?;
+                    bind(&r.sealed)?;
+                    bind(&now_us)?;
+                    bind(&r.vault_from)?;
+                    bind(&r.vault_until)?;
+                    bind(&r.rule)?;
+                }
+                stmt.raw_execute()?;
             }
             written += prepared.rows.len() as u64;
             identifiers.extend(prepared.identifiers);
