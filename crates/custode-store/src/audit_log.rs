@@ -115,6 +115,30 @@ pub(crate) async fn append(
     Ok(seq)
 }
 
+/// [`append`] on the direct SQLite writer (see `sqlite_write`), in its
+/// open transaction: the same rows, one cached statement per entry.
+pub(crate) fn append_direct(
+    c: &rusqlite::Connection,
+    at: i64,
+    events: &[Event],
+) -> Result<i64, StoreError> {
+    let (mut seq, mut prev): (i64, Vec<u8>) = c
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut insert = c.prepare_cached(
+        "INSERT INTO audit_log (seq, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for event in events {
+        seq += 1;
+        let e = Entry::chain(&prev, seq, at, event);
+        insert.execute(rusqlite::params![e.seq, e.body, e.prev_hash, e.hash])?;
+        prev = e.hash;
+    }
+    c.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")?
+        .execute(rusqlite::params![seq, prev])?;
+    Ok(seq)
+}
+
 fn entry(row: &AnyRow) -> Result<Entry, sqlx::Error> {
     Ok(Entry {
         seq: row.try_get(0)?,

@@ -108,7 +108,7 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// A database error on SQLite's direct read path.
+    /// A database error on SQLite's direct paths (reads, records writes).
     #[error("database error: {0}")]
     SqliteRead(#[from] rusqlite::Error),
 }

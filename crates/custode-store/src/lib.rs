@@ -26,6 +26,7 @@ mod principals;
 mod requests;
 mod retention;
 mod sqlite_read;
+mod sqlite_write;
 mod systems;
 mod vault;
 
@@ -169,6 +170,9 @@ pub struct Store {
     /// SQLite only: read-only connections for the hot read paths (see
     /// `sqlite_read`).
     reads: Option<Arc<sqlite_read::Readers>>,
+    /// SQLite only: the direct connection records are written through (see
+    /// `sqlite_write`).
+    records_writer: Option<sqlite_write::Writer>,
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
     keys: Keyring,
@@ -297,8 +301,8 @@ fn not_found(what: &'static str, id: &str) -> StoreError {
     }
 }
 
-const RECORD_COLUMNS: usize = 12;
-const RECORDS_PER_INSERT: usize = 500;
+pub(crate) const RECORD_COLUMNS: usize = 12;
+pub(crate) const RECORDS_PER_INSERT: usize = 500;
 
 impl Store {
     /// Opens (and on first start creates) the store: connects both
@@ -358,11 +362,18 @@ impl Store {
                 &config.database_url,
             )))
         });
+        let records_writer = match engine {
+            Engine::Sqlite => Some(sqlite_write::Writer::open(&engine::sqlite_path(
+                &config.database_url,
+            ))?),
+            Engine::Postgres => None,
+        };
         let store = Store {
             engine,
             db,
             writer,
             reads,
+            records_writer,
             audit_queue,
             keys,
             vault,
@@ -741,6 +752,20 @@ impl Store {
                 .filter(|s| seen.insert(*s))
                 .collect()
         };
+        if let Some(direct) = &self.records_writer {
+            let distinct: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
+            return self
+                .write_records_sqlite(
+                    direct,
+                    by,
+                    reason,
+                    batch,
+                    (policy, policy_id),
+                    now,
+                    distinct,
+                )
+                .await;
+        }
         let mut tx = self.begin_write().await?;
         let mut kinds = self.subjects_in_scope(&mut tx, by, &distinct).await?;
         if let Some(missing) = distinct.iter().find(|s| !kinds.contains_key(**s)) {
@@ -854,6 +879,60 @@ impl Store {
             .collect();
         audit_log::append(&mut tx, self.engine, now_us, &events).await?;
         tx.commit().await?;
+        Ok(written)
+    }
+
+    /// `write_records` on SQLite: the same steps in the same order, through
+    /// the direct writer connection.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_records_sqlite(
+        &self,
+        direct: &sqlite_write::Writer,
+        by: &Principal,
+        reason: &str,
+        batch: Vec<(SubjectId, NewRecord)>,
+        (policy, policy_id): (Arc<Policy>, i64),
+        now: Timestamp,
+        distinct: Vec<String>,
+    ) -> Result<u64, StoreError> {
+        // Held until the commit: sqlx's one writer connection waits for
+        // this transaction in the pool rather than on SQLite's busy handler.
+        let held = self.writer.acquire().await?;
+        let with_consents = retention::counts_from_withdrawal(&policy);
+        let (tx, scope) = direct
+            .begin(by.clone(), distinct.clone(), with_consents)
+            .await?;
+        let subjects = match scope {
+            sqlite_write::Scope::Found(subjects) => subjects,
+            sqlite_write::Scope::Missing(missing) => {
+                drop(tx);
+                drop(held);
+                self.audit_denied(by, Some(&missing), "records.write")
+                    .await?;
+                return Err(not_found("subject", &missing));
+            }
+        };
+        let ids: Vec<&str> = distinct.iter().map(String::as_str).collect();
+        let keys = self.keys.subject_keys(&ids).await?;
+        let ctx = ingest::Context {
+            policy,
+            subjects,
+            keys,
+            hasher: self.keys.hasher(),
+            now,
+        };
+        let written = sqlite_write::finish(
+            tx,
+            sqlite_write::Batch {
+                by: by.clone(),
+                reason: reason.to_owned(),
+                items: batch,
+                ctx,
+                policy_id,
+            },
+        )
+        .await?;
+        drop(held);
         Ok(written)
     }
 

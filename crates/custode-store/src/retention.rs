@@ -506,13 +506,18 @@ pub(crate) async fn consents_of(
         for r in q.fetch_all(&mut **tx).await? {
             let kind: String = r.try_get(2)?;
             let at = from_micros(r.try_get(3)?);
-            out.entry(r.try_get(0)?).or_default().insert(
-                r.try_get(1)?,
-                (kind != EventKind::Given.name()).then_some(at),
-            );
+            out.entry(r.try_get(0)?)
+                .or_default()
+                .insert(r.try_get(1)?, withdrawn_at(&kind, at));
         }
     }
     Ok(out)
+}
+
+/// What a consent event of `kind` at `at` leaves for retention: nothing
+/// when given, its time when withdrawn or expired.
+pub(crate) fn withdrawn_at(kind: &str, at: Timestamp) -> Option<Timestamp> {
+    (kind != EventKind::Given.name()).then_some(at)
 }
 
 /// Whether a policy has purposes kept "until N days after consent is
