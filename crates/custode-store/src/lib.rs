@@ -912,7 +912,7 @@ impl Store {
         by: &Principal,
         subject: &SubjectId,
         reason: &str,
-        open: fn(&Key, &SubjectId, &[SealedRow]) -> Result<Vec<T>, StoreError>,
+        open: OpenRecords<T>,
     ) -> Result<Vec<T>, StoreError> {
         // One query for the subject and its records, and the key store
         // asked at the same time: a read is two round trips, not four.
@@ -1297,6 +1297,9 @@ struct SealedRow {
     retain_until: Option<i64>,
     sealed: Vec<u8>,
 }
+
+/// Decrypts a subject's sealed rows into one kind of record.
+type OpenRecords<T> = fn(&Key, &SubjectId, &[SealedRow]) -> Result<Vec<T>, StoreError>;
 
 fn open_records_json(
     key: &Key,
