@@ -159,6 +159,25 @@ pub struct Record {
     pub retain_until: Option<Timestamp>,
 }
 
+/// A record, decrypted, its fields kept as the sealed JSON text.
+#[derive(Debug)]
+pub struct RecordJson {
+    /// Its id.
+    pub id: i64,
+    /// The category.
+    pub category: String,
+    /// The field values: one JSON object, as written (compact, keys sorted).
+    pub fields: Vec<u8>,
+    /// Where it came from.
+    pub source: String,
+    /// The purposes it serves.
+    pub purposes: Vec<String>,
+    /// When it was collected.
+    pub collected_at: Timestamp,
+    /// When it must be gone, if already known.
+    pub retain_until: Option<Timestamp>,
+}
+
 /// The store.
 pub struct Store {
     engine: Engine,
@@ -951,6 +970,29 @@ impl Store {
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<Record>, StoreError> {
+        self.read_records(by, subject, reason, open_records).await
+    }
+
+    /// [`Store::records`] with each record's fields left as the JSON object
+    /// that was sealed, for a caller that only passes them on (the HTTP
+    /// read): no parse into maps and no re-serialization. Audited the same.
+    pub async fn records_json(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+    ) -> Result<Vec<RecordJson>, StoreError> {
+        self.read_records(by, subject, reason, open_records_json)
+            .await
+    }
+
+    async fn read_records<T>(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+        open: OpenRecords<T>,
+    ) -> Result<Vec<T>, StoreError> {
         // One query for the subject and its records, and the key store
         // asked at the same time: a read is two round trips, not four.
         let wanted = [subject.as_str()];
@@ -973,7 +1015,7 @@ impl Store {
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-        let records = open_records(key, subject, &rows)?;
+        let records = open(key, subject, &rows)?;
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::RecordsRead,
@@ -1333,6 +1375,49 @@ struct SealedRow {
     collected_at: i64,
     retain_until: Option<i64>,
     sealed: Vec<u8>,
+}
+
+/// Decrypts a subject's sealed rows into one kind of record.
+type OpenRecords<T> = fn(&Key, &SubjectId, &[SealedRow]) -> Result<Vec<T>, StoreError>;
+
+fn open_records_json(
+    key: &Key,
+    subject: &SubjectId,
+    rows: &[SealedRow],
+) -> Result<Vec<RecordJson>, StoreError> {
+    let mut aad = format!("{subject}|");
+    let prefix = aad.len();
+    rows.iter()
+        .map(|r| {
+            aad.truncate(prefix);
+            aad.push_str(&r.category);
+            let fields = key.open(&r.sealed, aad.as_bytes())?;
+            // The seal proves the store wrote these bytes, and it writes
+            // only serialized maps; still, whatever is passed on verbatim is
+            // checked to be one JSON object (a syntax pass, no allocation).
+            if fields.first() != Some(&b'{')
+                || serde_json::from_slice::<serde::de::IgnoredAny>(&fields).is_err()
+            {
+                return Err(StoreError::Invalid(
+                    "record payload is not a JSON object".into(),
+                ));
+            }
+            Ok(RecordJson {
+                id: r.id,
+                category: r.category.clone(),
+                fields,
+                source: r.source.clone(),
+                purposes: r
+                    .purposes
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                collected_at: from_micros(r.collected_at),
+                retain_until: r.retain_until.map(from_micros),
+            })
+        })
+        .collect()
 }
 
 fn open_records(
