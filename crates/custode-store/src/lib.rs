@@ -140,15 +140,16 @@ pub struct SubjectSummary {
     pub erased_at: Option<Timestamp>,
 }
 
-/// A record as read back, decrypted.
+/// A record as read back, decrypted: its fields parsed into a map, or,
+/// as [`RecordJson`], kept as the JSON text that was sealed.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Record {
+pub struct Record<F = BTreeMap<String, serde_json::Value>> {
     /// Its id.
     pub id: i64,
     /// The category.
     pub category: String,
     /// Field values.
-    pub fields: BTreeMap<String, serde_json::Value>,
+    pub fields: F,
     /// Where it came from.
     pub source: String,
     /// The purposes it serves.
@@ -159,24 +160,9 @@ pub struct Record {
     pub retain_until: Option<Timestamp>,
 }
 
-/// A record, decrypted, its fields kept as the sealed JSON text.
-#[derive(Debug)]
-pub struct RecordJson {
-    /// Its id.
-    pub id: i64,
-    /// The category.
-    pub category: String,
-    /// The field values: one JSON object, as written (compact, keys sorted).
-    pub fields: Vec<u8>,
-    /// Where it came from.
-    pub source: String,
-    /// The purposes it serves.
-    pub purposes: Vec<String>,
-    /// When it was collected.
-    pub collected_at: Timestamp,
-    /// When it must be gone, if already known.
-    pub retain_until: Option<Timestamp>,
-}
+/// A record whose fields are one JSON object, as written (compact, keys
+/// sorted).
+pub type RecordJson = Record<Vec<u8>>;
 
 /// The store.
 pub struct Store {
@@ -886,16 +872,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        let events: Vec<Event> = per_subject
-            .into_iter()
-            .map(|(subject, (count, categories))| Event {
-                actor: by.id.clone(),
-                action: Action::RecordsWritten,
-                subject: Some(subject),
-                reason: Some(reason.to_owned()),
-                detail: json!({ "records": count, "categories": categories }),
-            })
-            .collect();
+        let events = written_events(by, reason, per_subject);
         audit_log::append(&mut tx, self.engine, now_us, &events).await?;
         tx.commit().await?;
         Ok(written)
@@ -970,7 +947,7 @@ impl Store {
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        self.read_records(by, subject, reason, open_records).await
+        self.read_records(by, subject, reason, parse_fields).await
     }
 
     /// [`Store::records`] with each record's fields left as the JSON object
@@ -982,17 +959,16 @@ impl Store {
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<RecordJson>, StoreError> {
-        self.read_records(by, subject, reason, open_records_json)
-            .await
+        self.read_records(by, subject, reason, json_fields).await
     }
 
-    async fn read_records<T>(
+    async fn read_records<F>(
         &self,
         by: &Principal,
         subject: &SubjectId,
         reason: &str,
-        open: OpenRecords<T>,
-    ) -> Result<Vec<T>, StoreError> {
+        fields: Fields<F>,
+    ) -> Result<Vec<Record<F>>, StoreError> {
         // One query for the subject and its records, and the key store
         // asked at the same time: a read is two round trips, not four.
         let wanted = [subject.as_str()];
@@ -1015,7 +991,7 @@ impl Store {
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-        let records = open(key, subject, &rows)?;
+        let records = open_records(key, subject, &rows, fields)?;
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::RecordsRead,
@@ -1377,54 +1353,54 @@ struct SealedRow {
     sealed: Vec<u8>,
 }
 
-/// Decrypts a subject's sealed rows into one kind of record.
-type OpenRecords<T> = fn(&Key, &SubjectId, &[SealedRow]) -> Result<Vec<T>, StoreError>;
-
-fn open_records_json(
-    key: &Key,
-    subject: &SubjectId,
-    rows: &[SealedRow],
-) -> Result<Vec<RecordJson>, StoreError> {
-    let mut aad = format!("{subject}|");
-    let prefix = aad.len();
-    rows.iter()
-        .map(|r| {
-            aad.truncate(prefix);
-            aad.push_str(&r.category);
-            let fields = key.open(&r.sealed, aad.as_bytes())?;
-            // The seal proves the store wrote these bytes, and it writes
-            // only serialized maps; still, whatever is passed on verbatim is
-            // checked to be one JSON object (a syntax pass, no allocation).
-            if fields.first() != Some(&b'{')
-                || serde_json::from_slice::<serde::de::IgnoredAny>(&fields).is_err()
-            {
-                return Err(StoreError::Invalid(
-                    "record payload is not a JSON object".into(),
-                ));
-            }
-            Ok(RecordJson {
-                id: r.id,
-                category: r.category.clone(),
-                fields,
-                source: r.source.clone(),
-                purposes: r
-                    .purposes
-                    .split(',')
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                collected_at: from_micros(r.collected_at),
-                retain_until: r.retain_until.map(from_micros),
-            })
+/// The audit entries of a batch write: one per subject, with how many
+/// records of which categories.
+pub(crate) fn written_events(
+    by: &Principal,
+    reason: &str,
+    per_subject: BTreeMap<String, (u64, std::collections::BTreeSet<String>)>,
+) -> Vec<Event> {
+    per_subject
+        .into_iter()
+        .map(|(subject, (count, categories))| Event {
+            actor: by.id.clone(),
+            action: Action::RecordsWritten,
+            subject: Some(subject),
+            reason: Some(reason.to_owned()),
+            detail: json!({ "records": count, "categories": categories }),
         })
         .collect()
 }
 
-fn open_records(
+/// How a record's decrypted fields are taken.
+type Fields<F> = fn(Vec<u8>) -> Result<F, StoreError>;
+
+fn parse_fields(plain: Vec<u8>) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+    serde_json::from_slice(&plain)
+        .map_err(|e| StoreError::Invalid(format!("record payload is not a JSON object: {e}")))
+}
+
+/// The seal proves the store wrote these bytes, and it writes only
+/// serialized maps; still, whatever is passed on verbatim is checked to be
+/// one JSON object (a syntax pass, no allocation).
+fn json_fields(plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if plain.first() != Some(&b'{')
+        || serde_json::from_slice::<serde::de::IgnoredAny>(&plain).is_err()
+    {
+        return Err(StoreError::Invalid(
+            "record payload is not a JSON object".into(),
+        ));
+    }
+    Ok(plain)
+}
+
+/// Decrypts a subject's sealed rows.
+fn open_records<F>(
     key: &Key,
     subject: &SubjectId,
     rows: &[SealedRow],
-) -> Result<Vec<Record>, StoreError> {
+    fields: Fields<F>,
+) -> Result<Vec<Record<F>>, StoreError> {
     // The associated data `subject|category`, built in one buffer.
     let mut aad = format!("{subject}|");
     let prefix = aad.len();
@@ -1432,15 +1408,10 @@ fn open_records(
         .map(|r| {
             aad.truncate(prefix);
             aad.push_str(&r.category);
-            let plain = key.open(&r.sealed, aad.as_bytes())?;
-            let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
-                .map_err(|e| {
-                    StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
-                })?;
             Ok(Record {
                 id: r.id,
                 category: r.category.clone(),
-                fields,
+                fields: fields(key.open(&r.sealed, aad.as_bytes())?)?,
                 source: r.source.clone(),
                 purposes: r
                     .purposes

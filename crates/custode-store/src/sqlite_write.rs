@@ -19,11 +19,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use custode_audit::{Action, Event};
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::{NewRecord, Principal, SubjectId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde_json::json;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{InScope, StoreError, ingest, retention};
@@ -284,16 +282,7 @@ fn write(tx: WriteTx, batch: Batch) -> Result<u64, StoreError> {
     for (hash, subject, kind) in &identifiers {
         insert.execute(params![hash, subject, kind])?;
     }
-    let events: Vec<Event> = per_subject
-        .into_iter()
-        .map(|(subject, (count, categories))| Event {
-            actor: by.id.clone(),
-            action: Action::RecordsWritten,
-            subject: Some(subject),
-            reason: Some(reason.clone()),
-            detail: json!({ "records": count, "categories": categories }),
-        })
-        .collect();
+    let events = crate::written_events(&by, &reason, per_subject);
     crate::audit_log::append_direct(c, now_us, &events)?;
     c.execute_batch("COMMIT")?;
     Ok(written)
