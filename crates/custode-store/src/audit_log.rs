@@ -25,6 +25,7 @@ pub(crate) type Pending = (Event, tokio::sync::oneshot::Sender<Result<(), String
 /// read is still audited before any datum is returned.
 pub(crate) fn spawn_batcher(
     pool: AnyPool,
+    direct: Option<crate::sqlite_write::Writer>,
     engine: Engine,
     clock: std::sync::Arc<dyn custode_domain::Clock>,
 ) -> tokio::sync::mpsc::Sender<Pending> {
@@ -41,6 +42,12 @@ pub(crate) fn spawn_batcher(
             let events: Vec<Event> = batch.iter().map(|(e, _)| e.clone()).collect();
             let at = custode_domain::clock::to_micros(clock.now());
             let result = async {
+                if let Some(direct) = &direct {
+                    // sqlx's writer is held meanwhile, so its writers wait
+                    // in the pool, not on SQLite's busy handler.
+                    let _held = pool.acquire().await?;
+                    return direct.append_audit(at, events).await;
+                }
                 let mut tx = pool.begin().await?;
                 lock(&mut tx).await?;
                 append(&mut tx, engine, at, &events).await?;

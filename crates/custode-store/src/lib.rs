@@ -355,7 +355,6 @@ impl Store {
         .await?;
         let vault =
             vault::Vault::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
-        let audit_queue = audit_log::spawn_batcher(writer.clone(), engine, clock.clone());
         let decisions = decisions::DecisionCache::new();
         let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
             .fetch_one(&db)
@@ -373,6 +372,12 @@ impl Store {
             ))?),
             Engine::Postgres => None,
         };
+        let audit_queue = audit_log::spawn_batcher(
+            writer.clone(),
+            records_writer.clone(),
+            engine,
+            clock.clone(),
+        );
         let store = Store {
             engine,
             db,
