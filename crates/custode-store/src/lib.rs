@@ -1381,7 +1381,14 @@ pub(crate) fn written_events(
 type Fields<F> = fn(Vec<u8>) -> Result<F, StoreError>;
 
 fn parse_fields(plain: Vec<u8>) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
-    serde_json::from_slice(&plain)
+    payload_fields(&plain)
+}
+
+/// A decrypted payload's fields.
+pub(crate) fn payload_fields(
+    plain: &[u8],
+) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+    serde_json::from_slice(plain)
         .map_err(|e| StoreError::Invalid(format!("record payload is not a JSON object: {e}")))
 }
 

@@ -293,10 +293,7 @@ impl Store {
                 &r.sealed,
                 format!("{}|{}", r.subject, r.category).as_bytes(),
             )?;
-            let fields: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&plain)
-                .map_err(|e| {
-                    StoreError::Invalid(format!("record payload is not a JSON object: {e}"))
-                })?;
+            let fields = crate::payload_fields(&plain)?;
             let grounds: Vec<&str> = r
                 .purposes
                 .split(',')
