@@ -28,9 +28,12 @@ pub(crate) fn spawn_batcher(
     direct: Option<crate::sqlite_write::Writer>,
     engine: Engine,
     clock: std::sync::Arc<dyn custode_domain::Clock>,
-) -> tokio::sync::mpsc::Sender<Pending> {
+) -> (
+    tokio::sync::mpsc::Sender<Pending>,
+    tokio::task::JoinHandle<()>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(10_000);
-    tokio::spawn(async move {
+    let batcher = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < 2_000 {
@@ -61,7 +64,7 @@ pub(crate) fn spawn_batcher(
             }
         }
     });
-    tx
+    (tx, batcher)
 }
 
 /// Creates the chain head on a new database.

@@ -180,6 +180,8 @@ pub struct Store {
     records_writer: Option<sqlite_write::Writer>,
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
+    /// The group commit's task: it ends once `audit_queue` is dropped.
+    audit_batcher: tokio::task::JoinHandle<()>,
     keys: Keyring,
     /// The vault: its own database and key.
     vault: vault::Vault,
@@ -372,7 +374,7 @@ impl Store {
             ))?),
             Engine::Postgres => None,
         };
-        let audit_queue = audit_log::spawn_batcher(
+        let (audit_queue, audit_batcher) = audit_log::spawn_batcher(
             writer.clone(),
             records_writer.clone(),
             engine,
@@ -385,6 +387,7 @@ impl Store {
             reads,
             records_writer,
             audit_queue,
+            audit_batcher,
             keys,
             vault,
             token_cache: std::sync::Mutex::new(HashMap::new()),
@@ -1316,6 +1319,10 @@ impl Store {
 
     /// Closes both databases cleanly.
     pub async fn close(self) {
+        // The group commit holds the direct writer: it ends first, so every
+        // connection to the files is closed when this returns.
+        drop(self.audit_queue);
+        let _ = self.audit_batcher.await;
         self.db.close().await;
         self.writer.close().await;
         self.keys.close().await;
