@@ -15,8 +15,8 @@
 
 pub mod totp;
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit};
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -124,31 +124,46 @@ impl Key {
         plaintext: &[u8],
         aad: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
-        let ct = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| CryptoError::Unseal)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        // One buffer, encrypted where it lies: no second copy of the text.
+        let mut out = Vec::with_capacity(SEAL_OVERHEAD + plaintext.len());
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
+        out.extend_from_slice(plaintext);
+        let tag = XChaCha20Poly1305::new((&self.0).into())
+            .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut out[NONCE_LEN..])
+            .map_err(|_| CryptoError::Unseal)?;
+        out.extend_from_slice(&tag);
         Ok(out)
     }
 
     /// Opens what [`Key::seal`] produced with the same `aad`.
     pub fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.open_owned(sealed.to_vec(), aad)
+    }
+
+    /// [`Key::open`] that decrypts in the sealed buffer itself and returns
+    /// it shortened to the plaintext: a read of many records allocates
+    /// nothing more per record. On failure the buffer is wiped, so no
+    /// partly decrypted bytes linger.
+    pub fn open_owned(&self, mut sealed: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         if sealed.len() < SEAL_OVERHEAD {
             return Err(CryptoError::Unseal);
         }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        XChaCha20Poly1305::new((&self.0).into())
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
-            .map_err(|_| CryptoError::Unseal)
+        let text_end = sealed.len() - TAG_LEN;
+        let (head, tag) = sealed.split_at_mut(text_end);
+        let (nonce, text) = head.split_at_mut(NONCE_LEN);
+        let opened = XChaCha20Poly1305::new((&self.0).into()).decrypt_in_place_detached(
+            XNonce::from_slice(nonce),
+            aad,
+            text,
+            Tag::from_slice(tag),
+        );
+        if opened.is_err() {
+            sealed.zeroize();
+            return Err(CryptoError::Unseal);
+        }
+        sealed.truncate(text_end);
+        sealed.drain(..NONCE_LEN);
+        Ok(sealed)
     }
 
     /// Wraps another key under this one, bound to a label (e.g. the subject

@@ -42,8 +42,10 @@ pub(crate) fn spawn_batcher(
                     Err(_) => break,
                 }
             }
-            let events: Vec<Event> = batch.iter().map(|(e, _)| e.clone()).collect();
+            let (events, waiting): (Vec<Event>, Vec<_>) = batch.into_iter().unzip();
             let at = custode_domain::clock::to_micros(clock.now());
+            let started = std::time::Instant::now();
+            let entries = events.len();
             let result = async {
                 if let Some(direct) = &direct {
                     // sqlx's writer is held meanwhile, so its writers wait
@@ -59,7 +61,13 @@ pub(crate) fn spawn_batcher(
             }
             .await
             .map_err(|e| e.to_string());
-            for (_, done) in batch {
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            if ms > 50.0 {
+                // Every read in the batch waited this long: the disk's sync
+                // stalled (see `wal` for what made it worse).
+                tracing::debug!(entries, ms, "slow audit group commit");
+            }
+            for done in waiting {
                 let _ = done.send(result.clone());
             }
         }

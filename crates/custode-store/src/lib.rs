@@ -29,6 +29,7 @@ mod sqlite_read;
 mod sqlite_write;
 mod systems;
 mod vault;
+mod wal;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -178,6 +179,8 @@ pub struct Store {
     /// SQLite only: the direct connection records are written through (see
     /// `sqlite_write`).
     records_writer: Option<sqlite_write::Writer>,
+    /// SQLite only: the thread that checkpoints the WAL (see `wal`).
+    checkpointer: Option<wal::Checkpointer>,
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
     /// The group commit's task: it ends once `audit_queue` is dropped.
@@ -368,11 +371,15 @@ impl Store {
                 &config.database_url,
             )))
         });
-        let records_writer = match engine {
-            Engine::Sqlite => Some(sqlite_write::Writer::open(&engine::sqlite_path(
-                &config.database_url,
-            ))?),
-            Engine::Postgres => None,
+        let (records_writer, checkpointer) = match engine {
+            Engine::Sqlite => {
+                let path = engine::sqlite_path(&config.database_url);
+                (
+                    Some(sqlite_write::Writer::open(&path)?),
+                    Some(wal::Checkpointer::start(&path)?),
+                )
+            }
+            Engine::Postgres => (None, None),
         };
         let (audit_queue, audit_batcher) = audit_log::spawn_batcher(
             writer.clone(),
@@ -386,6 +393,7 @@ impl Store {
             writer,
             reads,
             records_writer,
+            checkpointer,
             audit_queue,
             audit_batcher,
             keys,
@@ -999,7 +1007,7 @@ impl Store {
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
-        let records = open_records(key, subject, &rows, fields)?;
+        let records = open_records(key, subject, rows, fields)?;
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::RecordsRead,
@@ -1323,6 +1331,9 @@ impl Store {
         // connection to the files is closed when this returns.
         drop(self.audit_queue);
         let _ = self.audit_batcher.await;
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.stop();
+        }
         self.db.close().await;
         self.writer.close().await;
         self.keys.close().await;
@@ -1413,25 +1424,26 @@ fn json_fields(plain: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     Ok(plain)
 }
 
-/// Decrypts a subject's sealed rows.
+/// Decrypts a subject's sealed rows, each in its own buffer, and moves
+/// their strings into the records: nothing is copied twice.
 fn open_records<F>(
     key: &Key,
     subject: &SubjectId,
-    rows: &[SealedRow],
+    rows: Vec<SealedRow>,
     fields: Fields<F>,
 ) -> Result<Vec<Record<F>>, StoreError> {
     // The associated data `subject|category`, built in one buffer.
     let mut aad = format!("{subject}|");
     let prefix = aad.len();
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
             aad.truncate(prefix);
             aad.push_str(&r.category);
             Ok(Record {
                 id: r.id,
-                category: r.category.clone(),
-                fields: fields(key.open(&r.sealed, aad.as_bytes())?)?,
-                source: r.source.clone(),
+                fields: fields(key.open_owned(r.sealed, aad.as_bytes())?)?,
+                category: r.category,
+                source: r.source,
                 purposes: r
                     .purposes
                     .split(',')
