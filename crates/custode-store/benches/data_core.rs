@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
 use custode_store::{MasterKeySource, OpenMode, Store, StoreConfig};
 
+/// The allocator the `custode` binary ships with, so the figures are the
+/// product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Records per transaction; BENCH_BATCH overrides.
 fn batch_size() -> usize {
     std::env::var("BENCH_BATCH")

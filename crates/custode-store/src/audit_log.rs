@@ -64,7 +64,7 @@ pub(crate) fn spawn_batcher(
             let ms = started.elapsed().as_secs_f64() * 1e3;
             if ms > 50.0 {
                 // Every read in the batch waited this long: the disk's sync
-                // stalled (see `wal` for what made it worse).
+                // stalled, or the commit carried SQLite's WAL checkpoint.
                 tracing::debug!(entries, ms, "slow audit group commit");
             }
             for done in waiting {

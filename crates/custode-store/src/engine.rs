@@ -175,15 +175,11 @@ pub(crate) async fn connect(
                     // not in temporary files.
                     conn.execute("PRAGMA temp_store = MEMORY").await?;
                     if !secure_delete {
-                        // The main store's WAL is mostly copied back by a
-                        // thread of its own (see `wal`). The key store keeps
-                        // SQLite's default, so the WAL truncated at each
-                        // erasure stays small.
-                        conn.execute(sqlx::AssertSqlSafe(format!(
-                            "PRAGMA wal_autocheckpoint = {}",
-                            crate::wal::AUTOCHECKPOINT_FRAMES
-                        )))
-                        .await?;
+                        // Checkpoint every ~64 MiB of WAL rather than 4 MiB:
+                        // a page rewritten by many batches reaches the file
+                        // once. The key store keeps the default, so the WAL
+                        // truncated at each erasure stays small.
+                        conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
                     }
                     if secure_delete {
                         conn.execute("PRAGMA secure_delete = ON").await?;

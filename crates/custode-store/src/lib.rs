@@ -29,7 +29,6 @@ mod sqlite_read;
 mod sqlite_write;
 mod systems;
 mod vault;
-mod wal;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -179,8 +178,6 @@ pub struct Store {
     /// SQLite only: the direct connection records are written through (see
     /// `sqlite_write`).
     records_writer: Option<sqlite_write::Writer>,
-    /// SQLite only: the thread that checkpoints the WAL (see `wal`).
-    checkpointer: Option<wal::Checkpointer>,
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
     /// The group commit's task: it ends once `audit_queue` is dropped.
@@ -371,15 +368,11 @@ impl Store {
                 &config.database_url,
             )))
         });
-        let (records_writer, checkpointer) = match engine {
-            Engine::Sqlite => {
-                let path = engine::sqlite_path(&config.database_url);
-                (
-                    Some(sqlite_write::Writer::open(&path)?),
-                    Some(wal::Checkpointer::start(&path)?),
-                )
-            }
-            Engine::Postgres => (None, None),
+        let records_writer = match engine {
+            Engine::Sqlite => Some(sqlite_write::Writer::open(&engine::sqlite_path(
+                &config.database_url,
+            ))?),
+            Engine::Postgres => None,
         };
         let (audit_queue, audit_batcher) = audit_log::spawn_batcher(
             writer.clone(),
@@ -393,7 +386,6 @@ impl Store {
             writer,
             reads,
             records_writer,
-            checkpointer,
             audit_queue,
             audit_batcher,
             keys,
@@ -1331,9 +1323,6 @@ impl Store {
         // connection to the files is closed when this returns.
         drop(self.audit_queue);
         let _ = self.audit_batcher.await;
-        if let Some(checkpointer) = self.checkpointer {
-            checkpointer.stop();
-        }
         self.db.close().await;
         self.writer.close().await;
         self.keys.close().await;

@@ -41,7 +41,7 @@ impl Writer {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.execute_batch(&format!(
+        conn.execute_batch(
             "PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = FULL; \
              PRAGMA busy_timeout = 10000; \
@@ -49,9 +49,8 @@ impl Writer {
              PRAGMA cache_size = -65536; \
              PRAGMA mmap_size = 1073741824; \
              PRAGMA temp_store = MEMORY; \
-             PRAGMA wal_autocheckpoint = {};",
-            crate::wal::AUTOCHECKPOINT_FRAMES
-        ))?;
+             PRAGMA wal_autocheckpoint = 16384;",
+        )?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(Writer {
             conn: Arc::new(Mutex::new(conn)),
