@@ -614,7 +614,7 @@ async fn setup_token_works_once_and_tokens_can_be_revoked() {
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let admin: serde_json::Value = serde_json::from_str(&text).expect("json");
     let admin_token = admin["token"].as_str().expect("token").to_owned();
-    let (status, _, _) = call(
+    let (status, _, text) = call(
         &w.app,
         Method::POST,
         "/api/v1/setup",
@@ -626,6 +626,12 @@ async fn setup_token_works_once_and_tokens_can_be_revoked() {
         status,
         StatusCode::UNAUTHORIZED,
         "the setup token works once"
+    );
+    let problem: serde_json::Value = serde_json::from_str(&text).expect("problem document");
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("setup token") && !detail.contains("Bearer"),
+        "a spent setup token is explained as such, not as a bad API token: {detail}"
     );
     assert!(
         w.store.setup_token().await.expect("setup").is_none(),
