@@ -19,6 +19,7 @@ pub use access::{Operation, may};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{SubjectId, TenantId};
 pub use records::{
-    CheckedRecord, NewRecord, RecordError, normalise_identifier, retention_end, zone_for,
+    CheckedRecord, NewRecord, RecordError, identifiers_in, normalise_identifier, retention_end,
+    zone_for,
 };
 pub use scope::{Principal, Role, Scope, TenantKind};

@@ -187,6 +187,30 @@ impl NewRecord {
     }
 }
 
+/// The identifiers (kind, canonical value) that a stored record of
+/// `category` carries: its identifier fields with a non-empty text. Unlike
+/// [`NewRecord::check`], nothing is refused, since the record was accepted
+/// when written (under this or an earlier policy).
+pub fn identifiers_in(
+    policy: &Policy,
+    category: &str,
+    fields: &BTreeMap<String, serde_json::Value>,
+) -> Vec<(&'static str, String)> {
+    let Some(category) = policy.category(category) else {
+        return Vec::new();
+    };
+    category
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let kind = f.identifier?;
+            let text = fields.get(&f.id.value)?.as_str()?;
+            (!text.trim().is_empty())
+                .then(|| (identifier_name(kind), normalise_identifier(kind, text)))
+        })
+        .collect()
+}
+
 fn identifier_name(kind: IdentifierKind) -> &'static str {
     IdentifierKind::ALL
         .iter()

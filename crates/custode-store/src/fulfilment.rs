@@ -907,6 +907,8 @@ impl Store {
             .try_get(0)?;
         let mut events = Vec::new();
         let mut categories = BTreeSet::new();
+        // Identifiers the corrections took out of a record.
+        let mut replaced = BTreeSet::new();
         for c in &claim.input.corrections {
             let row = sqlx::query(
                 "SELECT category, sealed, source, purposes FROM records WHERE id = $1 AND subject_key = $2",
@@ -928,6 +930,12 @@ impl Store {
                     .map_err(|e| StoreError::Invalid(format!("record {}: {e}", c.record)))?;
             let mut after = before.clone();
             after.extend(c.fields.clone());
+            let kept = custode_domain::identifiers_in(&policy, &category, &after);
+            replaced.extend(
+                custode_domain::identifiers_in(&policy, &category, &before)
+                    .into_iter()
+                    .filter(|i| !kept.contains(i)),
+            );
             let checked = NewRecord {
                 category: category.clone(),
                 fields: after.clone(),
@@ -981,6 +989,8 @@ impl Store {
                 }),
             });
         }
+        self.forget_identifiers(&mut tx, request, &key, replaced)
+            .await?;
         audit_log::append(&mut tx, self.engine, to_micros(now), &events).await?;
         let result = json!({
             "rectified": claim.input.corrections.len(),
@@ -990,6 +1000,47 @@ impl Store {
             .await?;
         tx.commit().await?;
         self.decisions.invalidate(request.subject.as_str());
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Drops the look-up hashes of `replaced` identifiers that no record of
+    /// the subject carries any more, so a corrected e-mail or phone number
+    /// no longer finds the subject (it may be someone else's). Runs in the
+    /// rectification's transaction, after its records are rewritten.
+    async fn forget_identifiers(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        request: &LoadedRequest,
+        key: &custode_crypto::Key,
+        mut replaced: BTreeSet<(&'static str, String)>,
+    ) -> Result<(), StoreError> {
+        if replaced.is_empty() {
+            return Ok(());
+        }
+        let policy = self.policy();
+        let rows = sqlx::query("SELECT category, sealed FROM records WHERE subject_key = $1")
+            .bind(request.subject_key)
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in rows {
+            let category: String = row.try_get(0)?;
+            let aad = format!("{}|{}", request.subject, category);
+            let fields =
+                crate::payload_fields(&key.open(&row.try_get::<Vec<u8>, _>(1)?, aad.as_bytes())?)?;
+            for still in custode_domain::identifiers_in(&policy, &category, &fields) {
+                replaced.remove(&still);
+            }
+        }
+        let hasher = self.keys.hasher();
+        for (kind, value) in replaced {
+            sqlx::query("DELETE FROM identifiers WHERE hash = $1 AND subject_key = $2")
+                .bind(crate::ingest::identifier_hash(&hasher, kind, &value))
+                .bind(request.subject_key)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 }

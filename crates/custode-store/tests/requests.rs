@@ -1038,3 +1038,78 @@ item = "billing.invoices"
         .expect("drop");
     store.close().await;
 }
+
+on_both_engines!(a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it);
+async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it(env: &Env) {
+    use custode_policy::IdentifierKind::Email;
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let field = policy
+        .category("contact")
+        .expect("contact category")
+        .fields
+        .iter()
+        .find(|f| f.identifier == Some(Email))
+        .expect("an e-mail field")
+        .id
+        .value
+        .clone();
+    // `kept` has two records with the old address, `moved` one.
+    let kept = subject(&store, &t).await;
+    let moved = subject(&store, &t).await;
+    store
+        .write_records(
+            &sys,
+            "signup",
+            vec![
+                (kept.clone(), record(&policy, "contact")),
+                (kept.clone(), record(&policy, "contact")),
+                (moved.clone(), record(&policy, "contact")),
+            ],
+        )
+        .await
+        .expect("write");
+    let find = |address: &'static str| {
+        let (store, dpo) = (&store, &dpo);
+        async move {
+            let mut found = store
+                .find_subjects(dpo, Email, address)
+                .await
+                .expect("find");
+            found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            found
+        }
+    };
+    let mut both = vec![kept.clone(), moved.clone()];
+    both.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(find("erase.me@example.org").await, both);
+    for s in [&kept, &moved] {
+        let first = store.records(&dpo, s, "check").await.expect("read")[0].id;
+        let req = store
+            .file_request(&dpo, request(s, &[Right::Rectification]))
+            .await
+            .expect("file");
+        verify_by_document(&store, &dpo, &req.id).await;
+        let input = FulfilmentInput {
+            corrections: vec![custode_store::Correction {
+                record: first,
+                fields: [(
+                    field.clone(),
+                    serde_json::json!("Right.Address@Example.org"),
+                )]
+                .into(),
+            }],
+            ..Default::default()
+        };
+        let done = fulfil(&store, &dpo, &req.id, input).await;
+        assert_eq!(job(&done, "rectification")["rectified"], 1);
+    }
+    // The old address still finds `kept` (its second record carries it),
+    // no longer `moved`; the corrected one finds both.
+    assert_eq!(find("erase.me@example.org").await, vec![kept.clone()]);
+    assert_eq!(find(" right.address@example.org").await, both);
+    store.close().await;
+}
