@@ -123,7 +123,6 @@ impl NewRecord {
         if self.fields.is_empty() {
             return Err(RecordError::Empty(self.category));
         }
-        let mut identifiers = Vec::new();
         for (name, value) in &self.fields {
             let Some(field) = category.fields.iter().find(|f| &f.id.value == name) else {
                 return Err(RecordError::UnknownField {
@@ -137,17 +136,16 @@ impl NewRecord {
                         .join(", "),
                 });
             };
-            if let Some(kind) = field.identifier {
-                let kind_name = identifier_name(kind);
-                let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
-                    return Err(RecordError::BadIdentifier {
-                        field: name.clone(),
-                        kind: kind_name,
-                    });
-                };
-                identifiers.push((kind_name, normalise_identifier(kind, text)));
+            if let Some(kind) = field.identifier
+                && value.as_str().is_none_or(|t| t.trim().is_empty())
+            {
+                return Err(RecordError::BadIdentifier {
+                    field: name.clone(),
+                    kind: identifier_name(kind),
+                });
             }
         }
+        let identifiers = identifiers_of(category, &self.fields);
         let covering: Vec<&custode_policy::Purpose> = policy
             .purposes_of_category(&self.category)
             .filter(|p| p.subjects.iter().any(|s| s.value == subject_kind))
@@ -196,9 +194,17 @@ pub fn identifiers_in(
     category: &str,
     fields: &BTreeMap<String, serde_json::Value>,
 ) -> Vec<(&'static str, String)> {
-    let Some(category) = policy.category(category) else {
-        return Vec::new();
-    };
+    policy
+        .category(category)
+        .map_or_else(Vec::new, |c| identifiers_of(c, fields))
+}
+
+/// What [`NewRecord::check`] indexes and [`identifiers_in`] finds: one
+/// definition of a record's identifiers.
+fn identifiers_of(
+    category: &custode_policy::Category,
+    fields: &BTreeMap<String, serde_json::Value>,
+) -> Vec<(&'static str, String)> {
     category
         .fields
         .iter()

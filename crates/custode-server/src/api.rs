@@ -687,19 +687,7 @@ pub async fn setup(
     let _user = state
         .store
         .complete_setup(&s.setup_token, &s.username, &s.password)
-        .await
-        .map_err(|e| match e {
-            // The generic 401 speaks of API tokens; here the caller holds a
-            // setup token and needs to know how to get a valid one.
-            custode_store::StoreError::Unauthenticated => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Setup token not valid",
-                "the setup token is wrong or already used. `custode serve` prints one when it \
-                 starts with no user yet (a new one at most once an hour); once an administrator \
-                 exists, log in instead",
-            ),
-            e => e.into(),
-        })?;
+        .await?;
     let admin = state
         .store
         .authenticate_password(&s.username, &s.password)

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use custode_store::StoreError;
+use custode_store::{Credential, StoreError};
 use serde::Serialize;
 
 /// An error on its way to becoming a problem document.
@@ -46,13 +46,42 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "Bad request", detail)
     }
 
-    /// 401: no or bad credentials.
+    /// 401: no credentials at all.
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "Not authenticated",
-            "send a valid API token as `Authorization: Bearer cus_...`",
+            "send an API token as `Authorization: Bearer cus_...`, or the session cookie \
+             that POST /api/v1/login sets",
         )
+    }
+
+    /// 401: the credential of this kind was refused; says how to get a
+    /// valid one.
+    pub fn refused(credential: Credential) -> Self {
+        let (title, detail) = match credential {
+            Credential::ApiToken => (
+                "Not authenticated",
+                "the API token is wrong, expired or revoked: send a valid one as \
+                 `Authorization: Bearer cus_...`",
+            ),
+            Credential::Session => (
+                "Not authenticated",
+                "the session has ended, or its `X-CSRF-Token` does not match: log in again \
+                 (POST /api/v1/login)",
+            ),
+            Credential::Login => (
+                "Login refused",
+                "the user name, password or second-factor code is wrong",
+            ),
+            Credential::SetupToken => (
+                "Setup token not valid",
+                "the setup token is wrong or already used. `custode serve` prints one when it \
+                 starts with no user yet (a new one at most once an hour); once an \
+                 administrator exists, log in instead",
+            ),
+        };
+        Self::new(StatusCode::UNAUTHORIZED, title, detail)
     }
 
     /// 403: the role may not do this.
@@ -78,7 +107,7 @@ impl From<StoreError> for ApiError {
                 e.to_string(),
             ),
             StoreError::Conflict(_) => Self::new(StatusCode::CONFLICT, "Conflict", e.to_string()),
-            StoreError::Unauthenticated => ApiError::unauthenticated(),
+            StoreError::Unauthenticated(credential) => ApiError::refused(*credential),
             StoreError::Forbidden(_) => {
                 Self::new(StatusCode::FORBIDDEN, "Forbidden", e.to_string())
             }

@@ -62,10 +62,11 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
-    /// The credentials are wrong, expired or revoked (one answer for all,
-    /// so nothing can be learnt by trying).
+    /// The credentials are wrong, expired or revoked (one answer for all
+    /// of a kind, so nothing can be learnt by trying). Says which kind was
+    /// refused, so the answer can say how to get a valid one.
     #[error("the credentials are not valid")]
-    Unauthenticated,
+    Unauthenticated(Credential),
     /// A privileged role must log in with a second factor it has not
     /// enrolled yet.
     #[error(
@@ -111,4 +112,18 @@ pub enum StoreError {
     /// A database error on SQLite's direct paths (reads, records writes).
     #[error("database error: {0}")]
     SqliteRead(#[from] rusqlite::Error),
+}
+
+/// A kind of credential a caller presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An API token (`Authorization: Bearer`).
+    ApiToken,
+    /// A browser session cookie, with its anti-CSRF token.
+    Session,
+    /// A user name, password and, for privileged roles, a second factor:
+    /// which of them was wrong is not said.
+    Login,
+    /// The one-time token that creates the first administrator.
+    SetupToken,
 }

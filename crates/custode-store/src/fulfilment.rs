@@ -930,12 +930,6 @@ impl Store {
                     .map_err(|e| StoreError::Invalid(format!("record {}: {e}", c.record)))?;
             let mut after = before.clone();
             after.extend(c.fields.clone());
-            let kept = custode_domain::identifiers_in(&policy, &category, &after);
-            replaced.extend(
-                custode_domain::identifiers_in(&policy, &category, &before)
-                    .into_iter()
-                    .filter(|i| !kept.contains(i)),
-            );
             let checked = NewRecord {
                 category: category.clone(),
                 fields: after.clone(),
@@ -949,6 +943,11 @@ impl Store {
             }
             .check(&policy, &kind, now)
             .map_err(|e| StoreError::Invalid(format!("record {}: {e}", c.record)))?;
+            replaced.extend(
+                custode_domain::identifiers_in(&policy, &category, &before)
+                    .into_iter()
+                    .filter(|i| !checked.identifiers.contains(i)),
+            );
             let sealed = key.seal(&checked.payload, aad.as_bytes())?;
             sqlx::query("UPDATE records SET sealed = $1 WHERE id = $2")
                 .bind(sealed)
@@ -1002,9 +1001,7 @@ impl Store {
         self.decisions.invalidate(request.subject.as_str());
         Ok(())
     }
-}
 
-impl Store {
     /// Drops the look-up hashes of `replaced` identifiers that no record of
     /// the subject carries any more, so a corrected e-mail or phone number
     /// no longer finds the subject (it may be someone else's). Runs in the
@@ -1027,8 +1024,7 @@ impl Store {
         for row in rows {
             let category: String = row.try_get(0)?;
             let aad = format!("{}|{}", request.subject, category);
-            let fields =
-                crate::payload_fields(&key.open(&row.try_get::<Vec<u8>, _>(1)?, aad.as_bytes())?)?;
+            let fields = crate::payload_fields(&key.open_owned(row.try_get(1)?, aad.as_bytes())?)?;
             for still in custode_domain::identifiers_in(&policy, &category, &fields) {
                 replaced.remove(&still);
             }

@@ -45,7 +45,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode, redact};
-pub use error::StoreError;
+pub use error::{Credential, StoreError};
 pub use fulfilment::{
     Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, recipients_to_tell,
     steps,

@@ -15,7 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::{Store, StoreError, audit_log};
+use crate::{Credential, Store, StoreError, audit_log};
 
 /// Argon2id with OWASP's minimum cost for interactive logins (19 MiB, 2 passes).
 fn argon2() -> Argon2<'static> {
@@ -148,7 +148,7 @@ impl Store {
             .transpose()?
             .is_some_and(|stored| constant_time_eq(&stored, &hash));
         if !valid {
-            return Err(StoreError::Unauthenticated);
+            return Err(StoreError::Unauthenticated(Credential::SetupToken));
         }
         sqlx::query("UPDATE setup_tokens SET used_at = $1")
             .bind(to_micros(self.now()))
@@ -290,11 +290,11 @@ impl Store {
                     r.try_get(3)?,
                     r.try_get(4)?,
                 )
-                .ok_or(StoreError::Unauthenticated)
+                .ok_or(StoreError::Unauthenticated(Credential::Login))
             }
             _ => {
                 self.audit_failed_login(username).await?;
-                Err(StoreError::Unauthenticated)
+                Err(StoreError::Unauthenticated(Credential::Login))
             }
         }
     }
@@ -372,10 +372,10 @@ impl Store {
     /// instance within that time.
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, StoreError> {
         let Some((id, secret)) = token.strip_prefix("cus_").and_then(|t| t.split_once('.')) else {
-            return Err(StoreError::Unauthenticated);
+            return Err(StoreError::Unauthenticated(Credential::ApiToken));
         };
         if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Unauthenticated);
+            return Err(StoreError::Unauthenticated(Credential::ApiToken));
         }
         let presented = secret_hash(secret);
         {
@@ -394,13 +394,13 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.db)
         .await?
-        .ok_or(StoreError::Unauthenticated)?;
+        .ok_or(StoreError::Unauthenticated(Credential::ApiToken))?;
         let stored: Vec<u8> = row.try_get(0)?;
         let expires: Option<i64> = row.try_get(4)?;
         let revoked: Option<i64> = row.try_get(5)?;
         let live = revoked.is_none() && expires.is_none_or(|e| e > to_micros(self.now()));
         if !constant_time_eq(&stored, &presented) || !live {
-            return Err(StoreError::Unauthenticated);
+            return Err(StoreError::Unauthenticated(Credential::ApiToken));
         }
         let found = principal(
             format!("token:{id}"),
@@ -408,7 +408,7 @@ impl Store {
             row.try_get(2)?,
             row.try_get(3)?,
         )
-        .ok_or(StoreError::Unauthenticated)?;
+        .ok_or(StoreError::Unauthenticated(Credential::ApiToken))?;
         let mut cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= TOKEN_CACHE_MAX {
             cache.retain(|_, t| t.checked_at.elapsed() < TOKEN_CACHE_TTL);
@@ -492,8 +492,8 @@ impl Store {
         };
         let now = self.now();
         let secs = u64::try_from(now.as_second()).unwrap_or(0);
-        let step =
-            custode_crypto::totp::check(&secret, code, secs).ok_or(StoreError::Unauthenticated)?;
+        let step = custode_crypto::totp::check(&secret, code, secs)
+            .ok_or(StoreError::Unauthenticated(Credential::Login))?;
         let step = i64::try_from(step).unwrap_or(i64::MAX);
         if self
             .keys
@@ -502,7 +502,7 @@ impl Store {
         {
             Ok(())
         } else {
-            Err(StoreError::Unauthenticated)
+            Err(StoreError::Unauthenticated(Credential::Login))
         }
     }
 
@@ -538,7 +538,7 @@ impl Store {
             }
             let checked = match totp {
                 Some(code) => self.check_totp(&user_id, code).await,
-                None => Err(StoreError::Unauthenticated),
+                None => Err(StoreError::Unauthenticated(Credential::Login)),
             };
             if let Err(e) = checked {
                 self.audit_failed_login(username).await?;
@@ -601,16 +601,16 @@ impl Store {
         .bind(secret_hash(id))
         .fetch_optional(&self.db)
         .await?
-        .ok_or(StoreError::Unauthenticated)?;
+        .ok_or(StoreError::Unauthenticated(Credential::Session))?;
         let expires: i64 = row.try_get(5)?;
         let ended: Option<i64> = row.try_get(6)?;
         if ended.is_some() || expires <= to_micros(self.now()) {
-            return Err(StoreError::Unauthenticated);
+            return Err(StoreError::Unauthenticated(Credential::Session));
         }
         if let Some(csrf) = csrf {
             let stored: Vec<u8> = row.try_get(0)?;
             if !constant_time_eq(&stored, &secret_hash(csrf)) {
-                return Err(StoreError::Unauthenticated);
+                return Err(StoreError::Unauthenticated(Credential::Session));
             }
         }
         let user: String = row.try_get(1)?;
@@ -620,7 +620,7 @@ impl Store {
             row.try_get(3)?,
             row.try_get(4)?,
         )
-        .ok_or(StoreError::Unauthenticated)
+        .ok_or(StoreError::Unauthenticated(Credential::Session))
     }
 
     /// Ends a session (logout).
