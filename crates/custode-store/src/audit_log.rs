@@ -23,6 +23,14 @@ pub(crate) type Pending = (Event, tokio::sync::oneshot::Sender<Result<(), String
 /// appended in one transaction, so one fsync serves many requests. Each
 /// caller waits for its own entry to be durable before it goes on, so a
 /// read is still audited before any datum is returned.
+///
+/// On SQLite the group commit also keeps the WAL short: every
+/// [`COMMITS_PER_CHECKPOINT`] commits, a backfill copies the log into the
+/// main file beside the commits, then a short restart under the write lock
+/// lets the log start over. SQLite's own checkpoint, which runs inside the
+/// commit that crosses its threshold, would hold every waiting read for
+/// the whole copy and sync (a hundred milliseconds and more); it still
+/// runs for bulk record writes, whose batches are not waited on one by one.
 pub(crate) fn spawn_batcher(
     pool: AnyPool,
     direct: Option<crate::sqlite_write::Writer>,
@@ -34,7 +42,33 @@ pub(crate) fn spawn_batcher(
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(10_000);
     let batcher = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
+        let mut commits = 0u32;
+        let mut backfill: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
+        loop {
+            let first = tokio::select! {
+                done = async { backfill.as_mut().expect("guarded by the branch condition").await },
+                    if backfill.is_some() =>
+                {
+                    backfill = None;
+                    if let Some(direct) = &direct {
+                        let restarted = async {
+                            done.map_err(|e| StoreError::Invalid(e.to_string()))??;
+                            let _held = pool.acquire().await?;
+                            direct.restart_wal().await
+                        };
+                        if let Err(e) = restarted.await {
+                            // The commits are unharmed; SQLite's own
+                            // checkpoint keeps the WAL bounded meanwhile.
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                        }
+                    }
+                    continue;
+                }
+                first = rx.recv() => match first {
+                    Some(first) => first,
+                    None => break,
+                },
+            };
             let mut batch = vec![first];
             while batch.len() < 2_000 {
                 match rx.try_recv() {
@@ -70,10 +104,28 @@ pub(crate) fn spawn_batcher(
             for done in waiting {
                 let _ = done.send(result.clone());
             }
+            commits += 1;
+            if let Some(direct) = &direct
+                && commits >= COMMITS_PER_CHECKPOINT
+                && backfill.is_none()
+            {
+                commits = 0;
+                let direct = direct.clone();
+                backfill = Some(tokio::spawn(async move { direct.backfill().await }));
+            }
+        }
+        if let Some(running) = backfill {
+            // The store closes its files once this task ends.
+            let _ = running.await;
         }
     });
     (tx, batcher)
 }
+
+/// Group commits between two checkpoints of the WAL. A commit rewrites
+/// three to seven pages, so the log starts over before 16 MiB, far below
+/// SQLite's own threshold (64 MiB, see `engine`).
+const COMMITS_PER_CHECKPOINT: u32 = 500;
 
 /// Creates the chain head on a new database.
 pub(crate) async fn init(pool: &AnyPool) -> Result<(), StoreError> {

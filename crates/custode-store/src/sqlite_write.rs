@@ -31,6 +31,9 @@ use crate::{InScope, StoreError, ingest, retention};
 #[derive(Clone)]
 pub(crate) struct Writer {
     conn: Arc<Mutex<Connection>>,
+    /// A second connection that copies the WAL into the main file while
+    /// the writer goes on committing (see [`Writer::backfill`]).
+    backfiller: Arc<std::sync::Mutex<Connection>>,
 }
 
 impl Writer {
@@ -52,9 +55,51 @@ impl Writer {
              PRAGMA wal_autocheckpoint = 16384;",
         )?;
         conn.set_prepared_statement_cache_capacity(32);
+        let backfiller = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // FULL: the checkpoint syncs the WAL before copying and the main
+        // file after, so a copied page is never the only copy in flight.
+        backfiller.execute_batch(
+            "PRAGMA synchronous = FULL; \
+             PRAGMA busy_timeout = 10000; \
+             PRAGMA wal_autocheckpoint = 0;",
+        )?;
         Ok(Writer {
             conn: Arc::new(Mutex::new(conn)),
+            backfiller: Arc::new(std::sync::Mutex::new(backfiller)),
         })
+    }
+
+    /// Copies what the WAL holds into the main file without taking the
+    /// write lock (a `PASSIVE` checkpoint on a connection of its own), so
+    /// commits go on meanwhile. It cannot let the WAL start over, since
+    /// commits keep landing while it copies: [`Writer::restart_wal`] ends
+    /// the cycle.
+    pub(crate) async fn backfill(&self) -> Result<(), StoreError> {
+        let conn = self.backfiller.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("the SQLite checkpoint failed: {e}")))?
+    }
+
+    /// Copies the frames committed since the last [`Writer::backfill`]
+    /// and waits for readers to leave the WAL, holding the write lock, so
+    /// the next commit writes the WAL from its start. After a backfill
+    /// this is a few pages and one sync, not a whole log's worth.
+    pub(crate) async fn restart_wal(&self) -> Result<(), StoreError> {
+        let conn = self.conn.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("the SQLite checkpoint failed: {e}")))?
     }
 
     /// Appends stand-alone audit entries in a transaction of their own

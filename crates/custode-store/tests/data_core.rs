@@ -637,3 +637,43 @@ async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
         store.close().await;
     }
 }
+
+/// A steady stream of audited reads keeps SQLite's WAL short: the group
+/// commit checkpoints it beside the commits and lets it start over, rather
+/// than letting it grow to SQLite's own threshold (64 MiB) and making one
+/// read wait for the whole copy. Nothing is lost on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audited_reads_keep_the_sqlite_log_short() {
+    let env = Env::new(custode_store::Engine::Sqlite).await;
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = new_user(&store, &t).await;
+    store
+        .write_records(
+            &admin(),
+            "signup",
+            vec![(s.clone(), contact("wal@example.org", "+39 2"))],
+        )
+        .await
+        .expect("write");
+    let wal = env.dir.join("custode.db-wal");
+    let before = store.audit_verify().await.expect("verify").last_seq;
+    // One read at a time: each is a group commit of its own, three or
+    // four WAL pages, so 3,000 of them would make a log of 40 MiB.
+    const READS: i64 = 3_000;
+    let mut largest = 0;
+    for i in 0..READS {
+        let read = store.records(&admin(), &s, &format!("ticket {i}")).await;
+        assert_eq!(read.expect("read").len(), 1);
+        largest = largest.max(std::fs::metadata(&wal).expect("the WAL").len());
+    }
+    assert!(
+        largest < 24 << 20,
+        "the WAL grew to {largest} bytes over {READS} audited reads"
+    );
+    let report = store.audit_verify().await.expect("verify");
+    assert!(report.is_intact(), "{:?}", report.breaks);
+    assert_eq!(report.last_seq, before + READS, "every read has its entry");
+    store.close().await;
+    env.cleanup().await;
+}
