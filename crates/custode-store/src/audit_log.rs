@@ -53,8 +53,12 @@ pub(crate) fn spawn_batcher(
                     if let Some(direct) = &direct {
                         let restarted = async {
                             done.map_err(|e| StoreError::Invalid(e.to_string()))??;
+                            let started = std::time::Instant::now();
                             let _held = pool.acquire().await?;
-                            direct.restart_wal().await
+                            direct.restart_wal().await?;
+                            let ms = started.elapsed().as_secs_f64() * 1e3;
+                            tracing::debug!(ms, "WAL restarted");
+                            Ok::<(), StoreError>(())
                         };
                         if let Err(e) = restarted.await {
                             // The commits are unharmed; SQLite's own
@@ -123,9 +127,13 @@ pub(crate) fn spawn_batcher(
 }
 
 /// Group commits between two checkpoints of the WAL. A commit rewrites
-/// three to seven pages, so the log starts over before 16 MiB, far below
-/// SQLite's own threshold (64 MiB, see `engine`).
-const COMMITS_PER_CHECKPOINT: u32 = 500;
+/// three to seven pages, so the log starts over at 2 to 5 MiB, far below
+/// SQLite's own threshold (64 MiB, see `engine`). Shorter cycles copy less
+/// at a time: the backfill's sync of the main file is short, and so is the
+/// wait of a commit whose own sync the disk queues behind it (500 commits
+/// a cycle gave a 70-190 ms commit in most HTTP runs, 150 in few; 50 was
+/// no better than 150; BENCHMARKS.md, seventh session).
+const COMMITS_PER_CHECKPOINT: u32 = 150;
 
 /// Creates the chain head on a new database.
 pub(crate) async fn init(pool: &AnyPool) -> Result<(), StoreError> {

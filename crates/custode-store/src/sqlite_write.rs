@@ -61,9 +61,12 @@ impl Writer {
         )?;
         // FULL: the checkpoint syncs the WAL before copying and the main
         // file after, so a copied page is never the only copy in flight.
+        // The busy timeout bounds how long a restart waits for readers
+        // with this process's commits on hold (a `PASSIVE` backfill never
+        // waits).
         backfiller.execute_batch(
             "PRAGMA synchronous = FULL; \
-             PRAGMA busy_timeout = 10000; \
+             PRAGMA busy_timeout = 20; \
              PRAGMA wal_autocheckpoint = 0;",
         )?;
         Ok(Writer {
@@ -89,13 +92,19 @@ impl Writer {
     }
 
     /// Copies the frames committed since the last [`Writer::backfill`]
-    /// and waits for readers to leave the WAL, holding the write lock, so
-    /// the next commit writes the WAL from its start. After a backfill
-    /// this is a few pages and one sync, not a whole log's worth.
+    /// while this process's commits wait, then waits for readers to leave
+    /// the WAL, so the next commit writes it from its start. After a
+    /// backfill this is a few pages and one sync, not a whole log's worth.
+    /// The wait for readers is short (the backfiller's busy timeout): a
+    /// long read (an audit verification, an export) cannot hold the
+    /// commits up, it only postpones the restart to the next cycle.
     pub(crate) async fn restart_wal(&self) -> Result<(), StoreError> {
-        let conn = self.conn.clone().lock_owned().await;
+        let writer = self.conn.clone().lock_owned().await;
+        let conn = self.backfiller.clone();
         tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+            drop(writer);
             Ok(())
         })
         .await

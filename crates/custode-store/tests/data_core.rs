@@ -668,7 +668,7 @@ async fn audited_reads_keep_the_sqlite_log_short() {
         largest = largest.max(std::fs::metadata(&wal).expect("the WAL").len());
     }
     assert!(
-        largest < 24 << 20,
+        largest < 8 << 20,
         "the WAL grew to {largest} bytes over {READS} audited reads"
     );
     let report = store.audit_verify().await.expect("verify");
