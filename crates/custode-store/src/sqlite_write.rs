@@ -40,11 +40,8 @@ impl Writer {
     /// Opens the writer of the SQLite file at `path` (already migrated),
     /// with the settings of sqlx's connections (see `engine::connect`).
     pub(crate) fn open(path: &str) -> Result<Writer, StoreError> {
-        let conn = Connection::open_with_flags(
+        let conn = open_with(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.execute_batch(
             "PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = FULL; \
              PRAGMA busy_timeout = 10000; \
@@ -55,16 +52,13 @@ impl Writer {
              PRAGMA wal_autocheckpoint = 16384;",
         )?;
         conn.set_prepared_statement_cache_capacity(32);
-        let backfiller = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
         // FULL: the checkpoint syncs the WAL before copying and the main
         // file after, so a copied page is never the only copy in flight.
         // The busy timeout bounds how long a restart waits for readers
         // with this process's commits on hold (a `PASSIVE` backfill never
         // waits).
-        backfiller.execute_batch(
+        let backfiller = open_with(
+            path,
             "PRAGMA synchronous = FULL; \
              PRAGMA busy_timeout = 20; \
              PRAGMA wal_autocheckpoint = 0;",
@@ -146,6 +140,17 @@ impl Writer {
         .await
         .map_err(|e| StoreError::Invalid(format!("the SQLite writer failed: {e}")))?
     }
+}
+
+/// A read-write connection to the SQLite file at `path`, set up by
+/// `pragmas`.
+fn open_with(path: &str, pragmas: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(pragmas)?;
+    Ok(conn)
 }
 
 /// An open write transaction on the writer; rolled back when dropped

@@ -14,6 +14,20 @@ async fn new_user(store: &custode_store::Store, tree: &Tree) -> SubjectId {
         .expect("subject")
 }
 
+/// A new user with one contact record.
+async fn user_with_contact(store: &custode_store::Store, tree: &Tree, email: &str) -> SubjectId {
+    let s = new_user(store, tree).await;
+    store
+        .write_records(
+            &admin(),
+            "signup",
+            vec![(s.clone(), contact(email, "+39 1"))],
+        )
+        .await
+        .expect("write");
+    s
+}
+
 on_both_engines!(records_round_trip_and_are_found_by_identifier);
 async fn records_round_trip_and_are_found_by_identifier(env: &Env) {
     let store = env.open().await;
@@ -569,15 +583,7 @@ on_both_engines!(concurrent_reads_are_each_audited_by_the_group_commit);
 async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
     let store = std::sync::Arc::new(env.open().await);
     let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
-    store
-        .write_records(
-            &admin(),
-            "signup",
-            vec![(s.clone(), contact("group@example.org", "+39 1"))],
-        )
-        .await
-        .expect("write");
+    let s = user_with_contact(&store, &t, "group@example.org").await;
     const N: usize = 64;
     let mut reads = tokio::task::JoinSet::new();
     for i in 0..N {
@@ -647,15 +653,7 @@ async fn audited_reads_keep_the_sqlite_log_short() {
     let env = Env::new(custode_store::Engine::Sqlite).await;
     let store = env.open().await;
     let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
-    store
-        .write_records(
-            &admin(),
-            "signup",
-            vec![(s.clone(), contact("wal@example.org", "+39 2"))],
-        )
-        .await
-        .expect("write");
+    let s = user_with_contact(&store, &t, "wal@example.org").await;
     let wal = env.dir.join("custode.db-wal");
     let before = store.audit_verify().await.expect("verify").last_seq;
     // One read at a time: each is a group commit of its own, three or
