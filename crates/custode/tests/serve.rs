@@ -244,6 +244,10 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
     let writer_addr = b.addr.clone();
     let writer_agent = agent.clone();
     let writer_subject = subject.clone();
+    // Killed once enough writes are acknowledged, not after a set time: a
+    // busy machine may acknowledge none in the first second.
+    let acked_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = acked_so_far.clone();
     let writes = std::thread::spawn(move || {
         let mut acked = Vec::new();
         for i in 0..10_000 {
@@ -257,19 +261,31 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
                 Some(&writer_agent),
                 Some(&body),
             ) {
-                (201, _) => acked.push(i),
+                (201, _) => {
+                    acked.push(i);
+                    counter.store(acked.len(), std::sync::atomic::Ordering::Relaxed);
+                }
                 _ => break,
             }
         }
         acked
     });
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    let waiting = std::time::Instant::now();
+    while acked_so_far.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+        assert!(
+            waiting.elapsed() < std::time::Duration::from_secs(120) && !writes.is_finished(),
+            "B acknowledged {} writes in two minutes",
+            acked_so_far.load(std::sync::atomic::Ordering::Relaxed)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     b.child.kill().expect("kill -9");
     let _ = b.child.wait();
     let acked = writes.join().expect("writer");
     assert!(
-        acked.len() > 5,
-        "some writes were acknowledged before the kill"
+        acked.len() >= 50 && acked.len() < 10_000,
+        "the kill came mid-stream, after {} acknowledged writes",
+        acked.len()
     );
 
     // A sees every acknowledged write, and the two agree on counts.
