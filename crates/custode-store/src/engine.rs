@@ -122,6 +122,12 @@ pub enum OpenMode {
     Existing,
 }
 
+/// SQLite's own WAL checkpoint threshold on the main store's writers, in
+/// 4 KiB frames (~64 MiB): a page rewritten by many bulk batches reaches
+/// the main file once. The audit group commit restarts the log long before
+/// this (see `audit_log`).
+pub(crate) const WAL_AUTOCHECKPOINT_FRAMES: u32 = 16384;
+
 /// Connects a pool, with the engine's settings chosen on purpose.
 pub(crate) async fn connect(
     url: &str,
@@ -175,11 +181,12 @@ pub(crate) async fn connect(
                     // not in temporary files.
                     conn.execute("PRAGMA temp_store = MEMORY").await?;
                     if !secure_delete {
-                        // Checkpoint every ~64 MiB of WAL rather than 4 MiB:
-                        // a page rewritten by many batches reaches the file
-                        // once. The key store keeps the default, so the WAL
+                        // The key store keeps SQLite's default, so the WAL
                         // truncated at each erasure stays small.
-                        conn.execute("PRAGMA wal_autocheckpoint = 16384").await?;
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_FRAMES}"
+                        )))
+                        .await?;
                     }
                     if secure_delete {
                         conn.execute("PRAGMA secure_delete = ON").await?;

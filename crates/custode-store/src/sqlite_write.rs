@@ -42,14 +42,17 @@ impl Writer {
     pub(crate) fn open(path: &str) -> Result<Writer, StoreError> {
         let conn = open_with(
             path,
-            "PRAGMA journal_mode = WAL; \
+            &format!(
+                "PRAGMA journal_mode = WAL; \
              PRAGMA synchronous = FULL; \
              PRAGMA busy_timeout = 10000; \
              PRAGMA foreign_keys = ON; \
              PRAGMA cache_size = -65536; \
              PRAGMA mmap_size = 1073741824; \
              PRAGMA temp_store = MEMORY; \
-             PRAGMA wal_autocheckpoint = 16384;",
+             PRAGMA wal_autocheckpoint = {};",
+                crate::engine::WAL_AUTOCHECKPOINT_FRAMES
+            ),
         )?;
         conn.set_prepared_statement_cache_capacity(32);
         // FULL: the checkpoint syncs the WAL before copying and the main
