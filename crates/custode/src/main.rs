@@ -4,6 +4,7 @@
 mod config;
 mod consent_cmd;
 mod data_cmd;
+mod log_output;
 mod policy_cmd;
 mod requests_cmd;
 mod retention_cmd;

@@ -11,6 +11,7 @@ use custode_store::OpenMode;
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
+use crate::log_output::BatchedStdout;
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -63,11 +64,12 @@ async fn shutdown_signal() {
 pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Result<Outcome> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (output, _flush_on_return) = BatchedStdout::start()?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if args.log_json {
-        builder.json().init();
+        builder.json().with_writer(move || output).init();
     } else {
-        builder.init();
+        builder.with_writer(move || output).init();
     }
     let mailer = args
         .smtp
