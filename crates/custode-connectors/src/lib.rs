@@ -387,7 +387,20 @@ impl Connectors {
     /// Erases the subject in every system by the declared actions, one
     /// transaction per system. Running it again changes nothing.
     pub async fn erase(&self, ids: &SubjectIdentifiers) -> Result<ErasureResult, Error> {
-        let results = self.fan_out(Op::Erase, ids).await?;
+        self.erasure(Op::Erase, ids).await
+    }
+
+    /// What [`Connectors::erase`] would keep in every system, and why,
+    /// read in one read-only transaction per system: nothing changes. Ask
+    /// it before erasing and keep the answer: once an erasure has masked
+    /// the identifier that finds a kept row, a second erasure (after a
+    /// crash) no longer sees that row, and could not say it is kept.
+    pub async fn erasure_plan(&self, ids: &SubjectIdentifiers) -> Result<ErasureResult, Error> {
+        self.erasure(Op::ErasurePlan, ids).await
+    }
+
+    async fn erasure(&self, op: Op, ids: &SubjectIdentifiers) -> Result<ErasureResult, Error> {
+        let results = self.fan_out(op, ids).await?;
         Ok(ErasureResult {
             systems: results
                 .into_iter()
@@ -491,6 +504,7 @@ async fn with_retry(
     let ticket = board.ticket();
     let operation = match op {
         Op::Access => "access",
+        Op::ErasurePlan => "erasure plan",
         Op::Erase => "erase",
         Op::Rectify(_) => "rectify",
     };

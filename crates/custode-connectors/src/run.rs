@@ -46,6 +46,8 @@ impl System {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     Access,
+    /// What an erasure would keep, read before anything changes.
+    ErasurePlan,
     Erase,
     Rectify(Correction),
 }
@@ -124,7 +126,7 @@ async fn in_transaction(
 ) -> Result<OpResult, StepError> {
     let dialect = Dialect(system.mapping.engine);
     let sql_err = |e: sqlx::Error| system.step_error(&e);
-    conn.simple(dialect.begin(matches!(op, Op::Access)))
+    conn.simple(dialect.begin(matches!(op, Op::Access | Op::ErasurePlan)))
         .await
         .map_err(sql_err)?;
     let cat = match system.catalogue.get() {
@@ -146,6 +148,7 @@ async fn in_transaction(
     let found = collect(system, conn, cat, ids).await?;
     let result = match op {
         Op::Access => OpResult::Access(access(&system.mapping, &found)),
+        Op::ErasurePlan => OpResult::Erase(erasure_plan(&system.mapping, &found)),
         Op::Erase => OpResult::Erase(erase(system, conn, cat, &found).await?),
         Op::Rectify(c) => OpResult::Rectify(rectify(system, conn, cat, &found, c).await?),
     };
@@ -480,30 +483,72 @@ async fn erase(
                     .map_err(|e| system.step_error(&e))?;
             }
         }
-        let mut kept: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        for c in &t.columns {
-            if let Action::Keep { ground } = &c.erase {
-                kept.entry((c.category.clone(), ground.clone()))
-                    .or_default()
-                    .push(c.column.clone());
-            }
-        }
-        for ((category, ground), columns) in kept {
-            entry.kept.push(Kept {
-                category,
-                columns,
-                rows: f.rows.len() as u64,
-                ground,
-            });
-        }
+        entry.kept = kept(t, f.rows.len() as u64);
     }
     Ok(SystemErasure {
         found_rows,
-        tables: order(mapping)
-            .iter()
-            .filter_map(|t| result.remove(&t.name))
-            .collect(),
+        tables: in_order(mapping, result),
     })
+}
+
+/// What [`erase`] would report keeping, from the rows found alone: nothing
+/// is changed. Asked before the erasure, so that what is kept stays known
+/// even when the erasure itself hides the rows from a second look (an
+/// identifier masked, the kept rows found through it).
+fn erasure_plan(mapping: &SystemMapping, found: &BTreeMap<String, Found>) -> SystemErasure {
+    let mut result = BTreeMap::new();
+    let mut found_rows = 0u64;
+    for t in order(mapping) {
+        let Some(f) = found.get(&t.name) else {
+            continue;
+        };
+        found_rows += f.rows.len() as u64;
+        let rows = f.rows.len() as u64;
+        let keeps = rows > 0 && !t.deletes_rows();
+        result.insert(
+            t.name.clone(),
+            TableErasure {
+                table: t.name.clone(),
+                kept: if keeps { kept(t, rows) } else { Vec::new() },
+                ..TableErasure::default()
+            },
+        );
+    }
+    SystemErasure {
+        found_rows,
+        tables: in_order(mapping, result),
+    }
+}
+
+/// The columns a table keeps after erasure, by category and ground.
+fn kept(t: &TableMapping, rows: u64) -> Vec<Kept> {
+    let mut kept: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for c in &t.columns {
+        if let Action::Keep { ground } = &c.erase {
+            kept.entry((c.category.clone(), ground.clone()))
+                .or_default()
+                .push(c.column.clone());
+        }
+    }
+    kept.into_iter()
+        .map(|((category, ground), columns)| Kept {
+            category,
+            columns,
+            rows,
+            ground,
+        })
+        .collect()
+}
+
+/// Per-table results in the mapping's order (parents first).
+fn in_order(
+    mapping: &SystemMapping,
+    mut result: BTreeMap<String, TableErasure>,
+) -> Vec<TableErasure> {
+    order(mapping)
+        .iter()
+        .filter_map(|t| result.remove(&t.name))
+        .collect()
 }
 
 async fn rectify(

@@ -163,12 +163,33 @@ async fn erasure_leaves_only_what_is_kept_and_runs_once(engine: Engine) {
         .map(login_ip)
         .collect();
 
+    // The plan, asked first, changes nothing and names what the erasure
+    // will keep.
+    let customers = ["id", "email", "name", "phone", "address"];
+    let untouched = db.dump("customers", &customers).await;
+    let plan = c
+        .erasure_plan(&SubjectIdentifiers::new().email(email(subject)))
+        .await
+        .expect("plan");
+    assert!(plan.is_complete(), "{plan:?}");
+    assert_eq!(plan.changes(), 0);
+    assert_eq!(db.dump("customers", &customers).await, untouched);
+
     let result = c
         .erase(&SubjectIdentifiers::new().email(email(subject)))
         .await
         .expect("erase");
     assert!(result.is_complete(), "{result:?}");
     let done = result.systems[0].outcome.done().expect("done");
+    let kept_lines = |d: &custode_connectors::SystemErasure| {
+        d.tables
+            .iter()
+            .map(|t| (t.table.clone(), t.kept.clone()))
+            .collect::<Vec<_>>()
+    };
+    let planned = plan.systems[0].outcome.done().expect("planned");
+    assert_eq!(kept_lines(planned), kept_lines(done));
+    assert_eq!(planned.found_rows, done.found_rows);
     let table = |name: &str| done.tables.iter().find(|t| t.table == name).expect(name);
     assert_eq!(table("customers").updated, 1);
     assert_eq!(table("customers").deleted, 0);

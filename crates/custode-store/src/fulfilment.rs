@@ -311,7 +311,8 @@ impl Store {
                     None => json!([]),
                     Some(_) => {
                         let records = self.records(&by, &request.subject, &reason).await?;
-                        self.external_erasure(&records).await?
+                        let planned = self.erasure_planned(claim, &records).await?;
+                        self.external_erasure(&records, &planned).await?
                     }
                 };
                 Some(json!({ "systems": systems }))
@@ -485,6 +486,32 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+
+    /// What the external erasure will keep, as planned by this job's first
+    /// attempt (kept in its result), or planned now and kept before
+    /// anything is erased: a crash between the erasure and the recording
+    /// of its outcome then cannot lose what the systems keep.
+    async fn erasure_planned(
+        &self,
+        claim: &Claim,
+        records: &[crate::Record],
+    ) -> Result<Value, StoreError> {
+        let earlier = self.job_result(&claim.request, claim.right).await?;
+        if let Some(planned) = earlier.and_then(|r| r.get("systems_planned").cloned()) {
+            return Ok(planned);
+        }
+        let planned = self.external_erasure_plan(records).await?;
+        sqlx::query(
+            "UPDATE request_jobs SET result = $1 WHERE request_id = $2 AND right_name = $3 AND step = $4 AND state = 'pending'",
+        )
+        .bind(json!({ "systems_planned": planned }).to_string())
+        .bind(&claim.request)
+        .bind(claim.right.name())
+        .bind(i64::from(claim.step))
+        .execute(&self.db)
+        .await?;
+        Ok(planned)
     }
 
     async fn job_result(&self, request: &str, right: Right) -> Result<Option<Value>, StoreError> {

@@ -124,8 +124,16 @@ impl Store {
     }
 
     /// Erases the subject in every system (the declared action per
-    /// category); what is kept, with its ground, for the answer.
-    pub(crate) async fn external_erasure(&self, records: &[Record]) -> Result<Value, StoreError> {
+    /// category); per system, what was found, changed and kept (with its
+    /// ground), for the answer. Pass what [`Store::external_erasure_plan`]
+    /// said before: its kept lines are added to those of this run, which
+    /// after a crash may no longer see rows the first run made
+    /// unfindable.
+    pub(crate) async fn external_erasure(
+        &self,
+        records: &[Record],
+        planned: &Value,
+    ) -> Result<Value, StoreError> {
         let Some(systems) = self.external_systems() else {
             return Ok(json!([]));
         };
@@ -137,22 +145,29 @@ impl Store {
             .erase(&ids)
             .await
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut out = Vec::new();
-        for s in &result.systems {
-            let done = done(s)?;
-            out.push(json!({
-                "system": s.system,
-                "rows_found": done.found_rows,
-                "changes": done.changes(),
-                "kept": done.tables.iter().flat_map(|t| t.kept.iter().map(|k| json!({
-                    "table": t.table,
-                    "category": k.category,
-                    "rows": k.rows,
-                    "ground": k.ground,
-                }))).collect::<Vec<_>>(),
-            }));
+        let mut lines = erasure_lines(&result)?;
+        add_planned(&mut lines, planned);
+        Ok(Value::Array(lines))
+    }
+
+    /// What [`Store::external_erasure`] will keep in every system, read
+    /// before anything changes, in the same lines.
+    pub(crate) async fn external_erasure_plan(
+        &self,
+        records: &[Record],
+    ) -> Result<Value, StoreError> {
+        let Some(systems) = self.external_systems() else {
+            return Ok(json!([]));
+        };
+        let ids = self.identifiers_in(records);
+        if ids.values.is_empty() {
+            return Ok(json!([]));
         }
-        Ok(Value::Array(out))
+        let plan = systems
+            .erasure_plan(&ids)
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Value::Array(erasure_lines(&plan)?))
     }
 
     /// Applies corrections in every system (the same category and field).
@@ -182,5 +197,54 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// One line per system: rows found, rows changed, and what is kept.
+fn erasure_lines(result: &custode_connectors::ErasureResult) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for s in &result.systems {
+        let done = done(s)?;
+        out.push(json!({
+            "system": s.system,
+            "rows_found": done.found_rows,
+            "changes": done.changes(),
+            "kept": done.tables.iter().flat_map(|t| t.kept.iter().map(|k| json!({
+                "table": t.table,
+                "category": k.category,
+                "rows": k.rows,
+                "ground": k.ground,
+            }))).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(out)
+}
+
+/// Adds the planned kept lines (and rows found) that a run's own lines
+/// lack: the larger count wins, a line the run no longer saw is added.
+fn add_planned(lines: &mut [Value], planned: &Value) {
+    for plan in planned.as_array().into_iter().flatten() {
+        let Some(line) = lines.iter_mut().find(|l| l["system"] == plan["system"]) else {
+            continue;
+        };
+        let found = line["rows_found"].as_u64().unwrap_or(0);
+        line["rows_found"] = json!(found.max(plan["rows_found"].as_u64().unwrap_or(0)));
+        for k in plan["kept"].as_array().into_iter().flatten() {
+            let same = |x: &&mut Value| {
+                ["table", "category", "ground"]
+                    .iter()
+                    .all(|f| x[*f] == k[*f])
+            };
+            let Some(kept) = line["kept"].as_array_mut() else {
+                continue;
+            };
+            match kept.iter_mut().find(same) {
+                Some(x) => {
+                    let rows = x["rows"].as_u64().unwrap_or(0);
+                    x["rows"] = json!(rows.max(k["rows"].as_u64().unwrap_or(0)));
+                }
+                None => kept.push(k.clone()),
+            }
+        }
     }
 }

@@ -873,7 +873,26 @@ fn unzip(zip: &[u8], member: &str) -> Vec<u8> {
 }
 
 on_both_engines!(a_request_reaches_the_providers_own_database);
-async fn a_request_reaches_the_providers_own_database(env: &Env) {
+/// A customer of the provider's CRM (PostgreSQL, a schema of its own): the
+/// customer row found by e-mail and masked on erasure, its orders found
+/// through it and kept under Art. 2220 c.c.; the subject's access and
+/// erasure request filed and verified, ready to fulfil.
+struct CrmCase {
+    store: Store,
+    crm: sqlx::PgPool,
+    schema: String,
+    dpo: custode_domain::Principal,
+    request: String,
+}
+
+async fn drop_crm(crm: &sqlx::PgPool, schema: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(crm)
+        .await
+        .expect("drop");
+}
+
+async fn crm_case(env: &Env) -> CrmCase {
     // The provider's CRM: customers and their orders, in PostgreSQL.
     let schema = format!("crm_{}", SubjectId::generate());
     let url = "postgres://postgres@127.0.0.1:5432/test";
@@ -972,11 +991,29 @@ item = "billing.invoices"
         .await
         .expect("file");
     verify_by_document(&store, &dpo, &req.id).await;
-    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    CrmCase {
+        store,
+        crm,
+        schema,
+        dpo,
+        request: req.id,
+    }
+}
+
+async fn a_request_reaches_the_providers_own_database(env: &Env) {
+    let CrmCase {
+        store,
+        crm,
+        schema,
+        dpo,
+        request,
+    } = crm_case(env).await;
+    let req_id = request;
+    let done = fulfil(&store, &dpo, &req_id, FulfilmentInput::default()).await;
 
     // The package holds the subject's rows of the CRM, and only them.
     let zip = store
-        .request_export(&dpo, &req.id, Right::Access)
+        .request_export(&dpo, &req_id, Right::Access)
         .await
         .expect("package");
     let external: serde_json::Value =
@@ -1022,7 +1059,7 @@ item = "billing.invoices"
         ]
     );
     let sent = store
-        .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+        .answer_request(&dpo, &req_id, Outcome::Accepted, "")
         .await
         .expect("answer");
     assert!(
@@ -1032,11 +1069,74 @@ item = "billing.invoices"
         "the answer says what the CRM keeps and why: {}",
         sent.letter.to_markdown()
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&crm)
-        .await
-        .expect("drop");
+    drop_crm(&crm, &schema).await;
     store.close().await;
+}
+
+on_both_engines!(a_crash_after_the_external_erasure_still_says_what_the_crm_keeps);
+async fn a_crash_after_the_external_erasure_still_says_what_the_crm_keeps(env: &Env) {
+    let case = crm_case(env).await;
+    let store = std::sync::Arc::new(case.store);
+    store
+        .queue_fulfilment(&case.dpo, &case.request, FulfilmentInput::default())
+        .await
+        .expect("queue");
+    // The worker dies right after the CRM's erasure, before its outcome is
+    // recorded: the customer's e-mail is masked, so the orders can no
+    // longer be found through it.
+    let worker = store.clone();
+    let crashed = tokio::spawn(async move {
+        worker
+            .run_due_jobs(std::time::Duration::from_secs(30), &|claim| {
+                if claim.right == Right::Erasure && claim.step == 0 {
+                    panic!("crash after the external erasure");
+                }
+            })
+            .await
+    })
+    .await;
+    assert!(crashed.is_err_and(|e| e.is_panic()));
+    let masked: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT email FROM {}.customers WHERE id = 1",
+        case.schema
+    )))
+    .fetch_all(&case.crm)
+    .await
+    .expect("customers");
+    assert_eq!(masked, vec![("erased-1@invalid.example".to_owned(),)]);
+
+    // Once the lease lapses, another run does the step again and still
+    // reports the orders kept, with their law, as planned before erasing.
+    env.clock.advance(SignedDuration::from_secs(31));
+    store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("run");
+    let done = store
+        .request(&case.dpo, &case.request)
+        .await
+        .expect("request");
+    let erasure = job(&done, "erasure");
+    let kept = &erasure["systems"][0]["kept"];
+    assert_eq!(kept[0]["table"], "orders", "{erasure}");
+    assert_eq!(kept[0]["rows"], 2, "{erasure}");
+    assert_eq!(erasure["systems"][0]["rows_found"], 3, "{erasure}");
+    let sent = store
+        .answer_request(&case.dpo, &case.request, Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    assert!(
+        sent.letter
+            .to_markdown()
+            .contains("Art. 2220 codice civile"),
+        "{}",
+        sent.letter.to_markdown()
+    );
+    drop_crm(&case.crm, &case.schema).await;
+    std::sync::Arc::into_inner(store)
+        .expect("the worker is gone")
+        .close()
+        .await;
 }
 
 on_both_engines!(a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it);
