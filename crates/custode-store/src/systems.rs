@@ -134,18 +134,7 @@ impl Store {
         records: &[Record],
         planned: &Value,
     ) -> Result<Value, StoreError> {
-        let Some(systems) = self.external_systems() else {
-            return Ok(json!([]));
-        };
-        let ids = self.identifiers_in(records);
-        if ids.values.is_empty() {
-            return Ok(json!([]));
-        }
-        let result = systems
-            .erase(&ids)
-            .await
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut lines = erasure_lines(&result)?;
+        let mut lines = self.erasure_in_systems(records, false).await?;
         add_planned(&mut lines, planned);
         Ok(Value::Array(lines))
     }
@@ -156,18 +145,27 @@ impl Store {
         &self,
         records: &[Record],
     ) -> Result<Value, StoreError> {
+        Ok(Value::Array(self.erasure_in_systems(records, true).await?))
+    }
+
+    async fn erasure_in_systems(
+        &self,
+        records: &[Record],
+        plan_only: bool,
+    ) -> Result<Vec<Value>, StoreError> {
         let Some(systems) = self.external_systems() else {
-            return Ok(json!([]));
+            return Ok(Vec::new());
         };
         let ids = self.identifiers_in(records);
         if ids.values.is_empty() {
-            return Ok(json!([]));
+            return Ok(Vec::new());
         }
-        let plan = systems
-            .erasure_plan(&ids)
-            .await
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(Value::Array(erasure_lines(&plan)?))
+        let result = if plan_only {
+            systems.erasure_plan(&ids).await
+        } else {
+            systems.erase(&ids).await
+        };
+        erasure_lines(&result.map_err(|e| StoreError::Invalid(e.to_string()))?)
     }
 
     /// Applies corrections in every system (the same category and field).

@@ -892,6 +892,26 @@ async fn drop_crm(crm: &sqlx::PgPool, schema: &str) {
         .expect("drop");
 }
 
+/// Answers the request and checks that the letter names the CRM's law for
+/// the orders it keeps.
+async fn the_answer_says_what_the_crm_keeps(
+    store: &Store,
+    dpo: &custode_domain::Principal,
+    request: &str,
+) {
+    let sent = store
+        .answer_request(dpo, request, Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    assert!(
+        sent.letter
+            .to_markdown()
+            .contains("Art. 2220 codice civile"),
+        "the answer says what the CRM keeps and why: {}",
+        sent.letter.to_markdown()
+    );
+}
+
 async fn crm_case(env: &Env) -> CrmCase {
     // The provider's CRM: customers and their orders, in PostgreSQL.
     let schema = format!("crm_{}", SubjectId::generate());
@@ -1058,17 +1078,7 @@ async fn a_request_reaches_the_providers_own_database(env: &Env) {
             (2, "other@example.org".to_owned())
         ]
     );
-    let sent = store
-        .answer_request(&dpo, &req_id, Outcome::Accepted, "")
-        .await
-        .expect("answer");
-    assert!(
-        sent.letter
-            .to_markdown()
-            .contains("Art. 2220 codice civile"),
-        "the answer says what the CRM keeps and why: {}",
-        sent.letter.to_markdown()
-    );
+    the_answer_says_what_the_crm_keeps(&store, &dpo, &req_id).await;
     drop_crm(&crm, &schema).await;
     store.close().await;
 }
@@ -1121,17 +1131,7 @@ async fn a_crash_after_the_external_erasure_still_says_what_the_crm_keeps(env: &
     assert_eq!(kept[0]["table"], "orders", "{erasure}");
     assert_eq!(kept[0]["rows"], 2, "{erasure}");
     assert_eq!(erasure["systems"][0]["rows_found"], 3, "{erasure}");
-    let sent = store
-        .answer_request(&case.dpo, &case.request, Outcome::Accepted, "")
-        .await
-        .expect("answer");
-    assert!(
-        sent.letter
-            .to_markdown()
-            .contains("Art. 2220 codice civile"),
-        "{}",
-        sent.letter.to_markdown()
-    );
+    the_answer_says_what_the_crm_keeps(&store, &case.dpo, &case.request).await;
     drop_crm(&case.crm, &case.schema).await;
     std::sync::Arc::into_inner(store)
         .expect("the worker is gone")
