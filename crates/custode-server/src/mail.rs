@@ -1,18 +1,33 @@
 //! Mail to requesters: one-time codes and answers, through the provider's
-//! own relay (`smtp://host:port`, usually its MTA on the same host, which
-//! does TLS and DKIM onward). Nothing is queued here: a message the relay
-//! does not accept is an error the caller reports, and the code or answer
-//! can be sent again.
+//! relay. `smtp://` is for a relay on this host (its MTA, which does TLS
+//! and DKIM onward) and is refused for any other, since the messages carry
+//! personal data; a relay elsewhere is reached with `smtp+starttls://`
+//! (STARTTLS required, port 587) or `smtps://` (TLS from the first byte,
+//! port 465), its certificate checked against the system's roots and an
+//! optional CA of the provider's own. Nothing is queued here: a message the
+//! relay does not accept is an error the caller reports, and the code or
+//! answer can be sent again.
 
 use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// Why a message was not handed over.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    /// The relay URL is not `smtp://host[:port]`.
-    #[error("the mail relay must be given as smtp://host[:port]; got `{0}`")]
+    /// The relay URL is not one of the three forms.
+    #[error(
+        "the mail relay must be given as smtp://host[:port] (on this host), smtp+starttls://host[:port] or smtps://host[:port]; got `{0}`"
+    )]
     BadRelay(String),
+    /// Clear text to a relay on another host.
+    #[error(
+        "smtp:// sends mail in clear, so it is only for a relay on this host (localhost, 127.0.0.1, ::1); reach `{0}` with smtp+starttls:// or smtps://"
+    )]
+    ClearTextRelay(String),
+    /// The relay's CA is not a PEM certificate.
+    #[error("the relay's CA must be a PEM certificate (-----BEGIN CERTIFICATE-----): {0}")]
+    BadCa(String),
     /// An address is malformed.
     #[error("`{0}` is not an e-mail address")]
     BadAddress(String),
@@ -29,27 +44,70 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// A mailer for `smtp://host[:port]` (port 25 by default) sending as
-    /// `from`.
-    pub fn new(relay: &str, from: &str) -> Result<Mailer, MailError> {
-        let rest = relay
-            .strip_prefix("smtp://")
-            .filter(|r| !r.is_empty() && !r.contains('/') && !r.contains('@'))
-            .ok_or_else(|| MailError::BadRelay(relay.to_owned()))?;
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| MailError::BadRelay(relay.to_owned()))?,
-            ),
-            None => (rest, 25),
+    /// A mailer for `relay` sending as `from`; `relay_ca` (PEM) is trusted
+    /// besides the system's roots, for a relay certified by the provider's
+    /// own CA.
+    pub fn new(relay: &str, from: &str, relay_ca: Option<&[u8]>) -> Result<Mailer, MailError> {
+        let bad = || MailError::BadRelay(redacted(relay));
+        let (scheme, rest) = relay.split_once("://").ok_or_else(bad)?;
+        let default_port = match scheme {
+            "smtp" => 25,
+            "smtp+starttls" => 587,
+            "smtps" => 465,
+            _ => return Err(bad()),
         };
+        if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+            return Err(bad());
+        }
+        // `[::1]:25`, `host:25` or a bare host.
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(v6) => {
+                let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+                (host, after.strip_prefix(':'))
+            }
+            None => match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            },
+        };
+        let port = match port {
+            Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+            None => default_port,
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
         let from = from
             .parse::<Mailbox>()
             .map_err(|_| MailError::BadAddress(from.to_owned()))?;
-        // A local relay: the provider's MTA carries the message on, with TLS.
+        let tls = match scheme {
+            "smtp" if !is_this_host(host) => {
+                return Err(MailError::ClearTextRelay(host.to_owned()));
+            }
+            "smtp" => Tls::None,
+            _ => {
+                let mut params = TlsParameters::builder(host.to_owned());
+                if let Some(pem) = relay_ca {
+                    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                        return Err(MailError::BadCa("no certificate in it".to_owned()));
+                    }
+                    let ca =
+                        Certificate::from_pem(pem).map_err(|e| MailError::BadCa(e.to_string()))?;
+                    params = params.add_root_certificate(ca);
+                }
+                let params = params
+                    .build()
+                    .map_err(|e| MailError::BadCa(e.to_string()))?;
+                if scheme == "smtps" {
+                    Tls::Wrapper(params)
+                } else {
+                    Tls::Required(params)
+                }
+            }
+        };
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
+            .tls(tls)
             .timeout(Some(std::time::Duration::from_secs(10)))
             .build();
         Ok(Mailer { transport, from })
@@ -73,5 +131,22 @@ impl Mailer {
             .await
             .map(|_| ())
             .map_err(|e| MailError::Relay(e.to_string()))
+    }
+}
+
+/// Whether a relay's host is this machine, where clear text never leaves it.
+fn is_this_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The relay URL as an error may show it: credentials someone put in it
+/// are left out.
+fn redacted(relay: &str) -> String {
+    match (relay.split_once("://"), relay.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+        _ => relay.to_owned(),
     }
 }

@@ -2,11 +2,14 @@
 //! the intended permission table, and bad input of every kind answered with
 //! a 4xx problem document that changes nothing.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use common::SmtpPeer;
 use custode_domain::{Principal, Role, Scope, SubjectId, TenantKind};
 use custode_server::{AppState, router};
 use custode_store::{Grant, Store};
@@ -1353,73 +1356,6 @@ async fn a_policy_reload_that_changes_a_consent_purpose_flags_old_consents() {
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
-/// A real SMTP server (aiosmtpd) delivering into a Maildir; killed on drop.
-struct SmtpPeer {
-    child: std::process::Child,
-    port: u16,
-    maildir: std::path::PathBuf,
-}
-
-impl SmtpPeer {
-    fn start(dir: &std::path::Path) -> SmtpPeer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("a free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let maildir = dir.join("maildir");
-        let mut child = std::process::Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .spawn()
-            .expect("python3 -m aiosmtpd runs (scripts/services installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return SmtpPeer {
-                    child,
-                    port,
-                    maildir,
-                };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the SMTP peer did not start on port {port}");
-    }
-
-    /// The messages delivered so far, decoded: (recipient, subject, body).
-    fn messages(&self) -> Vec<(String, String, String)> {
-        let script = r#"
-import email, email.policy, json, mailbox, sys
-out = []
-for m in mailbox.Maildir(sys.argv[1], factory=None):
-    msg = email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
-    out.append([str(msg["To"]), str(msg["Subject"]), msg.get_content()])
-print(json.dumps(out))
-"#;
-        let out = std::process::Command::new("python3")
-            .args(["-c", script])
-            .arg(&self.maildir)
-            .output()
-            .expect("python3");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json")
-    }
-}
-
-impl Drop for SmtpPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The first run of exactly six digits in a text.
 fn code_in(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit())
@@ -1438,6 +1374,7 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
+                None,
             )
             .expect("mailer"),
         ),
@@ -1763,6 +1700,7 @@ async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
+                None,
             )
             .expect("mailer"),
         ),

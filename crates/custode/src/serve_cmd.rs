@@ -32,12 +32,16 @@ pub(crate) struct ServeArgs {
     /// Default: `http://` and the listening address.
     #[arg(long, env = "CUSTODE_PUBLIC_URL")]
     public_url: Option<String>,
-    /// The mail relay one-time codes and answers go through,
-    /// `smtp://host[:port]` (the provider's MTA, which relays with TLS).
-    /// Without it, identities are checked on documents and answers are
-    /// sent by staff.
+    /// The mail relay one-time codes and answers go through:
+    /// `smtp://host[:port]` for the provider's MTA on this host,
+    /// `smtp+starttls://host[:port]` or `smtps://host[:port]` for a relay
+    /// elsewhere. Without it, identities are checked on documents and
+    /// answers are sent by staff.
     #[arg(long, env = "CUSTODE_SMTP")]
     smtp: Option<String>,
+    /// A CA certificate (PEM) to trust for the relay, besides the system's.
+    #[arg(long, env = "CUSTODE_SMTP_CA")]
+    smtp_ca: Option<std::path::PathBuf>,
     /// The sender of that mail.
     #[arg(long, env = "CUSTODE_MAIL_FROM", default_value = "privacy@localhost")]
     mail_from: String,
@@ -71,10 +75,15 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     } else {
         builder.with_writer(move || output).init();
     }
+    let relay_ca = args
+        .smtp_ca
+        .as_ref()
+        .map(|f| std::fs::read(f).with_context(|| format!("cannot read {}", f.display())))
+        .transpose()?;
     let mailer = args
         .smtp
         .as_deref()
-        .map(|relay| custode_server::mail::Mailer::new(relay, &args.mail_from))
+        .map(|relay| custode_server::mail::Mailer::new(relay, &args.mail_from, relay_ca.as_deref()))
         .transpose()?;
     let clock = Arc::new(SystemClock);
     let store = store_args
