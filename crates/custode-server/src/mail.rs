@@ -4,11 +4,13 @@
 //! personal data; a relay elsewhere is reached with `smtp+starttls://`
 //! (STARTTLS required, port 587) or `smtps://` (TLS from the first byte,
 //! port 465), its certificate checked against the system's roots and an
-//! optional CA of the provider's own. Nothing is queued here: a message the
+//! optional CA of the provider's own, and with a login when the relay asks
+//! for one (sent only inside TLS). Nothing is queued here: a message the
 //! relay does not accept is an error the caller reports, and the code or
 //! answer can be sent again.
 
 use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -25,6 +27,9 @@ pub enum MailError {
         "smtp:// sends mail in clear, so it is only for a relay on this host (localhost, 127.0.0.1, ::1); reach `{0}` with smtp+starttls:// or smtps://"
     )]
     ClearTextRelay(String),
+    /// A login for a relay spoken to in clear.
+    #[error("a login is sent to the mail relay only over TLS: use smtp+starttls:// or smtps://")]
+    LoginInClear,
     /// The relay's CA is not a PEM certificate.
     #[error("the relay's CA must be a PEM certificate (-----BEGIN CERTIFICATE-----): {0}")]
     BadCa(String),
@@ -36,6 +41,32 @@ pub enum MailError {
     Relay(String),
 }
 
+/// How to reach a relay beyond its URL.
+#[derive(Default)]
+pub struct RelayOptions {
+    /// A CA (PEM) trusted besides the system's roots, for a relay
+    /// certified by the provider's own CA.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The account on the relay, for a submission server that asks.
+    pub login: Option<Login>,
+}
+
+/// An account on the relay. Its `Debug` leaves the password out.
+pub struct Login {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A relay and the sender's address.
 #[derive(Clone)]
 pub struct Mailer {
@@ -44,10 +75,8 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// A mailer for `relay` sending as `from`; `relay_ca` (PEM) is trusted
-    /// besides the system's roots, for a relay certified by the provider's
-    /// own CA.
-    pub fn new(relay: &str, from: &str, relay_ca: Option<&[u8]>) -> Result<Mailer, MailError> {
+    /// A mailer for `relay` sending as `from`.
+    pub fn new(relay: &str, from: &str, options: RelayOptions) -> Result<Mailer, MailError> {
         let bad = || MailError::BadRelay(redacted(relay));
         let (scheme, rest) = relay.split_once("://").ok_or_else(bad)?;
         let default_port = match scheme {
@@ -87,7 +116,7 @@ impl Mailer {
             "smtp" => Tls::None,
             _ => {
                 let mut params = TlsParameters::builder(host.to_owned());
-                if let Some(pem) = relay_ca {
+                if let Some(pem) = &options.ca_pem {
                     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
                         return Err(MailError::BadCa("no certificate in it".to_owned()));
                     }
@@ -105,11 +134,18 @@ impl Mailer {
                 }
             }
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        let in_clear = matches!(tls, Tls::None);
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .tls(tls)
-            .timeout(Some(std::time::Duration::from_secs(10)))
-            .build();
+            .timeout(Some(std::time::Duration::from_secs(10)));
+        if let Some(login) = options.login {
+            if in_clear {
+                return Err(MailError::LoginInClear);
+            }
+            transport = transport.credentials(Credentials::new(login.user, login.password));
+        }
+        let transport = transport.build();
         Ok(Mailer { transport, from })
     }
 

@@ -1374,7 +1374,7 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
-                None,
+                Default::default(),
             )
             .expect("mailer"),
         ),
@@ -1700,7 +1700,7 @@ async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
-                None,
+                Default::default(),
             )
             .expect("mailer"),
         ),

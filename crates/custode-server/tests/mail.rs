@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Security, SmtpPeer};
-use custode_server::mail::{MailError, Mailer};
+use custode_server::mail::{Login, MailError, Mailer, RelayOptions};
 
 const FROM: &str = "privacy@posta.example";
 const TO: &str = "mario.rossi@example.org";
@@ -31,7 +31,7 @@ async fn starttls_and_smtps_deliver_under_the_providers_ca() {
     ] {
         let peer = SmtpPeer::start_with(&dir, security);
         let relay = format!("{scheme}://localhost:{}", peer.port);
-        let mailer = Mailer::new(&relay, FROM, peer.ca.as_deref()).expect("mailer");
+        let mailer = Mailer::new(&relay, FROM, trusting(&peer)).expect("mailer");
         send(&mailer).await.expect("delivered over TLS");
         let got = peer.messages();
         assert_eq!(got.len(), 1, "{scheme}: {got:?}");
@@ -40,7 +40,7 @@ async fn starttls_and_smtps_deliver_under_the_providers_ca() {
 
         // Without the provider's CA the certificate is not trusted, and
         // nothing is sent.
-        let untrusting = Mailer::new(&relay, FROM, None).expect("mailer");
+        let untrusting = Mailer::new(&relay, FROM, RelayOptions::default()).expect("mailer");
         let refused = send(&untrusting).await.expect_err("an untrusted relay");
         assert!(
             matches!(refused, MailError::Relay(_)) && refused.to_string().contains("certificate"),
@@ -55,8 +55,12 @@ async fn starttls_and_smtps_deliver_under_the_providers_ca() {
 async fn a_relay_that_requires_starttls_gets_no_mail_in_clear() {
     let dir = scratch("clear");
     let peer = SmtpPeer::start_with(&dir, Security::StartTls);
-    let clear = Mailer::new(&format!("smtp://127.0.0.1:{}", peer.port), FROM, None)
-        .expect("a relay on this host may be spoken to in clear");
+    let clear = Mailer::new(
+        &format!("smtp://127.0.0.1:{}", peer.port),
+        FROM,
+        RelayOptions::default(),
+    )
+    .expect("a relay on this host may be spoken to in clear");
     assert!(send(&clear).await.is_err());
     assert!(peer.messages().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
@@ -70,11 +74,18 @@ fn relay_urls_are_checked_before_any_mail() {
         "smtp://127.0.0.1:2525",
         "smtp://[::1]:25",
     ] {
-        assert!(Mailer::new(relay, FROM, None).is_ok(), "{relay}");
+        assert!(
+            Mailer::new(relay, FROM, RelayOptions::default()).is_ok(),
+            "{relay}"
+        );
     }
-    let err = Mailer::new("smtp://mail.provider.example:25", FROM, None)
-        .err()
-        .expect("clear text to another host");
+    let err = Mailer::new(
+        "smtp://mail.provider.example:25",
+        FROM,
+        RelayOptions::default(),
+    )
+    .err()
+    .expect("clear text to another host");
     assert!(matches!(err, MailError::ClearTextRelay(_)), "{err}");
     assert!(err.to_string().contains("smtp+starttls://"), "{err}");
     for relay in [
@@ -82,7 +93,10 @@ fn relay_urls_are_checked_before_any_mail() {
         "smtps://mail.provider.example:465",
         "smtp+starttls://[2001:db8::25]:587",
     ] {
-        assert!(Mailer::new(relay, FROM, None).is_ok(), "{relay}");
+        assert!(
+            Mailer::new(relay, FROM, RelayOptions::default()).is_ok(),
+            "{relay}"
+        );
     }
     for relay in [
         "mail.provider.example",
@@ -93,16 +107,77 @@ fn relay_urls_are_checked_before_any_mail() {
         "smtps://mail.provider.example/path",
         "smtps://[2001:db8::25",
     ] {
-        let err = Mailer::new(relay, FROM, None).err().expect(relay);
+        let err = Mailer::new(relay, FROM, RelayOptions::default())
+            .err()
+            .expect(relay);
         assert!(matches!(err, MailError::BadRelay(_)), "{relay}: {err}");
         assert!(!err.to_string().contains("secret"), "{err}");
     }
     let err = Mailer::new(
         "smtps://mail.provider.example",
         FROM,
-        Some(b"not a certificate"),
+        RelayOptions {
+            ca_pem: Some(b"not a certificate".to_vec()),
+            login: None,
+        },
     )
     .err()
     .expect("a CA that is not PEM");
     assert!(matches!(err, MailError::BadCa(_)), "{err}");
+    // A password never crosses the wire in clear, nor shows in a log.
+    let login = || Login {
+        user: "custode".to_owned(),
+        password: "s3cret-relay-pass".to_owned(),
+    };
+    assert!(!format!("{:?}", login()).contains("s3cret"));
+    let err = Mailer::new(
+        "smtp://localhost",
+        FROM,
+        RelayOptions {
+            ca_pem: None,
+            login: Some(login()),
+        },
+    )
+    .err()
+    .expect("a login in clear");
+    assert!(matches!(err, MailError::LoginInClear), "{err}");
+}
+
+fn trusting(peer: &SmtpPeer) -> RelayOptions {
+    RelayOptions {
+        ca_pem: peer.ca.clone(),
+        login: None,
+    }
+}
+
+#[tokio::test]
+async fn a_submission_relay_takes_mail_after_the_login_only() {
+    let dir = scratch("login");
+    let peer = SmtpPeer::start_with_login(&dir, "custode", "s3cret-relay-pass");
+    let relay = format!("smtp+starttls://localhost:{}", peer.port);
+    let with = |password: Option<&str>| {
+        Mailer::new(
+            &relay,
+            FROM,
+            RelayOptions {
+                login: password.map(|p| Login {
+                    user: "custode".to_owned(),
+                    password: p.to_owned(),
+                }),
+                ..trusting(&peer)
+            },
+        )
+        .expect("mailer")
+    };
+    assert!(send(&with(None)).await.is_err(), "no login, no mail");
+    let wrong = send(&with(Some("guess")))
+        .await
+        .expect_err("a wrong password");
+    assert!(!wrong.to_string().contains("guess"), "{wrong}");
+    assert!(peer.messages().is_empty());
+    send(&with(Some("s3cret-relay-pass")))
+        .await
+        .expect("delivered after the login");
+    assert_eq!(peer.messages().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -42,6 +42,14 @@ pub(crate) struct ServeArgs {
     /// A CA certificate (PEM) to trust for the relay, besides the system's.
     #[arg(long, env = "CUSTODE_SMTP_CA")]
     smtp_ca: Option<std::path::PathBuf>,
+    /// The account on a relay that asks for a login (over TLS only). The
+    /// password comes from `--smtp-password-file` or the variable
+    /// `CUSTODE_SMTP_PASSWORD`, never from the command line.
+    #[arg(long, env = "CUSTODE_SMTP_USER")]
+    smtp_user: Option<String>,
+    /// A file holding the relay's password (its first line).
+    #[arg(long, env = "CUSTODE_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<std::path::PathBuf>,
     /// The sender of that mail.
     #[arg(long, env = "CUSTODE_MAIL_FROM", default_value = "privacy@localhost")]
     mail_from: String,
@@ -75,16 +83,14 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     } else {
         builder.with_writer(move || output).init();
     }
-    let relay_ca = args
-        .smtp_ca
-        .as_ref()
-        .map(|f| std::fs::read(f).with_context(|| format!("cannot read {}", f.display())))
-        .transpose()?;
-    let mailer = args
-        .smtp
-        .as_deref()
-        .map(|relay| custode_server::mail::Mailer::new(relay, &args.mail_from, relay_ca.as_deref()))
-        .transpose()?;
+    let mailer = match &args.smtp {
+        Some(relay) => Some(custode_server::mail::Mailer::new(
+            relay,
+            &args.mail_from,
+            relay_options(&args)?,
+        )?),
+        None => None,
+    };
     let clock = Arc::new(SystemClock);
     let store = store_args
         .open_with_clock(OpenMode::CreateIfMissing, clock.clone())
@@ -173,4 +179,33 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         store.close().await;
     }
     Ok(Outcome::Ok)
+}
+
+/// The relay's CA and login, read from their files and variables.
+fn relay_options(args: &ServeArgs) -> anyhow::Result<custode_server::mail::RelayOptions> {
+    let read = |f: &std::path::Path| {
+        std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))
+    };
+    let ca_pem = args.smtp_ca.as_deref().map(read).transpose()?;
+    let login = match &args.smtp_user {
+        None => None,
+        Some(user) => {
+            let password = match &args.smtp_password_file {
+                Some(f) => String::from_utf8(read(f)?)
+                    .with_context(|| format!("{} is not UTF-8", f.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                None => std::env::var("CUSTODE_SMTP_PASSWORD").context(
+                    "--smtp-user needs a password: --smtp-password-file or CUSTODE_SMTP_PASSWORD",
+                )?,
+            };
+            Some(custode_server::mail::Login {
+                user: user.clone(),
+                password,
+            })
+        }
+    };
+    Ok(custode_server::mail::RelayOptions { ca_pem, login })
 }

@@ -198,3 +198,38 @@ fn a_dpo_checks_any_deadline_by_hand() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("write YYYY-MM-DD"));
 }
+
+#[test]
+fn serve_refuses_a_mail_relay_in_clear_elsewhere_or_a_login_without_its_password() {
+    let dir = std::env::temp_dir().join(format!("custode-cli-smtp-{}", std::process::id()));
+    for (relay, says) in [
+        (
+            &["--smtp", "smtp://mail.provider.example"][..],
+            "smtp+starttls://",
+        ),
+        (
+            &[
+                "--smtp",
+                "smtps://mail.provider.example",
+                "--smtp-user",
+                "custode",
+            ][..],
+            "CUSTODE_SMTP_PASSWORD",
+        ),
+    ] {
+        // Bounded: a serve that wrongly starts is stopped, and fails here.
+        let out = Command::new("timeout")
+            .arg("20")
+            .arg(env!("CARGO_BIN_EXE_custode"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(relay)
+            .env("CUSTODE_DATA", &dir)
+            .env_remove("CUSTODE_SMTP_PASSWORD")
+            .output()
+            .expect("the binary runs");
+        assert_eq!(out.status.code(), Some(2), "{relay:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(says), "{relay:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,7 +32,18 @@ impl SmtpPeer {
         SmtpPeer::start_with(dir, Security::Clear)
     }
 
+    /// A peer that speaks `security`.
     pub fn start_with(dir: &Path, security: Security) -> SmtpPeer {
+        SmtpPeer::spawn(dir, security, None)
+    }
+
+    /// A peer with STARTTLS required that takes mail only after a login
+    /// as `user` with `password`.
+    pub fn start_with_login(dir: &Path, user: &str, password: &str) -> SmtpPeer {
+        SmtpPeer::spawn(dir, Security::StartTls, Some((user, password)))
+    }
+
+    fn spawn(dir: &Path, security: Security, login: Option<(&str, &str)>) -> SmtpPeer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("a free port")
             .local_addr()
@@ -40,24 +51,37 @@ impl SmtpPeer {
             .port();
         let maildir = dir.join(format!("maildir-{port}"));
         let mut command = Command::new("python3");
-        command
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"]);
-        let ca = (security != Security::Clear).then(|| {
-            let (ca, cert, key) = certificates(dir, port);
-            let flags = if security == Security::StartTls {
-                ["--tlscert", "--tlskey"]
-            } else {
-                ["--smtpscert", "--smtpskey"]
-            };
-            command.arg(flags[0]).arg(&cert).arg(flags[1]).arg(&key);
-            std::fs::read(ca).expect("the CA certificate")
-        });
+        let mut ca = None;
+        if let Some((user, password)) = login {
+            // aiosmtpd's command line has no login: its controller does.
+            let (ca_file, cert, key) = certificates(dir, port);
+            ca = Some(ca_file);
+            command
+                .args(["-c", WITH_LOGIN, &port.to_string()])
+                .arg(&maildir)
+                .args([&cert, &key])
+                .args([user, password]);
+        } else {
+            command
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(["-c", "aiosmtpd.handlers.Mailbox"]);
+            if security != Security::Clear {
+                let (ca_file, cert, key) = certificates(dir, port);
+                ca = Some(ca_file);
+                let flags = if security == Security::StartTls {
+                    ["--tlscert", "--tlskey"]
+                } else {
+                    ["--smtpscert", "--smtpskey"]
+                };
+                command.arg(flags[0]).arg(&cert).arg(flags[1]).arg(&key);
+            }
+            command.arg(&maildir);
+        }
+        let ca = ca.map(|f| std::fs::read(f).expect("the CA certificate"));
         // The peer's own log (a refused handshake is logged there) goes to
         // a file, shown if it does not start.
         let log = dir.join(format!("smtp-{port}.log"));
         let mut child = command
-            .arg(&maildir)
             .stderr(std::fs::File::create(&log).expect("peer log"))
             .spawn()
             .expect("python3 -m aiosmtpd runs (scripts/services installs it)");
@@ -113,6 +137,26 @@ impl Drop for SmtpPeer {
         let _ = self.child.wait();
     }
 }
+
+/// aiosmtpd with STARTTLS required and a login required inside it:
+/// `port maildir cert key user password`.
+const WITH_LOGIN: &str = r#"
+import ssl, sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, cert, key, user, password = sys.argv[1:7]
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(cert, key)
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+    return AuthResult(success=ok, handled=False)
+Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), tls_context=tls,
+           require_starttls=True, authenticator=check, auth_required=True,
+           auth_require_tls=True).start()
+while True:
+    time.sleep(3600)
+"#;
 
 /// A CA and a certificate for `localhost` signed by it, made with the
 /// openssl command: (CA certificate, relay certificate, relay key).
