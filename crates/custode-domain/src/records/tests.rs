@@ -120,6 +120,30 @@ fn periods_end_as_regulation_1182_71_counts() {
 }
 
 #[test]
+fn the_end_follows_the_local_day_and_period_however_often_it_is_asked() {
+    let months = |n| Period {
+        amount: n,
+        unit: Unit::Month,
+    };
+    // Midnight in Rome is still the day before in UTC: Rome's day counts.
+    let cases = [
+        (rome(2025, 5, 9, 23), months(1), rome(2025, 6, 10, 0)),
+        (rome(2025, 5, 10, 0), months(1), rome(2025, 6, 11, 0)),
+        (rome(2025, 5, 10, 0), months(2), rome(2025, 7, 11, 0)),
+        (rome(2025, 5, 10, 23), months(1), rome(2025, 6, 11, 0)),
+    ];
+    for _ in 0..3 {
+        for (start, keep, end) in cases {
+            assert_eq!(
+                period_end("IT", start, keep),
+                Some(end),
+                "{start} + {keep:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_record_lives_as_long_as_its_longest_purpose() {
     let p = policy();
     let at = rome(2026, 5, 10, 9);
