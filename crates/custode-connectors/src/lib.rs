@@ -548,31 +548,11 @@ async fn with_retry(
 
 /// The password of a system, from its variable or file.
 fn read_secret(m: &SystemMapping) -> Result<Option<Secret>, Error> {
-    match &m.password {
-        PasswordSource::None => Ok(None),
-        PasswordSource::Env(var) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
-            _ => Err(Error::Secret {
-                system: m.id.clone(),
-                message: format!("the environment variable {var} (password_env) is not set"),
-            }),
-        },
-        PasswordSource::File(path) => match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let line = text.lines().next().unwrap_or("").trim_end().to_owned();
-                drop(Secret::new(text));
-                if line.is_empty() {
-                    return Err(Error::Secret {
-                        system: m.id.clone(),
-                        message: format!("the password file {} is empty", path.display()),
-                    });
-                }
-                Ok(Some(Secret::new(line)))
-            }
-            Err(e) => Err(Error::Secret {
-                system: m.id.clone(),
-                message: format!("cannot read the password file {}: {e}", path.display()),
-            }),
-        },
-    }
+    m.password
+        .read()
+        .map(|p| p.map(Secret::new))
+        .map_err(|message| Error::Secret {
+            system: m.id.clone(),
+            message,
+        })
 }

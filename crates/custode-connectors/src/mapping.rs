@@ -59,6 +59,36 @@ pub enum PasswordSource {
     File(PathBuf),
 }
 
+impl PasswordSource {
+    /// The password: the variable's value, or the file's first line
+    /// without its line ending; an unset variable, an empty password or an
+    /// unreadable file is an error that names where it looked (never the
+    /// value). The file's other lines are wiped from memory.
+    pub fn read(&self) -> Result<Option<String>, String> {
+        match self {
+            PasswordSource::None => Ok(None),
+            PasswordSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Some(v)),
+                _ => Err(format!("the environment variable {var} is not set")),
+            },
+            PasswordSource::File(path) => match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let line = text.lines().next().unwrap_or("").trim_end().to_owned();
+                    drop(crate::Secret::new(text));
+                    if line.is_empty() {
+                        return Err(format!("the password file {} is empty", path.display()));
+                    }
+                    Ok(Some(line))
+                }
+                Err(e) => Err(format!(
+                    "cannot read the password file {}: {e}",
+                    path.display()
+                )),
+            },
+        }
+    }
+}
+
 /// One external system, as its systems file declares it.
 #[derive(Clone, Debug)]
 pub struct SystemMapping {

@@ -77,7 +77,8 @@ pub struct Mailer {
 impl Mailer {
     /// A mailer for `relay` sending as `from`.
     pub fn new(relay: &str, from: &str, options: RelayOptions) -> Result<Mailer, MailError> {
-        let bad = || MailError::BadRelay(redacted(relay));
+        // Credentials someone put in the URL stay out of the message.
+        let bad = || MailError::BadRelay(custode_connectors::redact(relay, &[]));
         let (scheme, rest) = relay.split_once("://").ok_or_else(bad)?;
         let default_port = match scheme {
             "smtp" => 25,
@@ -176,13 +177,4 @@ fn is_this_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The relay URL as an error may show it: credentials someone put in it
-/// are left out.
-fn redacted(relay: &str) -> String {
-    match (relay.split_once("://"), relay.rsplit_once('@')) {
-        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
-        _ => relay.to_owned(),
-    }
 }

@@ -190,17 +190,18 @@ fn relay_options(args: &ServeArgs) -> anyhow::Result<custode_server::mail::Relay
     let login = match &args.smtp_user {
         None => None,
         Some(user) => {
-            let password = match &args.smtp_password_file {
-                Some(f) => String::from_utf8(read(f)?)
-                    .with_context(|| format!("{} is not UTF-8", f.display()))?
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-                None => std::env::var("CUSTODE_SMTP_PASSWORD").context(
-                    "--smtp-user needs a password: --smtp-password-file or CUSTODE_SMTP_PASSWORD",
-                )?,
+            let source = match &args.smtp_password_file {
+                Some(f) => custode_connectors::PasswordSource::File(f.clone()),
+                None => custode_connectors::PasswordSource::Env("CUSTODE_SMTP_PASSWORD".into()),
             };
+            // A file or variable source always yields a password or says
+            // why not.
+            let hint =
+                "--smtp-user needs a password: --smtp-password-file or CUSTODE_SMTP_PASSWORD";
+            let password = source
+                .read()
+                .map_err(|e| anyhow::anyhow!("{hint} ({e})"))?
+                .context(hint)?;
             Some(custode_server::mail::Login {
                 user: user.clone(),
                 password,
