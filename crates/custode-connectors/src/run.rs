@@ -502,8 +502,8 @@ fn erasure_plan(mapping: &SystemMapping, found: &BTreeMap<String, Found>) -> Sys
         let Some(f) = found.get(&t.name) else {
             continue;
         };
-        found_rows += f.rows.len() as u64;
         let rows = f.rows.len() as u64;
+        found_rows += rows;
         let keeps = rows > 0 && !t.deletes_rows();
         result.insert(
             t.name.clone(),

@@ -45,12 +45,19 @@ impl BatchedStdout {
     /// unbuffered logging would have dropped its lines.
     fn write_out(&self) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if !pending.is_empty() {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&pending).and_then(|()| out.flush());
-            pending.clear();
-        }
+        let _ = drain(&mut pending);
     }
+}
+
+/// Writes `pending` to standard output and empties it, written or not.
+fn drain(pending: &mut Vec<u8>) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let written = out.write_all(pending).and_then(|()| out.flush());
+    pending.clear();
+    written
 }
 
 impl Write for &BatchedStdout {
@@ -58,10 +65,7 @@ impl Write for &BatchedStdout {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.extend_from_slice(line);
         if pending.len() >= FLUSH_AT {
-            let mut out = std::io::stdout().lock();
-            let written = out.write_all(&pending);
-            pending.clear();
-            written?;
+            drain(&mut pending)?;
         }
         Ok(line.len())
     }
