@@ -63,6 +63,9 @@ impl ProblemKind {
 
 impl custode_policy::Kind for ProblemKind {
     const WHAT: &'static str = "the systems file";
+    const UNKNOWN_KEY: Self = ProblemKind::UnknownKey;
+    const MISSING: Self = ProblemKind::Missing;
+    const INVALID_VALUE: Self = ProblemKind::InvalidValue;
     fn code(self) -> &'static str {
         ProblemKind::code(self)
     }

@@ -12,12 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use custode_policy::{IdentifierKind, Policy};
+use custode_policy::{IdentifierKind, Located, Policy};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{MappingError, Problem, ProblemKind, Span};
-use crate::read::{Sink, Table, closest, named, span_of};
+use crate::read::{Problems, Sink, Table, closest, named, span_of};
 
 /// The database engine of a system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +237,7 @@ struct RawTable {
 
 impl Reader<'_> {
     fn read(&self, sink: &mut Sink, root: &mut Table) -> Option<SystemMapping> {
-        if let Some((true, span)) = root.bool(sink, "draft") {
+        if let Some(Located { value: true, span }) = root.bool(sink, "draft") {
             sink.push(
                 Problem::new(
                     ProblemKind::Draft,
@@ -257,37 +257,39 @@ impl Reader<'_> {
         };
         system.path = "[system]".into();
         let id = system.required_str(sink, "id", "the system's name, e.g. \"billing\"");
-        if let Some((id, span)) = &id {
+        if let Some(Located { value: id, span }) = &id {
             check_name(sink, id, *span, "system id");
         }
         let kind = system.required_str(sink, "kind", "postgres, mysql or mariadb");
-        let engine = kind.as_ref().and_then(|(k, span)| match k.as_str() {
-            "postgres" | "postgresql" => Some(Engine::Postgres),
-            "mysql" | "mariadb" => Some(Engine::MySql),
-            other => {
-                sink.push(
-                    Problem::new(
-                        ProblemKind::InvalidValue,
-                        *span,
-                        format!("`{other}` is not a kind of system Custode connects to"),
-                    )
-                    .help("valid kinds: postgres, mysql, mariadb"),
-                );
-                None
-            }
-        });
+        let engine = kind
+            .as_ref()
+            .and_then(|Located { value: k, span }| match k.as_str() {
+                "postgres" | "postgresql" => Some(Engine::Postgres),
+                "mysql" | "mariadb" => Some(Engine::MySql),
+                other => {
+                    sink.push(
+                        Problem::new(
+                            ProblemKind::InvalidValue,
+                            *span,
+                            format!("`{other}` is not a kind of system Custode connects to"),
+                        )
+                        .help("valid kinds: postgres, mysql, mariadb"),
+                    );
+                    None
+                }
+            });
         let url = system.required_str(
             sink,
             "url",
             "the connection URL without the password, e.g. \"postgres://custode@db.internal/billing\"",
         );
-        if let Some((url, span)) = &url {
+        if let Some(Located { value: url, span }) = &url {
             check_url(sink, url, *span, engine);
         }
         let env = system.str(sink, "password_env");
         let file = system.str(sink, "password_file");
         let password = match (env, file) {
-            (Some(_), Some((_, span))) => {
+            (Some(_), Some(Located { span, .. })) => {
                 sink.push(
                     Problem::new(
                         ProblemKind::InvalidValue,
@@ -298,12 +300,16 @@ impl Reader<'_> {
                 );
                 PasswordSource::None
             }
-            (Some((var, _)), None) => PasswordSource::Env(var),
-            (None, Some((path, _))) => PasswordSource::File(PathBuf::from(path)),
+            (Some(Located { value: var, .. }), None) => PasswordSource::Env(var),
+            (None, Some(Located { value: path, .. })) => PasswordSource::File(PathBuf::from(path)),
             (None, None) => PasswordSource::None,
         };
         let schema = system.str(sink, "schema");
-        if let Some((schema, span)) = &schema {
+        if let Some(Located {
+            value: schema,
+            span,
+        }) = &schema
+        {
             check_name(sink, schema, *span, "schema");
         }
         system.finish(sink);
@@ -318,7 +324,7 @@ impl Reader<'_> {
         };
 
         let mut tables = Vec::new();
-        for mut t in root.tables(sink, "table", |t, n| named(t, "table", n)) {
+        for mut t in root.tables_named(sink, "table", |t, n| named(t, "table", n)) {
             if let Some(raw) = self.read_table(sink, &mut t, &defaults) {
                 tables.push(raw);
             }
@@ -336,14 +342,14 @@ impl Reader<'_> {
         }
         check_tables(sink, &tables);
 
-        let (id, _) = id?;
-        let (url, _) = url?;
+        let id = id?.value;
+        let url = url?.value;
         Some(SystemMapping {
             id,
             engine: engine?,
             url,
             password,
-            schema: schema.map(|(s, _)| s),
+            schema: schema.map(|s| s.value),
             tables: tables
                 .into_iter()
                 .map(|t| TableMapping {
@@ -376,11 +382,11 @@ impl Reader<'_> {
         defaults: &BTreeMap<String, (Action, Span)>,
     ) -> Option<RawTable> {
         let name = t.required_str(sink, "name", "the table's name in the database");
-        if let Some((n, span)) = &name {
+        if let Some(Located { value: n, span }) = &name {
             check_name(sink, n, *span, "table name");
         }
         let key = t.str(sink, "key");
-        if let Some((k, span)) = &key {
+        if let Some(Located { value: k, span }) = &key {
             check_name(sink, k, *span, "column name");
         }
         let mut identifiers = Vec::new();
@@ -419,20 +425,27 @@ impl Reader<'_> {
             }
         }
         let mut parents = Vec::new();
-        for mut p in t.tables(sink, "parents", |_, n| format!("parent #{}", n + 1)) {
+        for mut p in t.tables_named(sink, "parents", |_, n| format!("parent #{}", n + 1)) {
             let table = p.required_str(sink, "table", "the parent table's name");
             let column =
                 p.required_str(sink, "column", "this table's column holding the reference");
             let references = p.str(sink, "references");
             p.finish(sink);
-            if let (Some((table, _)), Some((column, cspan))) = (table, column) {
+            if let (
+                Some(Located { value: table, .. }),
+                Some(Located {
+                    value: column,
+                    span: cspan,
+                }),
+            ) = (table, column)
+            {
                 check_name(sink, &column, cspan, "column name");
                 let explicit = references.is_some();
                 parents.push((
                     ParentLink {
                         table,
                         column,
-                        references: references.map(|(r, _)| r).unwrap_or_default(),
+                        references: references.map(|r| r.value).unwrap_or_default(),
                     },
                     p.span,
                     explicit,
@@ -461,7 +474,7 @@ impl Reader<'_> {
                             .and_then(|a| read_action(sink, &it.path, &column, a));
                         it.finish(sink);
                         let Some(cat) = cat else { continue };
-                        (cat, action)
+                        ((cat.value, cat.span), action)
                     }
                     _ => {
                         cols.wrong_type(
@@ -525,11 +538,11 @@ impl Reader<'_> {
                 );
             }
         }
-        let (name, span) = name?;
+        let Located { value: name, span } = name?;
         Some(RawTable {
             name,
             span,
-            key: key.map(|(k, _)| k),
+            key: key.map(|k| k.value),
             identifiers,
             parents,
             columns,

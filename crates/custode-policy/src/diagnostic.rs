@@ -99,10 +99,19 @@ pub trait Kind: Copy + fmt::Debug + PartialEq + Eq + Send + Sync + 'static {
     const WHAT: &'static str;
     /// The diagnostic code shown to the user.
     fn code(self) -> &'static str;
+    /// A key the format does not know.
+    const UNKNOWN_KEY: Self;
+    /// A required key is absent.
+    const MISSING: Self;
+    /// A value of the wrong type, empty, or outside the allowed set.
+    const INVALID_VALUE: Self;
 }
 
 impl Kind for ProblemKind {
     const WHAT: &'static str = "the policy";
+    const UNKNOWN_KEY: Self = ProblemKind::UnknownKey;
+    const MISSING: Self = ProblemKind::Missing;
+    const INVALID_VALUE: Self = ProblemKind::InvalidValue;
     fn code(self) -> &'static str {
         ProblemKind::code(self)
     }

@@ -28,6 +28,7 @@ mod load;
 mod model;
 mod notice;
 mod read;
+pub mod reader;
 mod ropa;
 mod text;
 mod validate;

@@ -9,7 +9,7 @@ use toml::de::DeTable;
 
 use crate::diagnostic::{Located, PolicyError, Problem, ProblemKind, Span};
 use crate::model::*;
-use crate::read::{Sink, Table, closest, span_of};
+use crate::read::{Problems, Sink, Table, Texts, closest, span_of};
 use crate::text::{Lang, Text};
 
 /// Loads and validates a policy. `name` is the file name used in messages.
@@ -42,7 +42,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
     let _ = root_span;
 
     let meta = read_meta(&mut sink, &mut root);
-    let controller = match root.table(&mut sink, "controller") {
+    let controller = match root.section(&mut sink, "controller") {
         Some(mut t) => read_party(&mut sink, &mut t, &["name", "address", "email"]),
         None => {
             root.missing(
@@ -54,10 +54,10 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         }
     };
     let dpo = root
-        .table(&mut sink, "dpo")
+        .section(&mut sink, "dpo")
         .map(|mut t| read_party(&mut sink, &mut t, &["email"]));
     let representative = root
-        .table(&mut sink, "representative")
+        .section(&mut sink, "representative")
         .map(|mut t| read_party(&mut sink, &mut t, &["name", "address"]));
     let joint_controllers = root
         .tables(&mut sink, "joint_controller")
@@ -140,7 +140,7 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         minimum_age: 16,
         changes: None,
     };
-    let Some(mut t) = root.table(sink, "policy") else {
+    let Some(mut t) = root.section(sink, "policy") else {
         root.missing(
             sink,
             "policy",
@@ -328,7 +328,7 @@ fn read_joint(sink: &mut Sink, t: &mut Table) -> JointController {
 }
 
 fn read_authority(sink: &mut Sink, root: &mut Table) -> Authority {
-    let Some(mut t) = root.table(sink, "authority") else {
+    let Some(mut t) = root.section(sink, "authority") else {
         root.missing(
             sink,
             "authority",
@@ -355,7 +355,7 @@ fn read_authority(sink: &mut Sink, root: &mut Table) -> Authority {
 }
 
 fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
-    let Some(mut t) = root.table(sink, "rights") else {
+    let Some(mut t) = root.section(sink, "rights") else {
         root.missing(
             sink,
             "rights",
@@ -530,7 +530,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
             identifier,
         });
     }
-    let special = t.bool(sink, "special").unwrap_or(false);
+    let special = t.bool(sink, "special").is_some_and(|b| b.value);
     let source = t.text(sink, "source");
     let requirement = t
         .choice(sink, "requirement", &Requirement::ALL)
@@ -609,8 +609,8 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         }
     }
     let retention = read_retention(sink, t, &id);
-    let vault = t.bool(sink, "vault").unwrap_or(false);
-    let direct_marketing = t.bool(sink, "direct_marketing").unwrap_or(false);
+    let vault = t.bool(sink, "vault").is_some_and(|b| b.value);
+    let direct_marketing = t.bool(sink, "direct_marketing").is_some_and(|b| b.value);
     let special_condition = t
         .choice(
             sink,
@@ -953,10 +953,10 @@ fn read_cookie(sink: &mut Sink, t: &mut Table) -> Cookie {
 }
 
 fn read_automated(sink: &mut Sink, root: &mut Table) -> AutomatedDecisions {
-    let Some(mut t) = root.table(sink, "automated_decisions") else {
+    let Some(mut t) = root.section(sink, "automated_decisions") else {
         return AutomatedDecisions::default();
     };
-    let present = t.bool(sink, "present").unwrap_or(false);
+    let present = t.bool(sink, "present").is_some_and(|b| b.value);
     let logic = t.text(sink, "logic");
     let significance = t.text(sink, "significance");
     if present && (logic.is_none() || significance.is_none()) {
