@@ -165,7 +165,8 @@ fn job_principal() -> Principal {
 impl Store {
     /// Queues the fulfilment of a verified request: one job per right it
     /// asks for (a human review is answered by a person, not a job).
-    /// Queuing again changes nothing.
+    /// Queuing again changes nothing. A request that asks for erasure is
+    /// refused, and the refusal audited, unless `by` may erase a subject.
     pub async fn queue_fulfilment(
         &self,
         by: &Principal,
@@ -173,6 +174,15 @@ impl Store {
         input: FulfilmentInput,
     ) -> Result<RequestSummary, StoreError> {
         let request = self.load_request(by, id, "request.fulfil").await?;
+        // Handling requests is not enough for an erasure: that destroys the
+        // subject's keys, which only the roles that may erase a subject do.
+        if request.rights.contains(&Right::Erasure)
+            && !custode_domain::may(by.role, custode_domain::Operation::EraseSubject)
+        {
+            let what = "carry out erasure requests";
+            self.record_denied(by, what).await?;
+            return Err(StoreError::Forbidden(format!("your role may not {what}")));
+        }
         request.must_be_open()?;
         request.must_be_verified()?;
         if request.rights.contains(&Right::Rectification) && input.corrections.is_empty() {

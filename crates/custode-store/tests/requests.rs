@@ -779,6 +779,60 @@ async fn a_refusal_needs_reasons_and_cancels_what_was_queued(env: &Env) {
     store.close().await;
 }
 
+on_both_engines!(only_a_role_that_may_erase_queues_an_erasure_request);
+async fn only_a_role_that_may_erase_queues_an_erasure_request(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let agent = principal_of(&t.provider, Role::SupportAgent);
+    let access = store
+        .file_request(&agent, request(&s, &[Right::Access]))
+        .await
+        .expect("file access");
+    verify_by_document(&store, &dpo, &access.id).await;
+    let queued = store
+        .queue_fulfilment(&agent, &access.id, FulfilmentInput::default())
+        .await
+        .expect("a support agent carries out an access request");
+    assert_eq!(queued.jobs.len(), 1, "{queued:?}");
+
+    let erasure = store
+        .file_request(&agent, request(&s, &[Right::Access, Right::Erasure]))
+        .await
+        .expect("file erasure");
+    verify_by_document(&store, &dpo, &erasure.id).await;
+    let err = store
+        .queue_fulfilment(&agent, &erasure.id, FulfilmentInput::default())
+        .await
+        .expect_err("a support agent may not erase");
+    assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
+    assert!(err.to_string().contains("erasure"), "{err}");
+    assert!(
+        store
+            .request(&dpo, &erasure.id)
+            .await
+            .expect("request")
+            .jobs
+            .is_empty(),
+        "nothing of the refused request is queued, not even its access package"
+    );
+    let denied: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(denied, 1, "the refusal is audited");
+    let queued = store
+        .queue_fulfilment(&dpo, &erasure.id, FulfilmentInput::default())
+        .await
+        .expect("the DPO carries it out");
+    assert_eq!(queued.jobs.len(), 2, "{queued:?}");
+    store.close().await;
+}
+
 on_both_engines!(a_failing_step_is_retried_and_shown_never_lost);
 async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
     let store = env.open().await;
