@@ -33,6 +33,15 @@ pub enum MailError {
     /// The relay's CA is not a PEM certificate.
     #[error("the relay's CA must be a PEM certificate (-----BEGIN CERTIFICATE-----): {0}")]
     BadCa(String),
+    /// TLS to the relay cannot be set up (its host name is not a valid
+    /// server name, the system's roots or the given CA do not load).
+    #[error("cannot set up TLS to the mail relay `{host}`: {reason}")]
+    Tls {
+        /// The relay's host.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// An address is malformed.
     #[error("`{0}` is not an e-mail address")]
     BadAddress(String),
@@ -90,21 +99,26 @@ impl Mailer {
             return Err(bad());
         }
         // `[::1]:25`, `host:25` or a bare host.
-        let (host, port) = match rest.strip_prefix('[') {
+        let (host, port, host_ok) = match rest.strip_prefix('[') {
             Some(v6) => {
                 let (host, after) = v6.split_once(']').ok_or_else(bad)?;
-                (host, after.strip_prefix(':'))
+                let ok = host.parse::<std::net::Ipv6Addr>().is_ok();
+                (host, after.strip_prefix(':'), ok)
             }
-            None => match rest.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (rest, None),
-            },
+            None => {
+                let (host, port) = match rest.split_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (rest, None),
+                };
+                let ok = host.parse::<std::net::Ipv4Addr>().is_ok() || is_dns_name(host);
+                (host, port, ok)
+            }
         };
         let port = match port {
             Some(p) => p.parse::<u16>().map_err(|_| bad())?,
             None => default_port,
         };
-        if host.is_empty() {
+        if !host_ok {
             return Err(bad());
         }
         let from = from
@@ -125,9 +139,10 @@ impl Mailer {
                         Certificate::from_pem(pem).map_err(|e| MailError::BadCa(e.to_string()))?;
                     params = params.add_root_certificate(ca);
                 }
-                let params = params
-                    .build()
-                    .map_err(|e| MailError::BadCa(e.to_string()))?;
+                let params = params.build().map_err(|e| MailError::Tls {
+                    host: host.to_owned(),
+                    reason: e.to_string(),
+                })?;
                 if scheme == "smtps" {
                     Tls::Wrapper(params)
                 } else {
@@ -172,6 +187,24 @@ impl Mailer {
 }
 
 /// Whether a relay's host is this machine, where clear text never leaves it.
+/// A host name as DNS writes it: dot-separated labels of letters, digits
+/// and inner hyphens, 63 bytes each, 253 in all; the last label not a
+/// number, so that a mistyped IPv4 address is not taken for a name.
+fn is_dns_name(host: &str) -> bool {
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    host.len() <= 253
+        && host.split('.').all(label_ok)
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn is_this_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -99,6 +99,13 @@ fn relay_urls_are_checked_before_any_mail() {
         "smtps://mail.provider.example:port",
         "smtps://mail.provider.example/path",
         "smtps://[2001:db8::25",
+        "smtps://[mail.provider.example]:465",
+        "smtps://relay..provider.example",
+        "smtps://mail provider.example",
+        "smtps://-relay.provider.example",
+        "smtps://relay!.provider.example",
+        "smtps://999.1.1.1",
+        "smtps://:465",
     ] {
         let err = Mailer::new(relay, FROM, RelayOptions::default())
             .err()
