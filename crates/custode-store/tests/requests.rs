@@ -395,6 +395,94 @@ async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
     store.close().await;
 }
 
+on_both_engines!(an_erasure_cut_short_under_schema_6_ends_after_the_upgrade);
+async fn an_erasure_cut_short_under_schema_6_ends_after_the_upgrade(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let t = tree(&store).await;
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, "prospect", "signup")
+        .await
+        .expect("subject");
+    let policy = store.policy();
+    let category = policy
+        .categories
+        .iter()
+        .find(|c| {
+            policy
+                .purposes_of_category(&c.id.value)
+                .all(|p| p.basis != custode_policy::Basis::LegalObligation)
+                && policy
+                    .purposes_of_category(&c.id.value)
+                    .any(|p| p.subjects.iter().any(|k| k.value == "prospect"))
+        })
+        .map(|c| c.id.value.clone())
+        .expect("a category a prospect has, kept by no law");
+    store
+        .write_records(
+            &custode_domain::Principal::system("test"),
+            "signup",
+            vec![(s.clone(), record(&policy, &category))],
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = store
+        .file_request(&dpo, request(&s, &[Right::Erasure]))
+        .await
+        .expect("file");
+    verify_by_document(&store, &dpo, &req.id).await;
+    store
+        .queue_fulfilment(&dpo, &req.id, FulfilmentInput::default())
+        .await
+        .expect("queue");
+    let claim = store
+        .claim_job(std::time::Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .expect("the erasure job is due");
+    assert_eq!((claim.right, claim.step), (Right::Erasure, 0));
+    store
+        .run_step(&claim, |_| {})
+        .await
+        .expect("external systems");
+    // Schema 6 had five erasure steps (external systems, close the account,
+    // move to the vault, erase, shred). Make this job one that a version 6
+    // worker left with the account closed and the vault move next, its
+    // lease lapsed, then upgrade.
+    for statement in [
+        "UPDATE request_jobs SET step = 2, next_at = 0 WHERE right_name = 'erasure'",
+        "DELETE FROM schema_migrations WHERE version = 7",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(store.pool())
+            .await
+            .expect(statement);
+    }
+    store.close().await;
+
+    let store = env.open_with(Env::telecom()).await;
+    let before = store.request(&dpo, &req.id).await.expect("request");
+    assert_eq!(
+        (before.jobs[0].step, before.jobs[0].steps),
+        (1, 3),
+        "old steps 1-3 are the new `erase`: {:?}",
+        before.jobs
+    );
+    store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("run");
+    let done = store.request(&dpo, &req.id).await.expect("request");
+    let answer = job(&done, "erasure");
+    assert_eq!(answer["shredded"], true, "{answer}");
+    assert!(matches!(
+        store.records(&dpo, &s, "check").await,
+        Err(StoreError::Erased(_))
+    ));
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
 on_both_engines!(a_code_checks_the_subjects_email_once_and_refuses_every_misuse);
 async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &Env) {
     let store = env.open().await;
