@@ -40,6 +40,34 @@ async fn verify_by_document(store: &Store, by: &custode_domain::Principal, id: &
     store.approve_identity(by, id).await.expect("approve");
 }
 
+/// Files a request for `subject` as `by`, and has `verifier` approve the
+/// requester's ID document.
+async fn filed_and_verified(
+    store: &Store,
+    by: &custode_domain::Principal,
+    verifier: &custode_domain::Principal,
+    subject: &SubjectId,
+    rights: &[Right],
+) -> RequestSummary {
+    let filed = store
+        .file_request(by, request(subject, rights))
+        .await
+        .expect("file");
+    verify_by_document(store, verifier, &filed.id).await;
+    filed
+}
+
+/// How many refusals the audit log holds.
+async fn refusals_audited(store: &Store) -> i64 {
+    sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    )
+}
+
 /// Queues the fulfilment and runs its jobs to the end.
 async fn fulfil(
     store: &Store,
@@ -177,13 +205,7 @@ async fn duplicates_are_linked_and_scope_is_respected(env: &Env) {
         store.file_request(&agent, delegate).await.is_err(),
         "a delegate names themselves"
     );
-    let denied: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(store.pool())
-            .await
-            .expect("count"),
-        0,
-    );
+    let denied = refusals_audited(&store).await;
     assert_eq!(denied, 1, "the out-of-scope attempt is audited");
     store.close().await;
 }
@@ -341,8 +363,9 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
     store.close().await;
 }
 
-on_both_engines!(an_erasure_with_nothing_to_keep_destroys_the_key);
-async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
+/// A store under the telecom policy and a prospect holding a record of
+/// every category that no law keeps, so an erasure leaves nothing.
+async fn prospect_with_nothing_kept(env: &Env) -> (Store, Tree, SubjectId) {
     let store = env.open_with(Env::telecom()).await;
     let t = tree(&store).await;
     let s = store
@@ -377,12 +400,14 @@ async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
         )
         .await
         .expect("write");
+    (store, t, s)
+}
+
+on_both_engines!(an_erasure_with_nothing_to_keep_destroys_the_key);
+async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
+    let (store, t, s) = prospect_with_nothing_kept(env).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
-        .file_request(&dpo, request(&s, &[Right::Erasure]))
-        .await
-        .expect("file");
-    verify_by_document(&store, &dpo, &req.id).await;
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
     let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
     let answer = job(&done, "erasure");
     assert_eq!(answer["kept"], serde_json::json!([]), "{answer}");
@@ -397,40 +422,9 @@ async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
 
 on_both_engines!(an_erasure_cut_short_under_schema_6_ends_after_the_upgrade);
 async fn an_erasure_cut_short_under_schema_6_ends_after_the_upgrade(env: &Env) {
-    let store = env.open_with(Env::telecom()).await;
-    let t = tree(&store).await;
-    let s = store
-        .create_subject(&admin(), &t.domain_a.id, "prospect", "signup")
-        .await
-        .expect("subject");
-    let policy = store.policy();
-    let category = policy
-        .categories
-        .iter()
-        .find(|c| {
-            policy
-                .purposes_of_category(&c.id.value)
-                .all(|p| p.basis != custode_policy::Basis::LegalObligation)
-                && policy
-                    .purposes_of_category(&c.id.value)
-                    .any(|p| p.subjects.iter().any(|k| k.value == "prospect"))
-        })
-        .map(|c| c.id.value.clone())
-        .expect("a category a prospect has, kept by no law");
-    store
-        .write_records(
-            &custode_domain::Principal::system("test"),
-            "signup",
-            vec![(s.clone(), record(&policy, &category))],
-        )
-        .await
-        .expect("write");
+    let (store, t, s) = prospect_with_nothing_kept(env).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
-        .file_request(&dpo, request(&s, &[Right::Erasure]))
-        .await
-        .expect("file");
-    verify_by_document(&store, &dpo, &req.id).await;
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
     store
         .queue_fulfilment(&dpo, &req.id, FulfilmentInput::default())
         .await
@@ -591,13 +585,7 @@ async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &En
         0,
     );
     assert_eq!(failed, 10, "every refused code is audited");
-    let denied: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(store.pool())
-            .await
-            .expect("count"),
-        0,
-    );
+    let denied = refusals_audited(&store).await;
     assert_eq!(denied, 1);
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
@@ -874,22 +862,15 @@ async fn only_a_role_that_may_erase_queues_an_erasure_request(env: &Env) {
     let s = subject(&store, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let agent = principal_of(&t.provider, Role::SupportAgent);
-    let access = store
-        .file_request(&agent, request(&s, &[Right::Access]))
-        .await
-        .expect("file access");
-    verify_by_document(&store, &dpo, &access.id).await;
+    let access = filed_and_verified(&store, &agent, &dpo, &s, &[Right::Access]).await;
     let queued = store
         .queue_fulfilment(&agent, &access.id, FulfilmentInput::default())
         .await
         .expect("a support agent carries out an access request");
     assert_eq!(queued.jobs.len(), 1, "{queued:?}");
 
-    let erasure = store
-        .file_request(&agent, request(&s, &[Right::Access, Right::Erasure]))
-        .await
-        .expect("file erasure");
-    verify_by_document(&store, &dpo, &erasure.id).await;
+    let erasure =
+        filed_and_verified(&store, &agent, &dpo, &s, &[Right::Access, Right::Erasure]).await;
     let err = store
         .queue_fulfilment(&agent, &erasure.id, FulfilmentInput::default())
         .await
@@ -905,13 +886,7 @@ async fn only_a_role_that_may_erase_queues_an_erasure_request(env: &Env) {
             .is_empty(),
         "nothing of the refused request is queued, not even its access package"
     );
-    let denied: i64 = sqlx::Row::get(
-        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(store.pool())
-            .await
-            .expect("count"),
-        0,
-    );
+    let denied = refusals_audited(&store).await;
     assert_eq!(denied, 1, "the refusal is audited");
     let queued = store
         .queue_fulfilment(&dpo, &erasure.id, FulfilmentInput::default())
@@ -927,11 +902,7 @@ async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
     let t = tree(&store).await;
     let s = subject(&store, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
-        .file_request(&dpo, request(&s, &[Right::Rectification]))
-        .await
-        .expect("file");
-    verify_by_document(&store, &dpo, &req.id).await;
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Rectification]).await;
     // A correction of a record that is not the subject's: the step fails.
     let input = FulfilmentInput {
         corrections: vec![custode_store::Correction {
@@ -1148,11 +1119,7 @@ item = "billing.invoices"
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
-        .file_request(&dpo, request(&s, &[Right::Access, Right::Erasure]))
-        .await
-        .expect("file");
-    verify_by_document(&store, &dpo, &req.id).await;
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access, Right::Erasure]).await;
     CrmCase {
         store,
         crm,
@@ -1330,11 +1297,7 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
     assert_eq!(find("erase.me@example.org").await, both);
     for s in [&kept, &moved] {
         let first = store.records(&dpo, s, "check").await.expect("read")[0].id;
-        let req = store
-            .file_request(&dpo, request(s, &[Right::Rectification]))
-            .await
-            .expect("file");
-        verify_by_document(&store, &dpo, &req.id).await;
+        let req = filed_and_verified(&store, &dpo, &dpo, s, &[Right::Rectification]).await;
         let input = FulfilmentInput {
             corrections: vec![custode_store::Correction {
                 record: first,
