@@ -19,7 +19,6 @@ pub use access::{Operation, may};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{SubjectId, TenantId};
 pub use records::{
-    CheckedRecord, NewRecord, RecordError, identifiers_in, normalise_identifier, retention_end,
-    zone_for,
+    CheckedRecord, NewRecord, RecordError, identifiers_in, normalise_identifier, zone_for,
 };
 pub use scope::{Principal, Role, Scope, TenantKind};

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use custode_policy::{Event, IdentifierKind, Policy, Unit};
+use custode_policy::{IdentifierKind, Policy, Unit};
 use jiff::{Span, Timestamp, tz::TimeZone};
 
 /// A record as a writer submits it.
@@ -38,8 +38,6 @@ pub struct CheckedRecord {
     pub purposes: Vec<String>,
     /// When it was collected.
     pub collected_at: Timestamp,
-    /// When it must be gone; `None` while an event rule waits for its event.
-    pub retain_until: Option<Timestamp>,
     /// Identifiers to index: (kind, normalised value).
     pub identifiers: Vec<(&'static str, String)>,
 }
@@ -171,7 +169,6 @@ impl NewRecord {
             self.purposes
         };
         let collected_at = self.collected_at.unwrap_or(now);
-        let retain_until = retention_end(policy, &purposes, collected_at);
         let payload = serde_json::to_vec(&self.fields).unwrap_or_default();
         Ok(CheckedRecord {
             category: self.category,
@@ -179,7 +176,6 @@ impl NewRecord {
             source: self.source,
             purposes,
             collected_at,
-            retain_until,
             identifiers,
         })
     }
@@ -267,36 +263,6 @@ pub fn zone_for(jurisdiction: &str) -> &'static str {
     }
 }
 
-/// When a record serving `purposes`, collected at `collected_at`, must be
-/// gone: the latest end among its purposes, since the data stay while any
-/// purpose still needs them. `None` while a purpose counts from an event
-/// that has not happened yet.
-///
-/// Counting follows Regulation 1182/71: the day of collection is not
-/// counted, and a period ends at the end of the day with the same date
-/// (the month's last day when there is none). The record is due for erasure
-/// from the start of the next day, in the controller's time zone.
-pub fn retention_end(
-    policy: &Policy,
-    purposes: &[String],
-    collected_at: Timestamp,
-) -> Option<Timestamp> {
-    let mut latest: Option<Timestamp> = None;
-    for id in purposes {
-        let purpose = policy.purpose(id)?;
-        if purpose.retention.from != Event::Collection {
-            return None;
-        }
-        let end = period_end(
-            &policy.meta.jurisdiction,
-            collected_at,
-            purpose.retention.keep,
-        )?;
-        latest = Some(latest.map_or(end, |l| l.max(end)));
-    }
-    latest
-}
-
 /// The controller's time zone, looked up once per zone.
 fn zone(jurisdiction: &str) -> TimeZone {
     use std::sync::{Mutex, OnceLock};
@@ -315,6 +281,11 @@ fn zone(jurisdiction: &str) -> TimeZone {
 
 /// The first instant after a period of `keep` that starts on the day of
 /// `start`, in the jurisdiction's zone.
+///
+/// Counting follows Regulation 1182/71: the starting day is not counted,
+/// and a period ends at the end of the day with the same date (the month's
+/// last day when there is none), so the data are due for erasure from the
+/// start of the next day.
 pub fn period_end(
     jurisdiction: &str,
     start: Timestamp,

@@ -147,14 +147,15 @@ fn the_end_follows_the_local_day_and_period_however_often_it_is_asked() {
 fn a_record_lives_as_long_as_its_longest_purpose() {
     let p = policy();
     let at = rome(2026, 5, 10, 9);
-    let end = retention_end(&p, &["security".into(), "traffic".into()], at);
-    assert_eq!(end, Some(rome(2027, 5, 11, 0)));
-    assert_eq!(
-        retention_end(&p, &["security".into()], at),
-        Some(rome(2026, 11, 11, 0))
-    );
+    let end = |purposes: &[&str]| {
+        let purposes: Vec<String> = purposes.iter().map(|s| s.to_string()).collect();
+        crate::retention::resolve(&p, &purposes, at, &crate::retention::LifeEvents::default())
+            .retain_until
+    };
+    assert_eq!(end(&["security", "traffic"]), Some(rome(2027, 5, 11, 0)));
+    assert_eq!(end(&["security"]), Some(rome(2026, 11, 11, 0)));
     // An event rule leaves the end open until the event.
-    assert_eq!(retention_end(&p, &["service".into()], at), None);
+    assert_eq!(end(&["service"]), None);
 }
 
 #[test]
