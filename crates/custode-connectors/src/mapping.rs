@@ -17,7 +17,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diagnostic::{MappingError, Problem, ProblemKind, Span};
-use crate::read::{Problems, Sink, Table, closest, named, span_of};
+use crate::read::{Sink, named};
+use custode_policy::reader::{Problems, Table, closest, span_of};
 
 /// The database engine of a system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use toml::de::DeTable;
 
 use crate::diagnostic::{Problem, ProblemKind};
-pub(crate) use custode_policy::reader::{Problems, Table, closest, span_of};
+use custode_policy::reader::Problems;
 
 /// Collects problems while a systems file is read and checked.
 pub(crate) struct Sink {

@@ -9,7 +9,8 @@ use toml::de::DeTable;
 
 use crate::diagnostic::{Located, PolicyError, Problem, ProblemKind, Span};
 use crate::model::*;
-use crate::read::{Problems, Sink, Table, Texts, closest, span_of};
+use crate::read::{Sink, Texts};
+use crate::reader::{Problems, Table, closest, span_of};
 use crate::text::{Lang, Text};
 
 /// Loads and validates a policy. `name` is the file name used in messages.

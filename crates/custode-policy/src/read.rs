@@ -6,7 +6,7 @@ use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::diagnostic::{Problem, ProblemKind, Span};
-pub(crate) use crate::reader::{Problems, Table, closest, span_of};
+use crate::reader::{Problems, Table, span_of};
 use crate::text::{Lang, Text};
 
 /// Collects problems while a policy is read and checked.

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use crate::diagnostic::{Located, Problem, ProblemKind};
 use crate::load::unknown_reference;
 use crate::model::{Basis, Policy};
-use crate::read::{Problems, Sink};
+use crate::read::Sink;
+use crate::reader::Problems;
 
 pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
     policy.index.subjects = index(sink, "subject kind", policy.subjects.iter().map(|s| &s.id));

@@ -33,8 +33,8 @@ pub enum MailError {
     /// The relay's CA is not a PEM certificate.
     #[error("the relay's CA must be a PEM certificate (-----BEGIN CERTIFICATE-----): {0}")]
     BadCa(String),
-    /// TLS to the relay cannot be set up (its host name is not a valid
-    /// server name, the system's roots or the given CA do not load).
+    /// TLS to the relay cannot be set up (the system's roots or the given
+    /// CA do not load).
     #[error("cannot set up TLS to the mail relay `{host}`: {reason}")]
     Tls {
         /// The relay's host.
@@ -186,7 +186,6 @@ impl Mailer {
     }
 }
 
-/// Whether a relay's host is this machine, where clear text never leaves it.
 /// A host name as DNS writes it: dot-separated labels of letters, digits
 /// and inner hyphens, 63 bytes each, 253 in all; the last label not a
 /// number, so that a mistyped IPv4 address is not taken for a name.
@@ -205,6 +204,7 @@ fn is_dns_name(host: &str) -> bool {
             .is_some_and(|last| !last.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether a relay's host is this machine, where clear text never leaves it.
 fn is_this_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
