@@ -42,8 +42,9 @@ pub enum StoreError {
         /// What the database said.
         message: String,
     },
-    /// The master key file is missing, unreadable or unsafe.
-    #[error("master key: {0}")]
+    /// A key file (the master key's or the vault's) is missing, unreadable
+    /// or unsafe; the message names the file.
+    #[error("key file: {0}")]
     KeyFile(String),
     /// The master key does not open this key store.
     #[error(

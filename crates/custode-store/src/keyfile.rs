@@ -70,12 +70,10 @@ impl MasterKeySource {
                 let current = if path.exists() {
                     read_key(path)?
                 } else if create {
-                    let k = Key::generate()?;
-                    write_new(path, &k)?;
-                    k
+                    create_or_read(path)?
                 } else {
                     return Err(StoreError::KeyFile(format!(
-                        "no master key at {}: the data directory was not initialised, or the key was moved",
+                        "no key at {}: the data directory was not initialised, or the key was moved",
                         path.display()
                     )));
                 };
@@ -151,6 +149,31 @@ fn read_key(path: &Path) -> Result<Key, StoreError> {
     })
 }
 
+/// Creates the key file on first start. Instances sharing the data
+/// directory may start at the same moment: the key is written whole to a
+/// file of this start's own, then linked into place, which fails if another
+/// start got there first. So the file is never seen half-written, and every
+/// start ends with the one key that won.
+fn create_or_read(path: &Path) -> Result<Key, StoreError> {
+    let key = Key::generate()?;
+    let mut staged = path.as_os_str().to_owned();
+    // The fingerprint names the key without revealing it, and no two new
+    // keys share one.
+    staged.push(format!(".{}.new", key.fingerprint()));
+    let staged = PathBuf::from(staged);
+    write_new(&staged, &key)?;
+    let linked = fs::hard_link(&staged, path);
+    let _ = fs::remove_file(&staged);
+    match linked {
+        Ok(()) => {
+            sync_dir(path)?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key(path),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
 /// Writes a key to a new file with mode 0600, durably.
 fn write_new(path: &Path, key: &Key) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
@@ -175,4 +198,57 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
             .map_err(|e| io(dir, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_starting_together_on_one_directory_end_with_one_key() {
+        let root = std::env::temp_dir().join(format!("custode-keyfile-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        // The window between "no file yet" and "file written" is narrow:
+        // many rounds make a start that reads a half-written file, or fails
+        // on the other's file, show up.
+        for round in 0..40 {
+            let path = root.join(round.to_string()).join("vault.key");
+            let starts = 6;
+            let barrier = std::sync::Barrier::new(starts);
+            let fingerprints: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..starts)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            MasterKeySource::File(path.clone())
+                                .load(true)
+                                .map(|(key, next)| {
+                                    assert!(next.is_none());
+                                    key.fingerprint()
+                                })
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .expect("no panic")
+                            .unwrap_or_else(|e| panic!("round {round}: a start failed: {e}"))
+                    })
+                    .collect()
+            });
+            let on_disk = read_key(&path).expect("the key file").fingerprint();
+            assert!(
+                fingerprints.iter().all(|f| *f == on_disk),
+                "round {round}: every start uses the key on disk ({on_disk}): {fingerprints:?}"
+            );
+            let left: Vec<_> = fs::read_dir(path.parent().expect("dir"))
+                .expect("list")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            assert_eq!(left, ["vault.key"], "round {round}: nothing staged is left");
+        }
+        fs::remove_dir_all(&root).expect("clean up");
+    }
 }

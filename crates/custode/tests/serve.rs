@@ -148,16 +148,34 @@ fn start(args: &[String], key: &str) -> Instance {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("CUSTODE_MASTER_KEY", key)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("serve starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
     let addr = loop {
-        let line = lines.next().expect("an address").expect("line");
+        let Some(line) = lines.next() else {
+            // It stopped before listening: say why, from its own words.
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut stderr);
+            }
+            let status = child.wait().expect("wait");
+            panic!(
+                "serve stopped before listening ({status}).\nstdout:\n{}\nstderr:\n{stderr}",
+                seen.join("\n")
+            );
+        };
+        let line = line.expect("line");
         if let Some(rest) = line.strip_prefix("custode listening on http://") {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
+        seen.push(line);
     };
+    // Keep draining stderr too, so a chatty failure never blocks the server.
+    if let Some(mut e) = child.stderr.take() {
+        std::thread::spawn(move || std::io::copy(&mut e, &mut std::io::sink()));
+    }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Instance { child, addr }
