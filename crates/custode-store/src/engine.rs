@@ -34,18 +34,10 @@ fn install_drivers() {
     });
 }
 
-/// The URL with any password replaced, safe to print and log.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
+/// The URL with any password replaced (in its user part or its query),
+/// safe to print and log: the connectors' redaction, one for the project.
+fn redact(url: &str) -> String {
+    custode_connectors::redact(url, &[])
 }
 
 impl Engine {
@@ -260,6 +252,10 @@ mod tests {
             "postgres://app:***@db:5432/x"
         );
         assert_eq!(redact("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(
+            redact("postgres://db/x?user=app&password=s3cret"),
+            "postgres://db/x?user=app&password=***"
+        );
         let err = Engine::of_url("mysql://root:hunter2@h/db").expect_err("unsupported");
         assert!(!err.to_string().contains("hunter2"));
     }

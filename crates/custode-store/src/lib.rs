@@ -44,7 +44,7 @@ use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
-pub use engine::{Engine, OpenMode, redact};
+pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
 pub use fulfilment::{
     Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, recipients_to_tell,
