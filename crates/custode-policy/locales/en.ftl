@@ -267,7 +267,10 @@ unsubscribe-unknown = This unsubscribe link is not valid, or the person it was m
 access-title = Your personal data
 access-intro = This is a copy of the personal data that { $controller } holds about you on { $date } (Article 15 GDPR). The files records.json and records.csv hold every record; this summary says why we hold them, on what legal basis, who receives them, how long we keep them, and what your rights are.
 access-held = The data we hold about you
-access-category = { $category }: { $count } records
+access-category = { $category }: { $count ->
+    [one] { $count } record
+   *[other] { $count } records
+}
 access-purposes = Purposes and legal basis: { $purposes }
 access-retention = How long we keep them: { $retention }
 access-recipients = Who receives them: { $recipients }
@@ -284,15 +287,37 @@ answer-partially_accepted = We have carried out your request in part; for the re
 answer-refused = We cannot carry out your request, for the reasons below.
 answer-reasons = Reasons: { $reasons }
 answer-done = What we did
-answer-erased = Records erased: { $count }.
+answer-erased = { $count ->
+    [one] We erased { $count } record.
+   *[other] We erased { $count } records.
+}
 answer-kept-title = What we keep, and why
-answer-kept = { $category }: { $count } records, kept because the law requires it ({ $grounds }), until { $until }; used for nothing else.
-answer-kept-vault = { $category }: { $count } records, kept in a segregated archive because the law requires it ({ $grounds }), until { $until }; disclosed only to the judicial authority on a reasoned order.
+answer-kept = { $category }: { $count ->
+    [one] { $count } record
+   *[other] { $count } records
+}, kept because the law requires it ({ $grounds }), until { $until }; used for nothing else.
+answer-kept-vault = { $category }: { $count ->
+    [one] { $count } record
+   *[other] { $count } records
+}, kept in a segregated archive because the law requires it ({ $grounds }), until { $until }; disclosed only to the judicial authority on a reasoned order.
 answer-until-open = the end of the period the law sets
-answer-told = We have told the recipients of your data of this change (Art. 19 GDPR): { $recipients }.
+answer-told = We told the recipients that had received your data of this change (Art. 19 GDPR):
 code-subject = { $controller }: your verification code
 code-body = Your code to confirm your rights request { $request } is { $code }. It works once and expires at { $expires }. If you did not file this request, ignore this message and tell us.
 restriction-lift-subject = { $controller }: the restriction of your data ends
 restriction-lift-body = The restriction of processing of your personal data, which you obtained under Article 18 GDPR, is being lifted for this reason: { $reason }. You may object, or ask for a new restriction, by replying to this message or through the contacts in our privacy notice.
 extension-subject = { $controller }: more time to answer your request { $request }
 extension-body = We need more time to answer your request { $request }, for this reason: { $reason }. Article 12(3) GDPR allows two further months: we will answer by { $due } at the latest.
+answer-told-line = { $recipient }, on { $date }
+answer-told-pending = We are telling these recipients, which had received your data (Art. 19 GDPR); when we wrote this answer, the notification was not yet confirmed:
+answer-told-none = Your data had not been disclosed to any recipient who must be told of this change (Art. 19 GDPR).
+recipient-notice-subject = { $controller }: { $action ->
+    [erasure] erasure
+    [rectification] rectification
+   *[restriction] restriction of processing
+} of personal data (Art. 19 GDPR), reference { $request }
+recipient-notice-body = We disclosed to you personal data of the data subject with our reference { $subject }. At the data subject's request ({ $request }) we have { $action ->
+    [erasure] erased
+    [rectification] rectified
+   *[restriction] restricted the processing of
+} their data in these categories: { $categories }. Under Article 19 GDPR we tell you so that you do the same with the data you received from us. Reply to this message with any question.

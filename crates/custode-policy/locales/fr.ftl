@@ -270,7 +270,10 @@ unsubscribe-unknown = Ce lien de désabonnement n'est pas valide, ou la personne
 access-title = Vos données personnelles
 access-intro = Voici une copie des données personnelles que { $controller } détient à votre sujet au { $date } (article 15 du RGPD). Les fichiers records.json et records.csv contiennent chaque donnée ; ce résumé indique pourquoi nous les détenons, sur quelle base juridique, qui les reçoit, combien de temps nous les conservons et quels sont vos droits.
 access-held = Les données que nous détenons à votre sujet
-access-category = { $category } : { $count } enregistrements
+access-category = { $category } : { $count ->
+    [one] { $count } enregistrement
+   *[other] { $count } enregistrements
+}
 access-purposes = Finalités et base juridique : { $purposes }
 access-retention = Durée de conservation : { $retention }
 access-recipients = Destinataires : { $recipients }
@@ -287,15 +290,43 @@ answer-partially_accepted = Nous avons donné suite à votre demande en partie ;
 answer-refused = Nous ne pouvons pas donner suite à votre demande, pour les motifs ci-dessous.
 answer-reasons = Motifs : { $reasons }
 answer-done = Ce que nous avons fait
-answer-erased = Enregistrements effacés : { $count }.
+answer-erased = { $count ->
+    [one] Nous avons effacé { $count } enregistrement.
+   *[other] Nous avons effacé { $count } enregistrements.
+}
 answer-kept-title = Ce que nous conservons, et pourquoi
-answer-kept = { $category } : { $count } enregistrements, conservés parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; utilisés à aucune autre fin.
-answer-kept-vault = { $category } : { $count } enregistrements, conservés dans une archive séparée parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; communiqués uniquement à l'autorité judiciaire sur décision motivée.
+answer-kept = { $category } : { $count ->
+    [one] { $count } enregistrement, conservé
+   *[other] { $count } enregistrements, conservés
+} parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; { $count ->
+    [one] utilisé
+   *[other] utilisés
+} à aucune autre fin.
+answer-kept-vault = { $category } : { $count ->
+    [one] { $count } enregistrement, conservé
+   *[other] { $count } enregistrements, conservés
+} dans une archive séparée parce que la loi l'exige ({ $grounds }), jusqu'au { $until } ; { $count ->
+    [one] communiqué
+   *[other] communiqués
+} uniquement à l'autorité judiciaire sur décision motivée.
 answer-until-open = la fin de la durée fixée par la loi
-answer-told = Nous avons informé de ce changement les destinataires de vos données (art. 19 RGPD) : { $recipients }.
+answer-told = Nous avons informé de ce changement les destinataires qui avaient reçu vos données (art. 19 RGPD) :
 code-subject = { $controller } : votre code de vérification
 code-body = Votre code pour confirmer votre demande { $request } est { $code }. Il ne sert qu'une fois et expire à { $expires }. Si vous n'avez pas fait cette demande, ignorez ce message et prévenez-nous.
 restriction-lift-subject = { $controller } : fin de la limitation de vos données
 restriction-lift-body = La limitation du traitement de vos données personnelles, que vous avez obtenue au titre de l'article 18 du RGPD, est levée pour ce motif : { $reason }. Vous pouvez vous y opposer, ou demander une nouvelle limitation, en répondant à ce message ou par les contacts indiqués dans notre politique de confidentialité.
 extension-subject = { $controller } : un délai supplémentaire pour votre demande { $request }
 extension-body = Il nous faut plus de temps pour répondre à votre demande { $request }, pour ce motif : { $reason }. L'article 12, paragraphe 3, du RGPD permet deux mois supplémentaires : nous répondrons au plus tard le { $due }.
+answer-told-line = { $recipient }, le { $date }
+answer-told-pending = Nous informons ces destinataires, qui avaient reçu vos données (art. 19 RGPD) ; à la date de cette réponse, la notification n'était pas encore confirmée :
+answer-told-none = Vos données n'avaient été communiquées à aucun destinataire à informer de ce changement (art. 19 RGPD).
+recipient-notice-subject = { $controller } : { $action ->
+    [erasure] effacement
+    [rectification] rectification
+   *[restriction] limitation du traitement
+} de données personnelles (art. 19 RGPD), référence { $request }
+recipient-notice-body = Nous vous avons communiqué des données personnelles de la personne concernée portant notre référence { $subject }. À sa demande ({ $request }), nous avons { $action ->
+    [erasure] effacé ses données
+    [rectification] rectifié ses données
+   *[restriction] limité le traitement de ses données
+} de ces catégories : { $categories }. Conformément à l'article 19 du RGPD, nous vous en informons afin que vous fassiez de même avec les données que vous avez reçues de nous. Pour toute question, répondez à ce message.

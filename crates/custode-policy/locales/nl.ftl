@@ -267,7 +267,10 @@ unsubscribe-unknown = Deze afmeldlink is niet geldig, of de persoon voor wie hij
 access-title = Uw persoonsgegevens
 access-intro = Dit is een kopie van de persoonsgegevens die { $controller } op { $date } over u bewaart (artikel 15 AVG). De bestanden records.json en records.csv bevatten elk gegeven; deze samenvatting vertelt waarom wij ze bewaren, op welke rechtsgrond, wie ze ontvangt, hoe lang wij ze bewaren en welke rechten u hebt.
 access-held = De gegevens die wij over u bewaren
-access-category = { $category }: { $count } registraties
+access-category = { $category }: { $count ->
+    [one] { $count } registratie
+   *[other] { $count } registraties
+}
 access-purposes = Doeleinden en rechtsgrond: { $purposes }
 access-retention = Hoe lang wij ze bewaren: { $retention }
 access-recipients = Wie ze ontvangt: { $recipients }
@@ -284,15 +287,37 @@ answer-partially_accepted = Wij hebben uw verzoek gedeeltelijk uitgevoerd; voor 
 answer-refused = Wij kunnen uw verzoek niet uitvoeren, om de redenen hieronder.
 answer-reasons = Redenen: { $reasons }
 answer-done = Wat wij hebben gedaan
-answer-erased = Gewiste gegevens: { $count }.
+answer-erased = { $count ->
+    [one] Wij hebben { $count } registratie gewist.
+   *[other] Wij hebben { $count } registraties gewist.
+}
 answer-kept-title = Wat wij bewaren, en waarom
-answer-kept = { $category }: { $count } gegevens, bewaard omdat de wet dat eist ({ $grounds }), tot { $until }; voor niets anders gebruikt.
-answer-kept-vault = { $category }: { $count } gegevens, bewaard in een afgescheiden archief omdat de wet dat eist ({ $grounds }), tot { $until }; alleen verstrekt aan de rechterlijke macht op een gemotiveerd bevel.
+answer-kept = { $category }: { $count ->
+    [one] { $count } registratie
+   *[other] { $count } registraties
+}, bewaard omdat de wet dat eist ({ $grounds }), tot { $until }; voor niets anders gebruikt.
+answer-kept-vault = { $category }: { $count ->
+    [one] { $count } registratie
+   *[other] { $count } registraties
+}, bewaard in een afgescheiden archief omdat de wet dat eist ({ $grounds }), tot { $until }; alleen verstrekt aan de rechterlijke macht op een gemotiveerd bevel.
 answer-until-open = het einde van de termijn die de wet stelt
-answer-told = Wij hebben de ontvangers van uw gegevens van deze wijziging op de hoogte gebracht (art. 19 AVG): { $recipients }.
+answer-told = Wij hebben de ontvangers die uw gegevens hadden ontvangen van deze wijziging op de hoogte gebracht (art. 19 AVG):
 code-subject = { $controller }: uw verificatiecode
 code-body = Uw code om uw verzoek { $request } te bevestigen is { $code }. Hij werkt één keer en verloopt om { $expires }. Heeft u dit verzoek niet gedaan, negeer dan dit bericht en laat het ons weten.
 restriction-lift-subject = { $controller }: de beperking van uw gegevens eindigt
 restriction-lift-body = De beperking van de verwerking van uw persoonsgegevens, die u op grond van artikel 18 AVG hebt verkregen, wordt opgeheven om deze reden: { $reason }. U kunt bezwaar maken, of om een nieuwe beperking vragen, door op dit bericht te antwoorden of via de contactgegevens in onze privacyverklaring.
 extension-subject = { $controller }: meer tijd voor uw verzoek { $request }
 extension-body = Wij hebben meer tijd nodig om uw verzoek { $request } te beantwoorden, om deze reden: { $reason }. Artikel 12, lid 3, AVG staat twee extra maanden toe: wij antwoorden uiterlijk op { $due }.
+answer-told-line = { $recipient }, op { $date }
+answer-told-pending = Wij brengen deze ontvangers, die uw gegevens hadden ontvangen, op de hoogte (art. 19 AVG); op de datum van dit antwoord was de kennisgeving nog niet bevestigd:
+answer-told-none = Uw gegevens waren niet verstrekt aan ontvangers die van deze wijziging op de hoogte moeten worden gebracht (art. 19 AVG).
+recipient-notice-subject = { $controller }: { $action ->
+    [erasure] wissing
+    [rectification] rectificatie
+   *[restriction] beperking van de verwerking
+} van persoonsgegevens (art. 19 AVG), referentie { $request }
+recipient-notice-body = Wij hebben u persoonsgegevens verstrekt van de betrokkene met onze referentie { $subject }. Op zijn of haar verzoek ({ $request }) hebben wij { $action ->
+    [erasure] de gegevens gewist
+    [rectification] de gegevens gerectificeerd
+   *[restriction] de verwerking van de gegevens beperkt
+} in deze categorieën: { $categories }. Op grond van artikel 19 AVG laten wij u dit weten, zodat u hetzelfde doet met de gegevens die u van ons hebt ontvangen. Met vragen kunt u op dit bericht antwoorden.

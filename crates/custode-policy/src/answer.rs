@@ -42,8 +42,14 @@ pub struct AnswerFacts {
     pub erased: Option<u64>,
     /// What was kept, and why.
     pub kept: Vec<KeptFact>,
-    /// Recipients told of a rectification, erasure or restriction.
-    pub told: Vec<String>,
+    /// Whether a right that recipients must be told of (rectification,
+    /// erasure, restriction) was carried out: then the letter says whom
+    /// we told, or that there was no one to tell.
+    pub art19: bool,
+    /// Recipients told of it (Art. 19): name and day, YYYY-MM-DD.
+    pub told: Vec<(String, String)>,
+    /// Recipients still being told: names.
+    pub pending: Vec<String>,
 }
 
 /// The catalogue key of a right's line in the notice.
@@ -143,10 +149,29 @@ pub fn answer_letter(policy: &Policy, lang: Lang, facts: &AnswerFacts) -> Docume
         d.list(lines);
     }
     if !facts.told.is_empty() {
-        d.p(c.msg_args(
-            "answer-told",
-            &[("recipients", facts.told.join(", ").into())],
-        ));
+        d.p(c.msg("answer-told"));
+        d.list(
+            facts
+                .told
+                .iter()
+                .map(|(name, day)| {
+                    c.msg_args(
+                        "answer-told-line",
+                        &[
+                            ("recipient", name.as_str().into()),
+                            ("date", c.date(day).into()),
+                        ],
+                    )
+                })
+                .collect(),
+        );
+    }
+    if !facts.pending.is_empty() {
+        d.p(c.msg("answer-told-pending"));
+        d.list(facts.pending.clone());
+    }
+    if facts.art19 && facts.told.is_empty() && facts.pending.is_empty() {
+        d.p(c.msg("answer-told-none"));
     }
     d.h2(c.msg("section-complaint"));
     let authority = &policy.authority;
@@ -226,6 +251,50 @@ pub fn extension_message(
                 ("request", request.into()),
                 ("reason", reason.trim().into()),
                 ("due", c.date(due).into()),
+            ],
+        ),
+    )
+}
+
+/// The Art. 19 notice to a recipient that received the subject's data:
+/// (subject line, body). `action` is `erasure`, `rectification` or
+/// `restriction`; `subject` the controller's reference for the person,
+/// the only identifier the notice carries.
+pub fn recipient_notice_message(
+    policy: &Policy,
+    lang: Lang,
+    request: &str,
+    action: &str,
+    subject: &str,
+    categories: &[String],
+) -> (String, String) {
+    let c = Catalog::get(lang);
+    let controller = policy.controller.name.clone().unwrap_or_default();
+    let names = categories
+        .iter()
+        .map(|id| {
+            policy
+                .category(id)
+                .map_or(id.clone(), |x| x.name.get(lang).to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        c.msg_args(
+            "recipient-notice-subject",
+            &[
+                ("controller", controller.as_str().into()),
+                ("action", action.into()),
+                ("request", request.into()),
+            ],
+        ),
+        c.msg_args(
+            "recipient-notice-body",
+            &[
+                ("subject", subject.into()),
+                ("request", request.into()),
+                ("action", action.into()),
+                ("categories", names.into()),
             ],
         ),
     )

@@ -35,7 +35,8 @@ mod validate;
 
 pub use access::{Held, access_summary};
 pub use answer::{
-    AnswerFacts, KeptFact, answer_letter, code_message, extension_message, restriction_lift_message,
+    AnswerFacts, KeptFact, answer_letter, code_message, extension_message,
+    recipient_notice_message, restriction_lift_message,
 };
 pub use diagnostic::{FileError, Kind, LineCol, Located, PolicyError, Problem, ProblemKind, Span};
 pub use doc::{Block, Document, Format, html_escape};

@@ -827,6 +827,22 @@ fn read_recipient(sink: &mut Sink, t: &mut Table) -> Recipient {
     let country = t.required_str(sink, "country", "where it processes the data, e.g. \"IT\"");
     let safeguard = t.choice(sink, "safeguard", &Safeguard::ALL);
     let safeguard_reference = t.str(sink, "safeguard_reference").map(|l| l.value);
+    let notify_email = t.str(sink, "notify_email").and_then(|e| {
+        if is_email(&e.value) {
+            Some(e.value)
+        } else {
+            sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    e.span,
+                    format!("`{}` is not an e-mail address", e.value),
+                )
+                .help("write the address where the recipient takes Art. 19 notices, e.g. \"privacy@example.org\", or leave the key out so staff tell it and confirm"),
+            );
+            None
+        }
+    });
+    let on_order = t.bool(sink, "on_order").is_some_and(|b| b.value);
     let mut country_code = String::new();
     if let Some(c) = &country {
         if !crate::law::is_country_code(&c.value) {
@@ -852,7 +868,23 @@ fn read_recipient(sink: &mut Sink, t: &mut Table) -> Recipient {
         country: country_code,
         safeguard: safeguard.map(|l| l.value),
         safeguard_reference,
+        notify_email,
+        on_order,
     }
+}
+
+/// An address as a mail relay takes it: one `@` between a local part and a
+/// domain with a dot, no spaces or angle brackets.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !s.contains([' ', '<', '>', ',', ';'])
 }
 
 fn check_transfer(

@@ -501,6 +501,13 @@ pub struct Recipient {
     pub safeguard: Option<Safeguard>,
     /// Where the safeguard can be read or obtained.
     pub safeguard_reference: Option<String>,
+    /// Where Art. 19 notices (a rectification, erasure or restriction) are
+    /// mailed; without one, staff tell the recipient and confirm it.
+    pub notify_email: Option<String>,
+    /// A public authority that receives data only on an order in a
+    /// particular inquiry: not a recipient in the sense of Art. 4(9), so it
+    /// is neither told under Art. 19 nor named in the answer as told.
+    pub on_order: bool,
 }
 
 /// A recipient's role.

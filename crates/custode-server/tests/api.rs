@@ -1546,8 +1546,8 @@ rows = list(csv.DictReader(io.StringIO(z.read("records.csv").decode("utf-8"))))
 assert len(rows) == 5, rows
 assert any(r["value"] == 'imap, "fast"' for r in rows), rows
 summary = z.read("summary-it.md").decode("utf-8")
-for needle in ["I dati che conserviamo su di te", "Finalità e base giuridica", "Per quanto tempo li conserviamo",
-               "Chi li riceve", "Da dove provengono", "I tuoi diritti", "reclamo"]:
+for needle in ["I dati che conserviamo su di Lei", "Finalità e base giuridica", "Per quanto tempo li conserviamo",
+               "Chi li riceve", "Da dove provengono", "I Suoi diritti", "reclamo"]:
     assert needle in summary, needle
 print("ok")
 "#;

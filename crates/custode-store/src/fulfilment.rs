@@ -1209,9 +1209,9 @@ impl Store {
                 }
                 for t in r["recipients_to_tell"].as_array().into_iter().flatten() {
                     if let Some(t) = t.as_str()
-                        && !facts.told.iter().any(|x| x == t)
+                        && !facts.told.iter().any(|x| x.0 == t)
                     {
-                        facts.told.push(t.to_owned());
+                        facts.told.push((t.to_owned(), facts.date.clone()));
                     }
                 }
             }

@@ -420,7 +420,7 @@ fn the_public_notice_renders_in_a_browser_in_every_language() {
         (
             "it",
             "Informativa sul trattamento dei dati personali",
-            "I tuoi diritti",
+            "I Suoi diritti",
             "Garante per la protezione dei dati personali",
         ),
         (
