@@ -75,11 +75,18 @@ pub enum Action {
     /// Fields of records were corrected (Art. 16); before and after are
     /// sealed under the subject's key.
     RecordsRectified,
+    /// A backup was taken: the stores copied, the key store exported
+    /// sealed under a backup key generation.
+    BackupTaken,
+    /// A backup key generation was made, or expired ones destroyed.
+    BackupKeysRotated,
+    /// A backup was restored into a new data directory.
+    BackupRestored,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 26] = [
+    pub const ALL: [(Action, &'static str); 29] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -109,6 +116,9 @@ impl Action {
         (Action::RequestDocument, "request.document"),
         (Action::RequestFulfilled, "request.fulfilled"),
         (Action::RecordsRectified, "records.rectified"),
+        (Action::BackupTaken, "backup.taken"),
+        (Action::BackupKeysRotated, "backup.keys_rotated"),
+        (Action::BackupRestored, "backup.restored"),
     ];
 
     /// The stored name, e.g. `records.read`.

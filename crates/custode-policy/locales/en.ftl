@@ -114,6 +114,7 @@ retention-consent_withdrawn-now = until you withdraw your consent
 retention-collection-now = only for the moment of collection
 section-retention = How long we keep your data
 retention-intro = No data are kept indefinitely: each purpose has its own period, after which the data are erased or made anonymous.
+retention-backups = Our backups are kept under keys that we destroy { $days } days after making them: an erased person's data can survive in our backups for at most { $days } days, after which no backup can be read.
 
 ## Recipients and transfers
 

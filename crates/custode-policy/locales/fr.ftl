@@ -117,6 +117,7 @@ retention-consent_withdrawn-now = jusqu'au retrait de votre consentement
 retention-collection-now = uniquement le temps de la collecte
 section-retention = Durée de conservation de vos données
 retention-intro = Aucune donnée n'est conservée indéfiniment : chaque finalité a sa propre durée de conservation, à l'issue de laquelle les données sont effacées ou anonymisées.
+retention-backups = Nos sauvegardes sont protégées par des clés que nous détruisons { $days } jours après leur création : les données d'une personne effacée peuvent subsister dans nos sauvegardes pendant au plus { $days } jours, après quoi aucune sauvegarde n'est plus lisible.
 
 ## Recipients and transfers
 

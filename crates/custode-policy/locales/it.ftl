@@ -112,6 +112,7 @@ retention-consent_withdrawn-now = fino alla revoca del consenso
 retention-collection-now = solo per il momento della raccolta
 section-retention = Per quanto tempo conserviamo i Suoi dati
 retention-intro = Nessun dato è conservato a tempo indeterminato: ogni finalità ha il proprio periodo, trascorso il quale i dati sono cancellati o resi anonimi.
+retention-backups = I nostri backup sono protetti da chiavi che distruggiamo { $days } giorni dopo averle create: i dati di una persona cancellata possono sopravvivere nei nostri backup per al massimo { $days } giorni, dopodiché nessun backup è più leggibile.
 
 ## Destinatari e trasferimenti
 

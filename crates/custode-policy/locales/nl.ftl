@@ -114,6 +114,7 @@ retention-consent_withdrawn-now = tot u uw toestemming intrekt
 retention-collection-now = uitsluitend voor de duur van het verzamelen
 section-retention = Hoe lang wij uw gegevens bewaren
 retention-intro = Wij bewaren geen gegevens voor onbepaalde tijd: voor elk doel geldt een eigen termijn, waarna de gegevens worden gewist of geanonimiseerd.
+retention-backups = Onze back-ups worden beveiligd met sleutels die wij { $days } dagen na het aanmaken vernietigen: de gegevens van een gewiste persoon kunnen hoogstens { $days } dagen in onze back-ups blijven bestaan, waarna geen enkele back-up nog leesbaar is.
 
 ## Recipients and transfers
 

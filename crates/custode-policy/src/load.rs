@@ -98,6 +98,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         .into_iter()
         .filter_map(|mut t| read_measure(&mut sink, &mut t))
         .collect();
+    let security = read_security(&mut sink, &mut root);
     root.finish(&mut sink);
 
     let mut policy = Policy {
@@ -115,6 +116,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         cookies,
         automated_decisions,
         measures,
+        security,
         digest: hex(&Sha256::digest(source.as_bytes())),
         source: std::sync::Arc::from(source),
         index: Index::default(),
@@ -1028,6 +1030,52 @@ fn read_measure(sink: &mut Sink, t: &mut Table) -> Option<Measure> {
         kind: kind?.value,
         description: description?,
     })
+}
+
+/// `[security]`: the backup key lifetime, in days or weeks, bounded.
+fn read_security(sink: &mut Sink, root: &mut Table) -> Security {
+    let Some(mut t) = root.section(sink, "security") else {
+        return Security::default();
+    };
+    let mut security = Security::default();
+    if let Some(v) = t.str(sink, "backup_key_lifetime") {
+        let days = match parse_period(&v.value) {
+            Ok(Period {
+                amount,
+                unit: Unit::Day,
+            }) => Some(amount),
+            Ok(Period {
+                amount,
+                unit: Unit::Week,
+            }) => Some(amount.saturating_mul(7)),
+            _ => None,
+        };
+        match days {
+            Some(d @ BACKUP_KEY_LIFETIME_MIN_DAYS..=BACKUP_KEY_LIFETIME_MAX_DAYS) => {
+                security.backup_key_lifetime_days = Some(d);
+            }
+            Some(d) => sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    v.span,
+                    format!(
+                        "backup_key_lifetime of {d} days is outside {BACKUP_KEY_LIFETIME_MIN_DAYS}..={BACKUP_KEY_LIFETIME_MAX_DAYS} days"
+                    ),
+                )
+                .help("a new backup key is made each day and each lives this long: give e.g. \"35 days\""),
+            ),
+            None => sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    v.span,
+                    format!("\"{}\" is not a backup key lifetime", v.value),
+                )
+                .help("write a number of days or weeks, e.g. \"35 days\" or \"5 weeks\": the notice states it to the day"),
+            ),
+        }
+    }
+    t.finish(sink);
+    security
 }
 
 /// Suggests the nearest declared id for an unknown reference.

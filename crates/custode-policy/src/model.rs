@@ -41,6 +41,8 @@ pub struct Policy {
     pub automated_decisions: AutomatedDecisions,
     /// Technical and organisational security measures (Art. 32).
     pub measures: Vec<Measure>,
+    /// Promises about backups (`[security]`).
+    pub security: Security,
     /// SHA-256 of the policy source, hex: the version consents refer to.
     pub digest: String,
     /// The file as loaded, kept so that any version the store registered
@@ -628,6 +630,22 @@ pub struct AutomatedDecisions {
     /// Its significance and envisaged consequences.
     pub significance: Option<Text>,
 }
+
+/// The `[security]` section: promises the store itself keeps.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    /// How many days a backup key generation lives before it is destroyed
+    /// (`backup_key_lifetime = "35 days"`): an erased person's data can
+    /// survive in backups for at most this long. None: no backups promised,
+    /// and `custode backup` refuses to make one.
+    pub backup_key_lifetime_days: Option<u32>,
+}
+
+/// The shortest backup key lifetime: a generation is used for new backups
+/// for one day, so a shorter life would leave a backup barely restorable.
+pub const BACKUP_KEY_LIFETIME_MIN_DAYS: u32 = 2;
+/// The longest: a bound of more than a year is no bound a person can hold us to.
+pub const BACKUP_KEY_LIFETIME_MAX_DAYS: u32 = 366;
 
 /// A security measure.
 #[derive(Clone, Debug)]

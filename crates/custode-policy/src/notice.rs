@@ -295,6 +295,9 @@ fn retention_summary(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang)
             .map(|p| c.labelled(p.name.get(lang), &retention_words(c, &p.retention)))
             .collect(),
     );
+    if let Some(days) = policy.security.backup_key_lifetime_days {
+        d.p(c.msg_args("retention-backups", &[("days", Arg::Num(i64::from(days)))]));
+    }
 }
 
 fn recipients(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {

@@ -365,3 +365,29 @@ fn a_required_category_must_say_what_happens_without_it() {
     )]);
     check(&src, &[(ProblemKind::Incomplete, "id = \"contact\"")]);
 }
+
+#[test]
+fn a_backup_key_lifetime_without_a_usable_bound() {
+    // Issue "Every promise kept": the notice states the bound to the day, so
+    // it is given in days or weeks, within 2..=366 days.
+    for (value, kind) in [
+        ("\"forever\"", ProblemKind::InvalidValue),
+        ("\"3 months\"", ProblemKind::InvalidValue),
+        ("\"1 day\"", ProblemKind::InvalidValue),
+        ("\"400 days\"", ProblemKind::InvalidValue),
+    ] {
+        let src = format!("{BASE}\n[security]\nbackup_key_lifetime = {value}\n");
+        check(&src, &[(kind, &format!("= {value}"))]);
+    }
+    for (value, days) in [("\"35 days\"", 35), ("\"5 weeks\"", 35), ("\"2 days\"", 2)] {
+        let src = format!("{BASE}\n[security]\nbackup_key_lifetime = {value}\n");
+        let policy = load("policy.toml", &src).expect("loads");
+        assert_eq!(
+            policy.security.backup_key_lifetime_days,
+            Some(days),
+            "{value}"
+        );
+    }
+    let policy = load("policy.toml", BASE).expect("loads");
+    assert_eq!(policy.security.backup_key_lifetime_days, None);
+}

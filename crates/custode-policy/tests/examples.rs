@@ -234,6 +234,25 @@ fn retention_reads_as_words_in_italian() {
 }
 
 #[test]
+fn each_notice_states_how_long_an_erasure_takes_to_reach_the_backups() {
+    // Issue "Every promise kept": the bound the backup key rotation keeps
+    // is told to people, in every language.
+    let words = [
+        (Lang::It, "al massimo 35 giorni"),
+        (Lang::En, "at most 35 days"),
+        (Lang::Fr, "au plus 35 jours"),
+        (Lang::Nl, "hoogstens 35 dagen"),
+    ];
+    for (name, policy) in examples() {
+        assert_eq!(policy.security.backup_key_lifetime_days, Some(35), "{name}");
+        for (lang, needle) in words {
+            let md = notice(&policy, lang).expect("notice").to_markdown();
+            has(&md, needle, "the backup bound", &format!("{name} [{lang}]"));
+        }
+    }
+}
+
+#[test]
 fn a_language_the_policy_does_not_publish_is_refused() {
     let mut policies = examples();
     let (_, mut policy) = policies.remove(0);

@@ -104,6 +104,15 @@ pub enum StoreError {
     /// happen (nothing is done, or shown, unaudited).
     #[error("the audit log could not be written, so nothing was done: {0}")]
     AuditFailed(String),
+    /// The backup key generation a backup was sealed under no longer exists:
+    /// by design, the backup can no longer be restored.
+    #[error(
+        "backup key generation {generation} has been destroyed (its lifetime, the policy's [security] backup_key_lifetime, is over): this backup can no longer be restored by anyone; restore a newer one"
+    )]
+    BackupKeyDestroyed {
+        /// The generation.
+        generation: i64,
+    },
     /// A cryptographic failure.
     #[error(transparent)]
     Crypto(#[from] CryptoError),

@@ -126,6 +126,28 @@ impl MasterKeySource {
     }
 }
 
+impl MasterKeySource {
+    /// Puts `key` where this source keeps it (a restore's vault key): a new
+    /// key file when there is none; an existing file, or a key given
+    /// directly, must already be this key.
+    pub(crate) fn install(&self, key: &Key) -> Result<(), StoreError> {
+        let found = match self {
+            MasterKeySource::Given(k) => k.clone(),
+            MasterKeySource::File(path) if !path.exists() => return write_new(path, key),
+            MasterKeySource::File(path) => read_key(path)?,
+        };
+        if found == *key {
+            Ok(())
+        } else {
+            Err(StoreError::KeyFile(format!(
+                "the target's vault key (fingerprint {}) is not the backup's ({}): leave it out so the restore writes it",
+                found.fingerprint(),
+                key.fingerprint()
+            )))
+        }
+    }
+}
+
 fn io(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::KeyFile(format!("{}: {e}", path.display()))
 }

@@ -369,3 +369,270 @@ impl Keyring {
         Ok(count)
     }
 }
+
+// ---- Backups: the key store exported under a backup key generation ----
+
+/// A day in microseconds: a backup key generation is made per day.
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Everything a restored key store needs, in clear: only ever held in
+/// memory, and written out sealed under a backup key generation.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct KeyExport {
+    pub(crate) index_key: String,
+    pub(crate) signing_key: String,
+    pub(crate) vault_key: String,
+    /// (subject id, data key) for every subject that still has one.
+    pub(crate) subjects: Vec<(String, String)>,
+    /// (user id, TOTP secret, confirmed at, last step accepted).
+    pub(crate) second_factors: Vec<(String, String, Option<i64>, Option<i64>)>,
+}
+
+impl Drop for KeyExport {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.index_key.zeroize();
+        self.signing_key.zeroize();
+        self.vault_key.zeroize();
+        for (_, k) in &mut self.subjects {
+            k.zeroize();
+        }
+        for (_, s, _, _) in &mut self.second_factors {
+            s.zeroize();
+        }
+    }
+}
+
+/// A backup key generation as listed: never the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupGeneration {
+    /// Its number: the day (since 1970-01-01, UTC) it was made.
+    pub generation: i64,
+    /// When it was made.
+    pub created_at: jiff::Timestamp,
+    /// When the rotation destroys it, and with it every backup sealed under it.
+    pub destroy_at: jiff::Timestamp,
+}
+
+impl Keyring {
+    /// The generation of the day `now` falls in, made (and its end fixed
+    /// at `now + lifetime`) when it does not exist yet. Instances making it
+    /// together all end with the one that was stored first.
+    pub(crate) async fn backup_generation_for(
+        &self,
+        now: i64,
+        lifetime_days: u32,
+    ) -> Result<(i64, Key, bool), StoreError> {
+        let generation = now.div_euclid(DAY_MICROS);
+        if let Some(key) = self.backup_generation(generation).await? {
+            return Ok((generation, key, false));
+        }
+        let key = Key::generate()?;
+        sqlx::query(
+            "INSERT INTO backup_keys (generation, wrapped, created_at, destroy_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(generation)
+        .bind(self.master.wrap(&key, backup_label(generation).as_bytes())?)
+        .bind(now)
+        .bind(now.saturating_add(lifetime_micros(lifetime_days)))
+        .execute(&self.pool)
+        .await?;
+        match self.backup_generation(generation).await? {
+            Some(key) => Ok((generation, key, true)),
+            None => Err(StoreError::Conflict(format!(
+                "backup key generation {generation} vanished while it was made: run the command again"
+            ))),
+        }
+    }
+
+    /// A backup key generation, unless it was destroyed.
+    pub(crate) async fn backup_generation(
+        &self,
+        generation: i64,
+    ) -> Result<Option<Key>, StoreError> {
+        let Some(row) = sqlx::query("SELECT wrapped FROM backup_keys WHERE generation = $1")
+            .bind(generation)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let wrapped: Vec<u8> = row.try_get(0)?;
+        Ok(Some(self.master.unwrap_key(
+            &wrapped,
+            backup_label(generation).as_bytes(),
+        )?))
+    }
+
+    /// The generations that exist, oldest first.
+    pub(crate) async fn backup_generations(&self) -> Result<Vec<BackupGeneration>, StoreError> {
+        sqlx::query(
+            "SELECT generation, created_at, destroy_at FROM backup_keys ORDER BY generation",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(BackupGeneration {
+                generation: r.try_get(0)?,
+                created_at: custode_domain::clock::from_micros(r.try_get(1)?),
+                destroy_at: custode_domain::clock::from_micros(r.try_get(2)?),
+            })
+        })
+        .collect()
+    }
+
+    /// Destroys the generations whose end has come: the end fixed when each
+    /// was made, or `lifetime` after it was made when the policy now
+    /// promises less. Returns the generations destroyed.
+    pub(crate) async fn destroy_expired_backup_generations(
+        &self,
+        now: i64,
+        lifetime_days: Option<u32>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let made_before =
+            lifetime_days.map_or(i64::MIN, |d| now.saturating_sub(lifetime_micros(d)));
+        let expired: Vec<i64> = sqlx::query(
+            "SELECT generation FROM backup_keys WHERE destroy_at <= $1 OR created_at <= $2 ORDER BY generation",
+        )
+        .bind(now)
+        .bind(made_before)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+        for generation in &expired {
+            sqlx::query("DELETE FROM backup_keys WHERE generation = $1")
+                .bind(generation)
+                .execute(&self.pool)
+                .await?;
+        }
+        if !expired.is_empty() && self.engine == Engine::Sqlite {
+            // As for subject keys: no old page image of the key stays in the WAL.
+            self.pool.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        }
+        Ok(expired)
+    }
+
+    /// Every key a restored key store needs, read in one transaction.
+    pub(crate) async fn export(&self, vault_key: &Key) -> Result<KeyExport, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut subjects = Vec::new();
+        for row in sqlx::query("SELECT subject_id, wrapped FROM subject_keys ORDER BY subject_id")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let id: String = row.try_get(0)?;
+            let wrapped: Vec<u8> = row.try_get(1)?;
+            let key = self.master.unwrap_key(&wrapped, id.as_bytes())?;
+            subjects.push((id, key.to_hex()));
+        }
+        let mut second_factors = Vec::new();
+        for row in sqlx::query(
+            "SELECT user_id, wrapped, confirmed_at, last_step FROM user_secrets ORDER BY user_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let user: String = row.try_get(0)?;
+            let wrapped: Vec<u8> = row.try_get(1)?;
+            let mut plain = self
+                .master
+                .open(&wrapped, format!("totp:{user}").as_bytes())?;
+            second_factors.push((user, hex::encode(&plain), row.try_get(2)?, row.try_get(3)?));
+            zeroize::Zeroize::zeroize(&mut plain);
+        }
+        tx.commit().await?;
+        Ok(KeyExport {
+            index_key: self.index.to_hex(),
+            signing_key: self.signing.to_hex(),
+            vault_key: vault_key.to_hex(),
+            subjects,
+            second_factors,
+        })
+    }
+}
+
+/// How long a generation lives, in microseconds: the policy's lifetime
+/// less an hour, so that the rotation (every ten minutes on a running
+/// server) destroys it before the bound the notice states, not after.
+fn lifetime_micros(days: u32) -> i64 {
+    i64::from(days)
+        .saturating_mul(DAY_MICROS)
+        .saturating_sub(3_600_000_000)
+}
+
+/// The label a backup key generation is wrapped under.
+fn backup_label(generation: i64) -> String {
+    format!("backup_key:{generation}")
+}
+
+/// Writes an exported key store into an empty key store, every key wrapped
+/// under `master`, in one transaction. Refuses a key store already in use.
+pub(crate) async fn install(
+    pool: &AnyPool,
+    engine: Engine,
+    master: &Key,
+    export: &KeyExport,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let in_use: Option<Vec<u8>> = sqlx::query("SELECT value FROM keystore WHERE name = 'check'")
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    if in_use.is_some() {
+        return Err(StoreError::Conflict(
+            "the target key store already holds keys: restore into a new, empty one".to_owned(),
+        ));
+    }
+    let index = Key::from_hex(&export.index_key)?;
+    let signing = Key::from_hex(&export.signing_key)?;
+    let mut tx = pool.begin().await?;
+    for (name, value) in [
+        ("check", master.seal(CHECK_PLAINTEXT, b"check")?),
+        ("index_key", master.wrap(&index, b"index_key")?),
+        ("signing_key", master.wrap(&signing, b"signing_key")?),
+    ] {
+        sqlx::query("INSERT INTO keystore (name, value) VALUES ($1, $2)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for chunk in export.subjects.chunks(300) {
+        let sql = format!(
+            "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES {}",
+            crate::values(engine, chunk.len(), 3)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for (id, hex_key) in chunk {
+            let key = Key::from_hex(hex_key)?;
+            q = q
+                .bind(id.as_str())
+                .bind(master.wrap(&key, id.as_bytes())?)
+                .bind(now);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    for (user, secret, confirmed, last_step) in &export.second_factors {
+        let mut plain = hex::decode(secret).map_err(|_| {
+            StoreError::Invalid("a second-factor secret in the backup is malformed".to_owned())
+        })?;
+        let wrapped = master.seal(&plain, format!("totp:{user}").as_bytes())?;
+        zeroize::Zeroize::zeroize(&mut plain);
+        sqlx::query(
+            "INSERT INTO user_secrets (user_id, wrapped, confirmed_at, last_step) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user.as_str())
+        .bind(wrapped)
+        .bind(*confirmed)
+        .bind(*last_step)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(export.subjects.len() as u64)
+}

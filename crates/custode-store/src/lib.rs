@@ -11,6 +11,7 @@
 //! commit.
 
 mod audit_log;
+pub mod backup;
 mod consent;
 mod decisions;
 mod engine;
@@ -43,6 +44,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
+pub use backup::{BackupGeneration, BackupReport, BackupRotation, RestoreReport};
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};

@@ -308,6 +308,21 @@ CREATE TABLE user_secrets (
 )
 "#,
     },
+    Migration {
+        version: 3,
+        name: "backup key generations",
+        // One generation per day (its number is the day since the epoch),
+        // wrapped under the master key; a row deleted is a generation
+        // destroyed, and every backup sealed under it with it.
+        sql: r#"
+CREATE TABLE backup_keys (
+    generation BIGINT PRIMARY KEY,
+    wrapped {blob} NOT NULL,
+    created_at BIGINT NOT NULL,
+    destroy_at BIGINT NOT NULL
+)
+"#,
+    },
 ];
 
 /// Begins a transaction holding the migration lock: the write lock at once

@@ -103,6 +103,11 @@ impl Vault {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// The vault's key and database, for the backup's export and copy.
+    pub(crate) fn parts(&self) -> (Engine, &AnyPool, &Key) {
+        (self.engine, &self.pool, &self.key)
+    }
 }
 
 /// An authority's order that a vault query answers.
