@@ -1,5 +1,6 @@
 //! The retention face: events of a subject's life that retention counts
-//! from, and what the sweeper will erase and has erased (counts only).
+//! from, what retention will do (the plan: a what-if over every store)
+//! and what it did (the report). Counts only.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -71,12 +72,12 @@ pub struct Days {
     pub days: Option<u32>,
 }
 
-/// A line of the retention plan or report: never data, only counts.
+/// A line of the retention report: never data, only counts.
 #[derive(Serialize, ToSchema)]
 pub struct RetentionLineOut {
-    /// When it was done, or the instant from which it is due.
+    /// When it was done.
     pub at: String,
-    /// `erased` (report) or `due` (plan).
+    /// `erased`, `vaulted` or `vault_erased`.
     pub action: String,
     /// The category.
     pub category: String,
@@ -109,18 +110,127 @@ fn span(days: Option<u32>) -> Result<jiff::SignedDuration, ApiError> {
     Ok(jiff::SignedDuration::from_hours(24 * i64::from(days)))
 }
 
-/// What the sweeper will erase in the coming days.
-#[utoipa::path(get, path = "/api/v1/retention/plan", params(Days), responses((status = 200, body = Vec<RetentionLineOut>)), security(("token" = [])))]
+/// How far the plan looks: `days` ahead, or the state `at` a day.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    /// Days ahead, to the end of that day (1 to 3650, default 30).
+    pub days: Option<u32>,
+    /// Instead of `days`: the state as of a day (YYYY-MM-DD, the
+    /// controller's time zone), today or later.
+    pub at: Option<String>,
+}
+
+/// An action the plan foresees on a day: counts, never data.
+#[derive(Serialize, ToSchema)]
+pub struct PlanLineOut {
+    /// The day (YYYY-MM-DD, the controller's time zone).
+    pub day: String,
+    /// The first instant that day at which it falls due (now when overdue).
+    pub at: String,
+    /// `vaulted` (main store to vault), `vault_erased` or `erased` (main store).
+    pub action: String,
+    /// The category.
+    pub category: String,
+    /// For `erased`, the purpose whose period ends; for the vault's
+    /// actions, the vault purposes that keep the records.
+    pub rule: String,
+    /// How many records.
+    pub records: u64,
+}
+
+/// What a store holds of a category now and at the plan's end.
+#[derive(Serialize, ToSchema)]
+pub struct HeldOut {
+    /// `main` or `vault`.
+    pub store: String,
+    /// The category.
+    pub category: String,
+    /// Records held now.
+    pub now: u64,
+    /// Records held at the plan's end, if nothing new comes in.
+    pub then: u64,
+}
+
+/// The retention plan: a what-if that changes nothing.
+#[derive(Serialize, ToSchema)]
+pub struct PlanOut {
+    /// When it was computed.
+    pub now: String,
+    /// The last instant it covers.
+    pub until: String,
+    /// Every action due by then, by day, in the order a sweep takes them.
+    pub actions: Vec<PlanLineOut>,
+    /// Per store and category: records held now and then.
+    pub held: Vec<HeldOut>,
+}
+
+/// What retention will do up to a day if no new event happens: moves to
+/// the vault, erasures from the vault and from the main store, and what
+/// each store will hold by then.
+#[utoipa::path(get, path = "/api/v1/retention/plan", params(PlanQuery), responses((status = 200, body = PlanOut), (status = 400, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn plan(
     State(state): State<AppState>,
     caller: Caller,
-    Params(q): Params<Days>,
-) -> Result<Json<Vec<RetentionLineOut>>, ApiError> {
+    Params(q): Params<PlanQuery>,
+) -> Result<Json<PlanOut>, ApiError> {
     caller
         .require(&state, Operation::AuditLog, "read the retention plan")
         .await?;
-    let until = state.store_now() + span(q.days)?;
-    Ok(lines(state.store.retention_plan(until).await?))
+    let store = &state.store;
+    let today = store.today();
+    let day = match (&q.at, q.days) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give `days` or `at`, not both"));
+        }
+        (Some(at), None) => {
+            let day = custode_domain::deadline::parse_date(at.trim()).ok_or_else(|| {
+                ApiError::bad_request(format!("`at` must be a day, YYYY-MM-DD, not `{at}`"))
+            })?;
+            if day < today {
+                return Err(ApiError::bad_request(
+                    "`at` is past: the plan looks ahead; the report shows what was done",
+                ));
+            }
+            day
+        }
+        (None, days) => {
+            let days = days.unwrap_or(30);
+            if !(1..=3650).contains(&days) {
+                return Err(ApiError::bad_request("`days` must be between 1 and 3650"));
+            }
+            today
+                .checked_add(jiff::Span::new().days(i64::from(days)))
+                .map_err(|_| ApiError::bad_request("`days` reaches past the calendar"))?
+        }
+    };
+    let plan = store.retention_plan(store.end_of_day(day)?).await?;
+    Ok(Json(PlanOut {
+        now: plan.now.to_string(),
+        until: plan.until.to_string(),
+        actions: plan
+            .lines
+            .into_iter()
+            .map(|l| PlanLineOut {
+                day: l.day.to_string(),
+                at: l.at.to_string(),
+                action: l.action,
+                category: l.category,
+                rule: l.rule,
+                records: l.records,
+            })
+            .collect(),
+        held: plan
+            .held
+            .into_iter()
+            .map(|h| HeldOut {
+                store: h.store.to_owned(),
+                category: h.category,
+                now: h.now,
+                then: h.then,
+            })
+            .collect(),
+    }))
 }
 
 /// What the sweeper erased in the last days.

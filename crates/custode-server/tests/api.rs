@@ -1798,3 +1798,113 @@ async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
     assert_ne!(reason().await, "restricted", "processing resumes");
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+// Issue "Every promise kept", B: the HTTP plan is the store's whole plan —
+// moves to the vault and the vault's own ends, by day — and `at` shows the
+// state as of a later day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
+    let w = world_with(TELECOM, "customer").await;
+    let field = |name: &str, value: &str| {
+        [(name.to_owned(), serde_json::Value::from(value))]
+            .into_iter()
+            .collect()
+    };
+    let record = |category: &str, name: &str| custode_domain::NewRecord {
+        category: category.to_owned(),
+        fields: field(name, "synthetic"),
+        source: "test".into(),
+        purposes: vec![],
+        collected_at: None,
+    };
+    w.store
+        .write_records(
+            &Principal::system("test"),
+            "test",
+            vec![
+                (
+                    w.a_subject.clone(),
+                    record("phone_traffic", "called_number"),
+                ),
+                (
+                    w.a_subject.clone(),
+                    record("phone_traffic", "called_number"),
+                ),
+                (
+                    w.a_subject.clone(),
+                    record("unanswered_calls", "unanswered_call"),
+                ),
+            ],
+        )
+        .await
+        .expect("write");
+    let dpo = token_of(&w, "dpo");
+    let at = w
+        .store
+        .today()
+        .checked_add(jiff::Span::new().months(7))
+        .expect("day")
+        .to_string();
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/retention/plan?at={at}"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let plan: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let has = |action: &str, category: &str, rule: &str, records: u64| {
+        plan["actions"].as_array().is_some_and(|lines| {
+            lines.iter().any(|l| {
+                l["action"] == action
+                    && l["category"] == category
+                    && l["rule"] == rule
+                    && l["records"] == records
+            })
+        })
+    };
+    assert!(
+        has("vaulted", "phone_traffic", "keep_phone_traffic", 2),
+        "{plan}"
+    );
+    assert!(
+        has("vaulted", "unanswered_calls", "keep_unanswered_calls", 1),
+        "{plan}"
+    );
+    assert!(
+        has(
+            "vault_erased",
+            "unanswered_calls",
+            "keep_unanswered_calls",
+            1
+        ),
+        "{plan}"
+    );
+    let held = plan["held"].as_array().expect("held");
+    assert!(
+        held.iter().any(|h| h["store"] == "vault"
+            && h["category"] == "phone_traffic"
+            && h["now"] == 0
+            && h["then"] == 2),
+        "{plan}"
+    );
+    for bad in ["at=2020-01-01", "at=tomorrow", "days=5&at=2030-01-01"] {
+        let (status, _, body) = call(
+            &w.app,
+            Method::GET,
+            &format!("/api/v1/retention/plan?{bad}"),
+            Some(&dpo),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    assert_eq!(
+        w.store.vault_count().await.expect("count"),
+        0,
+        "changes nothing"
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
+}

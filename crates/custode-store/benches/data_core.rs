@@ -7,6 +7,11 @@
 //! interleave 1,000 subjects each, as log ingestion would; then times
 //! reading one subject's records, erasing a subject, and verifying the
 //! audit chain. PostgreSQL: the local server, in fresh schemas.
+//!
+//! On SQLite the same run also measures the machine's own limit for those
+//! rows — plain inserts into tables of the same definitions through the
+//! same SQLite, without policy check, sealing, hashing or audit — and
+//! prints the store's write rate as a share of it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -234,6 +239,25 @@ async fn main() {
         written as f64 / in_store.as_secs_f64()
     );
 
+    if engine == "sqlite" {
+        let (db, scratch) = (dir.join("custode.db"), dir.join("plain"));
+        let plain = tokio::task::spawn_blocking(move || plain_insert_rate(&db, &scratch, BATCH))
+            .await
+            .expect("plain inserts")
+            .expect("plain inserts");
+        let ours = written as f64 / secs;
+        let inside = written as f64 / in_store.as_secs_f64();
+        println!(
+            "{engine}: the machine's own limit, plain inserts of the same rows into the same tables (same SQLite and settings, \
+             batches of {BATCH}; no policy check, sealing, hashing or audit): {plain:.0} records/s; \
+             ours is {:.1} % of it ({:.1} % inside write_records)",
+            100.0 * ours / plain,
+            100.0 * inside / plain
+        );
+    } else {
+        println!("{engine}: the plain-insert limit is measured on SQLite only");
+    }
+
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut fetch = Vec::new();
     let mut count = 0;
@@ -308,4 +332,139 @@ async fn main() {
                 .await;
         }
     }
+}
+
+/// The machine's own limit for the rows the store just wrote: as many
+/// plain inserts, through the same SQLite library with the store's
+/// settings (WAL, `synchronous = FULL`, foreign keys, cache), into tables
+/// of the same definitions and indexes (copied from the store's file into
+/// a fresh one in `scratch`), rows of the same sizes (records with a
+/// payload as long as the sealed ones, identifier rows in the same
+/// proportion), in transactions of `batch` records interleaving 1,000
+/// subjects each. No policy check, no sealing, no keyed hash, no audit.
+/// Returns records per second.
+fn plain_insert_rate(
+    store_db: &std::path::Path,
+    scratch: &std::path::Path,
+    batch: usize,
+) -> rusqlite::Result<f64> {
+    use rusqlite::{Connection, OpenFlags, params};
+    let src = Connection::open_with_flags(store_db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let ddl: Vec<String> = src
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE tbl_name IN ('tenants', 'subjects', 'identifiers', 'records') \
+             AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, \
+             CASE tbl_name WHEN 'tenants' THEN 0 WHEN 'subjects' THEN 1 WHEN 'identifiers' THEN 2 ELSE 3 END",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let count = |sql: &str| src.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let (records, identifiers, subjects) = (
+        count("SELECT COUNT(*) FROM records")?.max(1) as usize,
+        count("SELECT COUNT(*) FROM identifiers")? as usize,
+        count("SELECT COUNT(*) FROM subjects")?.max(1) as usize,
+    );
+    let (category, purposes, source, policy_id, sealed_len, rule): (
+        String,
+        String,
+        String,
+        i64,
+        i64,
+        Option<String>,
+    ) = src.query_row(
+        "SELECT category, purposes, source, policy_id, \
+         (SELECT CAST(AVG(LENGTH(sealed)) AS INTEGER) FROM records), retain_rule FROM records LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+    )?;
+    let (kind, hash_len): (String, i64) = src
+        .query_row(
+            "SELECT kind, LENGTH(hash) FROM identifiers LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|_| ("ip".to_owned(), 16));
+    drop(src);
+
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(scratch).expect("scratch dir");
+    let mut db = Connection::open(scratch.join("plain.db"))?;
+    db.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824; PRAGMA temp_store = MEMORY;",
+    )?;
+    for statement in &ddl {
+        db.execute_batch(statement)?;
+    }
+    {
+        let tx = db.transaction()?;
+        tx.execute(
+            "INSERT INTO tenants (id, kind, name, path, created_at) VALUES ('t', 'domain', 'd', '/t/', 0)",
+            [],
+        )?;
+        let mut insert = tx.prepare(
+            "INSERT INTO subjects (key, id, tenant_id, tenant_path, kind, created_at) \
+             VALUES (?1, ?2, 't', '/t/', 'mailbox_user', 0)",
+        )?;
+        for key in 1..=subjects as i64 {
+            insert.execute(params![key, format!("s{key}")])?;
+        }
+        drop(insert);
+        tx.commit()?;
+    }
+    let mut payload = vec![0x5au8; sealed_len.max(1) as usize];
+    let mut hash = vec![0u8; hash_len.max(1) as usize];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let started = Instant::now();
+    let mut written = 0usize;
+    let mut ids_written = 0usize;
+    let mut batch_no = 0usize;
+    while written < records {
+        let n = (records - written).min(batch);
+        // Identifier rows in the store's proportion to records.
+        let ids = (identifiers * (written + n) / records).saturating_sub(ids_written);
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut record = tx.prepare_cached(
+                "INSERT INTO records (subject_key, category, purposes, source, collected_at, retain_until, \
+                 policy_id, sealed, written_at, retain_rule) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5, ?9)",
+            )?;
+            let mut identifier = tx.prepare_cached(
+                "INSERT OR IGNORE INTO identifiers (hash, subject_key, kind) VALUES (?1, ?2, ?3)",
+            )?;
+            for k in 0..n {
+                let subject = ((batch_no * SUBJECTS_PER_BATCH + k % SUBJECTS_PER_BATCH) % subjects
+                    + 1) as i64;
+                let i = (written + k) as u64;
+                let stamp = 8.min(payload.len());
+                payload[..stamp].copy_from_slice(&i.to_le_bytes()[..stamp]);
+                let at = 1_790_000_000_000_000i64 + i as i64;
+                record.execute(params![
+                    subject,
+                    category,
+                    purposes,
+                    source,
+                    at,
+                    at + 31_536_000_000_000,
+                    policy_id,
+                    payload,
+                    rule
+                ])?;
+                if k < ids {
+                    for b in hash.iter_mut() {
+                        *b = rng(&mut state) as u8;
+                    }
+                    identifier.execute(params![hash, subject, kind])?;
+                }
+            }
+        }
+        tx.commit()?;
+        written += n;
+        ids_written += ids;
+        batch_no += 1;
+    }
+    let rate = written as f64 / started.elapsed().as_secs_f64();
+    drop(db);
+    let _ = std::fs::remove_dir_all(scratch);
+    Ok(rate)
 }

@@ -59,7 +59,7 @@ pub use identity::{
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
-pub use retention::{LifeEvent, RetentionLine, SweepReport};
+pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;

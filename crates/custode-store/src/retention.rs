@@ -99,6 +99,66 @@ pub struct RetentionLine {
     pub records: u64,
 }
 
+/// The plan's actions, in the order a sweep takes them; the report's words.
+const ACTIONS: [&str; 3] = ["vaulted", "vault_erased", "erased"];
+const VAULTED: u8 = 0;
+const VAULT_ERASED: u8 = 1;
+const ERASED: u8 = 2;
+
+/// A line of the retention plan: what retention will do on a day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanLine {
+    /// The day, in the controller's time zone.
+    pub day: jiff::civil::Date,
+    /// The first instant of that day at which it falls due (now, when
+    /// already overdue).
+    pub at: Timestamp,
+    /// In the report's words: `vaulted` (moved from the main store to the
+    /// vault), `vault_erased` (erased from the vault) or `erased` (erased
+    /// from the main store).
+    pub action: String,
+    /// The category.
+    pub category: String,
+    /// For `erased`, the purpose whose period ends; for the vault's
+    /// actions, the vault purposes that keep the records (comma-separated).
+    pub rule: String,
+    /// How many records.
+    pub records: u64,
+}
+
+/// What one store holds of a category now and will hold at the plan's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    /// `main` or `vault`.
+    pub store: &'static str,
+    /// The category.
+    pub category: String,
+    /// Records held now.
+    pub now: u64,
+    /// Records it will hold at the plan's end, if nothing new comes in.
+    pub then: u64,
+}
+
+/// The retention plan: every action due from now to a day, and what will
+/// remain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionPlan {
+    /// When it was computed.
+    pub now: Timestamp,
+    /// The last instant it covers.
+    pub until: Timestamp,
+    /// The actions, by day, in sweep order.
+    pub lines: Vec<PlanLine>,
+    /// Per store and category: held now, and at `until`.
+    pub held: Vec<Held>,
+}
+
+/// The controller's time zone, in which the plan counts days.
+fn controller_zone(policy: &custode_policy::Policy) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(custode_domain::records::zone_for(&policy.meta.jurisdiction))
+        .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
 /// Life events from a subjects row, starting at column `first`:
 /// created_at, closed_at, contract_end, last_activity.
 pub(crate) fn life_of_row(row: &sqlx::any::AnyRow, first: usize) -> Result<LifeEvents, StoreError> {
@@ -398,32 +458,151 @@ impl Store {
         }
     }
 
-    /// What will be erased up to `until`, by day (in UTC), category and rule.
-    /// Counts only, never data.
-    pub async fn retention_plan(&self, until: Timestamp) -> Result<Vec<RetentionLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT retain_until, category, COALESCE(retain_rule, ''), COUNT(*) FROM records \
-             WHERE retain_until <= $1 GROUP BY retain_until, category, retain_rule",
+    /// What retention will do from now to `until` if no new event happens
+    /// (no activity, closure or withdrawal, no new record): every erasure
+    /// from the main store, every move to the vault and every erasure from
+    /// the vault, by day (in the controller's time zone), category and
+    /// rule, then what each store will hold by then. A what-if: it reads,
+    /// never changes anything. Counts only, never data.
+    pub async fn retention_plan(&self, until: Timestamp) -> Result<RetentionPlan, StoreError> {
+        let policy = self.policy();
+        let tz = controller_zone(&policy);
+        let now_at = self.now();
+        let now = to_micros(now_at);
+        let until = to_micros(until).max(now);
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let mut lines: BTreeMap<(jiff::civil::Date, u8, String, String), (i64, u64)> =
+            BTreeMap::new();
+        let mut add = |at: i64, action: u8, category: &str, rule: &str, n: u64| {
+            let day = from_micros(at).to_zoned(tz.clone()).date();
+            let line = lines
+                .entry((day, action, category.to_owned(), rule.to_owned()))
+                .or_insert((at, 0));
+            line.0 = line.0.min(at);
+            line.1 += n;
+        };
+        // Per category: records leaving the main store, entering and
+        // leaving the vault by `until`.
+        let mut main_out: BTreeMap<String, u64> = BTreeMap::new();
+        let mut vault_in: BTreeMap<String, u64> = BTreeMap::new();
+        let mut vault_out: BTreeMap<String, u64> = BTreeMap::new();
+        // Moves, as the sweeper makes them (never for an erased subject),
+        // each with the end of its vault copy. Overdue ones count as now.
+        for r in sqlx::query(
+            "SELECT at, category, purposes, vault_until, COUNT(*) FROM (SELECT CASE WHEN r.vault_from < $1 \
+             THEN $1 ELSE r.vault_from END AS at, r.category, r.purposes, r.vault_until FROM records r \
+             JOIN subjects s ON s.key = r.subject_key WHERE r.vault_from <= $2 AND s.erased_at IS NULL) due \
+             GROUP BY at, category, purposes, vault_until",
         )
-        .bind(to_micros(until))
+        .bind(now)
+        .bind(until)
         .fetch_all(&self.db)
-        .await?;
-        let mut days: BTreeMap<(i64, String, String), u64> = BTreeMap::new();
-        for r in rows {
-            let at: i64 = r.try_get(0)?;
-            let n: i64 = r.try_get(3)?;
-            *days.entry((at, r.try_get(1)?, r.try_get(2)?)).or_default() += n as u64;
+        .await?
+        {
+            let (at, category, purposes): (i64, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let vault_until: Option<i64> = r.try_get(3)?;
+            let n = count(r.try_get(4)?);
+            let grounds = crate::vault::grounds_of(&policy, &purposes);
+            add(at, VAULTED, &category, &grounds, n);
+            *main_out.entry(category.clone()).or_default() += n;
+            *vault_in.entry(category.clone()).or_default() += n;
+            if let Some(end) = vault_until.filter(|e| *e <= until) {
+                add(end.max(at), VAULT_ERASED, &category, &grounds, n);
+                *vault_out.entry(category).or_default() += n;
+            }
         }
-        Ok(days
-            .into_iter()
-            .map(|((at, category, rule), records)| RetentionLine {
-                at: from_micros(at),
-                action: "due".to_owned(),
+        // Erasures from the main store: records that end before (or
+        // without) a move.
+        for r in sqlx::query(
+            "SELECT at, category, rule, COUNT(*) FROM (SELECT CASE WHEN retain_until < $1 THEN $1 \
+             ELSE retain_until END AS at, category, COALESCE(retain_rule, '') AS rule FROM records \
+             WHERE retain_until <= $2 AND (vault_from IS NULL OR vault_from > retain_until)) due \
+             GROUP BY at, category, rule",
+        )
+        .bind(now)
+        .bind(until)
+        .fetch_all(&self.db)
+        .await?
+        {
+            let category: String = r.try_get(1)?;
+            let n = count(r.try_get(3)?);
+            add(
+                r.try_get(0)?,
+                ERASED,
+                &category,
+                &r.try_get::<String, _>(2)?,
+                n,
+            );
+            *main_out.entry(category).or_default() += n;
+        }
+        // The vault's own ends.
+        let vault = self.vault_outlook(now, until).await?;
+        for (at, category, grounds, n) in &vault.ends {
+            add(*at, VAULT_ERASED, category, grounds, *n);
+            *vault_out.entry(category.clone()).or_default() += n;
+        }
+        let mut held = Vec::new();
+        for r in sqlx::query("SELECT category, COUNT(*) FROM records GROUP BY category")
+            .fetch_all(&self.db)
+            .await?
+        {
+            let category: String = r.try_get(0)?;
+            let now = count(r.try_get(1)?);
+            let then = now.saturating_sub(main_out.get(&category).copied().unwrap_or(0));
+            held.push(Held {
+                store: "main",
                 category,
-                rule,
-                records,
-            })
-            .collect())
+                now,
+                then,
+            });
+        }
+        let mut in_vault: BTreeMap<String, u64> = vault.held.into_iter().collect();
+        for category in vault_in.keys() {
+            in_vault.entry(category.clone()).or_default();
+        }
+        for (category, now) in in_vault {
+            let then = (now + vault_in.get(&category).copied().unwrap_or(0))
+                .saturating_sub(vault_out.get(&category).copied().unwrap_or(0));
+            held.push(Held {
+                store: "vault",
+                category,
+                now,
+                then,
+            });
+        }
+        Ok(RetentionPlan {
+            now: now_at,
+            until: from_micros(until),
+            lines: lines
+                .into_iter()
+                .map(|((day, action, category, rule), (at, records))| PlanLine {
+                    day,
+                    at: from_micros(at),
+                    action: ACTIONS[usize::from(action)].to_owned(),
+                    category,
+                    rule,
+                    records,
+                })
+                .collect(),
+            held,
+        })
+    }
+
+    /// The last instant of a day in the controller's time zone: a plan
+    /// "as of" that day includes everything due on it.
+    pub fn end_of_day(&self, day: jiff::civil::Date) -> Result<Timestamp, StoreError> {
+        let tz = controller_zone(&self.policy());
+        day.tomorrow()
+            .and_then(|d| d.to_zoned(tz))
+            .map(|z| z.timestamp() - jiff::SignedDuration::from_micros(1))
+            .map_err(|e| StoreError::Invalid(format!("no such day {day}: {e}")))
+    }
+
+    /// Today in the controller's time zone, by the store's clock.
+    pub fn today(&self) -> jiff::civil::Date {
+        let tz = controller_zone(&self.policy());
+        self.now().to_zoned(tz).date()
     }
 
     /// What retention did since `since`: counts by category and rule.

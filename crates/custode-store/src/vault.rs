@@ -299,12 +299,7 @@ impl Store {
                 format!("{}|{}", r.subject, r.category).as_bytes(),
             )?;
             let fields = crate::payload_fields(&plain)?;
-            let grounds: Vec<&str> = r
-                .purposes
-                .split(',')
-                .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
-                .collect();
-            let grounds = grounds.join(",");
+            let grounds = grounds_of(&policy, &r.purposes);
             let resealed = self
                 .vault
                 .key
@@ -441,35 +436,11 @@ impl Store {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
         .collect::<Result<_, StoreError>>()?;
-        let mut lives: HashMap<String, Option<custode_domain::retention::LifeEvents>> =
-            HashMap::new();
+        let mut lives = HashMap::new();
         for (id, subject, purposes, collected) in open {
-            if !lives.contains_key(&subject) {
-                let life = sqlx::query(
-                    "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE id = $1",
-                )
-                .bind(&subject)
-                .fetch_optional(&self.db)
-                .await?
-                .map(|r| crate::retention::life_of_row(&r, 0))
-                .transpose()?;
-                lives.insert(subject.clone(), life);
-            }
-            let Some(Some(life)) = lives.get(&subject) else {
-                continue;
-            };
-            let vault_purposes: Vec<String> = purposes
-                .split(',')
-                .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
-                .map(str::to_owned)
-                .collect();
-            let until = custode_domain::retention::resolve(
-                &policy,
-                &vault_purposes,
-                from_micros(collected),
-                life,
-            )
-            .retain_until;
+            let until = self
+                .settled_vault_end(&policy, &mut lives, &subject, &purposes, collected)
+                .await?;
             if let Some(until) = until {
                 sqlx::query("UPDATE vault_records SET vault_until = $1 WHERE id = $2")
                     .bind(to_micros(until))
@@ -758,5 +729,123 @@ impl Store {
             .await?
             .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// The vault purposes among a record's purposes, as the vault and the
+/// retention report name its grounds.
+pub(crate) fn grounds_of(policy: &custode_policy::Policy, purposes: &str) -> String {
+    purposes
+        .split(',')
+        .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The vault's half of the retention plan: what its own ends will erase,
+/// and what it holds now. Counts only; nothing is decrypted or changed.
+pub(crate) struct VaultOutlook {
+    /// (instant due, never before now; category; grounds; records).
+    pub(crate) ends: Vec<(i64, String, String, u64)>,
+    /// Records held now, per category.
+    pub(crate) held: Vec<(String, u64)>,
+}
+
+/// Life events per subject id, read once each (`None`: no such subject).
+type Lives = HashMap<String, Option<custode_domain::retention::LifeEvents>>;
+
+impl Store {
+    /// The end of a vault record whose end waited for an event, from its
+    /// subject's life as it stands; `None` while the event has not happened.
+    async fn settled_vault_end(
+        &self,
+        policy: &custode_policy::Policy,
+        lives: &mut Lives,
+        subject: &str,
+        purposes: &str,
+        collected: i64,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        if !lives.contains_key(subject) {
+            let life = sqlx::query(
+                "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE id = $1",
+            )
+            .bind(subject)
+            .fetch_optional(&self.db)
+            .await?
+            .map(|r| crate::retention::life_of_row(&r, 0))
+            .transpose()?;
+            lives.insert(subject.to_owned(), life);
+        }
+        let Some(Some(life)) = lives.get(subject) else {
+            return Ok(None);
+        };
+        let vault_purposes: Vec<String> = grounds_of(policy, purposes)
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(custode_domain::retention::resolve(
+            policy,
+            &vault_purposes,
+            from_micros(collected),
+            life,
+        )
+        .retain_until)
+    }
+
+    /// What the vault will erase from `now` to `until` (microseconds), its
+    /// open ends settled as the sweeper would settle them, and what it
+    /// holds now.
+    pub(crate) async fn vault_outlook(
+        &self,
+        now: i64,
+        until: i64,
+    ) -> Result<VaultOutlook, StoreError> {
+        let policy = self.policy();
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let mut ends = Vec::new();
+        for r in sqlx::query(
+            "SELECT at, category, grounds, COUNT(*) FROM (SELECT CASE WHEN vault_until < $1 THEN $1 \
+             ELSE vault_until END AS at, category, grounds FROM vault_records WHERE vault_until <= $2) due \
+             GROUP BY at, category, grounds",
+        )
+        .bind(now)
+        .bind(until)
+        .fetch_all(&self.vault.pool)
+        .await?
+        {
+            ends.push((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                count(r.try_get(3)?),
+            ));
+        }
+        let open = sqlx::query(
+            "SELECT subject_id, purposes, collected_at, category, grounds, COUNT(*) FROM vault_records \
+             WHERE vault_until IS NULL GROUP BY subject_id, purposes, collected_at, category, grounds",
+        )
+        .fetch_all(&self.vault.pool)
+        .await?;
+        let mut lives = Lives::new();
+        for r in open {
+            let subject: String = r.try_get(0)?;
+            let purposes: String = r.try_get(1)?;
+            let end = self
+                .settled_vault_end(&policy, &mut lives, &subject, &purposes, r.try_get(2)?)
+                .await?;
+            if let Some(at) = end.map(|e| to_micros(e).max(now))
+                && at <= until
+            {
+                ends.push((at, r.try_get(3)?, r.try_get(4)?, count(r.try_get(5)?)));
+            }
+        }
+        let held = sqlx::query("SELECT category, COUNT(*) FROM vault_records GROUP BY category")
+            .fetch_all(&self.vault.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, count(r.try_get(1)?))))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(VaultOutlook { ends, held })
     }
 }

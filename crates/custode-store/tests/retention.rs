@@ -12,7 +12,7 @@ use common::*;
 use custode_consent::{Channel, EventKind, Evidence};
 use custode_domain::{NewRecord, Principal, SubjectId};
 use custode_policy::{Basis, Event, Policy, Unit};
-use custode_store::{LifeEvent, NewConsentEvent, Store};
+use custode_store::{LifeEvent, NewConsentEvent, RetentionPlan, Store};
 use jiff::civil::Date;
 use jiff::{Span, Timestamp, tz::TimeZone};
 use sqlx::Row;
@@ -566,4 +566,297 @@ async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
     assert!(a.audit_verify().await.expect("verify").is_intact());
     a.close().await;
     b.close().await;
+}
+
+/// Per (day in the controller's zone, action, category, rule): records.
+type Tally = BTreeMap<(Date, String, String, String), u64>;
+
+fn zone_of(store: &Store) -> TimeZone {
+    TimeZone::get(custode_domain::records::zone_for(
+        &store.policy().meta.jurisdiction,
+    ))
+    .expect("zone")
+}
+
+fn tally_plan(plan: &RetentionPlan) -> Tally {
+    let mut t = Tally::new();
+    for l in &plan.lines {
+        *t.entry((l.day, l.action.clone(), l.category.clone(), l.rule.clone()))
+            .or_default() += l.records;
+    }
+    t
+}
+
+async fn tally_report(store: &Store) -> Tally {
+    let tz = zone_of(store);
+    let mut t = Tally::new();
+    for l in store
+        .retention_report(Timestamp::UNIX_EPOCH)
+        .await
+        .expect("report")
+    {
+        let day = l.at.to_zoned(tz.clone()).date();
+        *t.entry((day, l.action, l.category, l.rule)).or_default() += l.records;
+    }
+    t
+}
+
+/// Per (store, category): records held, as the databases say.
+async fn held(env: &Env, store: &Store) -> BTreeMap<(&'static str, String), u64> {
+    let mut out = BTreeMap::new();
+    let vault = sqlx::AnyPool::connect(&env.config.vault_url)
+        .await
+        .expect("vault");
+    for (name, pool) in [("main", store.pool()), ("vault", &vault)] {
+        let table = if name == "main" {
+            "SELECT category, COUNT(*) FROM records GROUP BY category"
+        } else {
+            "SELECT category, COUNT(*) FROM vault_records GROUP BY category"
+        };
+        for r in sqlx::query(table).fetch_all(pool).await.expect("count") {
+            let n: i64 = r.get(1);
+            out.insert((name, r.get::<String, _>(0)), n as u64);
+        }
+    }
+    vault.close().await;
+    out
+}
+
+fn held_in(plan: &RetentionPlan, now: bool) -> BTreeMap<(&'static str, String), u64> {
+    plan.held
+        .iter()
+        .map(|h| {
+            (
+                (h.store, h.category.clone()),
+                if now { h.now } else { h.then },
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Lives the days the plan names, sweeping a second before each action
+/// (nothing of it may happen yet) and at its instant; then checks that
+/// the sweeper did exactly what the plan said, on the days it said, and
+/// that each store holds what the plan said it would.
+async fn follow(env: &Env, store: &Store, plan: &RetentionPlan) {
+    let sweeper = Principal::system("sweeper");
+    let baseline = tally_report(store).await;
+    let mut instants: Vec<Timestamp> = plan.lines.iter().map(|l| l.at).collect();
+    instants.sort();
+    instants.dedup();
+    let mut last = plan.now;
+    for at in instants {
+        let before = at - jiff::SignedDuration::from_secs(1);
+        if before > last {
+            env.clock.set(before);
+            let done = tally_report(store).await;
+            store.sweep_all(&sweeper, 5).await.expect("sweep");
+            assert_eq!(
+                tally_report(store).await,
+                done,
+                "nothing the plan puts at {at} happens a second earlier"
+            );
+        }
+        env.clock.set(at);
+        store.sweep_all(&sweeper, 5).await.expect("sweep");
+        last = at;
+    }
+    env.clock.set(plan.until);
+    store.sweep_all(&sweeper, 5).await.expect("sweep");
+    let mut done = tally_report(store).await;
+    for (key, n) in baseline {
+        if let Some(m) = done.get_mut(&key) {
+            *m -= n;
+        }
+    }
+    done.retain(|_, n| *n > 0);
+    assert_eq!(
+        done,
+        tally_plan(plan),
+        "the sweeper did what the plan foresaw, on its days"
+    );
+    let actual = held(env, store).await;
+    assert_eq!(
+        actual,
+        held_in(plan, false),
+        "each store holds what the plan said"
+    );
+}
+
+// Issue "Every promise kept", B: the plan forecasts every action on every
+// store — moves to the vault (billing traffic after 6 months), the vault's
+// own ends (an unanswered call after 30 days) and erasures from the main
+// store — and, as of a future day, what will remain, changing nothing.
+on_both_engines!(the_plan_foresees_every_action_on_every_store_to_the_day);
+async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let policy = store.policy();
+    let t = tree(&store).await;
+    let system = Principal::system("setup");
+    env.clock.set(noon(Date::new(2026, 1, 1).expect("date")));
+    let customer = store
+        .create_subject(&system, &t.domain_a.id, "customer", "setup")
+        .await
+        .expect("subject");
+    let mut batch = Vec::new();
+    for (category, n) in [
+        ("unanswered_calls", 3),
+        ("phone_traffic", 2),
+        ("navigation", 1),
+        ("master_data", 1),
+    ] {
+        for i in 0..n {
+            batch.push((customer.clone(), record(&policy, category, i)));
+        }
+    }
+    store
+        .write_records(&system, "setup", batch)
+        .await
+        .expect("write");
+    let before = held(env, &store).await;
+    let day = |y, m, d| Date::new(y, m, d).expect("date");
+
+    // As of the end of 2028-02-01: everything foreseeable has happened.
+    let plan = store
+        .retention_plan(store.end_of_day(day(2028, 2, 1)).expect("day"))
+        .await
+        .expect("plan");
+    let line = |d: Date, action: &str, category: &str, rule: &str, n: u64| {
+        (
+            (d, action.to_owned(), category.to_owned(), rule.to_owned()),
+            n,
+        )
+    };
+    let expected: Tally = [
+        // Vault-only data go at once; their legal 30 days end on 31 January.
+        line(
+            day(2026, 1, 1),
+            "vaulted",
+            "unanswered_calls",
+            "keep_unanswered_calls",
+            3,
+        ),
+        line(
+            day(2026, 2, 1),
+            "vault_erased",
+            "unanswered_calls",
+            "keep_unanswered_calls",
+            3,
+        ),
+        // Billing and bill checks end after 6 months; the law keeps 24.
+        line(
+            day(2026, 7, 2),
+            "vaulted",
+            "phone_traffic",
+            "keep_phone_traffic",
+            2,
+        ),
+        line(
+            day(2028, 1, 2),
+            "vault_erased",
+            "phone_traffic",
+            "keep_phone_traffic",
+            2,
+        ),
+        line(day(2026, 7, 2), "erased", "navigation", "website", 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(tally_plan(&plan), expected);
+    assert_eq!(
+        held_in(&plan, true),
+        before,
+        "held now, as the databases say"
+    );
+    let then = held_in(&plan, false);
+    assert_eq!(
+        then.get(&("main", "master_data".to_owned())),
+        Some(&1),
+        "data waiting for the contract's end stay"
+    );
+    assert_eq!(then.get(&("main", "phone_traffic".to_owned())), None);
+    assert_eq!(then.get(&("vault", "phone_traffic".to_owned())), None);
+
+    // The state as of 2026-08-01: the traffic moved, not yet erased.
+    let august = store
+        .retention_plan(store.end_of_day(day(2026, 8, 1)).expect("day"))
+        .await
+        .expect("plan");
+    let until_august: Tally = expected
+        .clone()
+        .into_iter()
+        .filter(|((d, ..), _)| *d <= day(2026, 8, 1))
+        .collect();
+    assert_eq!(tally_plan(&august), until_august);
+    let then = held_in(&august, false);
+    assert_eq!(then.get(&("vault", "phone_traffic".to_owned())), Some(&2));
+    assert_eq!(then.get(&("main", "phone_traffic".to_owned())), None);
+    assert_eq!(then.get(&("vault", "unanswered_calls".to_owned())), None);
+
+    // A what-if: nothing was done.
+    assert!(tally_report(&store).await.is_empty());
+    assert_eq!(held(env, &store).await, before);
+
+    follow(env, &store, &plan).await;
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
+// Issue "Every promise kept", B: a vault record whose legal end waited for
+// an event (kept "10 years from closure", moved while the account was
+// open) is foreseen once the account closes, before the sweeper settles it.
+on_both_engines!(the_plan_settles_vault_ends_that_waited_for_an_event);
+async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
+    let store = env.open_with(Env::messaging()).await;
+    let policy = store.policy();
+    let t = tree(&store).await;
+    let system = Principal::system("setup");
+    let subscriber = store
+        .create_subject(&system, &t.domain_a.id, "subscriber", "setup")
+        .await
+        .expect("subject");
+    let mut payment = record(&policy, "payment", 1);
+    payment.purposes = vec!["legal_minimum".to_owned()];
+    store
+        .write_records(&system, "setup", vec![(subscriber.clone(), payment)])
+        .await
+        .expect("write");
+    store
+        .sweep_all(&system, 10)
+        .await
+        .expect("moved to the vault at once");
+    let far = store
+        .end_of_day(Date::new(2037, 1, 1).expect("date"))
+        .expect("day");
+    assert!(
+        tally_plan(&store.retention_plan(far).await.expect("plan")).is_empty(),
+        "no end while the account is open"
+    );
+    env.clock.set(noon(Date::new(2026, 3, 10).expect("date")));
+    store
+        .record_life_event(
+            &system,
+            &subscriber,
+            LifeEvent::AccountClosed,
+            None,
+            "closed",
+        )
+        .await
+        .expect("close");
+    let plan = store.retention_plan(far).await.expect("plan");
+    let expected: Tally = [(
+        (
+            Date::new(2036, 3, 11).expect("date"),
+            "vault_erased".to_owned(),
+            "payment".to_owned(),
+            "legal_minimum".to_owned(),
+        ),
+        1,
+    )]
+    .into_iter()
+    .collect();
+    assert_eq!(tally_plan(&plan), expected);
+    follow(env, &store, &plan).await;
+    store.close().await;
 }

@@ -8,6 +8,7 @@ use custode_store::OpenMode;
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub(crate) enum ConsentCommand {
@@ -62,21 +63,21 @@ pub(crate) async fn run(args: &StoreArgs, cmd: ConsentCommand) -> anyhow::Result
                         .or_else(|| content.get("record_id"))
                         .and_then(|v| v.as_str())
                         .unwrap_or("?");
-                    println!(
+                    outln!(
                         "receipt {id} is valid: signed by key {}",
                         custode_consent::receipt::key_id(&key)
-                    );
+                    )?;
                     Ok(Outcome::Ok)
                 }
                 Err(e) => {
-                    println!("receipt INVALID: {e}");
+                    outln!("receipt INVALID: {e}")?;
                     Ok(Outcome::Invalid)
                 }
             }
         }
         ConsentCommand::PublicKey => {
             let store = args.open(OpenMode::Existing).await?;
-            println!("{}", hex::encode(store.verifying_key().as_bytes()));
+            outln!("{}", hex::encode(store.verifying_key().as_bytes()))?;
             store.close().await;
             Ok(Outcome::Ok)
         }

@@ -2,7 +2,7 @@
 //! `keys`. Each opens the store as the local operator (the person holding
 //! the data directory and the master key), does one thing, and prints.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use custode_domain::{
 use custode_store::{OpenMode, Store, StoreConfig};
 
 use crate::Outcome;
+use crate::output::{self, outln};
 
 /// Where the data are.
 #[derive(Args, Clone)]
@@ -58,20 +59,34 @@ pub(crate) struct StoreArgs {
     pub(crate) policy: PathBuf,
     /// The provider's own databases that rights requests reach: a
     /// directory of systems files (see docs/connectors.md). Without it,
-    /// requests cover Custode's own store only.
+    /// requests cover Custode's own store only. Read by the commands that
+    /// reach them (`serve`, `requests run`), and only by those.
     #[arg(long, env = "CUSTODE_SYSTEMS", global = true)]
     systems: Option<PathBuf>,
 }
 
 impl StoreArgs {
+    /// Opens the store without the provider's systems: commands that never
+    /// reach them need neither their files nor their passwords.
     pub(crate) async fn open(&self, mode: OpenMode) -> anyhow::Result<Store> {
-        self.open_with_clock(mode, Arc::new(SystemClock)).await
+        self.open_with(mode, Arc::new(SystemClock), false).await
     }
 
-    pub(crate) async fn open_with_clock(
+    /// Opens the store with the provider's systems attached (`--systems`),
+    /// for the commands that fulfil rights requests.
+    pub(crate) async fn open_with_systems(
         &self,
         mode: OpenMode,
         clock: Arc<dyn custode_domain::Clock>,
+    ) -> anyhow::Result<Store> {
+        self.open_with(mode, clock, true).await
+    }
+
+    async fn open_with(
+        &self,
+        mode: OpenMode,
+        clock: Arc<dyn custode_domain::Clock>,
+        systems: bool,
     ) -> anyhow::Result<Store> {
         let source = std::fs::read_to_string(&self.policy)
             .with_context(|| format!("cannot read the policy file {}", self.policy.display()))?;
@@ -100,6 +115,7 @@ impl StoreArgs {
         let connectors = self
             .systems
             .as_deref()
+            .filter(|_| systems)
             .map(|dir| {
                 custode_connectors::Connectors::load(dir, &policy)
                     .with_context(|| format!("the systems files in {} do not load", dir.display()))
@@ -243,11 +259,11 @@ fn parse_subject(s: &str) -> anyhow::Result<SubjectId> {
 
 pub(crate) async fn init(args: &StoreArgs) -> anyhow::Result<Outcome> {
     let store = args.open(OpenMode::CreateIfMissing).await?;
-    println!(
+    outln!(
         "store ready ({:?}); master key fingerprint {}",
         store.engine(),
         store.master_fingerprint()
-    );
+    )?;
     store.close().await;
     Ok(Outcome::Ok)
 }
@@ -265,7 +281,7 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
             let t = store
                 .create_tenant(&operator(), parent.as_ref(), kind, &name)
                 .await?;
-            println!("{}", t.id);
+            outln!("{}", t.id)?;
         }
     }
     store.close().await;
@@ -283,13 +299,13 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
             let id = store
                 .create_subject(&operator(), &TenantId::parse(&tenant)?, &kind, &reason)
                 .await?;
-            println!("{id}");
+            outln!("{id}")?;
         }
         SubjectCommand::Erase { subject, reason } => {
             store
                 .erase_subject(&operator(), &parse_subject(&subject)?, &reason)
                 .await?;
-            println!("erased {subject}: its key is destroyed");
+            outln!("erased {subject}: its key is destroyed")?;
         }
         SubjectCommand::Event {
             subject,
@@ -308,7 +324,7 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
             store
                 .record_life_event(&operator(), &parse_subject(&subject)?, kind, at, &reason)
                 .await?;
-            println!("{event} recorded for {subject}; its records are rescheduled");
+            outln!("{event} recorded for {subject}; its records are rescheduled")?;
         }
     }
     store.close().await;
@@ -354,18 +370,27 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
     let by = operator();
     match cmd {
         RecordCommand::Import { file, batch } => {
-            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-                Box::new(std::io::stdin().lock())
+            // On a terminal, a bar over the file's bytes (a spinner for
+            // standard input); "committed N" lines go to standard output
+            // either way, for scripts.
+            let (reader, progress): (Box<dyn BufRead>, _) = if file.as_os_str() == "-" {
+                (
+                    Box::new(std::io::stdin().lock()),
+                    output::spinner("importing records"),
+                )
             } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&file)
-                        .with_context(|| format!("cannot open {}", file.display()))?,
-                ))
+                let f = std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?;
+                let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+                let progress = output::bytes_bar(size, "importing records");
+                (
+                    Box::new(std::io::BufReader::new(progress.wrap_read(f))),
+                    progress,
+                )
             };
             let batch = batch.max(1);
             let mut pending = Vec::with_capacity(batch);
             let mut total = 0u64;
-            let mut out = std::io::stdout().lock();
             for (i, line) in reader.lines().enumerate() {
                 let line = line.context("cannot read the input")?;
                 if line.trim().is_empty() {
@@ -376,14 +401,15 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                     total += store
                         .write_records(&by, "import", std::mem::take(&mut pending))
                         .await?;
-                    writeln!(out, "committed {total}")?;
-                    out.flush()?;
+                    progress.set_message(format!("importing records: {total} committed"));
+                    progress.suspend(|| outln!("committed {total}"))?;
                 }
             }
             if !pending.is_empty() {
                 total += store.write_records(&by, "import", pending).await?;
-                writeln!(out, "committed {total}")?;
+                progress.suspend(|| outln!("committed {total}"))?;
             }
+            progress.finish_and_clear();
         }
         RecordCommand::Show { subject, reason } => {
             let records = store
@@ -403,7 +429,7 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            outln!("{}", serde_json::to_string_pretty(&json)?)?;
         }
     }
     store.close().await;
@@ -458,35 +484,35 @@ pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result
     let outcome = match cmd {
         AuditCommand::Verify => {
             let started = std::time::Instant::now();
+            let progress = output::spinner("verifying the audit chain");
             let report = store.audit_verify().await?;
+            progress.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             if report.is_intact() {
-                println!(
+                outln!(
                     "audit chain intact: {} entries, head {} at entry {} ({:.0} entries/s)",
                     report.checked,
                     custode_crypto_hex(&report.head),
                     report.last_seq,
                     report.checked as f64 / secs.max(1e-9)
-                );
+                )?;
                 Outcome::Ok
             } else {
-                println!(
+                outln!(
                     "audit chain BROKEN: {} entries read, {} breaks",
                     report.checked,
                     report.breaks.len()
-                );
+                )?;
                 for b in &report.breaks {
-                    println!("- {b}");
+                    outln!("- {b}")?;
                 }
                 Outcome::Invalid
             }
         }
         AuditCommand::Checkpoint => {
             match store.audit_checkpoint().await? {
-                Some(cp) => println!("signed checkpoint at entry {}", cp.seq),
-                None => {
-                    println!("nothing to sign: the head is already signed, or the log is empty")
-                }
+                Some(cp) => outln!("signed checkpoint at entry {}", cp.seq)?,
+                None => outln!("nothing to sign: the head is already signed, or the log is empty")?,
             }
             Outcome::Ok
         }
@@ -504,13 +530,15 @@ pub(crate) async fn keys(args: &StoreArgs, cmd: KeyCommand) -> anyhow::Result<Ou
     match cmd {
         KeyCommand::Rotate => {
             let old = store.master_fingerprint();
+            let progress = output::spinner("re-wrapping every subject key under a new master key");
             let n = store
                 .rotate_master_key(&operator(), custode_crypto::Key::generate()?)
                 .await?;
-            println!(
+            progress.finish_and_clear();
+            outln!(
                 "master key rotated: {old} -> {}; {n} subject keys re-wrapped",
                 store.master_fingerprint()
-            );
+            )?;
         }
     }
     store.close().await;

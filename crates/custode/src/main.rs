@@ -5,6 +5,7 @@ mod config;
 mod consent_cmd;
 mod data_cmd;
 mod log_output;
+mod output;
 mod policy_cmd;
 mod requests_cmd;
 mod retention_cmd;
@@ -147,6 +148,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
+        // The reader of standard output went away (`| head`): stop quietly.
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprint!("custode: error: {err}");
             for cause in err.chain().skip(1) {

@@ -8,6 +8,7 @@ use clap::{Subcommand, ValueEnum};
 use custode_policy::{Format, Lang, Policy, RopaFormat};
 
 use crate::Outcome;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub(crate) enum PolicyCommand {
@@ -76,7 +77,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<Outcome> {
             let Some(policy) = load(&file, report)? else {
                 return Ok(Outcome::Invalid);
             };
-            println!(
+            outln!(
                 "{}: valid — {} purposes, {} categories, {} recipients; languages {}; digest {}",
                 file.display(),
                 policy.purposes.len(),
@@ -84,7 +85,7 @@ pub(crate) fn run(cmd: PolicyCommand) -> anyhow::Result<Outcome> {
                 policy.recipients.len(),
                 policy.meta.language_codes(),
                 &policy.digest[..12]
-            );
+            )?;
             Ok(Outcome::Ok)
         }
         PolicyCommand::Notice {

@@ -7,11 +7,12 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Subcommand;
 use custode_domain::requests::Right;
-use custode_domain::{Principal, Role};
+use custode_domain::{Principal, Role, SystemClock};
 use custode_store::OpenMode;
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub(crate) enum RequestCommand {
@@ -84,10 +85,10 @@ pub(crate) fn deadline(
             "custode: note: the public holidays of {country} are not known; only weekends are skipped"
         );
     }
-    println!(
+    outln!(
         "{}",
         custode_domain::deadline::answer_due(day, &country, extended, promised_days)
-    );
+    )?;
     Ok(Outcome::Ok)
 }
 
@@ -112,11 +113,11 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             let store = args.open(OpenMode::Existing).await?;
             let requests = store.requests(&dpo(), !all).await?;
             if requests.is_empty() {
-                println!("no requests");
+                outln!("no requests")?;
             }
             for r in requests {
                 let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
-                println!(
+                outln!(
                     "{}\tdue {}\t{} days left\t{}\t{}\t{}{}",
                     r.id,
                     r.due,
@@ -127,7 +128,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                     r.extension
                         .map(|e| format!("\textended: {e}"))
                         .unwrap_or_default()
-                );
+                )?;
             }
             store.close().await;
             Ok(Outcome::Ok)
@@ -136,28 +137,28 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             let store = args.open(OpenMode::Existing).await?;
             let r = store.request(&dpo(), &id).await?;
             let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
-            println!("request   {}", r.id);
-            println!("subject   {}", r.subject);
-            println!("rights    {}", rights.join(", "));
-            println!("requester {} ({})", r.requester, r.language);
-            println!("received  {}", r.received_at);
-            println!("due       {} ({} days left)", r.due, r.days_left);
+            outln!("request   {}", r.id)?;
+            outln!("subject   {}", r.subject)?;
+            outln!("rights    {}", rights.join(", "))?;
+            outln!("requester {} ({})", r.requester, r.language)?;
+            outln!("received  {}", r.received_at)?;
+            outln!("due       {} ({} days left)", r.due, r.days_left)?;
             if let Some(e) = &r.extension {
-                println!("extended  {e}");
+                outln!("extended  {e}")?;
             }
-            println!(
+            outln!(
                 "identity  {}{}",
                 r.identity,
                 r.identity_method
                     .as_deref()
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default()
-            );
+            )?;
             if let Some(d) = &r.duplicate_of {
-                println!("repeats   {d}");
+                outln!("repeats   {d}")?;
             }
             for j in &r.jobs {
-                println!(
+                outln!(
                     "job       {}: {} (step {}/{}{}){}",
                     j.right,
                     j.state,
@@ -172,24 +173,26 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                         .as_deref()
                         .map(|e| format!("; last error: {e}"))
                         .unwrap_or_default()
-                );
+                )?;
                 if let Some(result) = &j.result {
-                    println!("          {result}");
+                    outln!("          {result}")?;
                 }
             }
-            println!(
+            outln!(
                 "status    {}{}",
                 r.status,
                 r.outcome
                     .as_deref()
                     .map(|o| format!(" ({o})"))
                     .unwrap_or_default()
-            );
+            )?;
             store.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::Run { lease, until_done } => {
-            let store = args.open(OpenMode::Existing).await?;
+            let store = args
+                .open_with_systems(OpenMode::Existing, std::sync::Arc::new(SystemClock))
+                .await?;
             let hook = custode_server::jobs::crash_hook();
             let lease = std::time::Duration::from_secs(lease.max(1));
             let mut total = 0;
@@ -210,7 +213,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                         );
                 tokio::time::sleep(wait).await;
             }
-            println!("{total} fulfilment steps run");
+            outln!("{total} fulfilment steps run")?;
             store.close().await;
             Ok(Outcome::Ok)
         }

@@ -1,32 +1,44 @@
-//! `custode retention`: erase what is due (or show what would be), show
-//! what will be erased in the coming days, and what was erased.
+//! `custode retention`: do what is due (or show what would be), forecast
+//! what every store will do up to a day, and report what was done.
 
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use custode_domain::Principal;
-use custode_store::{OpenMode, RetentionLine};
+use custode_store::{OpenMode, PlanLine, RetentionLine, RetentionPlan, Store, SweepReport};
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
+use crate::output::{self, outln};
 
 #[derive(Subcommand)]
 pub(crate) enum RetentionCommand {
-    /// Erase every record whose end of retention has passed, in batches
-    /// (each one transaction: an interrupted run loses nothing; run again).
+    /// Do what is due: move to the vault what only a legal obligation
+    /// still needs, erase vault records past their legal end, erase
+    /// records past their end. In batches, each one transaction: an
+    /// interrupted run loses nothing; run again.
     Run {
-        /// Show what is due without erasing anything.
+        /// Show what is due now, by day, action, category and rule,
+        /// without doing anything.
         #[arg(long)]
         dry_run: bool,
         /// Records per transaction.
         #[arg(long, default_value_t = custode_server::jobs::SWEEP_BATCH)]
         batch: u32,
     },
-    /// What will be erased in the next N days: day, category, rule, count.
+    /// Forecast, if no new event happens: every move to the vault, erasure
+    /// from the vault and erasure from the main store up to a day (day,
+    /// action, category, rule, records), then what each store will hold.
+    /// Changes nothing.
     Plan {
-        /// How many days ahead.
-        #[arg(long, default_value_t = 30)]
+        /// How many days ahead (to the end of that day).
+        #[arg(long, default_value_t = 30, conflicts_with = "at")]
         days: u32,
+        /// The state as of a day (YYYY-MM-DD, the controller's time zone):
+        /// what will have been moved and erased by its end, what will remain.
+        #[arg(long)]
+        at: Option<String>,
     },
-    /// What was erased in the last N days: when, category, rule, count.
+    /// What was done in the last N days: when, action, category, rule, count.
     Report {
         /// How many days back.
         #[arg(long, default_value_t = 30)]
@@ -34,53 +46,125 @@ pub(crate) enum RetentionCommand {
     },
 }
 
-fn print(lines: &[RetentionLine], day_only: bool) {
+fn print_report(lines: &[RetentionLine]) -> anyhow::Result<()> {
     if lines.is_empty() {
-        println!("nothing");
+        outln!("nothing")?;
     }
     for l in lines {
-        let at = if day_only {
-            l.at.strftime("%Y-%m-%d").to_string()
-        } else {
-            l.at.to_string()
-        };
-        println!(
-            "{at}\t{}\t{}\t{}\t{}",
-            l.action, l.category, l.rule, l.records
-        );
+        outln!(
+            "{}\t{}\t{}\t{}\t{}",
+            l.at,
+            l.action,
+            l.category,
+            l.rule,
+            l.records
+        )?;
     }
+    Ok(())
+}
+
+fn print_actions(lines: &[PlanLine]) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        outln!("nothing")?;
+    }
+    for l in lines {
+        outln!(
+            "{}\t{}\t{}\t{}\t{}",
+            l.day,
+            l.action,
+            l.category,
+            l.rule,
+            l.records
+        )?;
+    }
+    Ok(())
+}
+
+fn print_plan(plan: &RetentionPlan, day: jiff::civil::Date) -> anyhow::Result<()> {
+    print_actions(&plan.lines)?;
+    outln!()?;
+    outln!("held now and at the end of {day}, if nothing new comes in:")?;
+    if plan.held.is_empty() {
+        outln!("nothing")?;
+    }
+    for h in &plan.held {
+        outln!("{}\t{}\t{} -> {}", h.store, h.category, h.now, h.then)?;
+    }
+    Ok(())
+}
+
+/// The last instant a plan covers: the end of `--at`, or of today + `--days`.
+fn plan_end(
+    store: &Store,
+    days: u32,
+    at: Option<&str>,
+) -> anyhow::Result<(jiff::civil::Date, jiff::Timestamp)> {
+    let today = store.today();
+    let day = match at {
+        Some(text) => {
+            let day = custode_domain::deadline::parse_date(text.trim())
+                .with_context(|| format!("`{text}` is not a day: write YYYY-MM-DD"))?;
+            if day < today {
+                bail!(
+                    "{day} is past: the plan looks ahead; `custode retention report` shows what was done"
+                );
+            }
+            day
+        }
+        None => today
+            .checked_add(jiff::Span::new().days(i64::from(days.min(36_500))))
+            .context("too many days ahead")?,
+    };
+    Ok((day, store.end_of_day(day)?))
+}
+
+fn add(total: &mut SweepReport, step: &SweepReport) {
+    total.erased += step.erased;
+    total.vaulted += step.vaulted;
+    total.vault_erased += step.vault_erased;
+    total.subjects_shredded += step.subjects_shredded;
+}
+
+fn summary(r: &SweepReport) -> String {
+    format!(
+        "{} records erased, {} moved to the vault, {} erased from the vault, {} closed subjects shredded",
+        r.erased, r.vaulted, r.vault_erased, r.subjects_shredded
+    )
 }
 
 pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Result<Outcome> {
     let store = args.open(OpenMode::Existing).await?;
     let days = |n: u32| jiff::SignedDuration::from_hours(24 * i64::from(n));
-    let now = jiff::Timestamp::now();
     match cmd {
         RetentionCommand::Run { dry_run: true, .. } => {
-            print(&store.retention_plan(now).await?, false);
+            let now = jiff::Timestamp::now();
+            print_actions(&store.retention_plan(now).await?.lines)?;
         }
         RetentionCommand::Run { batch, .. } => {
             let sweeper = Principal::system("retention-cli");
-            let mut total = 0u64;
+            let mut total = SweepReport::default();
+            let progress = output::spinner("retention: nothing done yet");
+            // Until a step does nothing at all: a step that only moved
+            // records to the vault still leaves work for the next.
             loop {
-                let r = store.sweep(&sweeper, batch).await?;
-                total += r.erased;
-                if r.erased > 0 || r.subjects_shredded > 0 {
-                    println!(
-                        "committed: {} records erased, {} closed subjects shredded",
-                        r.erased, r.subjects_shredded
-                    );
-                } else {
+                let step = store.sweep(&sweeper, batch).await?;
+                if step.is_empty() {
                     break;
                 }
+                add(&mut total, &step);
+                progress.set_message(format!("retention: {}", summary(&total)));
+                progress.suspend(|| outln!("committed: {}", summary(&step)))?;
             }
-            println!("done: {total} records erased");
+            progress.finish_and_clear();
+            outln!("done: {}", summary(&total))?;
         }
-        RetentionCommand::Plan { days: n } => {
-            print(&store.retention_plan(now + days(n)).await?, true);
+        RetentionCommand::Plan { days, at } => {
+            let (day, until) = plan_end(&store, days, at.as_deref())?;
+            print_plan(&store.retention_plan(until).await?, day)?;
         }
         RetentionCommand::Report { days: n } => {
-            print(&store.retention_report(now - days(n)).await?, false);
+            let now = jiff::Timestamp::now();
+            print_report(&store.retention_report(now - days(n)).await?)?;
         }
     }
     store.close().await;

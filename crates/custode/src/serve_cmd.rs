@@ -2,6 +2,7 @@
 //! token on first start, and serves HTTP until SIGINT or SIGTERM, letting
 //! requests in flight finish.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use custode_store::OpenMode;
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
 use crate::log_output::BatchedStdout;
+use crate::output::outln;
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -77,7 +79,11 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTODE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (output, _flush_on_return) = BatchedStdout::start()?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal: a log file or collector
+    // would store the escape codes.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if args.log_json {
         builder.json().with_writer(move || output).init();
     } else {
@@ -93,7 +99,7 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     };
     let clock = Arc::new(SystemClock);
     let store = store_args
-        .open_with_clock(OpenMode::CreateIfMissing, clock.clone())
+        .open_with_systems(OpenMode::CreateIfMissing, clock.clone())
         .await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -101,14 +107,17 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     let addr = listener.local_addr()?;
     if let Some(token) = store.setup_token().await? {
         // Shown once, on the terminal of whoever started the server.
-        println!(
+        outln!(
             "First start. Create the administrator (the token works once):\n\n  curl -X POST http://{addr}/api/v1/setup -H 'content-type: application/json' \\\n    -d '{{\"setup_token\": \"{token}\", \"username\": \"admin\", \"password\": \"<at least 12 characters>\"}}'\n"
-        );
+        )?;
     }
-    println!(
+    outln!(
         "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
-    );
+    )?;
     tracing::info!(%addr, engine = ?store.engine(), "serving");
+    if let Some(warning) = public_url_warning(args.public_url.as_deref(), addr) {
+        tracing::warn!("{warning}");
+    }
     let public_url = args
         .public_url
         .clone()
@@ -181,6 +190,49 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     Ok(Outcome::Ok)
 }
 
+/// What to tell the operator about the base URL of unsubscribe links and
+/// receipts: RFC 8058 one-click unsubscribe needs https, and a default
+/// built from the listening address reaches only this machine.
+fn public_url_warning(public_url: Option<&str>, addr: std::net::SocketAddr) -> Option<String> {
+    let Some(url) = public_url else {
+        return Some(format!(
+            "no --public-url: unsubscribe links and receipts point at http://{addr}, which works only \
+             on this machine; set --public-url (CUSTODE_PUBLIC_URL) to the https address people reach"
+        ));
+    };
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return None;
+    }
+    let host = lower
+        .strip_prefix("http://")
+        .map(|rest| rest.split('/').next().unwrap_or(""))
+        .map(|authority| {
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .to_owned()
+        });
+    let loopback = host.as_deref().is_some_and(|h| {
+        let name = if let Some(v6) = h.strip_prefix('[') {
+            v6.split(']').next().unwrap_or("")
+        } else {
+            h.split(':').next().unwrap_or("")
+        };
+        name == "localhost"
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if loopback {
+        return None;
+    }
+    Some(format!(
+        "--public-url {url} is not https: RFC 8058 one-click unsubscribe needs https, and mail \
+         receivers may ignore such links; use the https address people reach"
+    ))
+}
+
 /// The relay's CA and login, read from their files and variables.
 fn relay_options(args: &ServeArgs) -> anyhow::Result<custode_server::mail::RelayOptions> {
     let read = |f: &std::path::Path| {
@@ -209,4 +261,30 @@ fn relay_options(args: &ServeArgs) -> anyhow::Result<custode_server::mail::Relay
         }
     };
     Ok(custode_server::mail::RelayOptions { ca_pem, login })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_url_warning;
+
+    #[test]
+    fn warns_unless_the_public_url_is_https_or_this_machine() {
+        let addr = "127.0.0.1:8080".parse().expect("address");
+        for (url, warned) in [
+            (Some("https://privacy.example"), false),
+            (Some("HTTPS://privacy.example/"), false),
+            (Some("http://127.0.0.1:8080"), false),
+            (Some("http://localhost"), false),
+            (Some("http://[::1]:8080"), false),
+            (Some("http://privacy.example"), true),
+            (Some("http://10.0.0.5:8080"), true),
+            (Some("http://127.0.0.1.example"), true),
+            (Some("privacy.example"), true),
+            (None, true),
+        ] {
+            assert_eq!(public_url_warning(url, addr).is_some(), warned, "{url:?}");
+        }
+        let unset = public_url_warning(None, addr).expect("warned");
+        assert!(unset.contains("only on this machine"), "{unset}");
+    }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::Outcome as Exit;
 use crate::data_cmd::StoreArgs;
+use crate::output::{out, outln};
 use crate::policy_cmd::Report;
 
 #[derive(Subcommand)]
@@ -119,7 +120,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
             match &out {
                 Some(path) => std::fs::write(path, &report.toml)
                     .with_context(|| format!("cannot write {}", path.display()))?,
-                None => print!("{}", report.toml),
+                None => out!("{}", report.toml)?,
             }
             eprintln!(
                 "custode: drafted {} of {} tables, {} columns; review it, then delete `draft = true`",
@@ -133,14 +134,14 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
                 let source = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
                 match custode_connectors::load(&file.display().to_string(), &source, &policy) {
-                    Ok(m) => println!(
+                    Ok(m) => outln!(
                         "{}: valid — system {} ({}), {} tables, {} columns mapped",
                         file.display(),
                         m.id,
                         m.engine.key(),
                         m.tables.len(),
                         m.tables.iter().map(|t| t.columns.len()).sum::<usize>()
-                    ),
+                    )?,
                     Err(err) => {
                         match report {
                             Report::Short => eprint!("{}", err.to_short_lines()),
@@ -173,10 +174,10 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
                     other => not_done(&s.system, other),
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({ "systems": systems }))?
-            );
+            )?;
             connectors.close().await;
             Ok(if result.is_complete() {
                 Exit::Ok
@@ -208,10 +209,10 @@ pub(crate) async fn run(args: &StoreArgs, cmd: SystemsCommand) -> anyhow::Result
                     other => not_done(&s.system, other),
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&json!({ "systems": systems }))?
-            );
+            )?;
             connectors.close().await;
             Ok(if result.is_complete() {
                 Exit::Ok
