@@ -391,3 +391,27 @@ fn a_backup_key_lifetime_without_a_usable_bound() {
     let policy = load("policy.toml", BASE).expect("loads");
     assert_eq!(policy.security.backup_key_lifetime_days, None);
 }
+
+#[test]
+fn a_recipient_contact_for_art_19_must_be_an_address() {
+    let edit = "role = \"processor\"\ncountry = \"IT\"";
+    let src = mutate(&[(
+        edit,
+        "role = \"processor\"\ncountry = \"IT\"\nnotify_email = \"privacy at nuvola\"",
+    )]);
+    check(
+        &src,
+        &[(ProblemKind::InvalidValue, "\"privacy at nuvola\"")],
+    );
+    let good = mutate(&[(
+        edit,
+        "role = \"processor\"\ncountry = \"IT\"\nnotify_email = \"privacy@nuvola.example\"\non_order = false",
+    )]);
+    let policy = load("policy.toml", &good).expect("valid");
+    let hosting = policy.recipient("hosting").expect("hosting");
+    assert_eq!(
+        hosting.notify_email.as_deref(),
+        Some("privacy@nuvola.example")
+    );
+    assert!(!hosting.on_order);
+}

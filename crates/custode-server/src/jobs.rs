@@ -1,7 +1,8 @@
 //! Background jobs of a running server, plain async loops: signing the
 //! audit chain head at a fixed interval, the retention sweeper, purging
 //! the sealed records of erased subjects in bounded batches, and the
-//! worker that carries out rights requests step by step. Several
+//! worker that carries out rights requests step by step and mails their
+//! Art. 19 notices to recipients. Several
 //! instances may run them at once: a checkpoint already signed is not
 //! signed twice, sweep batches take turns on the writers' lock, and a
 //! purge batch deletes rows only once.
@@ -120,6 +121,18 @@ pub fn start(state: AppState, schedule: Schedule) {
                     Ok(n) => tracing::info!(steps = n, "rights requests: fulfilment steps run"),
                     Err(e) => {
                         tracing::error!(error = %e, "rights requests: the worker failed; retrying")
+                    }
+                }
+                // Art. 19: recipients with an address are told by mail.
+                if let Some(mailer) = &state.mailer {
+                    match crate::requests::tell_recipients(&state.store, mailer).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(notices = n, "rights requests: recipients told by mail")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "rights requests: Art. 19 mails failed; retrying")
+                        }
                     }
                 }
                 tokio::select! {

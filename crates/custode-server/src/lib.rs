@@ -215,6 +215,7 @@ pub struct Metrics {
         requests::send_code, requests::verify_code, requests::put_document,
         requests::get_document, requests::approve_identity, requests::fulfil,
         requests::export, requests::answer, requests::answer_letter,
+        requests::notices, requests::confirm_notice,
     ),
     modifiers(&BearerAuth),
 )]
@@ -429,6 +430,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/requests/{id}/answer",
             post(requests::answer).get(requests::answer_letter),
+        )
+        .route("/api/v1/notices", get(requests::notices))
+        .route(
+            "/api/v1/requests/{id}/notices/confirm",
+            post(requests::confirm_notice),
         )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -1,7 +1,8 @@
 //! The rights-requests face: intake, the list by urgency, extension, the
 //! identity check (a code by mail, or documents a staff member approves),
-//! queuing the fulfilment, the packages, and the answer. Every rule lives
-//! in the store; this face checks the role, sends mail, and shapes JSON.
+//! queuing the fulfilment, the packages, the Art. 19 notices to recipients
+//! (mailed, or confirmed by staff), and the answer. Every rule lives in the
+//! store; this face checks the role, sends mail, and shapes JSON.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -664,6 +665,12 @@ pub async fn answer(
             )));
         }
     };
+    // Recipients' mails still due go first, so the letter says who was told.
+    if let Some(m) = &state.mailer
+        && let Err(e) = tell_recipients(&state.store, m).await
+    {
+        tracing::warn!(error = %e, "Art. 19 notices: not all sent before the answer");
+    }
     let a = state
         .store
         .answer_request(&caller.0, &id, outcome, &input.reasons)
@@ -710,4 +717,132 @@ pub async fn answer_letter(
         letter,
     )
         .into_response())
+}
+
+/// Mails the Art. 19 notices due to recipients that have an address in the
+/// policy, each recorded as told (and audited) once the relay took it; a
+/// refused one is retried later. Returns how many were sent.
+pub async fn tell_recipients(
+    store: &custode_store::Store,
+    mailer: &crate::mail::Mailer,
+) -> Result<u32, custode_store::StoreError> {
+    let mut sent = 0;
+    for mail in store.recipient_mails_due(100).await? {
+        match mailer
+            .send(&mail.to, &mail.subject_line, mail.body.clone())
+            .await
+        {
+            Ok(()) => {
+                store.recipient_mailed(&mail).await?;
+                sent += 1;
+            }
+            Err(e) => {
+                tracing::warn!(request = %mail.request, recipient = %mail.recipient, error = %e, "Art. 19 notice not sent; it will be retried");
+                store.recipient_mail_failed(&mail, &e.to_string()).await?;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Which notices.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NoticesQuery {
+    /// Include those already told (default: pending only).
+    pub all: Option<bool>,
+}
+
+/// An Art. 19 notice to a recipient.
+#[derive(Serialize, ToSchema)]
+pub struct NoticeOut {
+    /// The request.
+    pub request: String,
+    /// The right whose change the recipient is told of.
+    pub right: String,
+    /// The recipient's id in the policy.
+    pub recipient: String,
+    /// Its name.
+    pub name: String,
+    /// `mail` (sent by the server) or `task` (staff tell it and confirm).
+    pub channel: String,
+    /// Where the mail goes.
+    pub address: Option<String>,
+    /// The categories it received.
+    pub categories: Vec<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When the recipient was told; absent while pending.
+    pub told_at: Option<String>,
+    /// `mail`, or who confirmed.
+    pub told_by: Option<String>,
+    /// Failed mail attempts.
+    pub attempts: u32,
+    /// Why the last mail failed.
+    pub last_error: Option<String>,
+}
+
+fn notice_out(n: custode_store::RecipientNotice) -> NoticeOut {
+    NoticeOut {
+        request: n.request,
+        right: n.right,
+        recipient: n.recipient,
+        name: n.name,
+        channel: n.channel,
+        address: n.address,
+        categories: n.categories,
+        created_at: n.created_at.to_string(),
+        told_at: n.told_at.map(|t| t.to_string()),
+        told_by: n.told_by,
+        attempts: n.attempts,
+        last_error: n.last_error,
+    }
+}
+
+/// The Art. 19 notices to recipients in scope: by default those pending
+/// (tasks for staff, and mails not yet taken by the relay).
+#[utoipa::path(get, path = "/api/v1/notices", params(NoticesQuery), responses((status = 200, body = Vec<NoticeOut>)), security(("token" = [])))]
+pub async fn notices(
+    State(state): State<AppState>,
+    caller: Caller,
+    Params(q): Params<NoticesQuery>,
+) -> Result<Json<Vec<NoticeOut>>, ApiError> {
+    caller
+        .require(&state, Operation::HandleRequests, "handle rights requests")
+        .await?;
+    let all = state
+        .store
+        .recipient_notices(&caller.0, !q.all.unwrap_or(false))
+        .await?;
+    Ok(Json(all.into_iter().map(notice_out).collect()))
+}
+
+/// Which notice was carried out.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmNoticeIn {
+    /// The right: `erasure`, `rectification` or `restriction`.
+    pub right: String,
+    /// The recipient's id in the policy.
+    pub recipient: String,
+}
+
+/// Confirms that staff told a recipient of a request's change (Art. 19):
+/// the day and who confirmed are kept and audited; the answer then names
+/// the recipient as told.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/notices/confirm", params(("id" = String, Path)), request_body = ConfirmNoticeIn, responses((status = 200, body = NoticeOut), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn confirm_notice(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<ConfirmNoticeIn>,
+) -> Result<Json<NoticeOut>, ApiError> {
+    caller
+        .require(&state, Operation::HandleRequests, "handle rights requests")
+        .await?;
+    let n = state
+        .store
+        .confirm_recipient_notice(&caller.0, &id, &input.right, &input.recipient)
+        .await?;
+    Ok(Json(notice_out(n)))
 }

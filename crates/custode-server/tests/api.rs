@@ -1908,3 +1908,159 @@ async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
     );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+// Issue "Every promise kept", item 2 (Art. 19): the recipient with an
+// address gets its mail from a real SMTP peer, staff confirm the task of
+// another over the API, and the letter names only the recipients told (with
+// their day) and those pending — never one that did not get the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_are_told_by_mail_or_by_staff_and_the_letter_names_only_them() {
+    let w = world().await;
+    let smtp = SmtpPeer::start(&w.dir);
+    let app = router(
+        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+            custode_server::mail::Mailer::new(
+                &format!("smtp://127.0.0.1:{}", smtp.port),
+                "privacy@posta.example",
+                Default::default(),
+            )
+            .expect("mailer"),
+        ),
+    );
+    let agent = token_of(&w, "support_agent");
+    let dpo = token_of(&w, "dpo");
+    let me = token_of(&w, "subject");
+    let a = w.a_subject.to_string();
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/subjects/{a}/records"),
+        Some(&agent),
+        Some(
+            r#"{"reason":"signup","records":[
+                {"category":"contact","fields":{"email":"bruno.neri@example.org"},"source":"signup form"},
+                {"category":"usage","fields":{"ip_address":"192.0.2.8","access_time":"2026-11-20T08:00:00Z","access_method":"imap"},"source":"dovecot"}
+            ]}"#
+            .into(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, body) = call(&app, Method::POST, "/api/v1/requests", Some(&me),
+        Some(format!(r#"{{"subject":"{a}","rights":["erasure"],"contact":"bruno.neri@example.org","language":"it"}}"#))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let filed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let sys = Principal::system("test");
+    w.store
+        .put_document(
+            &sys,
+            &id,
+            custode_store::DocumentKind::IdDocument,
+            "application/pdf",
+            b"%PDF-1.7 synthetic scan",
+        )
+        .await
+        .expect("document");
+    w.store.approve_identity(&sys, &id).await.expect("approve");
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/fulfil"),
+        Some(&dpo),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    w.store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("jobs");
+
+    let (status, _, body) = call(&app, Method::GET, "/api/v1/notices", Some(&me), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "staff only: {body}");
+    let (status, _, body) = call(&app, Method::GET, "/api/v1/notices", Some(&dpo), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pending: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let mut names: Vec<&str> = pending
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|n| n["recipient"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["domain_admins", "hosting", "mail_relay", "resellers"],
+        "{pending}"
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/notices/confirm"),
+        Some(&dpo),
+        Some(r#"{"right":"erasure","recipient":"mail_relay"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let confirmed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(confirmed["told_at"].is_string(), "{confirmed}");
+    assert!(confirmed["told_by"].is_string(), "{confirmed}");
+
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/answer"),
+        Some(&dpo),
+        Some(r#"{"outcome":"accepted"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mail = smtp.messages();
+    let told = mail
+        .iter()
+        .find(|m| m.0 == "privacy@centrodati.example")
+        .unwrap_or_else(|| panic!("the recipient got its notice: {mail:?}"));
+    assert!(
+        told.2.contains(&a),
+        "names the subject by its id: {}",
+        told.2
+    );
+    assert!(told.1.contains(&id), "{}", told.1);
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let letter = answer["letter"].as_str().expect("letter");
+    let (told, pending) = letter
+        .split_once("Stiamo informando")
+        .unwrap_or_else(|| panic!("{letter}"));
+    assert!(told.contains("Centrodati Lumière SAS, il "), "{letter}");
+    assert!(told.contains("Relais Alpin SA, il "), "{letter}");
+    assert!(
+        pending.contains("Rivenditori autorizzati Posta Cirro"),
+        "{letter}"
+    );
+    for never in [
+        "Autorità giudiziaria e forze di polizia",
+        "Studio Contabile Bardi",
+    ] {
+        assert!(!letter.contains(never), "{never}: {letter}");
+    }
+    let (status, _, body) = call(
+        &app,
+        Method::GET,
+        "/api/v1/notices?all=true",
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let all: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let told_by: Vec<&str> = all
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|n| n["told_by"].as_str())
+        .collect();
+    assert_eq!(told_by.len(), 2, "{all}");
+    assert!(told_by.contains(&"mail"), "{all}");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}

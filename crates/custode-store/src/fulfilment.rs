@@ -137,27 +137,6 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(attempts.min(12)).min(3600))
 }
 
-/// Which recipients must be told of a rectification, erasure or restriction
-/// touching these categories (Art. 19): those of every purpose that uses
-/// them.
-pub fn recipients_to_tell(
-    policy: &custode_policy::Policy,
-    categories: &BTreeSet<String>,
-) -> Vec<String> {
-    let mut ids: BTreeSet<&str> = BTreeSet::new();
-    for p in &policy.purposes {
-        if p.categories.iter().any(|c| categories.contains(&c.value)) {
-            ids.extend(p.recipients.iter().map(|r| r.value.as_str()));
-        }
-    }
-    policy
-        .recipients
-        .iter()
-        .filter(|r| ids.contains(r.id.value.as_str()))
-        .map(|r| r.name.clone())
-        .collect()
-}
-
 fn job_principal() -> Principal {
     Principal::system("requests")
 }
@@ -620,19 +599,30 @@ impl Store {
         .map(|_| ())
     }
 
-    /// Art. 19: the recipients to tell, for the categories the subject has.
+    /// Art. 19: queues a notice to each recipient of the data the subject
+    /// has (its own transaction; a repeat adds nothing).
     async fn told(&self, request: &LoadedRequest, right: Right) -> Result<Value, StoreError> {
-        let categories: BTreeSet<String> =
-            sqlx::query("SELECT DISTINCT category FROM records WHERE subject_key = $1")
+        let mut held = BTreeSet::new();
+        for r in
+            sqlx::query("SELECT DISTINCT category, purposes FROM records WHERE subject_key = $1")
                 .bind(request.subject_key)
                 .fetch_all(&self.db)
                 .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?;
+        {
+            let category: String = r.try_get(0)?;
+            held.extend(crate::notices::held_pairs(
+                &category,
+                &r.try_get::<String, _>(1)?,
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let names = self
+            .queue_notices(&mut tx, request, right, &held, to_micros(self.now()))
+            .await?;
+        tx.commit().await?;
         Ok(json!({
             "right": right.name(),
-            "recipients_to_tell": recipients_to_tell(&self.policy(), &categories),
+            "recipients_to_tell": names,
         }))
     }
 
@@ -785,13 +775,14 @@ impl Store {
         let mut to_vault: Vec<crate::vault::ToVault> = Vec::new();
         let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
         let mut kept: BTreeMap<(String, String), (u64, Option<Timestamp>)> = BTreeMap::new();
-        let mut categories: BTreeSet<String> = BTreeSet::new();
+        // What the subject has, as (category, purpose): whom to tell.
+        let mut had: BTreeSet<(String, String)> = BTreeSet::new();
         for r in &rows {
             let id: i64 = r.try_get(0)?;
             let category: String = r.try_get(1)?;
             let purposes: String = r.try_get(2)?;
             let collected = from_micros(r.try_get(3)?);
-            categories.insert(category.clone());
+            had.extend(crate::notices::held_pairs(&category, &purposes));
             let legal: Vec<String> = purposes
                 .split(',')
                 .filter(|p| {
@@ -869,7 +860,9 @@ impl Store {
         // from earlier moves.
         let vaulted = self.vault_lines_of(&request.subject).await?;
         for line in &vaulted {
-            categories.insert(line.category.clone());
+            for g in &line.grounds {
+                had.insert((line.category.clone(), g.clone()));
+            }
         }
         let lines = |v: &[KeptLine]| -> Vec<Value> {
             v.iter()
@@ -895,7 +888,7 @@ impl Store {
             "vaulted": lines(&vaulted),
             "kept": lines(&kept),
             "systems": external,
-            "recipients_to_tell": recipients_to_tell(&policy, &categories),
+            "recipients_to_tell": self.queue_notices(&mut tx, request, Right::Erasure, &had, micros).await?,
         });
         self.audit_request(&mut tx, by, request, Action::RequestFulfilled, to_micros(now), json!({ "request": request.id, "right": "erasure", "erased": erase.len(), "kept": kept.len(), "vaulted": vaulted.len() }))
         .await?;
@@ -961,6 +954,10 @@ impl Store {
                 ))
             })?;
             let category: String = row.try_get(0)?;
+            categories.extend(crate::notices::held_pairs(
+                &category,
+                &row.try_get::<String, _>(3)?,
+            ));
             let aad = format!("{}|{}", request.subject, category);
             let before: BTreeMap<String, Value> =
                 serde_json::from_slice(&key.open(&row.try_get::<Vec<u8>, _>(1)?, aad.as_bytes())?)
@@ -1009,7 +1006,6 @@ impl Store {
                     format!("rectified|{}", c.record).as_bytes(),
                 )?))
             };
-            categories.insert(category.clone());
             events.push(Event {
                 actor: by.id.clone(),
                 action: Action::RecordsRectified,
@@ -1030,7 +1026,7 @@ impl Store {
         audit_log::append(&mut tx, self.engine, to_micros(now), &events).await?;
         let result = json!({
             "rectified": claim.input.corrections.len(),
-            "recipients_to_tell": recipients_to_tell(&policy, &categories),
+            "recipients_to_tell": self.queue_notices(&mut tx, request, Right::Rectification, &categories, to_micros(now)).await?,
         });
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
@@ -1207,12 +1203,35 @@ impl Store {
                         });
                     }
                 }
-                for t in r["recipients_to_tell"].as_array().into_iter().flatten() {
-                    if let Some(t) = t.as_str()
-                        && !facts.told.iter().any(|x| x.0 == t)
-                    {
-                        facts.told.push((t.to_owned(), facts.date.clone()));
-                    }
+            }
+            facts.art19 = jobs.iter().any(|j| {
+                j.state == "done"
+                    && ["erasure", "rectification", "restriction"].contains(&j.right.as_str())
+            });
+            // Art. 19: a recipient is told once every notice to it is done
+            // (the last day counts); otherwise it is still being told.
+            let mut by_recipient: BTreeMap<String, (String, Option<Timestamp>, bool)> =
+                BTreeMap::new();
+            let mut order = Vec::new();
+            for n in self.notices_of(id).await? {
+                let e = by_recipient.entry(n.recipient.clone()).or_insert_with(|| {
+                    order.push(n.recipient.clone());
+                    (n.name.clone(), None, true)
+                });
+                match n.told_at {
+                    Some(at) => e.1 = e.1.max(Some(at)),
+                    None => e.2 = false,
+                }
+            }
+            for r in order {
+                let Some((name, at, all)) = by_recipient.remove(&r) else {
+                    continue;
+                };
+                match at {
+                    Some(at) if all => facts
+                        .told
+                        .push((name, crate::requests::local_day_text(&policy, at))),
+                    _ => facts.pending.push(name),
                 }
             }
         }
@@ -1261,7 +1280,8 @@ impl Store {
                 "outcome": outcome.name(),
                 "done": facts.done,
                 "documents_deleted": documents,
-                "recipients_told": facts.told,
+                "recipients_told": facts.told.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                "recipients_pending": facts.pending,
             }),
         )
         .await?;

@@ -22,6 +22,7 @@ mod ingest;
 mod keyfile;
 mod keys;
 mod migrations;
+mod notices;
 pub mod package;
 mod principals;
 mod requests;
@@ -49,14 +50,14 @@ pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
 pub use fulfilment::{
-    Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, recipients_to_tell,
-    steps,
+    Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, steps,
 };
 pub use identity::{
     CODE_ATTEMPTS, CODE_LIFETIME, CodeToSend, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, Document,
     DocumentKind,
 };
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
+pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};

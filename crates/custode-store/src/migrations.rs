@@ -276,6 +276,32 @@ UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 
 WHERE right_name = 'erasure'
 "#,
     },
+    Migration {
+        version: 8,
+        name: "Art. 19 notices to recipients",
+        // One row per recipient told of a request's change: mailed by the
+        // server (channel 'mail') or a task staff confirm ('task'), with
+        // the day and who told it. No personal data: ids and category ids.
+        sql: r#"
+CREATE TABLE recipient_notices (
+    request_id TEXT NOT NULL REFERENCES rights_requests(id),
+    right_name TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    name TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    address TEXT,
+    categories TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    next_at BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    told_at BIGINT,
+    told_by TEXT,
+    PRIMARY KEY (request_id, right_name, recipient)
+);
+CREATE INDEX recipient_notices_due ON recipient_notices (next_at) WHERE told_at IS NULL
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

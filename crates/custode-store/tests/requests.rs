@@ -1318,3 +1318,155 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
     assert_eq!(find(" right.address@example.org").await, both);
     store.close().await;
 }
+
+// Issue "Every promise kept", item 2 (Art. 19): only the recipients that
+// received the subject's data are told — not the accountant (no billing
+// data here), not the judicial authority (it receives only on an order) —
+// each by mail or as a task staff confirm, dated and audited; the answer
+// names those told with their day and those still pending, and no other.
+on_both_engines!(recipients_that_received_the_data_are_told_and_the_answer_says_who_and_when);
+async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_when(env: &Env) {
+    let store = env.open().await;
+    let t = tree(&store).await;
+    let s = subject(&store, &t).await;
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    store
+        .write_records(
+            &sys,
+            "signup",
+            ["contact", "usage"]
+                .iter()
+                .map(|c| (s.clone(), record(&policy, c)))
+                .collect(),
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
+    fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+
+    let pending = store.recipient_notices(&dpo, true).await.expect("notices");
+    let ids: Vec<(&str, &str)> = pending
+        .iter()
+        .map(|n| (n.recipient.as_str(), n.channel.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("domain_admins", "task"),
+            ("hosting", "mail"),
+            ("mail_relay", "task"),
+            ("resellers", "task")
+        ],
+        "{pending:?}"
+    );
+    let hosting = pending
+        .iter()
+        .find(|n| n.recipient == "hosting")
+        .expect("hosting");
+    assert_eq!(hosting.categories, ["contact", "usage"]);
+    assert_eq!(
+        hosting.address.as_deref(),
+        Some("privacy@centrodati.example")
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|n| n.right == "erasure" && n.told_at.is_none())
+    );
+    // Out of scope: nothing listed, nothing confirmed.
+    let other = principal_of(&t.domain_b, Role::Dpo);
+    assert!(
+        store
+            .recipient_notices(&other, false)
+            .await
+            .expect("notices")
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .confirm_recipient_notice(&other, &req.id, "erasure", "mail_relay")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // The mail goes to the one recipient with an address, naming the
+    // subject by its id and the categories it received.
+    let mails = store.recipient_mails_due(10).await.expect("due");
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, "privacy@centrodati.example");
+    assert!(mails[0].body.contains(s.as_str()), "{}", mails[0].body);
+    assert!(mails[0].body.contains("cancellato"), "{}", mails[0].body);
+    assert!(
+        mails[0].subject_line.contains(&req.id),
+        "{}",
+        mails[0].subject_line
+    );
+    store.recipient_mailed(&mails[0]).await.expect("mailed");
+    assert!(store.recipient_mails_due(10).await.expect("due").is_empty());
+
+    // A task confirmed by staff, once.
+    let confirmed = store
+        .confirm_recipient_notice(&dpo, &req.id, "erasure", "mail_relay")
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed.told_by.as_deref(), Some(dpo.id.as_str()));
+    assert!(confirmed.told_at.is_some());
+    assert!(matches!(
+        store
+            .confirm_recipient_notice(&dpo, &req.id, "erasure", "mail_relay")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .confirm_recipient_notice(&dpo, &req.id, "erasure", "accountant")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let audited: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE body LIKE '%recipient_told%'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(audited, 2, "the mail and the confirmation are audited");
+
+    let answer = store
+        .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    let letter = answer.letter.to_markdown();
+    let (told, rest) = letter
+        .split_once("Stiamo informando")
+        .unwrap_or_else(|| panic!("pending recipients are named: {letter}"));
+    assert!(told.contains("Centrodati Lumière SAS, il "), "{letter}");
+    assert!(told.contains("Relais Alpin SA, il "), "{letter}");
+    assert!(!told.contains("Rivenditori"), "{letter}");
+    assert!(
+        rest.contains("Rivenditori autorizzati Posta Cirro"),
+        "{letter}"
+    );
+    assert!(rest.contains("Amministratore del dominio"), "{letter}");
+    for never in [
+        "Autorità giudiziaria e forze di polizia",
+        "Studio Contabile Bardi",
+    ] {
+        assert!(
+            !letter.contains(never),
+            "{never} never got the data: {letter}"
+        );
+    }
+    // The tasks outlive the answer, so staff can still confirm them.
+    assert_eq!(
+        store
+            .recipient_notices(&dpo, true)
+            .await
+            .expect("notices")
+            .len(),
+        2
+    );
+    store.close().await;
+}

@@ -1,6 +1,7 @@
 //! `custode requests`: the deadline of any date, checked by hand; the list
 //! by urgency; one request with its identity check and fulfilment jobs; its
-//! package written to a file. The rules live in the domain and the store.
+//! package written to a file; the Art. 19 notices to recipients, listed and
+//! confirmed once staff told one. The rules live in the domain and the store.
 
 use std::io::Write;
 
@@ -67,6 +68,46 @@ pub(crate) enum RequestCommand {
         #[arg(long, short)]
         out: String,
     },
+    /// List the Art. 19 notices to recipients still pending (tasks for
+    /// staff, mails not yet sent): request, right, recipient, channel,
+    /// categories; with `--all`, also those told, with when and by whom.
+    Notices {
+        /// Include the recipients already told.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Confirm that a recipient was told of a request's change (Art. 19):
+    /// the day and who confirmed are recorded and audited.
+    ConfirmNotice {
+        /// The request id.
+        id: String,
+        /// `erasure`, `rectification` or `restriction`.
+        right: String,
+        /// The recipient's id in the policy.
+        recipient: String,
+    },
+}
+
+fn print_notice(n: &custode_store::RecipientNotice) {
+    println!(
+        "{}	{}	{}	{}	{}	{}	{}",
+        n.request,
+        n.right,
+        n.recipient,
+        n.name,
+        n.channel,
+        n.categories.join(","),
+        match (&n.told_at, &n.told_by) {
+            (Some(at), Some(by)) => format!("told {at} by {by}"),
+            _ => format!(
+                "pending{}",
+                n.last_error
+                    .as_deref()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            ),
+        }
+    );
 }
 
 /// The deadline, with no store.
@@ -214,6 +255,31 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                 tokio::time::sleep(wait).await;
             }
             outln!("{total} fulfilment steps run")?;
+            store.close().await;
+            Ok(Outcome::Ok)
+        }
+        RequestCommand::Notices { all } => {
+            let store = args.open(OpenMode::Existing).await?;
+            let notices = store.recipient_notices(&dpo(), !all).await?;
+            if notices.is_empty() {
+                println!("no notices");
+            }
+            for n in &notices {
+                print_notice(n);
+            }
+            store.close().await;
+            Ok(Outcome::Ok)
+        }
+        RequestCommand::ConfirmNotice {
+            id,
+            right,
+            recipient,
+        } => {
+            let store = args.open(OpenMode::Existing).await?;
+            let n = store
+                .confirm_recipient_notice(&dpo(), &id, &right, &recipient)
+                .await?;
+            print_notice(&n);
             store.close().await;
             Ok(Outcome::Ok)
         }

@@ -289,3 +289,49 @@ async fn a_kill_at_any_step_of_an_export_or_an_erasure_ends_as_an_uninterrupted_
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Issue "Every promise kept", item 2: staff list the Art. 19 notices of an
+// erasure and confirm the one they carried out, without curl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_list_and_confirm_the_recipients_notices_at_the_console() {
+    let dir = std::env::temp_dir().join(format!("custode-notices-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_, id) = prepared(&dir).await;
+    let run = |args: &[&str]| {
+        let out = custode(&dir).args(args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["requests", "run", "--until-done"]);
+    let pending = run(&["requests", "notices"]);
+    let recipients: Vec<&str> = pending
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2))
+        .collect();
+    assert_eq!(
+        recipients,
+        ["domain_admins", "hosting", "mail_relay", "resellers"],
+        "no judicial authority (on order), no accountant (no billing data):\n{pending}"
+    );
+    assert!(pending.lines().all(|l| l.contains("pending")), "{pending}");
+    let confirmed = run(&["requests", "confirm-notice", &id, "erasure", "mail_relay"]);
+    assert!(confirmed.contains("told "), "{confirmed}");
+    assert!(confirmed.contains(" by cli:"), "{confirmed}");
+    assert_eq!(run(&["requests", "notices"]).lines().count(), 3);
+    let all = run(&["requests", "notices", "--all"]);
+    assert_eq!(
+        all.lines().filter(|l| l.contains("told ")).count(),
+        1,
+        "{all}"
+    );
+    let again = custode(&dir)
+        .args(["requests", "confirm-notice", &id, "erasure", "mail_relay"])
+        .output()
+        .expect("runs");
+    assert!(!again.status.success(), "confirmed once only");
+    let _ = std::fs::remove_dir_all(&dir);
+}
