@@ -995,6 +995,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
             purge_every: Some(std::time::Duration::from_millis(50)),
             sweep_every: None,
             fulfil_every: None,
+            backup_keys_every: None,
         },
     );
     let count = |sql: &'static str| {
