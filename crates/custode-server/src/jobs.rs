@@ -1,6 +1,7 @@
 //! Background jobs of a running server, plain async loops: signing the
 //! audit chain head at a fixed interval, the retention sweeper, purging
-//! the sealed records of erased subjects in bounded batches, and the
+//! the sealed records of erased subjects in bounded batches, the backup
+//! key rotation (destroying the generations whose lifetime is over), and the
 //! worker that carries out rights requests step by step and mails their
 //! Art. 19 notices to recipients. Several
 //! instances may run them at once: a checkpoint already signed is not
@@ -25,6 +26,9 @@ pub struct Schedule {
     pub purge_every: Option<Duration>,
     /// Erase records whose retention has ended.
     pub sweep_every: Option<Duration>,
+    /// Rotate the backup keys: make the day's, destroy those whose
+    /// lifetime is over.
+    pub backup_keys_every: Option<Duration>,
     /// Look for fulfilment steps due (besides being woken when one is
     /// queued), e.g. retries after a failure.
     pub fulfil_every: Option<Duration>,
@@ -66,6 +70,9 @@ impl Default for Schedule {
             purge_every: Some(Duration::from_secs(60)),
             sweep_every: Some(Duration::from_secs(60)),
             fulfil_every: Some(Duration::from_secs(2)),
+            // Generations end an hour before the notice's bound (see the
+            // store's backup module): ten minutes keeps well inside it.
+            backup_keys_every: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -138,6 +145,26 @@ pub fn start(state: AppState, schedule: Schedule) {
                 tokio::select! {
                     () = state.jobs_queued.notified() => {}
                     () = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+    if let Some(every) = schedule.backup_keys_every {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let job = custode_domain::Principal::system("backup-keys");
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                match state.store.rotate_backup_keys(&job).await {
+                    Ok(r) if r.destroyed.is_empty() => {}
+                    Ok(r) => tracing::info!(
+                        destroyed = ?r.destroyed,
+                        "backup keys destroyed: backups sealed under them can no longer be restored"
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "backup key rotation failed; retrying at the next tick")
+                    }
                 }
             }
         });

@@ -995,6 +995,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
             purge_every: Some(std::time::Duration::from_millis(50)),
             sweep_every: None,
             fulfil_every: None,
+            backup_keys_every: Some(std::time::Duration::from_millis(50)),
         },
     );
     let count = |sql: &'static str| {
@@ -1008,6 +1009,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         if count("SELECT COUNT(*) FROM records").await == 0
             && count("SELECT COUNT(*) FROM audit_checkpoints").await > 0
+            && w.store.backup_generations().await.expect("list").len() == 1
         {
             done = true;
             break;
@@ -1015,7 +1017,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
     }
     assert!(
         done,
-        "the erased subject's sealed records are purged and a checkpoint is signed"
+        "the erased subject's sealed records are purged, a checkpoint is signed, and the day's backup key is made"
     );
     assert!(w.store.audit_verify().await.expect("verify").is_intact());
     let _ = std::fs::remove_dir_all(&w.dir);

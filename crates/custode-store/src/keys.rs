@@ -428,7 +428,7 @@ impl Keyring {
             return Ok((generation, key, false));
         }
         let key = Key::generate()?;
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO backup_keys (generation, wrapped, created_at, destroy_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
         )
@@ -437,9 +437,11 @@ impl Keyring {
         .bind(now)
         .bind(now.saturating_add(lifetime_micros(lifetime_days)))
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected();
+        // Another instance may have made it first: its key is the one.
         match self.backup_generation(generation).await? {
-            Some(key) => Ok((generation, key, true)),
+            Some(key) => Ok((generation, key, inserted == 1)),
             None => Err(StoreError::Conflict(format!(
                 "backup key generation {generation} vanished while it was made: run the command again"
             ))),

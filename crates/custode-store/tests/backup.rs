@@ -299,3 +299,37 @@ async fn only_the_administrator_and_jobs_handle_backups(env: &Env) {
     assert!(!env.dir.join("b-refused").exists());
     store.close().await;
 }
+
+on_both_engines!(without_a_declared_lifetime_no_backup_is_taken);
+async fn without_a_declared_lifetime_no_backup_is_taken(env: &Env) {
+    // A generation made while the policy promised 35 days ...
+    let store = env.open().await;
+    let job = Principal::system("backup-keys");
+    let made = store.rotate_backup_keys(&job).await.expect("rotate");
+    assert!(made.created);
+    store.close().await;
+
+    // ... still dies at its end after the promise is dropped from the
+    // policy, while no new backup can be taken: the notice would say nothing.
+    let without = POLICY
+        .split("\n[security]")
+        .next()
+        .expect("the example")
+        .to_owned();
+    let policy = std::sync::Arc::new(custode_policy::load("p.toml", &without).expect("loads"));
+    assert_eq!(policy.security.backup_key_lifetime_days, None);
+    let store = env.open_with(policy).await;
+    match store.backup(&admin(), &env.dir.join("b-none")).await {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("backup_key_lifetime"), "{m}"),
+        other => panic!("a backup without a declared bound must be refused: {other:?}"),
+    }
+    env.clock.advance(DAY * 35);
+    let rotation = store.rotate_backup_keys(&job).await.expect("rotate");
+    assert_eq!(rotation.current, None);
+    assert_eq!(
+        rotation.destroyed,
+        made.current.into_iter().collect::<Vec<_>>()
+    );
+    assert!(store.backup_generations().await.expect("list").is_empty());
+    store.close().await;
+}

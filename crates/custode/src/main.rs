@@ -1,6 +1,7 @@
 //! `custode`: the one binary. Each subcommand is a thin face over the domain
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
+mod backup_cmd;
 mod config;
 mod consent_cmd;
 mod data_cmd;
@@ -76,6 +77,11 @@ enum Command {
     /// External systems (the provider's own databases): scan, check.
     #[command(subcommand)]
     Systems(systems_cmd::SystemsCommand),
+    /// Backups that hold no key: take one, rotate and list backup keys.
+    #[command(subcommand)]
+    Backup(backup_cmd::BackupCommand),
+    /// Rebuild a store from a backup while its backup key lives.
+    Restore(backup_cmd::RestoreArgs),
 }
 
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
@@ -115,6 +121,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
             Command::Retention(cmd) => retention_cmd::run(store, cmd).await,
             Command::Systems(cmd) => systems_cmd::run(store, cmd).await,
+            Command::Backup(cmd) => backup_cmd::backup(store, cmd).await,
+            Command::Restore(args) => backup_cmd::restore(store, args).await,
         }
     })
 }
