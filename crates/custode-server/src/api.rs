@@ -770,15 +770,14 @@ pub async fn login(
     State(state): State<AppState>,
     Body(l): Body<Login>,
 ) -> Result<Response, ApiError> {
-    let key = l.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&l.username)?;
     match state
         .store
         .login(&l.username, &l.password, l.totp.as_deref())
         .await
     {
         Ok(session) => {
-            state.attempts.clear(&key);
+            state.attempts.clear_user(&l.username);
             let cookie = format!(
                 "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
                 crate::extract::SESSION_COOKIE,
@@ -793,7 +792,7 @@ pub async fn login(
             Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
         }
         Err(e) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&l.username);
             Err(e.into())
         }
     }
@@ -843,12 +842,11 @@ pub async fn totp_enroll(
     State(state): State<AppState>,
     Body(e): Body<Enroll>,
 ) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
-    let key = e.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&e.username)?;
     match state.store.enroll_totp(&e.username, &e.password).await {
         Ok((secret, uri)) => Ok((StatusCode::CREATED, Json(Enrolled { secret, uri }))),
         Err(err) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&e.username);
             Err(err.into())
         }
     }
@@ -872,8 +870,7 @@ pub async fn totp_confirm(
     State(state): State<AppState>,
     Body(c): Body<Confirm>,
 ) -> Result<StatusCode, ApiError> {
-    let key = c.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&c.username)?;
     match state
         .store
         .confirm_totp(&c.username, &c.password, &c.code)
@@ -881,7 +878,7 @@ pub async fn totp_confirm(
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(err) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&c.username);
             Err(err.into())
         }
     }

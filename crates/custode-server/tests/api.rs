@@ -953,6 +953,210 @@ async fn failed_logins_are_audited_and_limited() {
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
+/// Issue "Every promise kept", item 1: user names are held as fixed-size
+/// hashes, and a credentials body of more than a few KiB is refused before
+/// anything is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_login_body_is_refused_and_not_remembered() {
+    let w = world().await;
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let app = router(state.clone());
+    let long = "u".repeat(64 * 1024);
+    for path in ["/api/v1/login", "/api/v1/totp/enroll", "/api/v1/setup"] {
+        let body = format!(r#"{{"username":"{long}","password":"whatever 123456"}}"#);
+        let (status, headers, text) = send(&app, post_json(path, body)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{path}"
+        );
+        assert!(text.contains("KiB"), "the problem says the limit: {text}");
+    }
+    assert_eq!(state.attempts.users_len(), 0, "nothing was counted");
+    // A name that fits is counted once, whatever its length.
+    let name = "n".repeat(4000);
+    let (status, _, _) = send(&app, login_request(&name, "whatever 123456")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(state.attempts.users_len(), 1);
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+fn from_address(mut req: Request<Body>, peer: &str, forwarded: Option<&str>) -> Request<Body> {
+    let addr: std::net::SocketAddr = peer.parse().expect("address");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    if let Some(f) = forwarded {
+        req.headers_mut()
+            .insert("x-forwarded-for", f.parse().expect("header"));
+    }
+    req
+}
+
+fn get_with(token: &str) -> Request<Body> {
+    Request::get("/api/v1/subjects/count")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// Issue "Every promise kept", item 2: bad tokens from one address (a NAT,
+/// a proxy) are refused past a limit, but a valid token from the same
+/// address still works, and the answer speaks of the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_from_an_address_never_lock_out_valid_ones() {
+    let w = world().await;
+    let admin = w
+        .tokens
+        .iter()
+        .find(|(n, _)| *n == "administrator")
+        .and_then(|(_, t)| t.clone())
+        .expect("token");
+    let bad = format!("cus_{}.{}", "ab".repeat(12), "0".repeat(64));
+    let proxy = "10.0.0.1".parse().expect("ip");
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock))
+        .with_trusted_proxies(vec![proxy]);
+    let app = router(state);
+    let nat = "192.0.2.1:4000";
+    for i in 0..custode_server::Attempts::ADDRESS_LIMIT {
+        let (status, _, body) = send(&app, from_address(get_with(&bad), nat, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {i}: {body}");
+    }
+    let (status, _, body) = send(&app, from_address(get_with(&bad), nat, None)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.contains("from your address") && !body.contains("this user"),
+        "the answer speaks of the address: {body}"
+    );
+    let (status, _, body) = send(&app, from_address(get_with(&admin), nat, None)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a valid token from the same address works: {body}"
+    );
+    // Another address is not concerned; an untrusted peer cannot escape its
+    // count by writing a forwarded address.
+    let (status, _, _) = send(&app, from_address(get_with(&bad), "192.0.2.2:1", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), nat, Some("198.51.100.99")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the header is not believed"
+    );
+
+    // Behind the trusted proxy, each client is counted by its forwarded
+    // address: one guessing client does not stop the others.
+    for _ in 0..custode_server::Attempts::ADDRESS_LIMIT {
+        send(
+            &app,
+            from_address(
+                get_with(&bad),
+                "10.0.0.1:1",
+                Some("203.0.113.5, 198.51.100.7"),
+            ),
+        )
+        .await;
+    }
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), "10.0.0.1:2", Some("198.51.100.7")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), "10.0.0.1:3", Some("198.51.100.8")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the proxy"
+    );
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&admin), "10.0.0.1:4", Some("198.51.100.7")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "valid credentials behind the proxy work"
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// Issue "Every promise kept", item 3: a client that sends half a request
+/// header, or nothing, is disconnected after the header timeout instead of
+/// holding its connection for ever; a whole request is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_disconnected_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world().await;
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = custode_server::ConnectionLimits {
+        header_timeout: std::time::Duration::from_millis(300),
+        max_connections: 16,
+    };
+    tokio::spawn(custode_server::serve_with(
+        listener,
+        state,
+        limits,
+        std::future::pending(),
+    ));
+    // Reads until the server closes; `None` if it is still open after
+    // far longer than the timeout.
+    async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), read)
+            .await
+            .ok()
+            .map(|()| got)
+    }
+    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .expect("write");
+    assert!(
+        closed_by_server(&mut half).await.is_some(),
+        "a half-sent header is cut off"
+    );
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(
+        closed_by_server(&mut silent).await.is_some(),
+        "a connection that sends nothing is closed"
+    );
+    let mut whole = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    whole
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = closed_by_server(&mut whole)
+        .await
+        .expect("answered and closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
     let w = world().await;
