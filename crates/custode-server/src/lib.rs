@@ -156,7 +156,7 @@ pub struct Metrics {
     paths(
         api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
-        api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
+        api::erase_subject, api::audit_verify, api::issue_token, api::list_tokens, api::setup, api::reload_policy,
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
         consent::record, consent::history, consent::decide, consent::receipt,
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
@@ -339,7 +339,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/totp/confirm",
             post(api::totp_confirm).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
         )
-        .route("/api/v1/tokens", post(api::issue_token))
+        .route(
+            "/api/v1/tokens",
+            get(api::list_tokens).post(api::issue_token),
+        )
         .route("/api/v1/tenants", post(api::create_tenant))
         .route(
             "/api/v1/subjects",

@@ -114,7 +114,7 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
         ),
     ] {
         let t = store
-            .issue_token(&root, name, &g, None)
+            .issue_held_token(&root, name, &format!("the test's {name}"), &g, None)
             .await
             .expect("token");
         tokens.push((name, Some(t.token)));
@@ -217,7 +217,7 @@ fn endpoints(
         (
             Method::POST,
             "/api/v1/tokens".into(),
-            Some(r#"{"name":"ci","role":"support_agent","days":7}"#.into()),
+            Some(r#"{"name":"ci","role":"administrator","days":7}"#.into()),
         ),
         (Method::GET, "/notice?lang=it".into(), None),
         (Method::GET, "/api/v1/policy".into(), None),
@@ -1154,6 +1154,210 @@ async fn slow_clients_are_disconnected_after_the_header_timeout() {
         .expect("answered and closed");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// The HTTP face never reaches the console's way of issuing tokens that
+/// read personal data.
+#[test]
+fn the_server_never_issues_held_tokens() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        assert!(
+            !text.contains("issue_held_token"),
+            "{} calls the console's token issuing",
+            path.display()
+        );
+    }
+}
+
+async fn denied_count(store: &Store) -> i64 {
+    sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    )
+}
+
+/// Issue "Every promise kept", item 4: the administrator reads no personal
+/// data by any route, so it cannot mint itself a credential that does,
+/// neither with its token nor in a session; such credentials come from the
+/// console, bound to a holder, and the DPO sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
+    let w = world().await;
+    let token = |role: &str| {
+        w.tokens
+            .iter()
+            .find(|(n, _)| *n == role)
+            .and_then(|(_, t)| t.clone())
+            .expect("token")
+    };
+    let admin = token("administrator");
+    let a = &w.a_subject;
+    let before = denied_count(&w.store).await;
+    let asks = [
+        r#"{"name":"x","role":"dpo"}"#.to_owned(),
+        r#"{"name":"x","role":"support_agent"}"#.to_owned(),
+        r#"{"name":"x","role":"legal_officer"}"#.to_owned(),
+        r#"{"name":"x","role":"reseller_admin"}"#.to_owned(),
+        r#"{"name":"x","role":"domain_admin"}"#.to_owned(),
+        r#"{"name":"x","role":"system"}"#.to_owned(),
+        format!(r#"{{"name":"x","role":"subject","subject":"{a}"}}"#),
+    ];
+    for ask in &asks {
+        let (status, _, body) = call(
+            &w.app,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(ask.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{ask}: {body}");
+        assert!(
+            body.contains("custode tokens issue") && body.contains("--holder"),
+            "the refusal says how such a token is issued: {body}"
+        );
+    }
+    assert_eq!(
+        denied_count(&w.store).await - before,
+        asks.len() as i64,
+        "every refusal is audited"
+    );
+    // Tokens that read no personal data are still the administrator's to issue.
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name":"deputy","role":"administrator"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The administrator in a browser session is refused the same way.
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let grant = Grant {
+        role: Role::Administrator,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    w.store
+        .create_user(&root, "ada", "an admin passphrase 7", &grant)
+        .await
+        .expect("user");
+    let creds = r#"{"username":"ada","password":"an admin passphrase 7"}"#;
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/enroll", creds.into())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = custode_crypto::totp::secret_from_base32(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["secret"]
+            .as_str()
+            .expect("secret"),
+    )
+    .expect("160 bits");
+    let now = u64::try_from(jiff::Timestamp::now().as_second()).expect("after 1970");
+    let code = custode_crypto::totp::code_at(&secret, now - 30);
+    let confirm =
+        format!(r#"{{"username":"ada","password":"an admin passphrase 7","code":"{code}"}}"#);
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/confirm", confirm)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let fresh = custode_crypto::totp::code_at(&secret, now);
+    let login =
+        format!(r#"{{"username":"ada","password":"an admin passphrase 7","totp":"{fresh}"}}"#);
+    let (status, headers, body) = send(&w.app, post_json("/api/v1/login", login)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).expect("json")["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+    let before = denied_count(&w.store).await;
+    let req = Request::post("/api/v1/tokens")
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name":"mine","role":"dpo"}"#))
+        .expect("request");
+    let (status, _, body) = send(&w.app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(denied_count(&w.store).await - before, 1, "audited");
+
+    // The local operator issues one at the console, to a named holder; the
+    // DPO sees it, with its holder and issuer, never its secret.
+    let operator = Principal {
+        id: "cli:operator".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let dpo_grant = Grant {
+        role: Role::Dpo,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    assert!(
+        w.store
+            .issue_held_token(&operator, "laptop", "  ", &dpo_grant, None)
+            .await
+            .is_err(),
+        "a holder is required"
+    );
+    let issued = w
+        .store
+        .issue_held_token(&operator, "laptop", "Dora Rossi", &dpo_grant, None)
+        .await
+        .expect("issued");
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/tokens",
+        Some(&token("dpo")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = issued.token.split_once('.').expect("secret").1;
+    assert!(!body.contains(secret), "no secret in the list");
+    assert!(!body.contains("hash"), "no hash in the list: {body}");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&body).expect("json");
+    let listed = list
+        .iter()
+        .find(|t| t["id"] == issued.id.as_str())
+        .expect("the new token is listed");
+    assert_eq!(listed["holder"], "Dora Rossi");
+    assert_eq!(listed["role"], "dpo");
+    assert_eq!(listed["issued_by"], "cli:operator");
+    assert!(listed["last_used_at"].is_null(), "not used yet");
+    let own = list
+        .iter()
+        .find(|t| t["holder"] == "the test's dpo")
+        .expect("the DPO's own token");
+    assert!(
+        own["last_used_at"].is_string(),
+        "its use is recorded: {own}"
+    );
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/tokens",
+        Some(&token("support_agent")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 

@@ -55,7 +55,7 @@ pub use identity::{
     DocumentKind,
 };
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
-pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
+pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{LifeEvent, RetentionLine, SweepReport};
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};

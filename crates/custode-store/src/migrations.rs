@@ -276,6 +276,16 @@ UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 
 WHERE right_name = 'erasure'
 "#,
     },
+    Migration {
+        version: 8,
+        name: "token holders",
+        // Who holds a token (a person or a system, named at the console)
+        // and when it was last used, for the DPO's list of credentials.
+        sql: r#"
+ALTER TABLE api_tokens ADD COLUMN holder TEXT;
+ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no
