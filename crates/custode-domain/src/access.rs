@@ -42,11 +42,13 @@ pub enum Operation {
     FileRequest,
     /// List and handle rights requests (deadlines, extensions).
     HandleRequests,
+    /// List the credentials issued (holders, roles, use; never secrets).
+    ReviewAccess,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 16] = [
+    pub const ALL: [Operation; 17] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -62,6 +64,18 @@ impl Operation {
         Operation::QueryVault,
         Operation::ReviewVault,
         Operation::FileRequest,
+        Operation::HandleRequests,
+        Operation::ReviewAccess,
+    ];
+
+    /// The operations that show personal data (a subject's records,
+    /// consents, decisions, requests, the vault and its log).
+    pub const READ_PERSONAL_DATA: [Operation; 6] = [
+        Operation::ReadRecords,
+        Operation::ReadConsent,
+        Operation::AskConsent,
+        Operation::QueryVault,
+        Operation::ReviewVault,
         Operation::HandleRequests,
     ];
 }
@@ -99,7 +113,17 @@ pub fn may(role: Role, op: Operation) -> bool {
             Dpo | SupportAgent | ResellerAdmin | DomainAdmin | Subject | System
         ),
         HandleRequests => matches!(role, Dpo | SupportAgent | System),
+        ReviewAccess => matches!(role, Administrator | Dpo),
     }
+}
+
+/// Whether a credential with this role can read personal data. Such a
+/// credential is never minted by the administrator over the API (it could
+/// give itself one): it is issued at the console, bound to its holder.
+pub fn reads_personal_data(role: Role) -> bool {
+    Operation::READ_PERSONAL_DATA
+        .iter()
+        .any(|op| may(role, *op))
 }
 
 impl Role {
@@ -156,6 +180,17 @@ mod tests {
         }
         for (role, name) in Role::ALL {
             assert_eq!(Role::from_name(name), Some(role));
+        }
+    }
+
+    #[test]
+    fn only_the_administrator_reads_no_personal_data() {
+        for (role, name) in Role::ALL {
+            assert_eq!(
+                reads_personal_data(role),
+                role != Role::Administrator,
+                "{name}"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod requests;
 pub mod retention;
 pub mod scope;
 
-pub use access::{Operation, may};
+pub use access::{Operation, may, reads_personal_data};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{SubjectId, TenantId};
 pub use records::{

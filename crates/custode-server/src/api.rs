@@ -603,8 +603,10 @@ pub struct TokenOut {
     pub token: String,
 }
 
-/// Issues an API token.
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken, responses((status = 201, body = TokenOut)), security(("token" = [])))]
+/// Issues an API token. Only roles that read no personal data: a token
+/// that does is issued at the console (`custode tokens issue --holder`),
+/// bound to its holder; asking for one here is refused and audited.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken, responses((status = 201, body = TokenOut), (status = 403, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -663,6 +665,76 @@ pub async fn issue_token(
             token: issued.token,
         }),
     ))
+}
+
+/// A credential as the DPO reviews it; never its secret.
+#[derive(Serialize, ToSchema)]
+pub struct TokenListed {
+    /// Its id (for revocation).
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// The person or system holding it.
+    pub holder: Option<String>,
+    /// Its role.
+    pub role: String,
+    /// The tenant it is bound to; none for the whole tree.
+    pub tenant: Option<String>,
+    /// For the subject role: the subject.
+    pub subject: Option<String>,
+    /// Who issued it (`cli:USER` is the local operator at the console).
+    pub issued_by: String,
+    /// When.
+    pub issued_at: String,
+    /// When it expires.
+    pub expires_at: Option<String>,
+    /// When it was last accepted, to the hour.
+    pub last_used_at: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+impl From<custode_store::TokenInfo> for TokenListed {
+    fn from(t: custode_store::TokenInfo) -> Self {
+        TokenListed {
+            id: t.id,
+            name: t.name,
+            holder: t.holder,
+            role: t.role,
+            // The path lists tenant ids from the root: the last is the node.
+            tenant: t
+                .scope_path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            subject: t.subject,
+            issued_by: t.issued_by,
+            issued_at: t.issued_at.to_string(),
+            expires_at: t.expires_at.map(|x| x.to_string()),
+            last_used_at: t.last_used_at.map(|x| x.to_string()),
+            revoked_at: t.revoked_at.map(|x| x.to_string()),
+        }
+    }
+}
+
+/// Lists the credentials issued in the caller's scope, with their holders
+/// and last use (the DPO's and the administrator's review).
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = [TokenListed]), (status = 403, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenListed>>, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::ReviewAccess,
+            "review the credentials issued",
+        )
+        .await?;
+    let tokens = state.store.list_tokens(&caller.0).await?;
+    Ok(Json(tokens.into_iter().map(TokenListed::from).collect()))
 }
 
 /// The first administrator.
@@ -770,15 +842,14 @@ pub async fn login(
     State(state): State<AppState>,
     Body(l): Body<Login>,
 ) -> Result<Response, ApiError> {
-    let key = l.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&l.username)?;
     match state
         .store
         .login(&l.username, &l.password, l.totp.as_deref())
         .await
     {
         Ok(session) => {
-            state.attempts.clear(&key);
+            state.attempts.clear_user(&l.username);
             let cookie = format!(
                 "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
                 crate::extract::SESSION_COOKIE,
@@ -793,7 +864,7 @@ pub async fn login(
             Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
         }
         Err(e) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&l.username);
             Err(e.into())
         }
     }
@@ -843,12 +914,11 @@ pub async fn totp_enroll(
     State(state): State<AppState>,
     Body(e): Body<Enroll>,
 ) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
-    let key = e.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&e.username)?;
     match state.store.enroll_totp(&e.username, &e.password).await {
         Ok((secret, uri)) => Ok((StatusCode::CREATED, Json(Enrolled { secret, uri }))),
         Err(err) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&e.username);
             Err(err.into())
         }
     }
@@ -872,8 +942,7 @@ pub async fn totp_confirm(
     State(state): State<AppState>,
     Body(c): Body<Confirm>,
 ) -> Result<StatusCode, ApiError> {
-    let key = c.username.trim().to_lowercase();
-    state.attempts.check(&key)?;
+    state.attempts.check_user(&c.username)?;
     match state
         .store
         .confirm_totp(&c.username, &c.password, &c.code)
@@ -881,7 +950,7 @@ pub async fn totp_confirm(
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(err) => {
-            state.attempts.fail(&key);
+            state.attempts.fail_user(&c.username);
             Err(err.into())
         }
     }

@@ -18,25 +18,21 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // Guessing tokens from one address is cut off after a few dozen
-        // failures; absent credentials do not count.
-        let address = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| format!("ip:{}", c.0.ip()));
-        if let Some(a) = &address {
-            state
-                .attempts
-                .check_limit(a, crate::Attempts::ADDRESS_LIMIT)?;
-        }
+        // A valid credential always passes. Failures are counted per client
+        // address (the proxy's forwarded one when it is trusted); past the
+        // limit they answer 429 instead of 401. Absent credentials do not
+        // count.
         let result = Self::authenticate(parts, state).await;
-        if let (Err(_), Some(a)) = (&result, &address) {
+        if result.is_err() {
             let presented = parts
                 .headers
                 .contains_key(axum::http::header::AUTHORIZATION)
                 || session_cookie(parts).is_some();
-            if presented {
-                state.attempts.fail(a);
+            if let (true, Some(ip)) = (
+                presented,
+                crate::limits::client_ip(parts, &state.trusted_proxies),
+            ) {
+                state.attempts.fail_address(ip)?;
             }
         }
         result
@@ -133,6 +129,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
                 "Unsupported media type",
                 "send the body as JSON with `Content-Type: application/json`",
             )),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Body too large",
+                    format!(
+                        "the body is larger than this endpoint takes: at most {} KiB for setup, login and second-factor enrolment, {} MiB elsewhere",
+                        crate::MAX_CREDENTIALS_BODY / 1024,
+                        crate::MAX_BODY / (1024 * 1024)
+                    ),
+                ))
+            }
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Body too large or unreadable",

@@ -42,24 +42,36 @@ pub const STEP_LEASE: Duration = Duration::from_secs(10);
 /// The variable of the crash-safety test hook (see [`crash_hook`]).
 pub const CRASH_AT_ENV: &str = "CUSTODE_TEST_CRASH_AT";
 
+/// Whether this build carries the crash-safety test hook: only builds with
+/// the `crash-hook` feature do, which the binary's crash tests enable
+/// through a dev-dependency. A release build never has it, so no variable
+/// can make a production server kill itself.
+pub const CRASH_HOOK_COMPILED: bool = cfg!(feature = "crash-hook");
+
 /// The test hook for crash safety: with `CUSTODE_TEST_CRASH_AT=right:step`
 /// (e.g. `erasure:2`), the process kills itself with SIGKILL right after
 /// that step's effects, before its progress is recorded — the worst moment
-/// for a crash. A no-op when the variable is unset, as in production.
+/// for a crash. Without the `crash-hook` feature (every release build) the
+/// variable is not even read.
 pub fn crash_hook() -> impl Fn(&custode_store::Claim) + Sync {
+    #[cfg(feature = "crash-hook")]
     let at = std::env::var(CRASH_AT_ENV).ok();
-    move |claim: &custode_store::Claim| {
-        if at.as_deref() == Some(format!("{}:{}", claim.right.name(), claim.step).as_str()) {
-            tracing::warn!(
-                right = claim.right.name(),
-                step = claim.step,
-                "{CRASH_AT_ENV}: killing this process"
-            );
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &std::process::id().to_string()])
-                .status();
-            std::process::abort();
-        }
+    #[cfg(not(feature = "crash-hook"))]
+    let at: Option<String> = None;
+    move |claim: &custode_store::Claim| crash_at(at.as_deref(), claim.right.name(), claim.step)
+}
+
+/// Kills the process when `at` names this step; compiled to nothing
+/// without the `crash-hook` feature.
+#[cfg_attr(not(feature = "crash-hook"), allow(unused_variables))]
+fn crash_at(at: Option<&str>, right: &str, step: u32) {
+    #[cfg(feature = "crash-hook")]
+    if at == Some(format!("{right}:{step}").as_str()) {
+        tracing::warn!(right, step, "{CRASH_AT_ENV}: killing this process");
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
     }
 }
 
@@ -189,5 +201,40 @@ pub fn start(state: AppState, schedule: Schedule) {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Built without the feature (as `cargo build --release` builds the
+    /// binary), the hook does nothing even when asked for this very step:
+    /// were it compiled in, this test's process would be killed.
+    #[cfg(not(feature = "crash-hook"))]
+    #[test]
+    fn the_crash_hook_is_compiled_out_without_its_feature() {
+        assert!(!super::CRASH_HOOK_COMPILED);
+        super::crash_at(Some("erasure:1"), "erasure", 1);
+    }
+
+    /// Only the binary's dev-dependencies turn the hook on, never its
+    /// normal dependencies, so a release build cannot carry it.
+    #[test]
+    fn only_the_crash_tests_enable_the_hook() {
+        let manifest = include_str!("../../custode/Cargo.toml");
+        let dev = manifest
+            .find("[dev-dependencies]")
+            .expect("the binary has dev-dependencies");
+        let (normal, dev_section) = manifest.split_at(dev);
+        let dev_section = dev_section[1..]
+            .split_once("\n[")
+            .map_or(dev_section, |(d, _)| d);
+        assert!(
+            !normal.contains("crash-hook"),
+            "the binary's normal dependencies must not enable `crash-hook`"
+        );
+        assert!(
+            dev_section.contains("crash-hook"),
+            "the crash tests need `crash-hook` from the dev-dependencies"
+        );
     }
 }

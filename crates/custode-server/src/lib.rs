@@ -10,6 +10,7 @@ mod consent;
 mod error;
 mod extract;
 pub mod jobs;
+mod limits;
 pub mod mail;
 mod requests;
 mod retention;
@@ -30,6 +31,7 @@ use custode_store::Store;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
+pub use limits::Attempts;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -42,8 +44,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The policy file, re-read on reload.
     pub policy_path: Option<std::path::PathBuf>,
-    /// Failed logins per user name.
+    /// Failed logins per user name and failed credentials per address.
     pub attempts: Arc<Attempts>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// The public base URL (`https://privacy.example`), for links in
     /// receipts and unsubscribe headers.
     pub public_url: Arc<str>,
@@ -51,66 +55,6 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Wakes the fulfilment worker when a job is queued.
     pub jobs_queued: Arc<tokio::sync::Notify>,
-}
-
-/// Failed login attempts per user name, in memory: at most
-/// [`Attempts::LIMIT`] failures in [`Attempts::WINDOW`], then 429 until the
-/// oldest falls out of the window. Each instance counts its own.
-#[derive(Default)]
-pub struct Attempts {
-    failures: std::sync::Mutex<std::collections::HashMap<String, Vec<std::time::Instant>>>,
-}
-
-impl Attempts {
-    /// Failed logins allowed per user name in a window.
-    pub const LIMIT: usize = 5;
-    /// Failed token or session authentications allowed per client address
-    /// in a window.
-    pub const ADDRESS_LIMIT: usize = 30;
-    /// The window.
-    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-
-    fn recent(list: &mut Vec<std::time::Instant>) {
-        list.retain(|t| t.elapsed() < Self::WINDOW);
-    }
-
-    pub(crate) fn check(&self, key: &str) -> Result<(), ApiError> {
-        self.check_limit(key, Self::LIMIT)
-    }
-
-    pub(crate) fn check_limit(&self, key: &str, limit: usize) -> Result<(), ApiError> {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = map.get_mut(key) else {
-            return Ok(());
-        };
-        Self::recent(list);
-        if list.len() >= limit {
-            let wait = list
-                .first()
-                .map_or(Self::WINDOW, |t| Self::WINDOW.saturating_sub(t.elapsed()));
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many failed logins",
-                format!(
-                    "too many failed logins for this user: try again in {} minutes",
-                    wait.as_secs() / 60 + 1
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn fail(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.entry(key.to_owned()).or_default();
-        Self::recent(list);
-        list.push(std::time::Instant::now());
-    }
-
-    pub(crate) fn clear(&self, key: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(key);
-    }
 }
 
 impl AppState {
@@ -122,6 +66,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
             attempts: Arc::new(Attempts::default()),
+            trusted_proxies: Arc::from(Vec::new()),
             public_url: Arc::from("http://127.0.0.1:8080"),
             mailer: None,
             jobs_queued: Arc::new(tokio::sync::Notify::new()),
@@ -131,6 +76,13 @@ impl AppState {
     /// The same state, sending mail through `mailer`.
     pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
         self.mailer = Some(Arc::new(mailer));
+        self
+    }
+
+    /// The same state, believing `X-Forwarded-For` from these proxies
+    /// (and from no one else) for the client's address.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::from(proxies);
         self
     }
 
@@ -204,7 +156,7 @@ pub struct Metrics {
     paths(
         api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
-        api::erase_subject, api::audit_verify, api::issue_token, api::setup, api::reload_policy,
+        api::erase_subject, api::audit_verify, api::issue_token, api::list_tokens, api::setup, api::reload_policy,
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
         consent::record, consent::history, consent::decide, consent::receipt,
         consent::public_key, consent::reconsent, consent::unsubscribe_link,
@@ -355,6 +307,11 @@ async fn not_found() -> ApiError {
 /// Bodies above this size are refused with 413.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// Bodies of the endpoints that anyone may call with credentials (setup,
+/// login, second-factor enrolment) are refused with 413 above this size:
+/// a user name, a password and a code fit in far less.
+pub const MAX_CREDENTIALS_BODY: usize = 8 * 1024;
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -366,12 +323,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/policy", get(api::policy))
         .route("/api/v1/policy/ropa", get(api::ropa))
         .route("/api/v1/policy/reload", post(api::reload_policy))
-        .route("/api/v1/setup", post(api::setup))
-        .route("/api/v1/login", post(api::login))
+        .route(
+            "/api/v1/setup",
+            post(api::setup).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/login",
+            post(api::login).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
         .route("/api/v1/logout", post(api::logout))
-        .route("/api/v1/totp/enroll", post(api::totp_enroll))
-        .route("/api/v1/totp/confirm", post(api::totp_confirm))
-        .route("/api/v1/tokens", post(api::issue_token))
+        .route(
+            "/api/v1/totp/enroll",
+            post(api::totp_enroll).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/totp/confirm",
+            post(api::totp_confirm).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/tokens",
+            get(api::list_tokens).post(api::issue_token),
+        )
         .route("/api/v1/tenants", post(api::create_tenant))
         .route(
             "/api/v1/subjects",
@@ -446,16 +418,107 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Bounds on connections, against clients that open many, or send a
+/// header slowly or not at all.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// A client that has not sent a whole request header this long after
+    /// connecting, or after its previous answer, is disconnected; this is
+    /// also how long an idle kept-alive connection stays open.
+    pub header_timeout: Duration,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves; requests in flight then finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, ConnectionLimits::default(), shutdown).await
+}
+
+/// Serves under `limits` until `shutdown` resolves; then accepts no more
+/// connections, lets requests in flight finish and closes idle ones.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let app = router(state);
+    let max = limits.max_connections.clamp(1, 1 << 20);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before it
+                    // was taken: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req.map(axum::body::Body::new)
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut closed = closed.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                    return;
+                }
+                _ = closed.wait_for(|c| *c) => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    // Every connection gives its slot back when it ends.
+    let _ = slots
+        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+        .await;
+    Ok(())
 }

@@ -114,7 +114,7 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
         ),
     ] {
         let t = store
-            .issue_token(&root, name, &g, None)
+            .issue_held_token(&root, name, &format!("the test's {name}"), &g, None)
             .await
             .expect("token");
         tokens.push((name, Some(t.token)));
@@ -217,7 +217,7 @@ fn endpoints(
         (
             Method::POST,
             "/api/v1/tokens".into(),
-            Some(r#"{"name":"ci","role":"support_agent","days":7}"#.into()),
+            Some(r#"{"name":"ci","role":"administrator","days":7}"#.into()),
         ),
         (Method::GET, "/notice?lang=it".into(), None),
         (Method::GET, "/api/v1/policy".into(), None),
@@ -950,6 +950,414 @@ async fn failed_logins_are_audited_and_limited() {
         0,
     );
     assert!(denied >= 6, "every failed login is audited ({denied})");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// Issue "Every promise kept", item 1: user names are held as fixed-size
+/// hashes, and a credentials body of more than a few KiB is refused before
+/// anything is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_login_body_is_refused_and_not_remembered() {
+    let w = world().await;
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let app = router(state.clone());
+    let long = "u".repeat(64 * 1024);
+    for path in ["/api/v1/login", "/api/v1/totp/enroll", "/api/v1/setup"] {
+        let body = format!(r#"{{"username":"{long}","password":"whatever 123456"}}"#);
+        let (status, headers, text) = send(&app, post_json(path, body)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{path}"
+        );
+        assert!(text.contains("KiB"), "the problem says the limit: {text}");
+    }
+    assert_eq!(state.attempts.users_len(), 0, "nothing was counted");
+    // A name that fits is counted once, whatever its length.
+    let name = "n".repeat(4000);
+    let (status, _, _) = send(&app, login_request(&name, "whatever 123456")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(state.attempts.users_len(), 1);
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+fn from_address(mut req: Request<Body>, peer: &str, forwarded: Option<&str>) -> Request<Body> {
+    let addr: std::net::SocketAddr = peer.parse().expect("address");
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    if let Some(f) = forwarded {
+        req.headers_mut()
+            .insert("x-forwarded-for", f.parse().expect("header"));
+    }
+    req
+}
+
+fn get_with(token: &str) -> Request<Body> {
+    Request::get("/api/v1/subjects/count")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// Issue "Every promise kept", item 2: bad tokens from one address (a NAT,
+/// a proxy) are refused past a limit, but a valid token from the same
+/// address still works, and the answer speaks of the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_from_an_address_never_lock_out_valid_ones() {
+    let w = world().await;
+    let admin = w
+        .tokens
+        .iter()
+        .find(|(n, _)| *n == "administrator")
+        .and_then(|(_, t)| t.clone())
+        .expect("token");
+    let bad = format!("cus_{}.{}", "ab".repeat(12), "0".repeat(64));
+    let proxy = "10.0.0.1".parse().expect("ip");
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock))
+        .with_trusted_proxies(vec![proxy]);
+    let app = router(state);
+    let nat = "192.0.2.1:4000";
+    for i in 0..custode_server::Attempts::ADDRESS_LIMIT {
+        let (status, _, body) = send(&app, from_address(get_with(&bad), nat, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {i}: {body}");
+    }
+    let (status, _, body) = send(&app, from_address(get_with(&bad), nat, None)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body.contains("from your address") && !body.contains("this user"),
+        "the answer speaks of the address: {body}"
+    );
+    let (status, _, body) = send(&app, from_address(get_with(&admin), nat, None)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a valid token from the same address works: {body}"
+    );
+    // Another address is not concerned; an untrusted peer cannot escape its
+    // count by writing a forwarded address.
+    let (status, _, _) = send(&app, from_address(get_with(&bad), "192.0.2.2:1", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), nat, Some("198.51.100.99")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the header is not believed"
+    );
+
+    // Behind the trusted proxy, each client is counted by its forwarded
+    // address: one guessing client does not stop the others.
+    for _ in 0..custode_server::Attempts::ADDRESS_LIMIT {
+        send(
+            &app,
+            from_address(
+                get_with(&bad),
+                "10.0.0.1:1",
+                Some("203.0.113.5, 198.51.100.7"),
+            ),
+        )
+        .await;
+    }
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), "10.0.0.1:2", Some("198.51.100.7")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&bad), "10.0.0.1:3", Some("198.51.100.8")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "another client behind the proxy"
+    );
+    let (status, _, _) = send(
+        &app,
+        from_address(get_with(&admin), "10.0.0.1:4", Some("198.51.100.7")),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "valid credentials behind the proxy work"
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// Issue "Every promise kept", item 3: a client that sends half a request
+/// header, or nothing, is disconnected after the header timeout instead of
+/// holding its connection for ever; a whole request is still served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_disconnected_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world().await;
+    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let limits = custode_server::ConnectionLimits {
+        header_timeout: std::time::Duration::from_millis(300),
+        max_connections: 16,
+    };
+    tokio::spawn(custode_server::serve_with(
+        listener,
+        state,
+        limits,
+        std::future::pending(),
+    ));
+    // Reads until the server closes; `None` if it is still open after
+    // far longer than the timeout.
+    async fn closed_by_server(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 1024];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(20), read)
+            .await
+            .ok()
+            .map(|()| got)
+    }
+    let mut half = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .expect("write");
+    assert!(
+        closed_by_server(&mut half).await.is_some(),
+        "a half-sent header is cut off"
+    );
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(
+        closed_by_server(&mut silent).await.is_some(),
+        "a connection that sends nothing is closed"
+    );
+    let mut whole = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    whole
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let answer = closed_by_server(&mut whole)
+        .await
+        .expect("answered and closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// The HTTP face never reaches the console's way of issuing tokens that
+/// read personal data.
+#[test]
+fn the_server_never_issues_held_tokens() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        assert!(
+            !text.contains("issue_held_token"),
+            "{} calls the console's token issuing",
+            path.display()
+        );
+    }
+}
+
+async fn denied_count(store: &Store) -> i64 {
+    sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    )
+}
+
+/// Issue "Every promise kept", item 4: the administrator reads no personal
+/// data by any route, so it cannot mint itself a credential that does,
+/// neither with its token nor in a session; such credentials come from the
+/// console, bound to a holder, and the DPO sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
+    let w = world().await;
+    let token = |role: &str| {
+        w.tokens
+            .iter()
+            .find(|(n, _)| *n == role)
+            .and_then(|(_, t)| t.clone())
+            .expect("token")
+    };
+    let admin = token("administrator");
+    let a = &w.a_subject;
+    let before = denied_count(&w.store).await;
+    let asks = [
+        r#"{"name":"x","role":"dpo"}"#.to_owned(),
+        r#"{"name":"x","role":"support_agent"}"#.to_owned(),
+        r#"{"name":"x","role":"legal_officer"}"#.to_owned(),
+        r#"{"name":"x","role":"reseller_admin"}"#.to_owned(),
+        r#"{"name":"x","role":"domain_admin"}"#.to_owned(),
+        r#"{"name":"x","role":"system"}"#.to_owned(),
+        format!(r#"{{"name":"x","role":"subject","subject":"{a}"}}"#),
+    ];
+    for ask in &asks {
+        let (status, _, body) = call(
+            &w.app,
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&admin),
+            Some(ask.clone()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{ask}: {body}");
+        assert!(
+            body.contains("custode tokens issue") && body.contains("--holder"),
+            "the refusal says how such a token is issued: {body}"
+        );
+    }
+    assert_eq!(
+        denied_count(&w.store).await - before,
+        asks.len() as i64,
+        "every refusal is audited"
+    );
+    // Tokens that read no personal data are still the administrator's to issue.
+    let (status, _, body) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name":"deputy","role":"administrator"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // The administrator in a browser session is refused the same way.
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let grant = Grant {
+        role: Role::Administrator,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    w.store
+        .create_user(&root, "ada", "an admin passphrase 7", &grant)
+        .await
+        .expect("user");
+    let creds = r#"{"username":"ada","password":"an admin passphrase 7"}"#;
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/enroll", creds.into())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = custode_crypto::totp::secret_from_base32(
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["secret"]
+            .as_str()
+            .expect("secret"),
+    )
+    .expect("160 bits");
+    let now = u64::try_from(jiff::Timestamp::now().as_second()).expect("after 1970");
+    let code = custode_crypto::totp::code_at(&secret, now - 30);
+    let confirm =
+        format!(r#"{{"username":"ada","password":"an admin passphrase 7","code":"{code}"}}"#);
+    let (status, _, body) = send(&w.app, post_json("/api/v1/totp/confirm", confirm)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let fresh = custode_crypto::totp::code_at(&secret, now);
+    let login =
+        format!(r#"{{"username":"ada","password":"an admin passphrase 7","totp":"{fresh}"}}"#);
+    let (status, headers, body) = send(&w.app, post_json("/api/v1/login", login)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session = headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&body).expect("json")["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+    let before = denied_count(&w.store).await;
+    let req = Request::post("/api/v1/tokens")
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name":"mine","role":"dpo"}"#))
+        .expect("request");
+    let (status, _, body) = send(&w.app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(denied_count(&w.store).await - before, 1, "audited");
+
+    // The local operator issues one at the console, to a named holder; the
+    // DPO sees it, with its holder and issuer, never its secret.
+    let operator = Principal {
+        id: "cli:operator".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let dpo_grant = Grant {
+        role: Role::Dpo,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    assert!(
+        w.store
+            .issue_held_token(&operator, "laptop", "  ", &dpo_grant, None)
+            .await
+            .is_err(),
+        "a holder is required"
+    );
+    let issued = w
+        .store
+        .issue_held_token(&operator, "laptop", "Dora Rossi", &dpo_grant, None)
+        .await
+        .expect("issued");
+    let (status, _, body) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/tokens",
+        Some(&token("dpo")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = issued.token.split_once('.').expect("secret").1;
+    assert!(!body.contains(secret), "no secret in the list");
+    assert!(!body.contains("hash"), "no hash in the list: {body}");
+    let list: Vec<serde_json::Value> = serde_json::from_str(&body).expect("json");
+    let listed = list
+        .iter()
+        .find(|t| t["id"] == issued.id.as_str())
+        .expect("the new token is listed");
+    assert_eq!(listed["holder"], "Dora Rossi");
+    assert_eq!(listed["role"], "dpo");
+    assert_eq!(listed["issued_by"], "cli:operator");
+    assert!(listed["last_used_at"].is_null(), "not used yet");
+    let own = list
+        .iter()
+        .find(|t| t["holder"] == "the test's dpo")
+        .expect("the DPO's own token");
+    assert!(
+        own["last_used_at"].is_string(),
+        "its use is recorded: {own}"
+    );
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/tokens",
+        Some(&token("support_agent")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 

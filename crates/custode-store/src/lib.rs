@@ -58,7 +58,7 @@ pub use identity::{
 };
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
-pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
+pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};

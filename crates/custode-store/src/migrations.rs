@@ -302,6 +302,16 @@ CREATE TABLE recipient_notices (
 CREATE INDEX recipient_notices_due ON recipient_notices (next_at) WHERE told_at IS NULL
 "#,
     },
+    Migration {
+        version: 9,
+        name: "token holders",
+        // Who holds a token (a person or a system, named at the console)
+        // and when it was last used, for the DPO's list of credentials.
+        sql: r#"
+ALTER TABLE api_tokens ADD COLUMN holder TEXT;
+ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

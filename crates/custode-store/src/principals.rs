@@ -4,13 +4,18 @@
 //!
 //! A token reads `cus_<id>.<secret>`: the id finds the row, the secret is
 //! compared as a hash in constant time. Nothing stored can be replayed.
+//!
+//! A token whose role reads personal data is never issued by the
+//! administrator's own identity (over the API it could give itself one):
+//! the local operator issues it at the console, bound to its holder, and
+//! the DPO sees every credential with its holder, issuer and last use.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use custode_audit::{Action, Event};
 use custode_crypto::constant_time_eq;
-use custode_domain::clock::to_micros;
-use custode_domain::{Principal, Role, Scope, SubjectId};
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::{Principal, Role, Scope, SubjectId, reads_personal_data};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -40,6 +45,37 @@ pub struct IssuedToken {
     /// The whole token to present: `cus_<id>.<secret>`. Never stored.
     pub token: String,
 }
+
+/// A credential as the DPO reviews it: who holds it, what it may do, who
+/// issued it and when it was last used. Never its secret or hash.
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    /// Its id.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// The person or system holding it (named when issued at the console).
+    pub holder: Option<String>,
+    /// Its role.
+    pub role: String,
+    /// Its scope path (`/` for the whole tree).
+    pub scope_path: String,
+    /// For the subject role: the subject.
+    pub subject: Option<String>,
+    /// Who issued it (`cli:USER` at the console, `user:…` or `token:…`).
+    pub issued_by: String,
+    /// When.
+    pub issued_at: jiff::Timestamp,
+    /// When it expires.
+    pub expires_at: Option<jiff::Timestamp>,
+    /// When it was last accepted, to the hour.
+    pub last_used_at: Option<jiff::Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+/// How stale a token's recorded last use may get before a use writes it.
+const LAST_USED_PRECISION_MICROS: i64 = 3_600_000_000;
 
 /// A browser session, returned once at login.
 #[derive(Debug)]
@@ -312,11 +348,58 @@ impl Store {
         .await
     }
 
-    /// Issues an API token with a grant no wider than the issuer's.
+    /// Issues an API token with a grant no wider than the issuer's, over
+    /// the API. A role that reads personal data is refused (and the
+    /// refusal audited): such a token is issued at the console with
+    /// [`Store::issue_held_token`].
     pub async fn issue_token(
         &self,
         by: &Principal,
         name: &str,
+        grant: &Grant,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<IssuedToken, StoreError> {
+        if reads_personal_data(grant.role) {
+            let role = grant.role.name();
+            self.record_denied(by, &format!("issue a {role} token over the API"))
+                .await?;
+            return Err(StoreError::Forbidden(format!(
+                "a {role} token reads personal data, so the administrator cannot issue one: \
+                 the local operator issues it at the console, bound to the person or system \
+                 that will hold it (`custode tokens issue --role {role} --holder \"NAME\" ...`), \
+                 and the DPO sees it in `GET /api/v1/tokens`"
+            )));
+        }
+        self.insert_token(by, name, None, grant, expires_at).await
+    }
+
+    /// Issues an API token of any role at the console, bound to the
+    /// person or system that holds it; the audit entry names the issuer
+    /// and the holder. Only the binary's `tokens issue` calls this: the
+    /// HTTP face never does.
+    pub async fn issue_held_token(
+        &self,
+        by: &Principal,
+        name: &str,
+        holder: &str,
+        grant: &Grant,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<IssuedToken, StoreError> {
+        let holder = holder.trim();
+        if holder.is_empty() || holder.chars().count() > 200 {
+            return Err(StoreError::Invalid(
+                "a token's holder is the person or system that will use it, named in 1 to 200 characters".to_owned(),
+            ));
+        }
+        self.insert_token(by, name, Some(holder), grant, expires_at)
+            .await
+    }
+
+    async fn insert_token(
+        &self,
+        by: &Principal,
+        name: &str,
+        holder: Option<&str>,
         grant: &Grant,
         expires_at: Option<jiff::Timestamp>,
     ) -> Result<IssuedToken, StoreError> {
@@ -330,8 +413,8 @@ impl Store {
         let now = to_micros(self.now());
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO api_tokens (id, secret_hash, name, role, scope_path, subject_id, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO api_tokens (id, secret_hash, name, role, scope_path, subject_id, created_by, created_at, expires_at, holder) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(secret_hash(&secret))
@@ -342,6 +425,7 @@ impl Store {
         .bind(&by.id)
         .bind(now)
         .bind(expires_at.map(to_micros))
+        .bind(holder)
         .execute(&mut *tx)
         .await?;
         audit_log::append(
@@ -353,7 +437,7 @@ impl Store {
                 action: Action::AccessGranted,
                 subject: None,
                 reason: None,
-                detail: json!({ "token": id, "name": name, "role": grant.role.name(), "scope": grant.scope_path }),
+                detail: json!({ "token": id, "name": name, "holder": holder, "role": grant.role.name(), "scope": grant.scope_path }),
             }],
         )
         .await?;
@@ -362,6 +446,42 @@ impl Store {
             token: format!("cus_{id}.{secret}"),
             id,
         })
+    }
+
+    /// Every token issued within `by`'s scope, newest first: holder, role,
+    /// scope, issuer, issue, expiry, last use and revocation. Secrets and
+    /// their hashes are never read.
+    pub async fn list_tokens(&self, by: &Principal) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, holder, role, scope_path, subject_id, created_by, created_at, expires_at, last_used_at, revoked_at \
+             FROM api_tokens ORDER BY created_at DESC, id",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let scope_path: String = r.try_get(4)?;
+            if !scope_path.starts_with(by.scope.path()) {
+                continue;
+            }
+            let at = |i: usize| -> Result<Option<jiff::Timestamp>, StoreError> {
+                Ok(r.try_get::<Option<i64>, _>(i)?.map(from_micros))
+            };
+            out.push(TokenInfo {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                holder: r.try_get(2)?,
+                role: r.try_get(3)?,
+                scope_path,
+                subject: r.try_get(5)?,
+                issued_by: r.try_get(6)?,
+                issued_at: from_micros(r.try_get(7)?),
+                expires_at: at(8)?,
+                last_used_at: at(9)?,
+                revoked_at: at(10)?,
+            });
+        }
+        Ok(out)
     }
 
     /// The principal a presented token stands for, if valid, unexpired and
@@ -389,7 +509,7 @@ impl Store {
             }
         }
         let row = sqlx::query(
-            "SELECT secret_hash, role, scope_path, subject_id, expires_at, revoked_at FROM api_tokens WHERE id = $1",
+            "SELECT secret_hash, role, scope_path, subject_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.db)
@@ -409,6 +529,17 @@ impl Store {
             row.try_get(3)?,
         )
         .ok_or(StoreError::Unauthenticated(Credential::ApiToken))?;
+        // The last use, for the DPO's list: written at most once an hour
+        // per token, so the hot path stays a read.
+        let now = to_micros(self.now());
+        let last_used: Option<i64> = row.try_get(6)?;
+        if last_used.is_none_or(|t| now - t >= LAST_USED_PRECISION_MICROS) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+        }
         let mut cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= TOKEN_CACHE_MAX {
             cache.retain(|_, t| t.checked_at.elapsed() < TOKEN_CACHE_TTL);

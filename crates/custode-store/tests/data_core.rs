@@ -675,3 +675,80 @@ async fn audited_reads_keep_the_sqlite_log_short() {
     store.close().await;
     env.cleanup().await;
 }
+
+on_both_engines!(personal_data_tokens_come_from_the_console_with_a_holder);
+/// Issue "Every promise kept", item 4: the administrator's own identity
+/// cannot issue a token that reads personal data (refused and audited);
+/// the console issues it to a named holder, and the list shows holder,
+/// issuer and last use.
+async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
+    use custode_domain::Principal;
+    let store = env.open().await;
+    let grant = |role| custode_store::Grant {
+        role,
+        scope_path: "/".into(),
+        subject: None,
+    };
+    let denied = || async {
+        sqlx::Row::get::<i64, _>(
+            &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+                .fetch_one(store.pool())
+                .await
+                .expect("count"),
+            0,
+        )
+    };
+    let before = denied().await;
+    for role in [
+        Role::Dpo,
+        Role::SupportAgent,
+        Role::LegalOfficer,
+        Role::System,
+    ] {
+        let e = store
+            .issue_token(&admin(), "mine", &grant(role), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(e, StoreError::Forbidden(_)), "{e}");
+    }
+    assert_eq!(denied().await - before, 4, "each refusal is audited");
+    store
+        .issue_token(&admin(), "deputy", &grant(Role::Administrator), None)
+        .await
+        .expect("an administrator's token reads no personal data");
+    let operator = Principal {
+        id: "cli:operator".into(),
+        role: Role::Administrator,
+        scope: custode_domain::Scope::everything(),
+    };
+    let held = store
+        .issue_held_token(&operator, "laptop", " Dora Rossi ", &grant(Role::Dpo), None)
+        .await
+        .expect("issued at the console");
+    store
+        .authenticate_token(&held.token)
+        .await
+        .expect("the token works");
+    let list = store.list_tokens(&admin()).await.expect("list");
+    assert_eq!(list.len(), 2);
+    let t = list.iter().find(|t| t.id == held.id).expect("listed");
+    assert_eq!(t.holder.as_deref(), Some("Dora Rossi"));
+    assert_eq!(t.role, "dpo");
+    assert_eq!(t.issued_by, "cli:operator");
+    assert!(t.last_used_at.is_some(), "its use is recorded");
+    assert!(t.revoked_at.is_none());
+    let granted: String = sqlx::Row::get(
+        &sqlx::query(
+            "SELECT body FROM audit_log WHERE action = 'access.granted' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("entry"),
+        0,
+    );
+    assert!(
+        granted.contains("Dora Rossi") && granted.contains("cli:operator"),
+        "the audit names issuer and holder: {granted}"
+    );
+    store.close().await;
+}

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 /// Settings a file may hold: its key, and the flag it stands for
 /// (`serve` for the server's own flags).
-const KEYS: [(&str, &str, bool); 7] = [
+const KEYS: [(&str, &str, bool); 10] = [
     ("data", "data", false),
     ("database", "database", false),
     ("keystore", "keystore", false),
@@ -18,6 +18,9 @@ const KEYS: [(&str, &str, bool); 7] = [
     ("listen", "listen", true),
     ("log_json", "log_json", true),
     ("public_url", "public_url", true),
+    ("trusted_proxy", "trusted_proxy", true),
+    ("header_timeout", "header_timeout", true),
+    ("max_connections", "max_connections", true),
 ];
 
 /// The config file named by `--config` or `CUSTODE_CONFIG`, if any.
@@ -60,8 +63,9 @@ pub(crate) fn load(path: &PathBuf) -> anyhow::Result<Vec<(&'static str, String, 
         let value = match value {
             toml::Value::String(s) => s,
             toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Integer(i) => i.to_string(),
             other => bail!(
-                "`{key}` in {} must be a string, not {}",
+                "`{key}` in {} must be a string, a number or a boolean, not {}",
                 path.display(),
                 other.type_str()
             ),

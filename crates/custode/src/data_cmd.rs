@@ -217,20 +217,37 @@ pub(crate) enum RecordCommand {
 
 #[derive(Subcommand)]
 pub(crate) enum TokenCommand {
-    /// Issue an API token; it is printed once and never stored in clear.
+    /// Issue an API token bound to the person or system that holds it; it
+    /// is printed once and never stored in clear. Tokens that read
+    /// personal data (every role but administrator) are issued only here.
     Issue {
         /// What it is for.
         #[arg(long)]
         name: String,
-        /// administrator, dpo, support_agent, legal_officer, reseller_admin, domain_admin or system.
+        /// Who will hold it: a person's name or a system's (recorded,
+        /// audited and shown to the DPO).
+        #[arg(long)]
+        holder: String,
+        /// administrator, dpo, support_agent, legal_officer, reseller_admin,
+        /// domain_admin, system, or subject (with --subject).
         #[arg(long)]
         role: String,
         /// The tenant it is bound to (default: the whole tree).
         #[arg(long)]
         tenant: Option<String>,
+        /// For the subject role: the subject it is bound to.
+        #[arg(long)]
+        subject: Option<String>,
         /// Days until it expires.
         #[arg(long, default_value_t = 90)]
         days: u16,
+    },
+    /// List the tokens issued: holder, role, tenant, issuer, issued, last
+    /// used, expiry, revocation (never a secret).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Revoke a token by its id.
     Revoke {
@@ -441,13 +458,16 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
     match cmd {
         TokenCommand::Issue {
             name,
+            holder,
             role,
             tenant,
+            subject,
             days,
         } => {
             let role = Role::from_name(&role).with_context(|| format!("unknown role `{role}`"))?;
-            if role == Role::Subject {
-                bail!("a data subject's token is issued through the API, bound to the subject");
+            let subject = subject.as_deref().map(parse_subject).transpose()?;
+            if (role == Role::Subject) != subject.is_some() {
+                bail!("--subject is given exactly for the subject role");
             }
             let scope_path = match tenant {
                 Some(t) => store.tenant(&operator(), &TenantId::parse(&t)?).await?.path,
@@ -457,18 +477,70 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                 24 * i64::from(days.clamp(1, 365)),
             ))?;
             let issued = store
-                .issue_token(
+                .issue_held_token(
                     &operator(),
                     &name,
+                    &holder,
                     &custode_store::Grant {
                         role,
                         scope_path,
-                        subject: None,
+                        subject,
                     },
                     Some(expires),
                 )
                 .await?;
             println!("{}", issued.token);
+        }
+        TokenCommand::List { json } => {
+            let tokens = store.list_tokens(&operator()).await?;
+            let at = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string());
+            if json {
+                let rows: Vec<serde_json::Value> = tokens
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.id,
+                            "name": t.name,
+                            "holder": t.holder,
+                            "role": t.role,
+                            "scope": t.scope_path,
+                            "subject": t.subject,
+                            "issued_by": t.issued_by,
+                            "issued_at": t.issued_at.to_string(),
+                            "expires_at": at(t.expires_at),
+                            "last_used_at": at(t.last_used_at),
+                            "revoked_at": at(t.revoked_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  STATE",
+                    "ID", "ROLE", "HOLDER", "SCOPE", "ISSUED BY", "ISSUED", "LAST USED"
+                );
+                let day = |t: jiff::Timestamp| t.to_string().chars().take(10).collect::<String>();
+                let now = jiff::Timestamp::now();
+                for t in &tokens {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else if t.expires_at.is_some_and(|e| e <= now) {
+                        "expired"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  {state}",
+                        t.id,
+                        t.role,
+                        t.holder.as_deref().unwrap_or("-"),
+                        t.scope_path,
+                        t.issued_by,
+                        day(t.issued_at),
+                        t.last_used_at.map_or_else(|| "never".to_owned(), day),
+                    );
+                }
+            }
         }
         TokenCommand::Revoke { id } => {
             store.revoke_token(&operator(), &id).await?;

@@ -55,6 +55,20 @@ pub(crate) struct ServeArgs {
     /// The sender of that mail.
     #[arg(long, env = "CUSTODE_MAIL_FROM", default_value = "privacy@localhost")]
     mail_from: String,
+    /// The address of a reverse proxy in front of this server (several
+    /// separated by commas). Only from these peers is `X-Forwarded-For`
+    /// believed, and only its right-most address that is not one of them:
+    /// that is the client whose failed authentications are counted.
+    #[arg(long, env = "CUSTODE_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a whole request header (after
+    /// connecting, or after its previous answer) before it is
+    /// disconnected.
+    #[arg(long, env = "CUSTODE_HEADER_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Connections served at once; more wait in the listen queue.
+    #[arg(long, env = "CUSTODE_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 async fn shutdown_signal() {
@@ -143,7 +157,8 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     }
     let mut state = custode_server::AppState::new(store, clock)
         .with_policy_path(store_args.policy.clone())
-        .with_public_url(&public_url);
+        .with_public_url(&public_url)
+        .with_trusted_proxies(args.trusted_proxy.clone());
     if let Some(mailer) = mailer {
         state = state.with_mailer(mailer);
     }
@@ -183,7 +198,11 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
             },
         );
     }
-    custode_server::serve(listener, state.clone(), shutdown_signal()).await?;
+    let limits = custode_server::ConnectionLimits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    };
+    custode_server::serve_with(listener, state.clone(), limits, shutdown_signal()).await?;
     if let Ok(store) = Arc::try_unwrap(state.store) {
         store.close().await;
     }

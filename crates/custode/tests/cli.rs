@@ -323,3 +323,55 @@ fn a_backup_restores_into_a_new_data_directory() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue "Every promise kept", item 4: a token that reads personal data is
+/// issued at the console to a named holder, and the list shows who holds
+/// what, never a secret.
+#[test]
+fn tokens_are_issued_to_a_holder_and_listed_without_secrets() {
+    let dir = std::env::temp_dir().join(format!("custode-tokens-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.display().to_string();
+    let out = custode(&["--data", &data, "init"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let issue = |extra: &[&str]| {
+        let mut args = vec![
+            "--data", &data, "tokens", "issue", "--name", "review", "--role", "dpo",
+        ];
+        args.extend_from_slice(extra);
+        custode(&args)
+    };
+    let out = issue(&[]);
+    assert_eq!(out.status.code(), Some(2), "no holder, no token");
+    assert!(
+        text(&out.stderr).contains("--holder"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = issue(&["--holder", "Dora Rossi"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let secret = token.split_once('.').expect("a token").1.to_owned();
+
+    let out = custode(&["--data", &data, "tokens", "list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("Dora Rossi") && table.contains("dpo"),
+        "{table}"
+    );
+    assert!(
+        table.contains("never") && table.contains("active"),
+        "{table}"
+    );
+    assert!(!table.contains(&secret), "no secret in the list");
+    let out = custode(&["--data", &data, "tokens", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rows[0]["holder"], "Dora Rossi");
+    assert!(
+        rows[0]["issued_by"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("cli:"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

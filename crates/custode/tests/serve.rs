@@ -204,7 +204,16 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
     let out = Command::new(env!("CARGO_BIN_EXE_custode"))
         .current_dir(&root)
         .args(&args)
-        .args(["tokens", "issue", "--name", "ci", "--role", "administrator"])
+        .args([
+            "tokens",
+            "issue",
+            "--name",
+            "ci",
+            "--holder",
+            "the CI",
+            "--role",
+            "administrator",
+        ])
         .env("CUSTODE_MASTER_KEY", &key)
         .output()
         .expect("tokens issue");
@@ -235,17 +244,32 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
     );
     assert_eq!(st, 201, "instance B sees the tenant A created: {body}");
     let domain = json(&body)["id"].as_str().expect("id").to_owned();
-    let (st, body) = http(
-        &a.addr,
-        "POST",
-        "/api/v1/tokens",
-        Some(&admin),
-        Some(&format!(
-            r#"{{"name":"agent","role":"support_agent","tenant":"{provider}"}}"#
-        )),
+    // A support agent's token reads personal data: the console issues it,
+    // to a named holder.
+    let out = Command::new(env!("CARGO_BIN_EXE_custode"))
+        .current_dir(&root)
+        .args(&args)
+        .args([
+            "tokens",
+            "issue",
+            "--name",
+            "agent",
+            "--holder",
+            "Sam Agent",
+            "--role",
+            "support_agent",
+            "--tenant",
+            &provider,
+        ])
+        .env("CUSTODE_MASTER_KEY", &key)
+        .output()
+        .expect("tokens issue");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(st, 201, "{body}");
-    let agent = json(&body)["token"].as_str().expect("token").to_owned();
+    let agent = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let (st, body) = http(
         &b.addr,
         "POST",
@@ -505,7 +529,9 @@ fn an_unsubscribe_link_shows_its_page_in_a_browser_and_one_click_withdraws() {
         let out = Command::new(env!("CARGO_BIN_EXE_custode"))
             .current_dir(&root)
             .args(&args)
-            .args(["tokens", "issue", "--name", role, "--role", role])
+            .args([
+                "tokens", "issue", "--name", role, "--holder", "the test", "--role", role,
+            ])
             .env("CUSTODE_MASTER_KEY", &key)
             .output()
             .expect("tokens issue");
