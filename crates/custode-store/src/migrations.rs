@@ -276,6 +276,17 @@ UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 
 WHERE right_name = 'erasure'
 "#,
     },
+    Migration {
+        version: 8,
+        name: "erasure restricts what it keeps",
+        // A partial erasure marks the subject restricted and re-seals what
+        // is kept under a new data key (named `id#generation` in the key
+        // store); `key_generation` says which key opens its records.
+        sql: r#"
+ALTER TABLE subjects ADD COLUMN restricted_at BIGINT;
+ALTER TABLE subjects ADD COLUMN key_generation BIGINT NOT NULL DEFAULT 0
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no
