@@ -243,6 +243,12 @@ pub struct SubjectOut {
     pub created_at: String,
     /// When it was erased, if it was.
     pub erased_at: Option<String>,
+    /// How far it is erased: `none`, `partial` (records kept under a legal
+    /// ground, readable only for it) or `erased`.
+    pub erasure: String,
+    /// For `partial`: when the last kept record goes (RFC 3339), absent
+    /// while its end waits on an event.
+    pub kept_until: Option<String>,
 }
 
 /// Creates a data subject.
@@ -268,6 +274,8 @@ pub async fn create_subject(
             tenant: tenant.to_string(),
             created_at: state.clock_now(),
             erased_at: None,
+            erasure: custode_store::ErasureState::None.name().to_owned(),
+            kept_until: None,
         }),
     ))
 }
@@ -322,6 +330,13 @@ pub async fn list_subjects(
                 tenant: s.tenant.to_string(),
                 created_at: s.created_at.to_string(),
                 erased_at: s.erased_at.map(|t| t.to_string()),
+                erasure: s.erasure.name().to_owned(),
+                kept_until: match s.erasure {
+                    custode_store::ErasureState::Partial { kept_until, .. } => {
+                        kept_until.map(|t| t.to_string())
+                    }
+                    _ => None,
+                },
             })
             .collect(),
         next,
@@ -357,6 +372,18 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// Why personal data are read, and for which purpose when only one is
+/// meant (after a partial erasure, the ground that keeps them).
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsQuery {
+    /// The reason, recorded in the audit log with the reader.
+    pub reason: String,
+    /// Read only the records serving this purpose, for it. The one way to
+    /// read what a partial erasure kept (the DPO, for the kept ground).
+    pub purpose: Option<String>,
+}
+
 /// A record, decrypted.
 #[derive(Serialize, ToSchema)]
 pub struct RecordOut {
@@ -377,13 +404,16 @@ pub struct RecordOut {
     pub retain_until: Option<String>,
 }
 
-/// Reads a subject's records; the read is audited with the reason.
-#[utoipa::path(get, path = "/api/v1/subjects/{id}/records", params(("id" = String, Path), Reason), responses((status = 200, body = Vec<RecordOut>), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+/// Reads a subject's records; the read is audited with the reason. After a
+/// partial erasure the answer is 409 (saying for what, under which basis
+/// and until when data are kept) unless the DPO reads for that ground
+/// with `purpose`.
+#[utoipa::path(get, path = "/api/v1/subjects/{id}/records", params(("id" = String, Path), RecordsQuery), responses((status = 200, body = Vec<RecordOut>), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 410, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn read_records(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Params(q): Params<Reason>,
+    Params(q): Params<RecordsQuery>,
 ) -> Result<Response, ApiError> {
     caller
         .require(&state, Operation::ReadRecords, "read personal data")
@@ -393,10 +423,21 @@ pub async fn read_records(
             "give the `reason` for reading personal data",
         ));
     }
-    let records = state
-        .store
-        .records_json(&caller.0, &parse_subject(&id)?, &q.reason)
-        .await?;
+    let subject = parse_subject(&id)?;
+    let records = match q.purpose.as_deref() {
+        Some(purpose) => {
+            state
+                .store
+                .records_json_for(&caller.0, &subject, purpose, &q.reason)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .records_json(&caller.0, &subject, &q.reason)
+                .await?
+        }
+    };
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -101,6 +101,11 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "Not found", e.to_string())
             }
             StoreError::Erased(_) => Self::new(StatusCode::GONE, "Erased", e.to_string()),
+            StoreError::Restricted { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "Restricted after erasure",
+                e.to_string(),
+            ),
             StoreError::Invalid(_) | StoreError::InvalidRecord { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Not acceptable data",

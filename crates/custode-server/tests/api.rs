@@ -2075,11 +2075,48 @@ print("ok")
             .any(|m| m.0 == "anna.verdi@example.org" && m.2.contains("archivio separato")),
         "the answer was delivered: {mail:?}"
     );
-    // What is left is only what the law keeps, serving only that.
+    // Issue "Every promise kept": what is left is restricted to the ground
+    // that keeps it. Every other read is refused, and says why.
+    for role in [
+        "dpo",
+        "support_agent",
+        "reseller_admin",
+        "domain_admin",
+        "subject",
+    ] {
+        let (status, _, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/subjects/{a}/records?reason=check"),
+            Some(&token_of(&w, role)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{role}: {body}");
+        assert!(
+            body.contains("restricted after erasure")
+                && body.contains("kept only for authority_requests under legal_obligation")
+                && body.contains(" until "),
+            "{role}: {body}"
+        );
+    }
     let (status, _, body) = call(
         &app,
         Method::GET,
-        &format!("/api/v1/subjects/{a}/records?reason=check"),
+        &format!("/api/v1/subjects/{a}/records?reason=order%2012&purpose=authority_requests"),
+        Some(&token_of(&w, "support_agent")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only the DPO, for the ground: {body}"
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/subjects/{a}/records?reason=order%2012&purpose=authority_requests"),
         Some(&dpo),
         None,
     )
@@ -2087,17 +2124,58 @@ print("ok")
     assert_eq!(status, StatusCode::OK, "{body}");
     let left: serde_json::Value = serde_json::from_str(&body).expect("json");
     let policy = w.store.policy();
-    for r in left["items"]
-        .as_array()
-        .or(left.as_array())
-        .expect("records")
-    {
-        assert_eq!(r["category"], "contact", "{left}");
+    let left = left.as_array().expect("records");
+    assert!(!left.is_empty());
+    for r in left {
+        assert_eq!(r["category"], "contact", "{r}");
         for p in r["purposes"].as_array().expect("purposes") {
             let p = policy.purpose(p.as_str().expect("purpose")).expect("known");
-            assert_eq!(p.basis, custode_policy::Basis::LegalObligation, "{left}");
+            assert_eq!(p.basis, custode_policy::Basis::LegalObligation, "{r}");
         }
     }
+    // Decisions answer `erased` but for the ground that keeps data.
+    for (purpose, allowed, reason) in [
+        ("service", false, "erased"),
+        ("support", false, "erased"),
+        ("authority_requests", true, "legal_obligation"),
+    ] {
+        let (status, _, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/subjects/{a}/decisions/{purpose}"),
+            Some(&agent),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let d: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(d["allowed"], allowed, "{purpose}: {d}");
+        if !allowed {
+            assert_eq!(d["reason"], reason, "{purpose}: {d}");
+        }
+    }
+    // New data are refused as after a whole erasure.
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/subjects/{a}/records"),
+        Some(&agent),
+        Some(r#"{"reason":"late sync","records":[{"category":"contact","fields":{"email":"new@example.org"},"source":"crm"}]}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    // The list says how far it is erased, and until when.
+    let (status, _, body) = call(&app, Method::GET, "/api/v1/subjects", Some(&dpo), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let me_listed = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|x| x["id"] == a.as_str())
+        .expect("listed");
+    assert_eq!(me_listed["erasure"], "partial", "{me_listed}");
+    assert!(me_listed["kept_until"].is_string(), "{me_listed}");
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 

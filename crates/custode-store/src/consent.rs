@@ -458,7 +458,11 @@ impl Store {
             .ok_or_else(|| not_found("purpose", purpose))?;
         let digest = in_force.digests.get(purpose).map_or("", String::as_str);
         let known = self.known_in_scope(by, subject, "consent.decide").await?;
-        if known.erased {
+        let kept_for_this = known
+            .kept_for
+            .as_ref()
+            .is_none_or(|kept| kept.iter().any(|k| **k == *purpose));
+        if known.erased || !kept_for_this {
             return Ok(Decision {
                 allowed: false,
                 basis: p.basis,
@@ -491,18 +495,25 @@ impl Store {
     /// Reads one subject's state from the ledger and caches it.
     async fn load_known(&self, subject: &SubjectId) -> Result<Arc<Known>, StoreError> {
         let epoch = self.decisions.epoch();
-        let row = sqlx::query("SELECT key, tenant_path, erased_at FROM subjects WHERE id = $1")
-            .bind(subject.as_str())
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let row = sqlx::query(
+            "SELECT key, tenant_path, erased_at, restricted_at FROM subjects WHERE id = $1",
+        )
+        .bind(subject.as_str())
+        .fetch_optional(&self.db)
+        .await?
+        .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let key: i64 = row.try_get(0)?;
         let path: String = row.try_get(1)?;
         let erased = row.try_get::<Option<i64>, _>(2)?.is_some();
+        let kept_for = match row.try_get::<Option<i64>, _>(3)? {
+            Some(_) => Some(self.kept_for(key).await?),
+            None => None,
+        };
         let mut states = self.fold_events(key, key).await?;
         let known = Arc::new(Known {
             path: self.decisions.intern(&path),
             erased,
+            kept_for,
             state: states.remove(&key).unwrap_or_default(),
         });
         // Cached unless invalidated while it was read; answered either way,
@@ -510,6 +521,25 @@ impl Store {
         self.decisions
             .fill(epoch, vec![(subject.to_string(), known.clone())]);
         Ok(known)
+    }
+
+    /// The purposes a partially erased subject's kept records serve.
+    async fn kept_for(&self, key: i64) -> Result<Box<[Arc<str>]>, StoreError> {
+        let mut grounds = std::collections::BTreeSet::new();
+        for r in sqlx::query("SELECT DISTINCT purposes FROM records WHERE subject_key = $1")
+            .bind(key)
+            .fetch_all(&self.db)
+            .await?
+        {
+            let purposes: String = r.try_get(0)?;
+            grounds.extend(
+                purposes
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| self.decisions.intern(p)),
+            );
+        }
+        Ok(grounds.into_iter().collect())
     }
 
     /// The folded states of subjects with keys in `[low, high]`.
@@ -558,7 +588,7 @@ impl Store {
         loop {
             let epoch = self.decisions.epoch();
             let subjects = sqlx::query(
-                "SELECT key, id, tenant_path, erased_at FROM subjects WHERE key > $1 ORDER BY key LIMIT 20000",
+                "SELECT key, id, tenant_path, erased_at, restricted_at FROM subjects WHERE key > $1 ORDER BY key LIMIT 20000",
             )
             .bind(after)
             .fetch_all(&self.db)
@@ -570,11 +600,17 @@ impl Store {
             for r in &subjects {
                 let key: i64 = r.try_get(0)?;
                 let path: String = r.try_get(2)?;
+                // Few subjects are partially erased: each is one look-up.
+                let kept_for = match r.try_get::<Option<i64>, _>(4)? {
+                    Some(_) => Some(self.kept_for(key).await?),
+                    None => None,
+                };
                 entries.push((
                     r.try_get::<String, _>(1)?,
                     Arc::new(Known {
                         path: self.decisions.intern(&path),
                         erased: r.try_get::<Option<i64>, _>(3)?.is_some(),
+                        kept_for,
                         state: states.remove(&key).unwrap_or_default(),
                     }),
                 ));
@@ -600,18 +636,21 @@ impl Store {
         .bind(subject.as_str())
         .fetch_all(&self.db)
         .await?;
-        let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
-            .bind(subject.as_str())
-            .fetch_optional(&self.db)
-            .await?
-            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let row =
+            sqlx::query("SELECT tenant_path, erased_at, restricted_at FROM subjects WHERE id = $1")
+                .bind(subject.as_str())
+                .fetch_optional(&self.db)
+                .await?
+                .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let path: String = row.try_get(0)?;
         if !by.scope.covers(&path, subject) {
             self.audit_denied(by, Some(subject.as_str()), "consent.read")
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
-        let erased = row.try_get::<Option<i64>, _>(1)?.is_some();
+        // After a partial erasure the evidence went with the first key.
+        let erased = row.try_get::<Option<i64>, _>(1)?.is_some()
+            || row.try_get::<Option<i64>, _>(2)?.is_some();
         let key = if erased {
             None
         } else {
@@ -789,7 +828,7 @@ impl Store {
         let known = self
             .known_in_scope(by, subject, "consent.unsubscribe_link")
             .await?;
-        if known.erased {
+        if known.erased || known.kept_for.is_some() {
             return Err(StoreError::Erased(subject.to_string()));
         }
         Ok(custode_consent::unsubscribe::mint(

@@ -7,7 +7,8 @@
 //!   the next decision here reads the new state;
 //! - writes of other instances (or of the CLI) are seen through the audit
 //!   chain, whose order is the commit order: a poller invalidates every
-//!   subject a new `consent.recorded` or `subject.erased` entry names;
+//!   subject a new `consent.recorded` or `subject.erased` entry names
+//!   (a partial erasure writes `subject.erased` too);
 //! - an invalidation leaves a tombstone with its epoch, and a fill from the
 //!   database is dropped for a subject invalidated after the fill began to
 //!   read, so a stale read never overwrites a newer one.
@@ -29,6 +30,9 @@ pub(crate) struct Known {
     pub(crate) path: Arc<str>,
     /// Whether it was erased.
     pub(crate) erased: bool,
+    /// After a partial erasure, the purposes (legal grounds) its kept
+    /// records serve: every other purpose answers `erased`.
+    pub(crate) kept_for: Option<Box<[Arc<str>]>>,
     /// Its consent state.
     pub(crate) state: SubjectState,
 }

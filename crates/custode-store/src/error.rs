@@ -77,6 +77,16 @@ pub enum StoreError {
     /// The subject was erased; its data are gone.
     #[error("subject {0} has been erased")]
     Erased(String),
+    /// The subject was erased but some records are kept under a legal
+    /// ground: they are readable only for that ground. The message says
+    /// for which purpose, under which basis, until when, and how to ask.
+    #[error("subject {subject} is restricted after erasure: {kept}")]
+    Restricted {
+        /// The subject.
+        subject: String,
+        /// What is kept, for what and until when, and who may read it.
+        kept: String,
+    },
     /// A request that the data model forbids.
     #[error("{0}")]
     Invalid(String),

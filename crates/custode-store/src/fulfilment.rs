@@ -299,7 +299,9 @@ impl Store {
                 let systems = match self.external_systems() {
                     None => json!([]),
                     Some(_) => {
-                        let records = self.records(&by, &request.subject, &reason).await?;
+                        let records = self
+                            .records_for_request(&by, &request.subject, &reason)
+                            .await?;
                         let planned = self.erasure_planned(claim, &records).await?;
                         self.external_erasure(&records, &planned).await?
                     }
@@ -316,7 +318,10 @@ impl Store {
                     .as_ref()
                     .and_then(|r| r["kept"].as_array())
                     .is_some_and(|k| !k.is_empty());
-                if !kept {
+                if kept {
+                    self.finish_reseal(request.subject_key, request.subject.as_str())
+                        .await?;
+                } else {
                     match self.erase_subject(&by, &request.subject, &reason).await {
                         Ok(()) | Err(StoreError::Erased(_)) => {}
                         Err(e) => return Err(e),
@@ -635,7 +640,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let policy = self.policy();
         let lang = self.language_of(request);
-        let all_records = self.records(by, &request.subject, reason).await?;
+        let all_records = self
+            .records_for_request(by, &request.subject, reason)
+            .await?;
         let mut records = all_records.clone();
         if claim.right == Right::Portability {
             // Art. 20: what the person provided, processed on consent or contract.
@@ -728,7 +735,13 @@ impl Store {
     /// account is closed (starting the periods that run from closure), what
     /// only a law still needs goes to the vault, what no legal obligation
     /// keeps is deleted, and the rest stays, serving only that obligation,
-    /// until its end. Each record's retention is resolved once.
+    /// until its end, restricted to it and re-sealed under a new key. Each
+    /// record's retention is resolved once.
+    ///
+    /// The new key is stored (and kept by a rerun) before the transaction;
+    /// the old one is destroyed after its commit, here, again by the
+    /// `shred` step, and at the next start: every copy of the records taken
+    /// before the erasure then stops opening, the kept ones included.
     async fn erase_step(
         &self,
         by: &Principal,
@@ -739,8 +752,30 @@ impl Store {
         let policy = self.policy();
         let now = self.now();
         let micros = to_micros(now);
-        let mut tx = self.begin_write().await?;
         let key = request.subject_key;
+        let generation = self.key_generation(key).await?;
+        let subject = request.subject.as_str();
+        // None once the subject is erased whole: nothing is left to keep.
+        let old_key = self
+            .keys
+            .subject_keys(&[crate::keys::key_name(subject, generation).as_str()])
+            .await?
+            .into_values()
+            .next();
+        let new_key = match old_key {
+            Some(_) => Some(
+                self.keys
+                    .ensure_key(&crate::keys::key_name(subject, generation + 1), micros)
+                    .await?,
+            ),
+            None => None,
+        };
+        let mut tx = self.begin_write().await?;
+        if self.key_generation_in(&mut tx, key).await? != generation {
+            return Err(StoreError::Conflict(format!(
+                "subject {subject} was re-sealed meanwhile; the step is retried"
+            )));
+        }
         let closed = sqlx::query(
             "UPDATE subjects SET closed_at = $1 WHERE key = $2 AND closed_at IS NULL AND erased_at IS NULL",
         )
@@ -774,6 +809,8 @@ impl Store {
         let mut erase: Vec<i64> = Vec::new();
         let mut to_vault: Vec<crate::vault::ToVault> = Vec::new();
         let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
+        // What is kept, re-sealed under the new key.
+        let mut resealed: Vec<(i64, Vec<u8>)> = Vec::new();
         let mut kept: BTreeMap<(String, String), (u64, Option<Timestamp>)> = BTreeMap::new();
         // What the subject has, as (category, purpose): whom to tell.
         let mut had: BTreeSet<(String, String)> = BTreeSet::new();
@@ -810,6 +847,12 @@ impl Store {
                 continue;
             }
             let grounds = legal.join(",");
+            let (Some(old_key), Some(new_key)) = (&old_key, &new_key) else {
+                return Err(StoreError::Erased(subject.to_owned()));
+            };
+            let aad = format!("{subject}|{category}");
+            let plain = old_key.open(&r.try_get::<Vec<u8>, _>(4)?, aad.as_bytes())?;
+            resealed.push((id, new_key.seal(&plain, aad.as_bytes())?));
             let entry = kept.entry((category, grounds.clone())).or_insert((0, None));
             entry.0 += 1;
             entry.1 = entry.1.max(resolved.retain_until);
@@ -849,6 +892,13 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        for (id, sealed) in &resealed {
+            sqlx::query("UPDATE records SET sealed = $1 WHERE id = $2")
+                .bind(sealed.as_slice())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
         crate::delete_ids(
             &mut tx,
             self.engine,
@@ -856,6 +906,32 @@ impl Store {
             &erase,
         )
         .await?;
+        if !resealed.is_empty() {
+            // Restricted from now on: readable only for its ground, no new
+            // data, every decision but the ground's answers `erased`.
+            sqlx::query(
+                "UPDATE subjects SET restricted_at = COALESCE(restricted_at, $1), key_generation = $2 WHERE key = $3",
+            )
+            .bind(micros)
+            .bind(generation + 1)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+            let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _)| g.as_str()).collect();
+            audit_log::append(
+                &mut tx,
+                self.engine,
+                micros,
+                &[Event {
+                    actor: by.id.clone(),
+                    action: Action::SubjectErased,
+                    subject: Some(subject.to_owned()),
+                    reason: Some(reason.to_owned()),
+                    detail: json!({ "method": "partial: kept records re-sealed under a new key, the old key destroyed", "kept": grounds, "records_kept": resealed.len() }),
+                }],
+            )
+            .await?;
+        }
         // Everything the vault holds for the subject, from this erasure or
         // from earlier moves.
         let vaulted = self.vault_lines_of(&request.subject).await?;
@@ -895,6 +971,48 @@ impl Store {
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
+        self.decisions.invalidate(subject);
+        self.finish_reseal(key, subject).await
+    }
+
+    /// A subject's key generation (see `keys::key_name`).
+    pub(crate) async fn key_generation(&self, key: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT key_generation FROM subjects WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.db)
+                .await?
+                .try_get(0)?,
+        )
+    }
+
+    async fn key_generation_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        key: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT key_generation FROM subjects WHERE key = $1")
+                .bind(key)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?,
+        )
+    }
+
+    /// Destroys a subject's keys older than the generation its records are
+    /// sealed under. Idempotent: the `shred` step and the next start call
+    /// it again, so a crash after the re-seal's commit loses nothing.
+    pub(crate) async fn finish_reseal(&self, key: i64, subject: &str) -> Result<(), StoreError> {
+        let generation = self.key_generation(key).await?;
+        if generation == 0 {
+            return Ok(());
+        }
+        let old: Vec<String> = (0..generation)
+            .map(|g| crate::keys::key_name(subject, g))
+            .collect();
+        let old: Vec<&str> = old.iter().map(String::as_str).collect();
+        self.keys.destroy(&old).await?;
         Ok(())
     }
 
@@ -913,7 +1031,9 @@ impl Store {
         if self.external_systems().is_some() {
             // The provider's systems first: a system that waits leaves
             // nothing changed here, and the step is retried whole.
-            let records = self.records(by, &request.subject, reason).await?;
+            let records = self
+                .records_for_request(by, &request.subject, reason)
+                .await?;
             let mut external = Vec::new();
             for c in &claim.input.corrections {
                 let Some(r) = records.iter().find(|r| r.id == c.record) else {

@@ -5,6 +5,11 @@
 //! of its records, wherever it lies, stops opening. On SQLite the key store
 //! zeroes deleted bytes (`secure_delete`) and truncates its write-ahead log
 //! after each destruction, so the key does not linger in the file.
+//!
+//! A subject whose erasure kept some records has its kept records re-sealed
+//! under a new key, stored as `id#generation` (see [`key_name`]); the older
+//! keys are destroyed, so an earlier copy of the erased records stops
+//! opening although the subject still has a key.
 
 use std::collections::HashMap;
 
@@ -16,6 +21,32 @@ use crate::engine::Engine;
 use crate::keyfile::MasterKeySource;
 
 const CHECK_PLAINTEXT: &[u8] = b"custode master key check v1";
+
+/// The name a subject's data key of a generation is stored under: the id
+/// for the first, `id#n` after `n` re-seals.
+pub(crate) fn key_name(subject: &str, generation: i64) -> String {
+    if generation == 0 {
+        subject.to_owned()
+    } else {
+        format!("{subject}#{generation}")
+    }
+}
+
+/// Every name a subject's keys may have up to `generation` and the one
+/// after it (made by a re-seal a crash cut short before its commit).
+pub(crate) fn key_names_through(subject: &str, generation: i64) -> Vec<String> {
+    (0..=generation.saturating_add(1).max(1))
+        .map(|g| key_name(subject, g))
+        .collect()
+}
+
+/// The subject and generation of a stored key name (request keys aside).
+pub(crate) fn parse_key_name(name: &str) -> (&str, i64) {
+    match name.split_once('#') {
+        Some((subject, g)) => (subject, g.parse().unwrap_or(0)),
+        None => (name, 0),
+    }
+}
 
 pub(crate) struct Keyring {
     pool: AnyPool,
@@ -157,6 +188,24 @@ impl Keyring {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The key stored under `name`, created now unless it exists (a rerun
+    /// after a crash finds the key its first run made, and uses it).
+    pub(crate) async fn ensure_key(&self, name: &str, now: i64) -> Result<Key, StoreError> {
+        let key = Key::generate()?;
+        sqlx::query(
+            "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(self.master.wrap(&key, name.as_bytes())?)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.subject_keys(&[name])
+            .await?
+            .remove(name)
+            .ok_or_else(|| StoreError::Invalid(format!("the key {name} vanished as it was made")))
     }
 
     /// The data keys of these subjects; an erased subject is simply absent.

@@ -141,6 +141,37 @@ pub struct SubjectSummary {
     pub created_at: Timestamp,
     /// When it was erased, if it was.
     pub erased_at: Option<Timestamp>,
+    /// How far it is erased.
+    pub erasure: ErasureState,
+}
+
+/// How far a subject is erased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErasureState {
+    /// Not erased.
+    None,
+    /// Erased except records kept under a legal ground, which are
+    /// restricted to that ground until `kept_until` (none when the end
+    /// waits on an event).
+    Partial {
+        /// When it was erased.
+        at: Timestamp,
+        /// When the last kept record goes.
+        kept_until: Option<Timestamp>,
+    },
+    /// Erased whole: its key is destroyed.
+    Erased,
+}
+
+impl ErasureState {
+    /// The name in listings: `none`, `partial` or `erased`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErasureState::None => "none",
+            ErasureState::Partial { .. } => "partial",
+            ErasureState::Erased => "erased",
+        }
+    }
 }
 
 /// A record as read back, decrypted: its fields parsed into a map, or,
@@ -205,6 +236,8 @@ pub struct Store {
 /// A subject as a write sees it.
 pub(crate) struct InScope {
     pub(crate) key: i64,
+    /// Erased but for records kept under a legal ground: no new data.
+    pub(crate) restricted: bool,
     pub(crate) kind: String,
     /// What retention rules count from (consents aside).
     pub(crate) life: custode_domain::retention::LifeEvents,
@@ -717,7 +750,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let q = in_query(
                 self.engine,
-                "SELECT id, kind, tenant_path, erased_at, key, created_at, closed_at, contract_end, last_activity \
+                "SELECT id, kind, tenant_path, erased_at, key, created_at, closed_at, contract_end, last_activity, restricted_at \
                  FROM subjects WHERE id IN ({ids})",
                 chunk,
             );
@@ -736,6 +769,7 @@ impl Store {
                     id,
                     InScope {
                         key: row.try_get(4)?,
+                        restricted: row.try_get::<Option<i64>, _>(9)?.is_some(),
                         kind: row.try_get(1)?,
                         life: retention::life_of_row(&row, 5)?,
                     },
@@ -790,6 +824,10 @@ impl Store {
             self.audit_denied(by, Some(&missing), "records.write")
                 .await?;
             return Err(not_found("subject", &missing));
+        }
+        if let Some((id, _)) = kinds.iter().find(|(_, s)| s.restricted) {
+            // Erased by a request that kept some records: nothing new.
+            return Err(StoreError::Erased(id.clone()));
         }
         if retention::counts_from_withdrawal(&policy) {
             let keys: Vec<i64> = kinds.values().map(|s| s.key).collect();
@@ -951,14 +989,17 @@ impl Store {
     }
 
     /// Every record of a subject, decrypted. The read is audited with the
-    /// reader and the reason before any datum is returned.
+    /// reader and the reason before any datum is returned. A subject whose
+    /// erasure kept records under a legal ground is refused
+    /// ([`StoreError::Restricted`]): read those with [`Store::records_for`].
     pub async fn records(
         &self,
         by: &Principal,
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<Record>, StoreError> {
-        self.read_records(by, subject, reason, parse_fields).await
+        self.read_records(by, subject, reason, ReadFor::Caller, parse_fields)
+            .await
     }
 
     /// [`Store::records`] with each record's fields left as the JSON object
@@ -970,7 +1011,46 @@ impl Store {
         subject: &SubjectId,
         reason: &str,
     ) -> Result<Vec<RecordJson>, StoreError> {
-        self.read_records(by, subject, reason, json_fields).await
+        self.read_records(by, subject, reason, ReadFor::Caller, json_fields)
+            .await
+    }
+
+    /// The records that serve `purpose`, read for it. After a partial
+    /// erasure this is the only read of what is kept: by the DPO, for one
+    /// of the grounds that keep it, audited with the ground and the reason.
+    pub async fn records_for(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        purpose: &str,
+        reason: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.read_records(by, subject, reason, ReadFor::Ground(purpose), parse_fields)
+            .await
+    }
+
+    /// [`Store::records_for`], with the fields as sealed JSON.
+    pub async fn records_json_for(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        purpose: &str,
+        reason: &str,
+    ) -> Result<Vec<RecordJson>, StoreError> {
+        self.read_records(by, subject, reason, ReadFor::Ground(purpose), json_fields)
+            .await
+    }
+
+    /// A rights request's own read of its subject (Art. 15 reaches kept
+    /// data too): the job, not a person, so no restriction applies.
+    pub(crate) async fn records_for_request(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        reason: &str,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.read_records(by, subject, reason, ReadFor::Request, parse_fields)
+            .await
     }
 
     async fn read_records<F>(
@@ -978,6 +1058,7 @@ impl Store {
         by: &Principal,
         subject: &SubjectId,
         reason: &str,
+        read_for: ReadFor<'_>,
         fields: Fields<F>,
     ) -> Result<Vec<Record<F>>, StoreError> {
         // One query for the subject and its records, and the key store
@@ -987,54 +1068,139 @@ impl Store {
             self.subject_with_records(subject),
             self.keys.subject_keys(&wanted)
         );
-        let Some((path, erased, rows)) = found? else {
+        let Some((head, mut rows)) = found? else {
             return Err(not_found("subject", subject.as_str()));
         };
-        if !by.scope.covers(&path, subject) {
+        if !by.scope.covers(&head.path, subject) {
             self.audit_denied(by, Some(subject.as_str()), "records.read")
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
-        if erased {
+        if head.erased {
             return Err(StoreError::Erased(subject.to_string()));
         }
-        let keys = keys?;
+        if let ReadFor::Ground(purpose) = read_for {
+            let serves = |r: &SealedRow| r.purposes.split(',').any(|p| p == purpose);
+            // The DPO answers for what a legal ground keeps; the local
+            // operator (the CLI's administrator, which the API never lets
+            // read records) holds the keys anyway.
+            let ground_reader = matches!(
+                by.role,
+                custode_domain::Role::Dpo | custode_domain::Role::Administrator
+            );
+            if head.restricted && (!ground_reader || !rows.iter().any(serves)) {
+                self.audit_denied(by, Some(subject.as_str()), "records.read_kept")
+                    .await?;
+                return Err(self.restriction(subject, &rows));
+            }
+            rows.retain(serves);
+        } else if head.restricted && read_for == ReadFor::Caller {
+            self.audit_denied(by, Some(subject.as_str()), "records.read")
+                .await?;
+            return Err(self.restriction(subject, &rows));
+        }
+        let mut keys = keys?;
+        if head.generation != 0 {
+            // Re-sealed by a partial erasure: the first key is gone.
+            let name = keys::key_name(subject.as_str(), head.generation);
+            keys = self.keys.subject_keys(&[name.as_str()]).await?;
+            if let Some(key) = keys.remove(&name) {
+                keys.insert(subject.to_string(), key);
+            }
+        }
         let key = keys
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
         let records = open_records(key, subject, rows, fields)?;
+        let detail = match read_for {
+            ReadFor::Ground(purpose) => json!({ "records": records.len(), "ground": purpose }),
+            _ => json!({ "records": records.len() }),
+        };
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::RecordsRead,
             subject: Some(subject.to_string()),
             reason: Some(reason.to_owned()),
-            detail: json!({ "records": records.len() }),
+            detail,
         })
         .await?;
         Ok(records)
     }
 
-    /// A subject's tenant path, whether it is erased, and its sealed
-    /// records in order. On SQLite through a direct read-only connection:
-    /// two indexed look-ups that take less time than one hand-off to sqlx's
-    /// connection thread, so they run where they are called.
+    /// Why a partially erased subject's records are refused: per ground
+    /// that keeps some, its purpose, basis and law, and the last end.
+    fn restriction(&self, subject: &SubjectId, rows: &[SealedRow]) -> StoreError {
+        let policy = self.policy();
+        let mut grounds: BTreeMap<&str, Option<i64>> = BTreeMap::new();
+        for r in rows {
+            for p in r.purposes.split(',').filter(|p| !p.is_empty()) {
+                let until = grounds.entry(p).or_insert(r.retain_until);
+                *until = (*until).max(r.retain_until);
+            }
+        }
+        let lang = policy
+            .meta
+            .languages
+            .first()
+            .copied()
+            .unwrap_or(custode_policy::Lang::En);
+        let lines: Vec<String> = grounds
+            .iter()
+            .map(|(p, until)| {
+                let purpose = policy.purpose(p);
+                let basis = purpose.map_or("its legal basis", |x| x.basis.key());
+                let law = purpose
+                    .and_then(|x| x.law.as_ref())
+                    .map(|l| format!(" ({})", l.get(lang)))
+                    .unwrap_or_default();
+                let until = until.map_or("an event not yet happened".to_owned(), |u| {
+                    from_micros(u).to_string()
+                });
+                format!("kept only for {p} under {basis}{law} until {until}")
+            })
+            .collect();
+        let kept = if lines.is_empty() {
+            "nothing is kept".to_owned()
+        } else {
+            format!(
+                "{}; only the DPO reads it, for that purpose (`purpose=` on the read, `--purpose` on the command line), with a reason",
+                lines.join("; ")
+            )
+        };
+        StoreError::Restricted {
+            subject: subject.to_string(),
+            kept,
+        }
+    }
+
+    /// A subject (where it hangs, how far erased, its key's generation)
+    /// and its sealed records in order. On SQLite through a direct
+    /// read-only connection: two indexed look-ups that take less time than
+    /// one hand-off to sqlx's connection thread, so they run where they
+    /// are called.
     async fn subject_with_records(
         &self,
         subject: &SubjectId,
-    ) -> Result<Option<(String, bool, Vec<SealedRow>)>, StoreError> {
+    ) -> Result<Option<(SubjectHead, Vec<SealedRow>)>, StoreError> {
         match (self.engine, &self.reads) {
             (Engine::Sqlite, Some(reads)) => reads.with(|c| {
                 // One statement, so one snapshot: the subject and its records.
                 let mut stmt = c.prepare_cached(
-                    "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed \
+                    "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed, \
+                     s.restricted_at, s.key_generation \
                      FROM subjects s LEFT JOIN records r ON r.subject_key = s.key WHERE s.id = ?1 ORDER BY r.id",
                 )?;
                 let mut rows = stmt.query([subject.as_str()])?;
-                let mut found: Option<(String, bool)> = None;
+                let mut found: Option<SubjectHead> = None;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
                     if found.is_none() {
-                        found = Some((r.get(0)?, r.get::<_, Option<i64>>(1)?.is_some()));
+                        found = Some(SubjectHead {
+                            path: r.get(0)?,
+                            erased: r.get::<_, Option<i64>>(1)?.is_some(),
+                            restricted: r.get::<_, Option<i64>>(9)?.is_some(),
+                            generation: r.get(10)?,
+                        });
                     }
                     // A subject without records comes back as one row of NULLs.
                     let Some(id) = r.get::<_, Option<i64>>(2)? else {
@@ -1050,11 +1216,12 @@ impl Store {
                         sealed: r.get(8)?,
                     });
                 }
-                Ok(found.map(|(path, erased)| (path, erased, out)))
+                Ok(found.map(|head| (head, out)))
             }),
             _ => {
                 let rows = sqlx::query(
-                    "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed \
+                    "SELECT s.tenant_path, s.erased_at, r.id, r.category, r.purposes, r.source, r.collected_at, r.retain_until, r.sealed, \
+                     s.restricted_at, s.key_generation \
                      FROM subjects s LEFT JOIN records r ON r.subject_key = s.key WHERE s.id = $1 ORDER BY r.id",
                 )
                 .bind(subject.as_str())
@@ -1063,8 +1230,12 @@ impl Store {
                 let Some(first) = rows.first() else {
                     return Ok(None);
                 };
-                let path: String = first.try_get(0)?;
-                let erased = first.try_get::<Option<i64>, _>(1)?.is_some();
+                let head = SubjectHead {
+                    path: first.try_get(0)?,
+                    erased: first.try_get::<Option<i64>, _>(1)?.is_some(),
+                    restricted: first.try_get::<Option<i64>, _>(9)?.is_some(),
+                    generation: first.try_get(10)?,
+                };
                 let mut out = Vec::with_capacity(rows.len());
                 for r in &rows {
                     // A subject without records comes back as one row of NULLs.
@@ -1081,7 +1252,7 @@ impl Store {
                         sealed: r.try_get(8)?,
                     });
                 }
-                Ok(Some((path, erased, out)))
+                Ok(Some((head, out)))
             }
         }
     }
@@ -1096,8 +1267,9 @@ impl Store {
         let (low, high) = by.scope.path_range();
         let only = by.scope.only_subject().map(|s| s.to_string());
         let rows = sqlx::query(
-            "SELECT id, kind, tenant_id, created_at, erased_at FROM subjects \
-             WHERE tenant_path >= $1 AND tenant_path < $2 AND id > $3 AND ($4 IS NULL OR id = $4) \
+            "SELECT id, kind, tenant_id, created_at, erased_at, restricted_at, \
+             (SELECT MAX(r.retain_until) FROM records r WHERE r.subject_key = subjects.key AND subjects.restricted_at IS NOT NULL) \
+             FROM subjects WHERE tenant_path >= $1 AND tenant_path < $2 AND id > $3 AND ($4 IS NULL OR id = $4) \
              ORDER BY id LIMIT $5",
         )
         .bind(low)
@@ -1111,13 +1283,23 @@ impl Store {
             .map(|r| {
                 let id: String = r.try_get(0)?;
                 let tenant: String = r.try_get(2)?;
+                let erased_at = r.try_get::<Option<i64>, _>(4)?.map(from_micros);
+                let erasure = match (erased_at, r.try_get::<Option<i64>, _>(5)?) {
+                    (Some(_), _) => ErasureState::Erased,
+                    (None, Some(at)) => ErasureState::Partial {
+                        at: from_micros(at),
+                        kept_until: r.try_get::<Option<i64>, _>(6)?.map(from_micros),
+                    },
+                    (None, None) => ErasureState::None,
+                };
                 Ok(SubjectSummary {
                     id: SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
                     kind: r.try_get(1)?,
                     tenant: TenantId::parse(&tenant)
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                     created_at: from_micros(r.try_get(3)?),
-                    erased_at: r.try_get::<Option<i64>, _>(4)?.map(from_micros),
+                    erased_at,
+                    erasure,
                 })
             })
             .collect()
@@ -1184,12 +1366,15 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT tenant_path, erased_at, key FROM subjects WHERE id = $1")
-            .bind(subject.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let row = sqlx::query(
+            "SELECT tenant_path, erased_at, key, key_generation FROM subjects WHERE id = $1",
+        )
+        .bind(subject.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let path: String = row.try_get(0)?;
+        let generation: i64 = row.try_get(3)?;
         if !by.scope.covers(&path, subject) {
             drop(tx);
             self.audit_denied(by, Some(subject.as_str()), "subject.erase")
@@ -1217,31 +1402,80 @@ impl Store {
         tx.commit().await?;
         self.decisions.invalidate(subject.as_str());
         // After the commit: a crash here leaves an erased subject with a key,
-        // which `finish_erasures` destroys at the next start.
-        self.keys.destroy(&[subject.as_str()]).await?;
+        // which `finish_erasures` destroys at the next start. Every
+        // generation goes (a partial erasure re-sealed under a newer one).
+        let names = keys::key_names_through(subject.as_str(), generation);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.keys.destroy(&names).await?;
         Ok(())
     }
 
-    /// Destroys the keys of subjects marked erased whose key survived a crash.
+    /// Destroys the keys that a crash let survive: every key of a subject
+    /// marked erased, and the keys older than the generation a partial
+    /// erasure re-sealed the kept records under. A key newer than the
+    /// subject's generation is a re-seal not committed yet: it stays, and
+    /// the job's rerun uses it.
     async fn finish_erasures(&self) -> Result<u64, StoreError> {
         let keyed = self.keys.keyed_subjects().await?;
-        let mut leftover = Vec::new();
-        let keyed: Vec<&str> = keyed.iter().map(String::as_str).collect();
-        for chunk in keyed.chunks(500) {
+        let mut by_subject: HashMap<&str, Vec<(&str, i64)>> = HashMap::new();
+        for name in &keyed {
+            let (subject, generation) = keys::parse_key_name(name);
+            by_subject
+                .entry(subject)
+                .or_default()
+                .push((name.as_str(), generation));
+        }
+        let subjects: Vec<&str> = by_subject.keys().copied().collect();
+        let mut leftover: Vec<&str> = Vec::new();
+        for chunk in subjects.chunks(500) {
             let q = in_query(
                 self.engine,
-                "SELECT id FROM subjects WHERE erased_at IS NOT NULL AND id IN ({ids})",
+                "SELECT id, erased_at, key_generation FROM subjects \
+                 WHERE (erased_at IS NOT NULL OR key_generation > 0) AND id IN ({ids})",
                 chunk,
             );
             for r in q.fetch_all(&self.db).await? {
-                leftover.push(r.try_get::<String, _>(0)?);
+                let id: String = r.try_get(0)?;
+                let erased = r.try_get::<Option<i64>, _>(1)?.is_some();
+                let current: i64 = r.try_get(2)?;
+                for (name, generation) in by_subject.get(id.as_str()).into_iter().flatten() {
+                    if erased || *generation < current {
+                        leftover.push(name);
+                    }
+                }
             }
         }
-        let refs: Vec<&str> = leftover.iter().map(String::as_str).collect();
-        if refs.is_empty() {
+        if leftover.is_empty() {
             return Ok(0);
         }
-        self.keys.destroy(&refs).await
+        self.keys.destroy(&leftover).await
+    }
+
+    /// The current data keys of subjects (the generation their records are
+    /// sealed under); an erased subject is absent.
+    pub(crate) async fn current_keys(
+        &self,
+        subjects: &[&str],
+    ) -> Result<HashMap<String, Key>, StoreError> {
+        let mut names: HashMap<String, String> = HashMap::with_capacity(subjects.len());
+        for chunk in subjects.chunks(500) {
+            let q = in_query(
+                self.engine,
+                "SELECT id, key_generation FROM subjects WHERE erased_at IS NULL AND id IN ({ids})",
+                chunk,
+            );
+            for r in q.fetch_all(&self.db).await? {
+                let id: String = r.try_get(0)?;
+                let generation: i64 = r.try_get(1)?;
+                names.insert(keys::key_name(&id, generation), id);
+            }
+        }
+        let wanted: Vec<&str> = names.keys().map(String::as_str).collect();
+        let mut found = self.keys.subject_keys(&wanted).await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|(name, id)| found.remove(&name).map(|k| (id, k)))
+            .collect())
     }
 
     /// Deletes up to `limit` sealed records of erased subjects (unreadable
@@ -1355,6 +1589,27 @@ async fn register_policy(pool: &AnyPool, policy: &Policy, now: i64) -> Result<i6
             .await?
             .try_get(0)?,
     )
+}
+
+/// Who a records read is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadFor<'a> {
+    /// The caller, for its own ends: refused after a partial erasure.
+    Caller,
+    /// The caller, for this purpose only (the ground that keeps data).
+    Ground(&'a str),
+    /// A rights request's job, for the subject.
+    Request,
+}
+
+/// A subject as a records read sees it.
+struct SubjectHead {
+    path: String,
+    erased: bool,
+    /// Erased by a request that kept records under a legal ground.
+    restricted: bool,
+    /// Which of its keys seals its records.
+    generation: i64,
 }
 
 /// A record as stored: metadata in clear, payload sealed.

@@ -312,6 +312,17 @@ ALTER TABLE api_tokens ADD COLUMN holder TEXT;
 ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT
 "#,
     },
+    Migration {
+        version: 10,
+        name: "erasure restricts what it keeps",
+        // A partial erasure marks the subject restricted and re-seals what
+        // is kept under a new data key (named `id#generation` in the key
+        // store); `key_generation` says which key opens its records.
+        sql: r#"
+ALTER TABLE subjects ADD COLUMN restricted_at BIGINT;
+ALTER TABLE subjects ADD COLUMN key_generation BIGINT NOT NULL DEFAULT 0
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

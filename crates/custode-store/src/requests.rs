@@ -479,8 +479,7 @@ impl Store {
         &self,
         request: &LoadedRequest,
     ) -> Result<custode_crypto::Key, StoreError> {
-        self.keys
-            .subject_keys(&[request.subject.as_str()])
+        self.current_keys(&[request.subject.as_str()])
             .await?
             .remove(request.subject.as_str())
             .ok_or_else(|| StoreError::Erased(request.subject.to_string()))

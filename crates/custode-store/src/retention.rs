@@ -404,16 +404,16 @@ impl Store {
         }
         // Closed accounts with nothing left go whole: their key is
         // destroyed, so no backup of them stays readable.
-        let emptied: Vec<(i64, String)> = sqlx::query(
-            "SELECT s.key, s.id FROM subjects s WHERE s.closed_at IS NOT NULL AND s.erased_at IS NULL \
+        let emptied: Vec<(i64, String, i64)> = sqlx::query(
+            "SELECT s.key, s.id, s.key_generation FROM subjects s WHERE s.closed_at IS NOT NULL AND s.erased_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM records r WHERE r.subject_key = s.key) LIMIT 1000",
         )
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<_, StoreError>>()?;
-        for (key, id) in &emptied {
+        for (key, id, _) in &emptied {
             crate::mark_erased(&mut tx, *key, now).await?;
             events.push(Event {
                 actor: by.id.clone(),
@@ -429,11 +429,17 @@ impl Store {
         }
         tx.commit().await?;
         if !emptied.is_empty() {
-            let ids: Vec<&str> = emptied.iter().map(|(_, id)| id.as_str()).collect();
-            for id in &ids {
+            // Every generation of each key: a partial erasure re-sealed
+            // what it kept under a newer one.
+            let names: Vec<String> = emptied
+                .iter()
+                .flat_map(|(_, id, generation)| crate::keys::key_names_through(id, *generation))
+                .collect();
+            for (_, id, _) in &emptied {
                 self.decisions.invalidate(id);
             }
-            self.keys.destroy(&ids).await?;
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.keys.destroy(&names).await?;
         }
         Ok(report)
     }

@@ -187,7 +187,7 @@ fn subjects_in_scope(
     with_consents: bool,
 ) -> Result<Scope, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT kind, tenant_path, erased_at, key, created_at, closed_at, contract_end, last_activity \
+        "SELECT kind, tenant_path, erased_at, key, created_at, closed_at, contract_end, last_activity, restricted_at \
          FROM subjects WHERE id = ?1",
     )?;
     let mut found = HashMap::with_capacity(ids.len());
@@ -196,7 +196,8 @@ fn subjects_in_scope(
             .query_row([id], |r| {
                 let kind: String = r.get(0)?;
                 let path: String = r.get(1)?;
-                let erased: Option<i64> = r.get(2)?;
+                // Erased whole, or erased by a request that kept records.
+                let erased = r.get::<_, Option<i64>>(2)?.or(r.get(8)?);
                 let key: i64 = r.get(3)?;
                 let at = |i| r.get::<_, Option<i64>>(i).map(|v| v.map(from_micros));
                 let life = custode_domain::retention::LifeEvents {
@@ -218,7 +219,15 @@ fn subjects_in_scope(
         if erased.is_some() {
             return Err(StoreError::Erased(id.clone()));
         }
-        found.insert(id.clone(), InScope { key, kind, life });
+        found.insert(
+            id.clone(),
+            InScope {
+                key,
+                kind,
+                life,
+                restricted: false,
+            },
+        );
     }
     if let Some(missing) = ids.iter().find(|s| !found.contains_key(*s)) {
         return Ok(Scope::Missing(missing.clone()));

@@ -273,7 +273,9 @@ impl Store {
         let policy = self.policy();
         let now = to_micros(self.now());
         let subjects: Vec<&str> = due.iter().map(|r| r.subject.as_str()).collect();
-        let keys = self.keys.subject_keys(&subjects).await?;
+        // Kept records of a partially erased subject are sealed under a
+        // newer key than its first.
+        let keys = self.current_keys(&subjects).await?;
         let mut moved: Vec<i64> = Vec::with_capacity(due.len());
         let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
         // Prepared first, then written in multi-row statements: a move is a

@@ -302,7 +302,15 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
             .is_empty(),
         "Art. 19: {answer}"
     );
-    let left = store.records(&dpo, &s, "check").await.expect("read");
+    // Restricted to its ground: readable by the DPO for it, by no one else.
+    assert!(matches!(
+        store.records(&dpo, &s, "check").await,
+        Err(StoreError::Restricted { .. })
+    ));
+    let left = store
+        .records_for(&dpo, &s, "authority_requests", "check")
+        .await
+        .expect("read");
     assert!(
         left.iter()
             .all(|r| r.category == "contact" || r.category == "billing")

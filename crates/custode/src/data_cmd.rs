@@ -169,6 +169,16 @@ pub(crate) enum SubjectCommand {
         #[arg(long, default_value = "created at the command line")]
         reason: String,
     },
+    /// List subjects (id, kind, tenant, erasure: none, partial (kept until
+    /// ...) or erased), by id.
+    List {
+        /// Start after this subject id.
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
     /// Erase a subject: its key is destroyed, every copy of its data unreadable.
     Erase {
         /// The subject's id.
@@ -212,6 +222,10 @@ pub(crate) enum RecordCommand {
         /// Why you read them (audited).
         #[arg(long)]
         reason: String,
+        /// Read only the records serving this purpose, for it: after a
+        /// partial erasure, the ground that keeps them.
+        #[arg(long)]
+        purpose: Option<String>,
     },
 }
 
@@ -317,6 +331,19 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                 .create_subject(&operator(), &TenantId::parse(&tenant)?, &kind, &reason)
                 .await?;
             outln!("{id}")?;
+        }
+        SubjectCommand::List { after, limit } => {
+            let after = after.as_deref().map(parse_subject).transpose()?;
+            for s in store.subjects(&operator(), after.as_ref(), limit).await? {
+                let erasure = match &s.erasure {
+                    custode_store::ErasureState::Partial { kept_until, .. } => format!(
+                        "partial (kept until {})",
+                        kept_until.map_or("an event".to_owned(), |t| t.to_string())
+                    ),
+                    other => other.name().to_owned(),
+                };
+                println!("{}\t{}\t{}\t{erasure}", s.id, s.kind, s.tenant);
+            }
         }
         SubjectCommand::Erase { subject, reason } => {
             store
@@ -428,10 +455,16 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
             }
             progress.finish_and_clear();
         }
-        RecordCommand::Show { subject, reason } => {
-            let records = store
-                .records(&by, &parse_subject(&subject)?, &reason)
-                .await?;
+        RecordCommand::Show {
+            subject,
+            reason,
+            purpose,
+        } => {
+            let subject = parse_subject(&subject)?;
+            let records = match purpose {
+                Some(p) => store.records_for(&by, &subject, &p, &reason).await?,
+                None => store.records(&by, &subject, &reason).await?,
+            };
             let json: Vec<serde_json::Value> = records
                 .iter()
                 .map(|r| {

@@ -156,7 +156,7 @@ async fn final_state(data: &Path, subject: &SubjectId, id: &str) -> serde_json::
     let mut package: serde_json::Value = serde_json::from_slice(&records_json).expect("json");
     package["exported_at"] = serde_json::Value::Null;
     let mut left: Vec<(String, Vec<String>)> = store
-        .records(&dpo, subject, "check")
+        .records_for(&dpo, subject, "authority_requests", "check")
         .await
         .map(|rs| rs.into_iter().map(|r| (r.category, r.purposes)).collect())
         .unwrap_or_default();
