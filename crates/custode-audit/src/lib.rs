@@ -75,11 +75,14 @@ pub enum Action {
     /// Fields of records were corrected (Art. 16); before and after are
     /// sealed under the subject's key.
     RecordsRectified,
+    /// The vault access log's lines written before it was a chain were
+    /// chained at an upgrade; the entry holds the head they ended at.
+    VaultLogChained,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 26] = [
+    pub const ALL: [(Action, &'static str); 27] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -109,6 +112,7 @@ impl Action {
         (Action::RequestDocument, "request.document"),
         (Action::RequestFulfilled, "request.fulfilled"),
         (Action::RecordsRectified, "records.rectified"),
+        (Action::VaultLogChained, "vault.log_chained"),
     ];
 
     /// The stored name, e.g. `records.read`.
@@ -275,6 +279,15 @@ pub enum Break {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A line of the vault access log, a chain of its own whose lines are
+    /// also recorded in this one, is missing, altered or was added by hand.
+    VaultLog {
+        /// The line's position in the vault access log (0 when the break
+        /// is not one line's).
+        line: i64,
+        /// What is wrong with it, in words.
+        what: String,
+    },
 }
 
 impl std::fmt::Display for Break {
@@ -296,6 +309,8 @@ impl std::fmt::Display for Break {
                 write!(f, "entry {seq} does not link to the entry before it")
             }
             Break::Checkpoint { seq, reason } => write!(f, "checkpoint at entry {seq}: {reason}"),
+            Break::VaultLog { line: 0, what } => write!(f, "vault access log: {what}"),
+            Break::VaultLog { line, what } => write!(f, "vault access log line {line}: {what}"),
         }
     }
 }

@@ -58,7 +58,7 @@ pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{LifeEvent, RetentionLine, SweepReport};
-pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
+pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
 
@@ -398,6 +398,7 @@ impl Store {
             clock,
             systems: std::sync::OnceLock::new(),
         };
+        store.chain_vault_log_at_upgrade().await?;
         store.finish_erasures().await?;
         Ok(store)
     }
@@ -1280,15 +1281,18 @@ impl Store {
         Ok(count)
     }
 
-    /// Verifies the whole audit chain and its signed checkpoints.
+    /// Verifies the whole audit chain and its signed checkpoints, and the
+    /// vault access log's chain against it.
     pub async fn audit_verify(&self) -> Result<Report, StoreError> {
-        audit_log::verify(
+        let mut report = audit_log::verify(
             &self.db,
             self.engine,
             self.reads.clone(),
             &self.keys.verifying_key(),
         )
-        .await
+        .await?;
+        report.breaks.extend(self.verify_vault_log().await?);
+        Ok(report)
     }
 
     /// Signs the current chain head; `None` when the log is empty or the
