@@ -82,11 +82,14 @@ pub enum Action {
     BackupKeysRotated,
     /// A backup was restored into a new data directory.
     BackupRestored,
+    /// The vault access log's lines written before it was a chain were
+    /// chained at an upgrade; the entry holds the head they ended at.
+    VaultLogChained,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 29] = [
+    pub const ALL: [(Action, &'static str); 30] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -119,6 +122,7 @@ impl Action {
         (Action::BackupTaken, "backup.taken"),
         (Action::BackupKeysRotated, "backup.keys_rotated"),
         (Action::BackupRestored, "backup.restored"),
+        (Action::VaultLogChained, "vault.log_chained"),
     ];
 
     /// The stored name, e.g. `records.read`.
@@ -285,6 +289,15 @@ pub enum Break {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A line of the vault access log, a chain of its own whose lines are
+    /// also recorded in this one, is missing, altered or was added by hand.
+    VaultLog {
+        /// The line's position in the vault access log (0 when the break
+        /// is not one line's).
+        line: i64,
+        /// What is wrong with it, in words.
+        what: String,
+    },
 }
 
 impl std::fmt::Display for Break {
@@ -306,6 +319,8 @@ impl std::fmt::Display for Break {
                 write!(f, "entry {seq} does not link to the entry before it")
             }
             Break::Checkpoint { seq, reason } => write!(f, "checkpoint at entry {seq}: {reason}"),
+            Break::VaultLog { line: 0, what } => write!(f, "vault access log: {what}"),
+            Break::VaultLog { line, what } => write!(f, "vault access log line {line}: {what}"),
         }
     }
 }

@@ -278,6 +278,12 @@ access-recipients = Who receives them: { $recipients }
 access-source = Where they come from: { $source }
 access-source-you = from you, or from your use of our services
 access-none = nobody outside our organisation
+access-vault = What we keep apart because the law requires it
+access-vault-line = { $category }: { $count } records, kept in a segregated archive because the law requires it ({ $law }), until { $until }.
+access-vault-given = Their content is in records.json and records.csv.
+access-vault-withheld = We do not give their content with this answer: { $reason }
+access-vault-withheld-default = the law that obliges us to keep them allows their use only for the purpose it names, and may restrict their disclosure (Art. 23 GDPR). You may ask our data protection officer to review this.
+answer-vault-title = What we keep apart because the law requires it
 access-notice = Everything else we tell everyone: our privacy notice
 
 ## Answers to rights requests and identity codes

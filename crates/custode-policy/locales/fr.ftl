@@ -281,6 +281,12 @@ access-recipients = Destinataires : { $recipients }
 access-source = Origine : { $source }
 access-source-you = vous-même, ou votre utilisation de nos services
 access-none = personne en dehors de notre organisation
+access-vault = Ce que nous conservons à part parce que la loi l'exige
+access-vault-line = { $category } : { $count } enregistrements, conservés dans une archive séparée parce que la loi l'exige ({ $law }), jusqu'au { $until }.
+access-vault-given = Leur contenu figure dans records.json et records.csv.
+access-vault-withheld = Nous ne communiquons pas leur contenu avec cette réponse : { $reason }
+access-vault-withheld-default = la loi qui nous oblige à les conserver n'en permet l'usage qu'à la fin qu'elle indique, et peut en restreindre la communication (art. 23 du RGPD). Vous pouvez demander à notre délégué à la protection des données de réexaminer ce choix.
+answer-vault-title = Ce que nous conservons à part parce que la loi l'exige
 access-notice = Tout ce que nous disons à chacun : notre politique de confidentialité
 
 ## Réponses aux demandes d'exercice des droits et codes de vérification

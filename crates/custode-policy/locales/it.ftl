@@ -276,6 +276,12 @@ access-recipients = Chi li riceve: { $recipients }
 access-source = Da dove provengono: { $source }
 access-source-you = da Lei, o dal Suo uso dei nostri servizi
 access-none = nessuno al di fuori della nostra organizzazione
+access-vault = Che cosa conserviamo a parte perché la legge lo impone
+access-vault-line = { $category }: { $count } registrazioni, conservate in un archivio separato perché la legge lo impone ({ $law }), fino al { $until }.
+access-vault-given = Il loro contenuto è nei file records.json e records.csv.
+access-vault-withheld = Non ne comunichiamo il contenuto con questa risposta: { $reason }
+access-vault-withheld-default = la legge che ci obbliga a conservarle ne consente l'uso solo per la finalità che indica, e può limitarne la comunicazione (art. 23 del GDPR). Puoi chiedere al nostro responsabile della protezione dei dati di riesaminare questa scelta.
+answer-vault-title = Che cosa conserviamo a parte perché la legge lo impone
 access-notice = Tutto il resto che diciamo a tutti: la nostra informativa
 
 ## Risposte alle richieste di esercizio dei diritti e codici di verifica

@@ -278,6 +278,12 @@ access-recipients = Wie ze ontvangt: { $recipients }
 access-source = Herkomst: { $source }
 access-source-you = van u, of uit uw gebruik van onze diensten
 access-none = niemand buiten onze organisatie
+access-vault = Wat wij apart bewaren omdat de wet het vereist
+access-vault-line = { $category }: { $count } registraties, bewaard in een gescheiden archief omdat de wet het vereist ({ $law }), tot { $until }.
+access-vault-given = De inhoud staat in records.json en records.csv.
+access-vault-withheld = Wij verstrekken de inhoud niet met dit antwoord: { $reason }
+access-vault-withheld-default = de wet die ons verplicht ze te bewaren staat het gebruik ervan alleen toe voor het doel dat zij noemt, en kan de verstrekking ervan beperken (art. 23 AVG). U kunt onze functionaris voor gegevensbescherming vragen dit te herzien.
+answer-vault-title = Wat wij apart bewaren omdat de wet het vereist
 access-notice = Al het andere dat wij iedereen vertellen: onze privacyverklaring
 
 ## Antwoorden op verzoeken en verificatiecodes

@@ -1,6 +1,7 @@
 //! The letters a rights request sends, in the requester's language: the
 //! one-time code that checks who asks, and the answer (Art. 12(4)) — what
-//! was done, what was kept and under which law, whom we told (Art. 19),
+//! was done, what was kept and under which law, what the vault keeps and
+//! whether its content was given (Art. 15), whom we told (Art. 19),
 //! the reasons of a refusal, and always the right to complain to the
 //! supervisory authority and to go to court — and the notice that comes
 //! before a restriction is lifted (Art. 18(3)).
@@ -50,6 +51,8 @@ pub struct AnswerFacts {
     pub told: Vec<(String, String)>,
     /// Recipients still being told: names.
     pub pending: Vec<String>,
+    /// What the vault keeps, as an access request found it (Art. 15).
+    pub vault: Vec<crate::access::VaultHeld>,
 }
 
 /// The catalogue key of a right's line in the notice.
@@ -147,6 +150,10 @@ pub fn answer_letter(policy: &Policy, lang: Lang, facts: &AnswerFacts) -> Docume
             })
             .collect();
         d.list(lines);
+    }
+    if !facts.vault.is_empty() {
+        d.h2(c.msg("answer-vault-title"));
+        d.list(crate::access::vault_lines(policy, lang, &facts.vault));
     }
     if !facts.told.is_empty() {
         d.p(c.msg("answer-told"));

@@ -33,7 +33,7 @@ mod ropa;
 mod text;
 mod validate;
 
-pub use access::{Held, access_summary};
+pub use access::{Held, VaultHeld, access_summary, vault_content_given, vault_lines};
 pub use answer::{
     AnswerFacts, KeptFact, answer_letter, code_message, extension_message,
     recipient_notice_message, restriction_lift_message,

@@ -613,6 +613,38 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
     }
     let retention = read_retention(sink, t, &id);
     let vault = t.bool(sink, "vault").is_some_and(|b| b.value);
+    let access_content = t.choice(sink, "access_content", &AccessContent::ALL);
+    let withheld_because = t.text(sink, "withheld_because");
+    if !vault && (access_content.is_some() || withheld_because.is_some()) {
+        sink.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                id.span,
+                format!(
+                    "purpose `{}` says what an access request gives of its vault data, but keeps nothing in the vault",
+                    id.value
+                ),
+            )
+            .help("`access_content` and `withheld_because` belong to purposes with `vault = true`: remove them, or add `vault = true`"),
+        );
+    }
+    if access_content
+        .as_ref()
+        .is_some_and(|a| a.value == AccessContent::Given)
+        && withheld_because.is_some()
+    {
+        sink.push(
+            Problem::new(
+                ProblemKind::InvalidValue,
+                id.span,
+                format!(
+                    "purpose `{}` gives its vault data in an access request, yet says why it withholds them",
+                    id.value
+                ),
+            )
+            .help("remove `withheld_because`, or set `access_content = \"withheld\"`"),
+        );
+    }
     let direct_marketing = t.bool(sink, "direct_marketing").is_some_and(|b| b.value);
     let special_condition = t
         .choice(
@@ -645,6 +677,8 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         }),
         recipients,
         vault,
+        access_content: access_content.map_or(AccessContent::Withheld, |a| a.value),
+        withheld_because,
         direct_marketing,
         special_condition,
         dpv,

@@ -308,12 +308,38 @@ pub struct Purpose {
     pub recipients: Vec<Located<String>>,
     /// Kept in the segregated vault (legally retained data).
     pub vault: bool,
+    /// For a vault purpose: whether an access request (Art. 15) gives the
+    /// content of what it keeps, or describes it and withholds it.
+    pub access_content: AccessContent,
+    /// Why the content is withheld, in the policy's words; the catalogue's
+    /// general reason when absent.
+    pub withheld_because: Option<Text>,
     /// Direct marketing: an objection to it is absolute (Art. 21(3)).
     pub direct_marketing: bool,
     /// The Art. 9(2) condition when special categories are used.
     pub special_condition: Option<SpecialCondition>,
     /// DPV purpose term, e.g. `dpv:ServiceProvision`.
     pub dpv: Option<String>,
+}
+
+/// What an access request gives of the data a vault purpose keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AccessContent {
+    /// Described (category, count, law, end) and the content withheld, the
+    /// reason stated: the default, since the law keeping them may restrict
+    /// their disclosure (Art. 23), e.g. traffic data under judicial secrecy.
+    #[default]
+    Withheld,
+    /// Described and the content given.
+    Given,
+}
+
+impl AccessContent {
+    /// All values, with their names in the policy file.
+    pub const ALL: [(&'static str, AccessContent); 2] = [
+        ("withheld", AccessContent::Withheld),
+        ("given", AccessContent::Given),
+    ];
 }
 
 /// A legal basis of Art. 6(1).

@@ -230,6 +230,20 @@ fn a_vault_purpose_that_is_not_a_legal_obligation() {
 }
 
 #[test]
+fn what_an_access_request_gives_of_the_vault_belongs_to_vault_purposes() {
+    let src = mutate(&[(
+        "direct_marketing = true",
+        "direct_marketing = true\naccess_content = \"given\"",
+    )]);
+    check(&src, &[(ProblemKind::InvalidValue, "\"newsletter\"")]);
+    let src = mutate(&[(
+        "direct_marketing = true",
+        "direct_marketing = true\naccess_content = \"shown\"",
+    )]);
+    check(&src, &[(ProblemKind::InvalidValue, "\"shown\"")]);
+}
+
+#[test]
 fn unknown_references_name_the_nearest_id() {
     let src = mutate(&[
         (

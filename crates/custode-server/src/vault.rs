@@ -1,7 +1,9 @@
 //! The vault face: the legal officer's query under an authority's order,
 //! and the access log the DPO reviews. Every check (role, person, fresh
-//! second factor, order reference) is the store's, so that each refusal is
-//! written to the vault access log as well as to the audit chain.
+//! second factor, order reference, scope) is the store's, so that each of
+//! the officer's refusals is a line of the vault access log as well as an
+//! audit entry, and each line reaches only the reviewers whose scope
+//! covers whom it concerns.
 
 use std::collections::BTreeMap;
 
@@ -88,9 +90,10 @@ pub struct GroundOut {
 }
 
 /// Queries the vault under an authority's order: the legal officer only,
-/// logged in as a person, with a fresh TOTP code and the order's reference.
-/// Refusals and answers are written to the audit chain and the vault
-/// access log.
+/// logged in as a person, with a fresh TOTP code and the order's reference,
+/// within the officer's scope (a subject outside it is not found). The
+/// officer's refusals and answers are written to the audit chain and the
+/// vault access log; other roles' and tokens' refusals to the audit chain.
 #[utoipa::path(post, path = "/api/v1/vault/query", request_body = VaultQueryIn, responses((status = 200, body = Vec<VaultRecordOut>), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn query(
     State(state): State<AppState>,
@@ -168,6 +171,8 @@ pub struct LogQuery {
 /// A line of the vault access log.
 #[derive(Serialize, ToSchema)]
 pub struct VaultAccessOut {
+    /// Its position in the log's hash chain (as `audit verify` names it).
+    pub line: i64,
     /// When.
     pub at: String,
     /// Who.
@@ -182,7 +187,8 @@ pub struct VaultAccessOut {
     pub records: u64,
 }
 
-/// The vault access log, for the DPO's review (and the legal officer's).
+/// The vault access log, for the DPO's review (and the legal officer's):
+/// the lines that concern the caller's scope, newest first.
 #[utoipa::path(get, path = "/api/v1/vault/access-log", params(LogQuery), responses((status = 200, body = Vec<VaultAccessOut>), (status = 403, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn access_log(
     State(state): State<AppState>,
@@ -198,6 +204,7 @@ pub async fn access_log(
         lines
             .into_iter()
             .map(|l| VaultAccessOut {
+                line: l.line,
                 at: l.at.to_string(),
                 actor: l.actor,
                 outcome: l.outcome,

@@ -659,6 +659,14 @@ impl Store {
         }
         let consent = self.consent_history(by, &request.subject, reason).await?;
         let external = self.external_rows(&all_records).await?;
+        // Art. 15 covers what the vault keeps too; portability only what
+        // the person gave, which the vault never holds.
+        let vault = if claim.right == Right::Access {
+            self.vault_holdings_for_access(by, &request.subject, &request.id)
+                .await?
+        } else {
+            Vec::new()
+        };
         let mut files = package::package(
             &policy,
             lang,
@@ -666,6 +674,7 @@ impl Store {
             self.now(),
             &records,
             &consent,
+            &vault,
         )
         .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         if let Some((json, csv)) = external {
@@ -691,8 +700,19 @@ impl Store {
         .bind(to_micros(self.now()))
         .execute(&mut *tx)
         .await?;
-        let result =
-            json!({ "records": records.len(), "bytes": files.len(), "language": lang.code() });
+        let vault: Vec<Value> = vault
+            .iter()
+            .map(|v| {
+                json!({
+                    "category": v.held.category,
+                    "grounds": v.held.grounds,
+                    "records": v.held.records,
+                    "until": v.held.until,
+                    "given": v.given.len(),
+                })
+            })
+            .collect();
+        let result = json!({ "records": records.len(), "bytes": files.len(), "language": lang.code(), "vault": vault });
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
@@ -1322,6 +1342,19 @@ impl Store {
                             vault: false,
                         });
                     }
+                }
+                for v in r["vault"].as_array().into_iter().flatten() {
+                    facts.vault.push(custode_policy::VaultHeld {
+                        category: v["category"].as_str().unwrap_or_default().to_owned(),
+                        records: v["records"].as_u64().unwrap_or(0),
+                        grounds: v["grounds"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|g| g.as_str().map(str::to_owned))
+                            .collect(),
+                        until: v["until"].as_str().map(str::to_owned),
+                    });
                 }
             }
             facts.art19 = jobs.iter().any(|j| {

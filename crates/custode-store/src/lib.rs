@@ -61,7 +61,7 @@ pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};
-pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
+pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
 
@@ -434,6 +434,7 @@ impl Store {
             clock,
             systems: std::sync::OnceLock::new(),
         };
+        store.chain_vault_log_at_upgrade().await?;
         store.finish_erasures().await?;
         Ok(store)
     }
@@ -1517,15 +1518,18 @@ impl Store {
         Ok(count)
     }
 
-    /// Verifies the whole audit chain and its signed checkpoints.
+    /// Verifies the whole audit chain and its signed checkpoints, and the
+    /// vault access log's chain against it.
     pub async fn audit_verify(&self) -> Result<Report, StoreError> {
-        audit_log::verify(
+        let mut report = audit_log::verify(
             &self.db,
             self.engine,
             self.reads.clone(),
             &self.keys.verifying_key(),
         )
-        .await
+        .await?;
+        report.breaks.extend(self.verify_vault_log().await?);
+        Ok(report)
     }
 
     /// Signs the current chain head; `None` when the log is empty or the

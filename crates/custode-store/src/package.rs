@@ -1,10 +1,13 @@
 //! The access package (Art. 15, and the data of Art. 20): a ZIP with every
-//! record as JSON and as CSV, the consent ledger, and the summary in the
-//! requester's language. Pure packaging, no I/O: the fulfilment job reads
-//! the data (audited) and stores the bytes.
+//! record as JSON and as CSV, the consent ledger, what the vault keeps
+//! (described, and its content where the policy gives it), and the summary
+//! in the requester's language. Pure packaging, no I/O: the fulfilment job
+//! reads the data (audited; the vault's through `vault.rs`) and stores the
+//! bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::vault::VaultHolding;
 use crate::{ConsentEvent, Record};
 use custode_policy::{Held, Lang, Policy};
 use serde_json::json;
@@ -17,6 +20,7 @@ pub fn package(
     now: jiff::Timestamp,
     records: &[Record],
     consent: &[ConsentEvent],
+    vault: &[VaultHolding],
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut held: BTreeMap<&str, Held> = BTreeMap::new();
     for r in records {
@@ -30,8 +34,9 @@ pub fn package(
     }
     let held: Vec<Held> = held.into_values().collect();
     let date = now.strftime("%Y-%m-%d").to_string();
-    let summary =
-        custode_policy::access_summary(policy, lang, &date, &held).map_err(|e| e.to_string())?;
+    let vault_held: Vec<custode_policy::VaultHeld> = vault.iter().map(|v| v.held.clone()).collect();
+    let summary = custode_policy::access_summary(policy, lang, &date, &held, &vault_held)
+        .map_err(|e| e.to_string())?;
     let json = json!({
         "subject": subject,
         "exported_at": now.to_string(),
@@ -56,6 +61,18 @@ pub fn package(
             "notice_digest": e.notice_digest,
             "evidence": e.evidence,
         })).collect::<Vec<_>>(),
+        "vault": vault.iter().map(|v| json!({
+            "category": v.held.category,
+            "records": v.held.records,
+            "grounds": v.held.grounds,
+            "until": v.held.until,
+            "content": if custode_policy::vault_content_given(policy, &v.held.grounds) { "given" } else { "withheld" },
+            "given": v.given.iter().map(|r| json!({
+                "fields": r.fields,
+                "collected_at": r.collected_at.to_string(),
+                "until": r.until.map(|t| t.to_string()),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     });
     let mut csv = String::from(
         "record_id,category,field,value,source,purposes,collected_at,retain_until\r\n",
@@ -75,6 +92,29 @@ pub fn package(
                 r.purposes.join(" "),
                 r.collected_at.to_string(),
                 r.retain_until.map(|t| t.to_string()).unwrap_or_default(),
+            ];
+            csv.push_str(&row.iter().map(|f| quote(f)).collect::<Vec<_>>().join(","));
+            csv.push_str("\r\n");
+        }
+    }
+    // Vault content given to the person: no record id (the vault's are
+    // its own), its source named instead.
+    for r in vault.iter().flat_map(|v| &v.given) {
+        let grounds: Vec<&str> = r.grounds.iter().map(|(g, _)| g.as_str()).collect();
+        for (field, value) in &r.fields {
+            let value = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let row = [
+                String::new(),
+                r.category.clone(),
+                field.clone(),
+                value,
+                "vault".to_owned(),
+                grounds.join(" "),
+                r.collected_at.to_string(),
+                r.until.map(|t| t.to_string()).unwrap_or_default(),
             ];
             csv.push_str(&row.iter().map(|f| quote(f)).collect::<Vec<_>>().join(","));
             csv.push_str("\r\n");

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use custode_audit::{Action, Event};
+use custode_audit::{Action, Break, Entry, Event, GENESIS, Verifier, entry_hash};
 use custode_crypto::{IdentifierHasher, Key};
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::{Principal, SubjectId};
@@ -31,10 +31,11 @@ use crate::migrations::Migration;
 use crate::{Store, StoreError, audit_log};
 
 /// The vault's schema.
-pub(crate) const VAULT: &[Migration] = &[Migration {
-    version: 1,
-    name: "vault",
-    sql: r#"
+pub(crate) const VAULT: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "vault",
+        sql: r#"
 CREATE TABLE vault_records (
     id {serial_pk},
     source_id BIGINT NOT NULL UNIQUE,
@@ -67,7 +68,30 @@ CREATE TABLE vault_access_log (
     records BIGINT NOT NULL
 )
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "vault access log chained and scoped",
+        // `seq`, `prev_hash` and `hash` make the log a hash chain; lines
+        // written before are chained at the first start after the upgrade
+        // (the head's hash is NULL until then), and shown only to reviewers
+        // of the whole tree (`tenant_path` '/'), their scope being unknown.
+        sql: r#"
+ALTER TABLE vault_access_log ADD COLUMN seq BIGINT;
+ALTER TABLE vault_access_log ADD COLUMN tenant_path {path};
+ALTER TABLE vault_access_log ADD COLUMN prev_hash {blob};
+ALTER TABLE vault_access_log ADD COLUMN hash {blob};
+CREATE UNIQUE INDEX vault_access_by_seq ON vault_access_log (seq);
+CREATE INDEX vault_access_by_path ON vault_access_log (tenant_path, seq);
+CREATE TABLE vault_log_head (
+    id BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    hash {blob}
+);
+INSERT INTO vault_log_head (id, seq, hash) VALUES (1, 0, NULL)
+"#,
+    },
+];
 
 /// The vault's database and keys.
 pub(crate) struct Vault {
@@ -190,9 +214,21 @@ pub struct VaultRecord {
     pub until: Option<Timestamp>,
 }
 
+/// What the vault keeps of a person under one category and set of vault
+/// purposes, for an access request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VaultHolding {
+    /// Described: category, count, vault purposes, end.
+    pub held: custode_policy::VaultHeld,
+    /// The content, when the policy gives it to the person.
+    pub given: Vec<VaultRecord>,
+}
+
 /// A line of the vault access log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaultAccess {
+    /// Its position in the log's chain, which `audit verify` names.
+    pub line: i64,
     /// When.
     pub at: Timestamp,
     /// Who.
@@ -205,6 +241,106 @@ pub struct VaultAccess {
     pub target: String,
     /// How many records were returned.
     pub records: u64,
+}
+
+/// An attempt on the vault, as it is logged.
+struct Access<'a> {
+    by: &'a Principal,
+    outcome: String,
+    order: &'a VaultOrder,
+    target: String,
+    /// Whom the line concerns, as a path of the tenancy tree: reviewers
+    /// whose scope covers it see the line.
+    tenant_path: String,
+    records: u64,
+    action: Action,
+    subject: Option<String>,
+    /// Why it was refused, for the audit entry.
+    why: Option<String>,
+}
+
+/// The columns of a line of the vault access log that its hash covers.
+struct Line {
+    at: i64,
+    actor: String,
+    outcome: String,
+    authority: String,
+    order_number: String,
+    order_date: String,
+    scope: String,
+    target: String,
+    records: i64,
+    tenant_path: String,
+}
+
+impl Line {
+    /// Reads `at, actor, outcome, authority, order_number, order_date,
+    /// scope, target, records[, tenant_path]` from `row`, starting at
+    /// column `from`.
+    fn of_row(row: &sqlx::any::AnyRow, from: usize) -> Result<Line, StoreError> {
+        let text = |i: usize| -> Result<String, StoreError> {
+            Ok(row
+                .try_get::<Option<String>, _>(from + i)?
+                .unwrap_or_default())
+        };
+        let tenant_path = if row.len() > from + 9 {
+            text(9)?
+        } else {
+            String::new()
+        };
+        Ok(Line {
+            at: row.try_get(from)?,
+            actor: text(1)?,
+            outcome: text(2)?,
+            authority: text(3)?,
+            order_number: text(4)?,
+            order_date: text(5)?,
+            scope: text(6)?,
+            target: text(7)?,
+            records: row.try_get(from + 8)?,
+            tenant_path,
+        })
+    }
+
+    /// The canonical text hashed into the chain (object keys sorted).
+    fn body(&self) -> String {
+        json!({
+            "at": self.at,
+            "actor": self.actor,
+            "outcome": self.outcome,
+            "authority": self.authority,
+            "order_number": self.order_number,
+            "order_date": self.order_date,
+            "scope": self.scope,
+            "target": self.target,
+            "records": self.records,
+            "tenant_path": self.tenant_path,
+        })
+        .to_string()
+    }
+}
+
+/// The deepest node of the tree above every path given (paths end in
+/// `/`); `None` when there is none.
+fn common_path<'a>(mut paths: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut prefix = paths.next()?.to_owned();
+    for p in paths {
+        let same = prefix
+            .bytes()
+            .zip(p.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut same = same;
+        while !prefix.is_char_boundary(same) {
+            same -= 1;
+        }
+        prefix.truncate(same);
+    }
+    match prefix.rfind('/') {
+        Some(i) => prefix.truncate(i + 1),
+        None => prefix = "/".to_owned(),
+    }
+    Some(prefix)
 }
 
 fn vault_aad(source_id: i64, category: &str) -> String {
@@ -501,16 +637,17 @@ impl Store {
         Ok(due.len() as u64)
     }
 
-    /// Records a refused vault query in the audit chain and the access log.
-    async fn vault_refused(
+    /// Records a query refused before it could reach the vault (a role
+    /// that may not query, or a token rather than a person) in the audit
+    /// chain only: the vault access log holds the legal officers' own
+    /// attempts, not noise anyone with a token could write into it.
+    async fn vault_denied(
         &self,
         by: &Principal,
         why: &str,
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<(), StoreError> {
-        self.log_vault_access(by, &format!("refused: {why}"), order, target, 0)
-            .await?;
         self.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::AccessDenied,
@@ -521,36 +658,371 @@ impl Store {
         .await
     }
 
-    async fn log_vault_access(
-        &self,
-        by: &Principal,
-        outcome: &str,
-        order: &VaultOrder,
-        target: &VaultTarget,
-        records: u64,
-    ) -> Result<(), StoreError> {
+    /// Writes a line of the vault access log, then the audit entry that
+    /// records it with the line's position and hash. The line commits
+    /// first: an entry never names a line that is not there, and a line
+    /// removed or rewritten later no longer matches its entry.
+    async fn log_vault_access(&self, access: Access<'_>) -> Result<(), StoreError> {
+        let line = Line {
+            at: to_micros(self.now()),
+            actor: access.by.id.clone(),
+            outcome: access.outcome.clone(),
+            authority: access.order.authority.clone(),
+            order_number: access.order.number.clone(),
+            order_date: access.order.date.clone(),
+            scope: access.order.scope.clone(),
+            target: access.target.clone(),
+            records: i64::try_from(access.records).unwrap_or(i64::MAX),
+            tenant_path: access.tenant_path,
+        };
+        let (seq, hash) = self.append_vault_line(&line).await?;
+        let mut detail = json!({
+            "authority": access.order.authority,
+            "order": access.order.number,
+            "date": access.order.date,
+            "scope": access.order.scope,
+            "target": access.target,
+            "outcome": access.outcome,
+            "records": access.records,
+            "vault_log": { "line": seq, "hash": hex::encode(&hash) },
+        });
+        if let Some(why) = access.why {
+            detail["attempt"] = json!("vault.query");
+            detail["why"] = json!(why);
+        }
+        self.audit_alone(Event {
+            actor: access.by.id.clone(),
+            action: access.action,
+            subject: access.subject,
+            reason: Some(format!(
+                "order {} of {}",
+                access.order.number, access.order.authority
+            )),
+            detail,
+        })
+        .await
+    }
+
+    /// Appends a line to the vault access log's chain; returns its
+    /// position and hash.
+    async fn append_vault_line(&self, line: &Line) -> Result<(i64, Vec<u8>), StoreError> {
+        let mut tx = self.vault.pool.begin().await?;
+        // The head row is the writers' lock, as in the main chain.
+        sqlx::query("UPDATE vault_log_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM vault_log_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (Some(head_seq), Some(prev)) = (
+            head.as_ref().map(|h| h.try_get::<i64, _>(0)).transpose()?,
+            head.as_ref()
+                .map(|h| h.try_get::<Option<Vec<u8>>, _>(1))
+                .transpose()?
+                .flatten(),
+        ) else {
+            return Err(StoreError::AuditFailed(
+                "the vault access log's head (table vault_log_head) is missing or unset: the log was tampered with; run `custode audit verify` and restore the vault from a backup".to_owned(),
+            ));
+        };
+        let seq = head_seq + 1;
+        let hash = entry_hash(&prev, seq, &line.body()).to_vec();
         sqlx::query(
-            "INSERT INTO vault_access_log (at, actor, outcome, authority, order_number, order_date, scope, target, records) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO vault_access_log (seq, at, actor, outcome, authority, order_number, order_date, scope, target, records, tenant_path, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(to_micros(self.now()))
-        .bind(by.id.as_str())
-        .bind(outcome)
-        .bind(order.authority.as_str())
-        .bind(order.number.as_str())
-        .bind(order.date.as_str())
-        .bind(order.scope.as_str())
-        .bind(target.logged())
-        .bind(records as i64)
-        .execute(&self.vault.pool)
+        .bind(seq)
+        .bind(line.at)
+        .bind(line.actor.as_str())
+        .bind(line.outcome.as_str())
+        .bind(line.authority.as_str())
+        .bind(line.order_number.as_str())
+        .bind(line.order_date.as_str())
+        .bind(line.scope.as_str())
+        .bind(line.target.as_str())
+        .bind(line.records)
+        .bind(line.tenant_path.as_str())
+        .bind(prev)
+        .bind(hash.clone())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE vault_log_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(hash.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((seq, hash))
+    }
+
+    /// Chains the lines written before the vault access log was a chain
+    /// (an upgrade in place), once, and records the head they end at in
+    /// the audit chain.
+    pub(crate) async fn chain_vault_log_at_upgrade(&self) -> Result<(), StoreError> {
+        let mut tx = self.vault.pool.begin().await?;
+        sqlx::query("UPDATE vault_log_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let Some(head) = sqlx::query("SELECT seq, hash FROM vault_log_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            // Verification names it; appending refuses.
+            return Ok(());
+        };
+        if head.try_get::<Option<Vec<u8>>, _>(1)?.is_some() {
+            return Ok(());
+        }
+        let mut seq: i64 = head.try_get(0)?;
+        let mut prev = GENESIS.to_vec();
+        let rows = sqlx::query(
+            "SELECT id, at, actor, outcome, authority, order_number, order_date, scope, target, records \
+             FROM vault_access_log WHERE seq IS NULL ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        // A line about a subject goes to the reviewers of its node; one
+        // about an identifier, whose owners it does not name, to those of
+        // the whole tree.
+        let named: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(8).ok())
+            .filter_map(|t| t.strip_prefix("subject ").map(str::to_owned))
+            .collect();
+        let paths = self
+            .subject_paths(&named.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
+        for r in &rows {
+            let mut line = Line::of_row(r, 1)?;
+            line.tenant_path = line
+                .target
+                .strip_prefix("subject ")
+                .and_then(|s| paths.get(s))
+                .cloned()
+                .unwrap_or_else(|| "/".to_owned());
+            seq += 1;
+            let hash = entry_hash(&prev, seq, &line.body()).to_vec();
+            sqlx::query(
+                "UPDATE vault_access_log SET seq = $1, tenant_path = $2, prev_hash = $3, hash = $4 WHERE id = $5",
+            )
+            .bind(seq)
+            .bind(line.tenant_path.as_str())
+            .bind(prev.clone())
+            .bind(hash.clone())
+            .bind(r.try_get::<i64, _>(0)?)
+            .execute(&mut *tx)
+            .await?;
+            prev = hash;
+        }
+        sqlx::query("UPDATE vault_log_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(prev.clone())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(self.now()),
+            &[Event {
+                actor: "job:upgrade".to_owned(),
+                action: Action::VaultLogChained,
+                subject: None,
+                reason: Some("the vault access log's earlier lines chained at upgrade".to_owned()),
+                detail: json!({ "lines": rows.len(), "vault_log": { "line": seq, "hash": hex::encode(&prev) } }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Checks the vault access log: its own chain (each line's hash, its
+    /// link to the line before, no gap), its head (nothing cut off the
+    /// end), and every audit entry that recorded a line (the line is still
+    /// there, unchanged: this catches a log rewritten whole). Returns each
+    /// break, naming the line.
+    pub(crate) async fn verify_vault_log(&self) -> Result<Vec<Break>, StoreError> {
+        // The entries first: each line commits before the entry naming it,
+        // so every line named here is in the vault snapshot read next.
+        let mut anchors: Vec<(i64, i64, String)> = Vec::new();
+        for r in sqlx::query(
+            "SELECT seq, body FROM audit_log WHERE action IN ('vault.queried', 'access.denied', 'vault.log_chained') ORDER BY seq",
+        )
+        .fetch_all(&self.db)
+        .await?
+        {
+            let body: String = r.try_get(1)?;
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let anchor = &v["detail"]["vault_log"];
+            if let (Some(line), Some(hash)) = (anchor["line"].as_i64(), anchor["hash"].as_str()) {
+                anchors.push((r.try_get(0)?, line, hash.to_owned()));
+            }
+        }
+        let mut tx = self.vault.pool.begin().await?;
+        if self.vault.engine == Engine::Postgres {
+            // One snapshot for the head and the lines.
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let head = sqlx::query("SELECT seq, hash FROM vault_log_head WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|h| {
+                Ok::<_, StoreError>((h.try_get::<i64, _>(0)?, h.try_get::<Option<Vec<u8>>, _>(1)?))
+            })
+            .transpose()?;
+        let rows = sqlx::query(
+            "SELECT id, at, actor, outcome, authority, order_number, order_date, scope, target, records, tenant_path, seq, prev_hash, hash \
+             FROM vault_access_log ORDER BY seq, id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let mut breaks = Vec::new();
+        let mut named: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        let mut hashes: HashMap<i64, Vec<u8>> = HashMap::new();
+        let mut verifier = Verifier::new();
+        for r in &rows {
+            let line = Line::of_row(r, 1)?;
+            let Some(seq) = r.try_get::<Option<i64>, _>(11)? else {
+                breaks.push(Break::VaultLog {
+                    line: 0,
+                    what: format!(
+                        "a line (row id {}, actor {}) was added outside the chain: it has no position and no hash",
+                        r.try_get::<i64, _>(0)?,
+                        line.actor
+                    ),
+                });
+                continue;
+            };
+            let hash = r.try_get::<Option<Vec<u8>>, _>(13)?.unwrap_or_default();
+            hashes.insert(seq, hash.clone());
+            verifier.push(Entry {
+                seq,
+                body: line.body(),
+                prev_hash: r.try_get::<Option<Vec<u8>>, _>(12)?.unwrap_or_default(),
+                hash,
+            });
+        }
+        let report = verifier.finish(&[], &self.keys.verifying_key(), |_| None);
+        for b in report.breaks {
+            let (line, what) = match b {
+                Break::Altered { seq } => (
+                    seq,
+                    "altered: its content does not match its hash".to_owned(),
+                ),
+                Break::Missing { from, to } => {
+                    named.extend(from..=to.min(from + 10_000));
+                    if from == to {
+                        (from, "missing: it was removed".to_owned())
+                    } else {
+                        (
+                            from,
+                            format!(
+                                "missing, and every line after it to line {to}: they were removed"
+                            ),
+                        )
+                    }
+                }
+                Break::OutOfOrder { seq, belongs_at } => (
+                    seq,
+                    format!("out of order: it belongs at line {belongs_at}"),
+                ),
+                Break::Unlinked { seq } => (
+                    seq,
+                    "does not link to the line before it: a line was removed or rewritten there"
+                        .to_owned(),
+                ),
+                other => (0, other.to_string()),
+            };
+            named.insert(line);
+            breaks.push(Break::VaultLog { line, what });
+        }
+        let last = report.last_seq;
+        match head {
+            None => breaks.push(Break::VaultLog {
+                line: 0,
+                what: "the chain's head (table vault_log_head) was removed".to_owned(),
+            }),
+            Some((seq, _)) if seq > last => {
+                named.extend(last + 1..=seq.min(last + 10_000));
+                breaks.push(Break::VaultLog {
+                    line: last + 1,
+                    what: if seq == last + 1 {
+                        "missing: the last line was removed".to_owned()
+                    } else {
+                        format!("missing, and every line after it to line {seq}: the end of the log was removed")
+                    },
+                });
+            }
+            Some((seq, _)) if seq < last => breaks.push(Break::VaultLog {
+                line: seq + 1,
+                what: format!(
+                    "lines {} to {last} come after the chain's head: they were written outside it",
+                    seq + 1
+                ),
+            }),
+            Some((seq, hash)) if seq > 0 && hash.as_deref() != Some(report.head.as_slice()) => {
+                breaks.push(Break::VaultLog {
+                    line: seq,
+                    what: "does not match the chain's head: the last line was rewritten".to_owned(),
+                });
+            }
+            Some(_) => {}
+        }
+        for (entry, line, hash) in anchors {
+            if named.contains(&line) {
+                continue;
+            }
+            let what = match hashes.get(&line) {
+                None => format!("missing: audit entry {entry} recorded it"),
+                Some(h) if hex::encode(h) != hash => format!(
+                    "differs from what audit entry {entry} recorded: it was altered, or the log rewritten"
+                ),
+                Some(_) => continue,
+            };
+            named.insert(line);
+            breaks.push(Break::VaultLog { line, what });
+        }
+        Ok(breaks)
+    }
+
+    /// Where subjects hang in the tenancy tree, by id; erased subjects
+    /// too, whose vault records outlive them.
+    async fn subject_paths(&self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            for row in crate::in_query(
+                self.engine,
+                "SELECT id, tenant_path FROM subjects WHERE id IN ({ids})",
+                chunk,
+            )
+            .fetch_all(&self.db)
+            .await?
+            {
+                out.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Answers an authority's order from the vault. Only the legal officer,
     /// logged in as a person, with a TOTP code not used before, and the
     /// order's reference (authority, number, date, scope); anything less is
-    /// refused, and both answers and refusals are logged with the reference.
+    /// refused. The query is bounded by the officer's scope like any other:
+    /// a subject outside it is not found, and records of subjects outside
+    /// it are left out of an identifier's answer. The officer's attempts
+    /// (answered, refused, not found) are lines of the vault access log,
+    /// each shown to reviewers whose scope covers whom it concerns, and
+    /// entries of the audit chain; a refusal for the role, or to a token,
+    /// is an audit entry only.
     pub async fn vault_query(
         &self,
         by: &Principal,
@@ -560,20 +1032,50 @@ impl Store {
     ) -> Result<Vec<VaultRecord>, StoreError> {
         if !custode_domain::may(by.role, custode_domain::Operation::QueryVault) {
             let why = "only the legal officer may query the vault";
-            self.vault_refused(by, why, order, target).await?;
+            self.vault_denied(by, why, order, target).await?;
             return Err(StoreError::Forbidden(why.to_owned()));
         }
         let Some(user) = by.id.strip_prefix("user:") else {
             let why =
                 "vault queries are made by a person logged in with a second factor, not by a token";
-            self.vault_refused(by, why, order, target).await?;
+            self.vault_denied(by, why, order, target).await?;
             return Err(StoreError::Forbidden(why.to_owned()));
+        };
+        // Where the named subject hangs, when the officer may see it; a
+        // line about it is shown to the reviewers of that part of the tree,
+        // any other line to the reviewers of the officer's own scope.
+        let subject_path = match target {
+            VaultTarget::Subject(s) => self
+                .subject_paths(&[s.as_str()])
+                .await?
+                .remove(s.as_str())
+                .filter(|p| by.scope.covers(p, s)),
+            VaultTarget::Identifier(..) => None,
+        };
+        let line_path = subject_path
+            .clone()
+            .unwrap_or_else(|| by.scope.path().to_owned());
+        let attempt = |outcome: String, why: Option<String>, action: Action| Access {
+            by,
+            outcome,
+            order,
+            target: target.logged(),
+            tenant_path: line_path.clone(),
+            records: 0,
+            action,
+            subject: target.subject_id(),
+            why,
         };
         if let Some(missing) = order.missing() {
             let why = format!(
                 "an order reference is required (issuing authority, number, date, scope): {missing} is missing"
             );
-            self.vault_refused(by, &why, order, target).await?;
+            self.log_vault_access(attempt(
+                format!("refused: {why}"),
+                Some(why.clone()),
+                Action::AccessDenied,
+            ))
+            .await?;
             return Err(StoreError::Invalid(why));
         }
         let fresh = match totp {
@@ -582,8 +1084,29 @@ impl Store {
         };
         if !fresh {
             let why = "a fresh TOTP code is required (each code works once)";
-            self.vault_refused(by, why, order, target).await?;
+            self.log_vault_access(attempt(
+                format!("refused: {why}"),
+                Some(why.to_owned()),
+                Action::AccessDenied,
+            ))
+            .await?;
             return Err(StoreError::Forbidden(why.to_owned()));
+        }
+        if let VaultTarget::Subject(s) = target
+            && subject_path.is_none()
+        {
+            // Unknown, or outside the scope: the same answer either way.
+            let why = "no such subject in the caller's scope";
+            self.log_vault_access(attempt(
+                "not found".to_owned(),
+                Some(why.to_owned()),
+                Action::AccessDenied,
+            ))
+            .await?;
+            return Err(StoreError::NotFound {
+                what: "subject",
+                id: s.to_string(),
+            });
         }
         let rows = match target {
             VaultTarget::Subject(s) => {
@@ -606,10 +1129,29 @@ impl Store {
                 .await?
             }
         };
+        let owners: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(1))
+            .collect::<Result<std::collections::BTreeSet<_>, _>>()?
+            .into_iter()
+            .collect();
+        let owner_refs: Vec<&str> = owners.iter().map(String::as_str).collect();
+        let paths = self.subject_paths(&owner_refs).await?;
+        let visible = |id: &str| -> Option<&String> {
+            let path = paths.get(id)?;
+            let sid = SubjectId::parse(id).ok()?;
+            by.scope.covers(path, &sid).then_some(path)
+        };
         let policy = self.policy();
         let lang = policy.meta.languages.first().copied().unwrap_or(Lang::En);
         let mut out = Vec::with_capacity(rows.len());
+        let mut reached: Vec<&str> = Vec::new();
         for r in &rows {
+            let subject: String = r.try_get(1)?;
+            let Some(path) = visible(&subject) else {
+                continue;
+            };
+            reached.push(path);
             let category: String = r.try_get(2)?;
             let source_id: i64 = r.try_get(7)?;
             let plain = self.vault.key.open(
@@ -618,7 +1160,7 @@ impl Store {
             )?;
             let grounds: String = r.try_get(3)?;
             out.push(VaultRecord {
-                subject: r.try_get(1)?,
+                subject,
                 fields: serde_json::from_slice(&plain)
                     .map_err(|e| StoreError::Invalid(format!("vault payload: {e}")))?,
                 category,
@@ -637,27 +1179,18 @@ impl Store {
                 until: r.try_get::<Option<i64>, _>(5)?.map(from_micros),
             });
         }
-        self.log_vault_access(by, "answered", order, target, out.len() as u64)
-            .await?;
-        self.audit_alone(Event {
-            actor: by.id.clone(),
-            action: Action::VaultQueried,
-            subject: target.subject_id(),
-            reason: Some(format!("order {} of {}", order.number, order.authority)),
-            detail: json!({
-                "authority": order.authority,
-                "order": order.number,
-                "date": order.date,
-                "scope": order.scope,
-                "target": target.logged(),
-                "records": out.len(),
-            }),
+        let tenant_path = common_path(reached.into_iter()).unwrap_or(line_path.clone());
+        self.log_vault_access(Access {
+            records: out.len() as u64,
+            tenant_path,
+            ..attempt("answered".to_owned(), None, Action::VaultQueried)
         })
         .await?;
         Ok(out)
     }
 
-    /// The vault access log, newest first, for the DPO's review.
+    /// The vault access log, newest first, for the DPO's review: the lines
+    /// that concern the reviewer's part of the tree, and only those.
     pub async fn vault_access_log(
         &self,
         by: &Principal,
@@ -669,33 +1202,156 @@ impl Store {
                 "the vault access log is for the DPO and the legal officer".to_owned(),
             ));
         }
+        if by.scope.only_subject().is_some() {
+            return Ok(Vec::new());
+        }
+        let (low, high) = by.scope.path_range();
         let rows = sqlx::query(
-            "SELECT at, actor, outcome, authority, order_number, order_date, scope, target, records \
-             FROM vault_access_log ORDER BY id DESC LIMIT $1",
+            "SELECT seq, at, actor, outcome, authority, order_number, order_date, scope, target, records \
+             FROM vault_access_log WHERE tenant_path >= $1 AND tenant_path < $2 ORDER BY seq DESC LIMIT $3",
         )
+        .bind(low)
+        .bind(high)
         .bind(i64::from(limit.min(10_000)))
         .fetch_all(&self.vault.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                let text = |i: usize| -> Result<String, StoreError> {
-                    Ok(r.try_get::<Option<String>, _>(i)?.unwrap_or_default())
-                };
+                let line = Line::of_row(r, 1)?;
                 Ok(VaultAccess {
-                    at: from_micros(r.try_get(0)?),
-                    actor: r.try_get(1)?,
-                    outcome: r.try_get(2)?,
+                    line: r.try_get::<Option<i64>, _>(0)?.unwrap_or_default(),
+                    at: from_micros(line.at),
+                    actor: line.actor,
+                    outcome: line.outcome,
                     order: VaultOrder {
-                        authority: text(3)?,
-                        number: text(4)?,
-                        date: text(5)?,
-                        scope: text(6)?,
+                        authority: line.authority,
+                        number: line.order_number,
+                        date: line.order_date,
+                        scope: line.scope,
                     },
-                    target: r.try_get(7)?,
-                    records: u64::try_from(r.try_get::<i64, _>(8)?).unwrap_or(0),
+                    target: line.target,
+                    records: u64::try_from(line.records).unwrap_or(0),
                 })
             })
             .collect()
+    }
+
+    /// What the vault keeps of `subject`, for the answer to an access
+    /// request (Art. 15): per category and vault purposes, the count and
+    /// the last end, and the content of the records whose vault purposes
+    /// all give it to the person (`access_content = "given"`). Reading that
+    /// content is a line of the vault access log, under the request's id,
+    /// and an audit entry.
+    pub(crate) async fn vault_holdings_for_access(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        request: &str,
+    ) -> Result<Vec<VaultHolding>, StoreError> {
+        let policy = self.policy();
+        let rows = sqlx::query(
+            "SELECT category, grounds, collected_at, vault_until, sealed, source_id \
+             FROM vault_records WHERE subject_id = $1 ORDER BY category, grounds, id",
+        )
+        .bind(subject.as_str())
+        .fetch_all(&self.vault.pool)
+        .await?;
+        let lang = policy.meta.languages.first().copied().unwrap_or(Lang::En);
+        let mut out: Vec<VaultHolding> = Vec::new();
+        // An end still open (`None`) outweighs every date.
+        let mut ends: Vec<Option<Option<i64>>> = Vec::new();
+        for r in &rows {
+            let category: String = r.try_get(0)?;
+            let grounds: Vec<String> = r
+                .try_get::<String, _>(1)?
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let until: Option<i64> = r.try_get(3)?;
+            let same = out
+                .last()
+                .is_some_and(|h| h.held.category == category && h.held.grounds == grounds);
+            if !same {
+                out.push(VaultHolding {
+                    held: custode_policy::VaultHeld {
+                        category: category.clone(),
+                        records: 0,
+                        grounds: grounds.clone(),
+                        until: None,
+                    },
+                    given: Vec::new(),
+                });
+                ends.push(None);
+            }
+            let (Some(h), Some(end)) = (out.last_mut(), ends.last_mut()) else {
+                continue;
+            };
+            h.held.records += 1;
+            *end = Some(match (*end, until) {
+                (None, u) => u,
+                (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                _ => None,
+            });
+            if custode_policy::vault_content_given(&policy, &grounds) {
+                let source_id: i64 = r.try_get(5)?;
+                let plain = self.vault.key.open(
+                    &r.try_get::<Vec<u8>, _>(4)?,
+                    vault_aad(source_id, &category).as_bytes(),
+                )?;
+                h.given.push(VaultRecord {
+                    subject: subject.to_string(),
+                    fields: serde_json::from_slice(&plain)
+                        .map_err(|e| StoreError::Invalid(format!("vault payload: {e}")))?,
+                    category: category.clone(),
+                    grounds: grounds
+                        .iter()
+                        .map(|g| {
+                            let law = policy
+                                .purpose(g)
+                                .and_then(|p| p.law.as_ref())
+                                .map_or_else(String::new, |l| l.get(lang).to_owned());
+                            (g.clone(), law)
+                        })
+                        .collect(),
+                    collected_at: from_micros(r.try_get(2)?),
+                    until: until.map(from_micros),
+                });
+            }
+        }
+        for (h, end) in out.iter_mut().zip(ends) {
+            h.held.until = end
+                .flatten()
+                .map(|u| crate::requests::local_day_text(&policy, from_micros(u)));
+        }
+        let given: usize = out.iter().map(|h| h.given.len()).sum();
+        if given > 0 {
+            let path = self
+                .subject_paths(&[subject.as_str()])
+                .await?
+                .remove(subject.as_str())
+                .unwrap_or_else(|| "/".to_owned());
+            let order = VaultOrder {
+                authority: "the data subject (access request, Art. 15 GDPR)".to_owned(),
+                number: request.to_owned(),
+                date: crate::requests::local_day_text(&policy, self.now()),
+                scope: "the requester's own data kept in the vault, as the policy gives them"
+                    .to_owned(),
+            };
+            self.log_vault_access(Access {
+                by,
+                outcome: "answered".to_owned(),
+                order: &order,
+                target: VaultTarget::Subject(subject.clone()).logged(),
+                tenant_path: path,
+                records: given as u64,
+                action: Action::VaultQueried,
+                subject: Some(subject.to_string()),
+                why: None,
+            })
+            .await?;
+        }
+        Ok(out)
     }
 
     /// What the vault holds of a subject, by category and ground: counts

@@ -1478,3 +1478,166 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
     );
     store.close().await;
 }
+
+// Issue "Every promise kept", 3: seven months after a telecom subscriber's
+// calls moved to the vault, the access package neither gave nor mentioned
+// them.
+on_both_engines!(an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_allows);
+async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_allows(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let t = tree(&store).await;
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, "customer", "signup")
+        .await
+        .expect("subject");
+    let policy = store.policy();
+    let sys = custode_domain::Principal::system("test");
+    store
+        .write_records(
+            &sys,
+            "calls",
+            vec![
+                (s.clone(), record(&policy, "phone_traffic")),
+                (s.clone(), record(&policy, "phone_traffic")),
+            ],
+        )
+        .await
+        .expect("write");
+    // Billing and bill checks end after six months; the law keeps the
+    // calls 24 months, in the vault.
+    env.clock.advance(SignedDuration::from_hours(24 * 214));
+    store.sweep_all(&sys, 100).await.expect("sweep");
+    assert_eq!(store.vault_count().await.expect("count"), 2);
+
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access]).await;
+    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let result = job(&done, "access").clone();
+    assert_eq!(
+        result["vault"],
+        serde_json::json!([{
+            "category": "phone_traffic",
+            "grounds": ["keep_phone_traffic"],
+            "records": 2,
+            "until": result["vault"][0]["until"],
+            "given": 0,
+        }]),
+        "{result}"
+    );
+    let until = result["vault"][0]["until"].as_str().expect("an end date");
+    assert!(
+        until.starts_with("2028-01-0"),
+        "24 months from the calls (2026-01-01): {until}"
+    );
+    let lang = custode_policy::Lang::parse(result["language"].as_str().expect("language"))
+        .expect("a notice language");
+    let zip = store
+        .request_export(&dpo, &req.id, Right::Access)
+        .await
+        .expect("package");
+    let json: serde_json::Value =
+        serde_json::from_slice(&unzip(&zip, "records.json")).expect("json");
+    assert_eq!(json["vault"][0]["category"], "phone_traffic", "{json}");
+    assert_eq!(json["vault"][0]["records"], 2);
+    assert_eq!(json["vault"][0]["content"], "withheld");
+    assert_eq!(json["vault"][0]["given"], serde_json::json!([]));
+    let summary =
+        String::from_utf8(unzip(&zip, &format!("summary-{}.md", lang.code()))).expect("utf-8");
+    let purpose = policy.purpose("keep_phone_traffic").expect("purpose");
+    let category = policy
+        .category("phone_traffic")
+        .expect("category")
+        .name
+        .get(lang);
+    let reason = purpose
+        .withheld_because
+        .as_ref()
+        .expect("the telecom policy states why")
+        .get(lang);
+    let law = purpose.law.as_ref().expect("law").get(lang);
+    for (what, text) in [
+        ("the category and count", format!("{category}: 2 ")),
+        ("the law", law.to_owned()),
+        ("the reason", reason.to_owned()),
+    ] {
+        assert!(
+            summary.contains(&text),
+            "the summary states {what}: {summary}"
+        );
+    }
+    let letter = store
+        .answer_request(&dpo, &req.id, Outcome::Accepted, "")
+        .await
+        .expect("answer")
+        .letter
+        .to_markdown();
+    assert!(
+        letter.contains(&format!("{category}: 2 ")) && letter.contains(reason),
+        "the letter says it too: {letter}"
+    );
+    let root_dpo = custode_domain::Principal {
+        id: "user:dpo".into(),
+        role: Role::Dpo,
+        scope: custode_domain::Scope::everything(),
+    };
+    assert!(
+        store
+            .vault_access_log(&root_dpo, 10)
+            .await
+            .expect("log")
+            .is_empty(),
+        "described, not read"
+    );
+
+    // A policy that gives the calls to the person: the content is in the
+    // package, and reading it is a line of the vault access log.
+    let giving = TELECOM.replacen(
+        &format!(
+            "withheld_because = {}",
+            TELECOM
+                .split("withheld_because = ")
+                .nth(1)
+                .and_then(|rest| rest.lines().next())
+                .expect("a reason in the telecom policy")
+        ),
+        "access_content = \"given\"",
+        1,
+    );
+    let giving =
+        std::sync::Arc::new(custode_policy::load("telecom.toml", &giving).expect("policy"));
+    assert_eq!(
+        giving
+            .purpose("keep_phone_traffic")
+            .expect("purpose")
+            .access_content,
+        custode_policy::AccessContent::Given
+    );
+    store.set_policy(&admin(), giving).await.expect("policy");
+    let again = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access]).await;
+    let done = fulfil(&store, &dpo, &again.id, FulfilmentInput::default()).await;
+    assert_eq!(job(&done, "access")["vault"][0]["given"], 2);
+    let zip = store
+        .request_export(&dpo, &again.id, Right::Access)
+        .await
+        .expect("package");
+    let json: serde_json::Value =
+        serde_json::from_slice(&unzip(&zip, "records.json")).expect("json");
+    assert_eq!(json["vault"][0]["content"], "given", "{json}");
+    assert_eq!(
+        json["vault"][0]["given"][0]["fields"]["called_number"],
+        "synthetic called_number"
+    );
+    let csv = String::from_utf8(unzip(&zip, "records.csv")).expect("utf-8");
+    assert!(csv.contains("\"vault\""), "{csv}");
+    let log = store.vault_access_log(&root_dpo, 10).await.expect("log");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].order.number, again.id);
+    assert_eq!(log[0].records, 2);
+    let of_domain_a = store
+        .vault_access_log(&principal_of(&t.domain_a, Role::Dpo), 10)
+        .await
+        .expect("log");
+    assert_eq!(of_domain_a.len(), 1, "the subject's domain reviews it");
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}

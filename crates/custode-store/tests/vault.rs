@@ -64,35 +64,47 @@ async fn records_of(store: &Store, s: &SubjectId) -> i64 {
 /// A legal officer with a confirmed second factor; returns the principal
 /// and the TOTP secret.
 async fn legal_officer(env: &Env, store: &Store) -> (Principal, [u8; 20]) {
+    legal_officer_at(env, store, "lea", "/").await
+}
+
+/// A legal officer named `name` whose scope is the node at `path`.
+async fn legal_officer_at(
+    env: &Env,
+    store: &Store,
+    name: &str,
+    path: &str,
+) -> (Principal, [u8; 20]) {
+    let passphrase = format!("a long passphrase for {name}");
     let user = store
         .create_user(
             &admin(),
-            "lea",
-            "a long passphrase for lea",
+            name,
+            &passphrase,
             &Grant {
                 role: Role::LegalOfficer,
-                scope_path: "/".into(),
+                scope_path: path.into(),
                 subject: None,
             },
         )
         .await
         .expect("user");
-    let (secret, _) = store
-        .enroll_totp("lea", "a long passphrase for lea")
-        .await
-        .expect("enrol");
+    let (secret, _) = store.enroll_totp(name, &passphrase).await.expect("enrol");
     let secret = custode_crypto::totp::secret_from_base32(&secret).expect("160 bits");
     env.clock.advance(SignedDuration::from_secs(30));
     let code = custode_crypto::totp::code_at(&secret, now_secs(env));
     store
-        .confirm_totp("lea", "a long passphrase for lea", &code)
+        .confirm_totp(name, &passphrase, &code)
         .await
         .expect("confirm");
     (
         Principal {
             id: format!("user:{user}"),
             role: Role::LegalOfficer,
-            scope: Scope::everything(),
+            scope: if path == "/" {
+                Scope::everything()
+            } else {
+                Scope::under(path)
+            },
         },
         secret,
     )
@@ -316,7 +328,10 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         .iter()
         .filter(|l| l.outcome.starts_with("refused"))
         .count();
-    assert_eq!(refused, 5, "{log:?}");
+    assert_eq!(
+        refused, 3,
+        "the officer's own refused attempts; the DPO's and the token's are audit entries only: {log:?}"
+    );
     let audited: i64 = sqlx::query(
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('vault.queried', 'access.denied')",
     )
@@ -334,4 +349,362 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
 
 fn agent_of(t: &Tree) -> Principal {
     principal_of(&t.provider, Role::SupportAgent)
+}
+
+/// A closed subscriber of `tenant` whose identity (with `email`) is in the
+/// vault.
+async fn vaulted_subscriber(
+    store: &Store,
+    tenant: &custode_domain::TenantId,
+    email: &str,
+) -> SubjectId {
+    let system = Principal::system("test");
+    let s = store
+        .create_subject(&system, tenant, "subscriber", "signup")
+        .await
+        .expect("subject");
+    store
+        .write_records(&system, "signup", vec![(s.clone(), identity(email))])
+        .await
+        .expect("write");
+    store
+        .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "left")
+        .await
+        .expect("close");
+    store.sweep_all(&system, 100).await.expect("sweep");
+    s
+}
+
+// Issue "Every promise kept", 1: a legal officer scoped to one domain read
+// a vault record of another reseller's domain, and a DPO scoped to one
+// domain read every line of the vault access log.
+on_both_engines!(vault_queries_and_the_access_log_are_bounded_by_the_callers_scope);
+async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: &Env) {
+    let store = env.open_with(Env::messaging()).await;
+    let t = tree(&store).await;
+    let a = vaulted_subscriber(&store, &t.domain_a.id, "same@example.org").await;
+    let b = vaulted_subscriber(&store, &t.domain_b.id, "same@example.org").await;
+    assert_eq!(store.vault_count().await.expect("count"), 2);
+    let (officer_a, secret_a) = legal_officer_at(env, &store, "lina", &t.domain_a.path).await;
+
+    let err = store
+        .vault_query(
+            &officer_a,
+            Some(&fresh_code(env, &secret_a)),
+            &order(),
+            &VaultTarget::Subject(b.clone()),
+        )
+        .await
+        .expect_err("outside the officer's scope");
+    assert!(
+        matches!(err, StoreError::NotFound { .. }),
+        "not found, never forbidden: {err}"
+    );
+    let unknown = SubjectId::generate();
+    let err_unknown = store
+        .vault_query(
+            &officer_a,
+            Some(&fresh_code(env, &secret_a)),
+            &order(),
+            &VaultTarget::Subject(unknown.clone()),
+        )
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        err.to_string().replace(b.as_str(), "X"),
+        err_unknown.to_string().replace(unknown.as_str(), "X"),
+        "a subject outside the scope reads like one that does not exist"
+    );
+    let by_email = VaultTarget::Identifier(IdentifierKind::Email, "same@example.org".into());
+    let found = store
+        .vault_query(
+            &officer_a,
+            Some(&fresh_code(env, &secret_a)),
+            &order(),
+            &by_email,
+        )
+        .await
+        .expect("query");
+    assert_eq!(found.len(), 1, "only the record in scope: {found:?}");
+    assert_eq!(found[0].subject, a.to_string());
+    let own = store
+        .vault_query(
+            &officer_a,
+            Some(&fresh_code(env, &secret_a)),
+            &order(),
+            &VaultTarget::Subject(a.clone()),
+        )
+        .await
+        .expect("own domain");
+    assert_eq!(own.len(), 1);
+
+    // A legal officer of the whole tree reaches both, one at a time.
+    let (officer, secret) = legal_officer(env, &store).await;
+    let other = VaultOrder {
+        number: "RG 999/2026".into(),
+        scope: "the holder of the other domain".into(),
+        ..order()
+    };
+    let found = store
+        .vault_query(
+            &officer,
+            Some(&fresh_code(env, &secret)),
+            &other,
+            &VaultTarget::Subject(b.clone()),
+        )
+        .await
+        .expect("query");
+    assert_eq!(found.len(), 1);
+
+    // Refusals for the role, or to a token, leave no line in the log.
+    let support = principal_of(&t.provider, Role::SupportAgent);
+    let denied = VaultOrder {
+        number: "spam".into(),
+        ..order()
+    };
+    for who in [
+        support,
+        Principal {
+            id: "token:0123456789abcdef01234567".into(),
+            ..officer.clone()
+        },
+    ] {
+        assert!(matches!(
+            store
+                .vault_query(&who, Some("123456"), &denied, &by_email)
+                .await,
+            Err(StoreError::Forbidden(_))
+        ));
+    }
+
+    let dpo_a = principal_of(&t.domain_a, Role::Dpo);
+    let dpo_b = principal_of(&t.domain_b, Role::Dpo);
+    let dpo = Principal {
+        id: "user:dpo".into(),
+        role: Role::Dpo,
+        scope: Scope::everything(),
+    };
+    let log_a = store.vault_access_log(&dpo_a, 100).await.expect("log");
+    assert!(
+        log_a.iter().all(|l| l.order.number == order().number
+            && (l.outcome == "answered" || (l.outcome == "not found" && l.records == 0))),
+        "domain A's DPO sees its officer's attempts only, never the whole tree's officer's query of B: {log_a:?}"
+    );
+    assert_eq!(
+        log_a.len(),
+        4,
+        "two not found, the identifier query and the query of A: {log_a:?}"
+    );
+    let log_b = store.vault_access_log(&dpo_b, 100).await.expect("log");
+    assert_eq!(log_b.len(), 1, "{log_b:?}");
+    assert_eq!(log_b[0].order, other);
+    assert_eq!(log_b[0].target, format!("subject {b}"));
+    let all = store.vault_access_log(&dpo, 100).await.expect("log");
+    assert_eq!(
+        all.len(),
+        5,
+        "two not found, two answered for A's officer, one for the whole tree's: {all:?}"
+    );
+    assert!(
+        all.iter().all(|l| l.order.number != "spam"),
+        "refused roles and tokens write no line: {all:?}"
+    );
+    let spam: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied' AND reason LIKE 'order spam%'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("audit")
+    .get(0);
+    assert_eq!(spam, 2, "both are audit entries");
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
+
+/// The vault's database, opened beside the store, as someone with shell
+/// access to it would.
+async fn vault_db(env: &Env) -> sqlx::AnyPool {
+    sqlx::AnyPool::connect(&env.config.vault_url)
+        .await
+        .expect("vault database")
+}
+
+async fn sql(pool: &sqlx::AnyPool, statement: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+fn vault_breaks(report: &custode_audit::Report) -> Vec<(i64, String)> {
+    report
+        .breaks
+        .iter()
+        .filter_map(|b| match b {
+            custode_audit::Break::VaultLog { line, what } => Some((*line, what.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+// Issue "Every promise kept", 2: a line deleted from `vault_access_log`
+// with plain SQL went unnoticed by `audit verify`.
+on_both_engines!(a_line_removed_or_altered_in_the_vault_access_log_is_named);
+async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
+    let store = env.open_with(Env::messaging()).await;
+    let t = tree(&store).await;
+    let s = vaulted_subscriber(&store, &t.domain_a.id, "shop@example.org").await;
+    let (officer, secret) = legal_officer(env, &store).await;
+    for _ in 0..4 {
+        store
+            .vault_query(
+                &officer,
+                Some(&fresh_code(env, &secret)),
+                &order(),
+                &VaultTarget::Subject(s.clone()),
+            )
+            .await
+            .expect("query");
+    }
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let lines: Vec<i64> = store
+        .vault_access_log(&dpo, 10)
+        .await
+        .expect("log")
+        .iter()
+        .map(|l| l.line)
+        .collect();
+    assert_eq!(lines, [4, 3, 2, 1], "each line has its place");
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    let vault = vault_db(env).await;
+
+    // Altered: the order number changed.
+    sql(
+        &vault,
+        "UPDATE vault_access_log SET order_number = 'RG 1/2020' WHERE seq = 2",
+    )
+    .await;
+    let report = store.audit_verify().await.expect("verify");
+    assert!(!report.is_intact());
+    let breaks = vault_breaks(&report);
+    assert!(
+        breaks.iter().any(|(l, w)| *l == 2 && w.contains("altered")),
+        "{breaks:?}"
+    );
+    assert!(
+        report.breaks.iter().any(|b| b
+            .to_string()
+            .starts_with("vault access log line 2: altered")),
+        "{:?}",
+        report.breaks
+    );
+    sql(
+        &vault,
+        "UPDATE vault_access_log SET order_number = 'RG 1234/2026' WHERE seq = 2",
+    )
+    .await;
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+
+    // Removed: a line in the middle, then the last one.
+    sql(&vault, "DELETE FROM vault_access_log WHERE seq = 3").await;
+    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    assert_eq!(breaks.len(), 1, "{breaks:?}");
+    assert_eq!(breaks[0].0, 3);
+    assert!(breaks[0].1.contains("missing"), "{breaks:?}");
+    sql(&vault, "DELETE FROM vault_access_log WHERE seq = 4").await;
+    sql(&vault, "UPDATE vault_log_head SET seq = 2, hash = (SELECT hash FROM vault_access_log WHERE seq = 2)").await;
+    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    let named: Vec<i64> = breaks.iter().map(|(l, _)| *l).collect();
+    assert_eq!(
+        named,
+        [3, 4],
+        "the audit entries that recorded them name both, the head rewritten or not: {breaks:?}"
+    );
+    assert!(
+        breaks.iter().all(|(_, w)| w.contains("audit entry")),
+        "{breaks:?}"
+    );
+    vault.close().await;
+    store.close().await;
+}
+
+// Issue "Every promise kept", 2: a vault of the schema before the chain
+// upgrades in place, its lines chained at the first start.
+on_both_engines!(an_existing_vault_access_log_is_chained_at_upgrade);
+async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
+    let store = env.open_with(Env::messaging()).await;
+    let t = tree(&store).await;
+    let s = store
+        .create_subject(&admin(), &t.domain_a.id, "subscriber", "signup")
+        .await
+        .expect("subject");
+    store.close().await;
+    // Back to the vault's first schema, with lines written by it.
+    let vault = vault_db(env).await;
+    for statement in [
+        "DROP TABLE vault_log_head",
+        "DROP INDEX vault_access_by_seq",
+        "DROP INDEX vault_access_by_path",
+        "ALTER TABLE vault_access_log DROP COLUMN seq",
+        "ALTER TABLE vault_access_log DROP COLUMN tenant_path",
+        "ALTER TABLE vault_access_log DROP COLUMN prev_hash",
+        "ALTER TABLE vault_access_log DROP COLUMN hash",
+        "DELETE FROM schema_migrations WHERE version = 2",
+    ] {
+        sql(&vault, statement).await;
+    }
+    let targets = [
+        format!("subject {s}"),
+        "email (value not logged)".to_owned(),
+        format!("subject {}", SubjectId::generate()),
+    ];
+    for (n, target) in (1..).zip(&targets) {
+        sql(
+            &vault,
+            &format!(
+                "INSERT INTO vault_access_log (at, actor, outcome, authority, order_number, order_date, scope, target, records) \
+                 VALUES ({n}000000, 'user:old', 'answered', 'Tribunale di Prato', 'RG {n}/2025', '2025-01-0{n}', 'identity', '{target}', 1)"
+            ),
+        )
+        .await;
+    }
+    let store = env.open_with(Env::messaging()).await;
+    let dpo = Principal {
+        id: "user:dpo".into(),
+        role: Role::Dpo,
+        scope: Scope::everything(),
+    };
+    let log = store.vault_access_log(&dpo, 10).await.expect("log");
+    assert_eq!(
+        log.iter().map(|l| l.line).collect::<Vec<_>>(),
+        [3, 2, 1],
+        "{log:?}"
+    );
+    assert_eq!(log[2].order.number, "RG 1/2025");
+    let of_a = store
+        .vault_access_log(&principal_of(&t.domain_a, Role::Dpo), 10)
+        .await
+        .expect("log");
+    assert_eq!(
+        of_a.iter().map(|l| l.line).collect::<Vec<_>>(),
+        [1],
+        "a line about a subject goes to its node's reviewers; the others, whose owner is unknown, to the whole tree's: {of_a:?}"
+    );
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    let chained: i64 =
+        sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'vault.log_chained'")
+            .fetch_one(store.pool())
+            .await
+            .expect("audit")
+            .get(0);
+    assert_eq!(chained, 1, "the upgrade is in the audit chain");
+    store.close().await;
+    // Chained once: a second start changes nothing.
+    let store = env.open_with(Env::messaging()).await;
+    sql(&vault, "DELETE FROM vault_access_log WHERE seq = 3").await;
+    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    assert_eq!(breaks.len(), 1, "{breaks:?}");
+    assert_eq!(breaks[0].0, 3, "{breaks:?}");
+    vault.close().await;
+    store.close().await;
 }
