@@ -296,3 +296,7 @@ restriction-lift-subject = { $controller }: the restriction of your data ends
 restriction-lift-body = The restriction of processing of your personal data, which you obtained under Article 18 GDPR, is being lifted for this reason: { $reason }. You may object, or ask for a new restriction, by replying to this message or through the contacts in our privacy notice.
 extension-subject = { $controller }: more time to answer your request { $request }
 extension-body = We need more time to answer your request { $request }, for this reason: { $reason }. Article 12(3) GDPR allows two further months: we will answer by { $due } at the latest.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: an account unused for { $span } is closed, and the periods counted from the closure of the account then run.

@@ -299,3 +299,7 @@ restriction-lift-subject = { $controller } : fin de la limitation de vos donnée
 restriction-lift-body = La limitation du traitement de vos données personnelles, que vous avez obtenue au titre de l'article 18 du RGPD, est levée pour ce motif : { $reason }. Vous pouvez vous y opposer, ou demander une nouvelle limitation, en répondant à ce message ou par les contacts indiqués dans notre politique de confidentialité.
 extension-subject = { $controller } : un délai supplémentaire pour votre demande { $request }
 extension-body = Il nous faut plus de temps pour répondre à votre demande { $request }, pour ce motif : { $reason }. L'article 12, paragraphe 3, du RGPD permet deux mois supplémentaires : nous répondrons au plus tard le { $due }.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects } : un compte inutilisé pendant { $span } est fermé, et les durées comptées à partir de la fermeture du compte courent dès lors.

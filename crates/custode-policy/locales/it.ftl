@@ -294,3 +294,7 @@ restriction-lift-subject = { $controller }: termina la limitazione dei suoi dati
 restriction-lift-body = La limitazione del trattamento dei suoi dati personali, che lei ha ottenuto ai sensi dell'articolo 18 del GDPR, viene revocata per questo motivo: { $reason }. Può opporsi, o chiedere una nuova limitazione, rispondendo a questo messaggio o ai recapiti indicati nella nostra informativa.
 extension-subject = { $controller }: più tempo per rispondere alla sua richiesta { $request }
 extension-body = Abbiamo bisogno di più tempo per rispondere alla sua richiesta { $request }, per questo motivo: { $reason }. L'articolo 12, paragrafo 3, del GDPR consente due mesi ulteriori: risponderemo entro il { $due }.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: un account non utilizzato per { $span } viene chiuso e da quel momento decorrono i periodi calcolati dalla chiusura dell'account.

@@ -296,3 +296,7 @@ restriction-lift-subject = { $controller }: de beperking van uw gegevens eindigt
 restriction-lift-body = De beperking van de verwerking van uw persoonsgegevens, die u op grond van artikel 18 AVG hebt verkregen, wordt opgeheven om deze reden: { $reason }. U kunt bezwaar maken, of om een nieuwe beperking vragen, door op dit bericht te antwoorden of via de contactgegevens in onze privacyverklaring.
 extension-subject = { $controller }: meer tijd voor uw verzoek { $request }
 extension-body = Wij hebben meer tijd nodig om uw verzoek { $request } te beantwoorden, om deze reden: { $reason }. Artikel 12, lid 3, AVG staat twee extra maanden toe: wij antwoorden uiterlijk op { $due }.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: een account dat { $span } niet is gebruikt, wordt gesloten, en vanaf dat moment lopen de termijnen die vanaf de sluiting van het account worden berekend.

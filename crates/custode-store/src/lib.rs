@@ -457,7 +457,13 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        let ages_moved = old.meta.minimum_age != policy.meta.minimum_age
+            || old.meta.birth_date != policy.meta.birth_date;
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = InForce::new(policy, id);
+        if ages_moved {
+            // Who is of age is cached with each subject's state.
+            self.decisions.invalidate_all();
+        }
         Ok(reconsent)
     }
 
@@ -648,7 +654,7 @@ impl Store {
         reason: &str,
     ) -> Result<Vec<SubjectId>, StoreError> {
         let policy = self.policy();
-        if policy.subject(kind).is_none() {
+        let Some(spec) = policy.subject(kind) else {
             return Err(StoreError::Invalid(format!(
                 "subject kind `{kind}` is not declared in the policy (declared: {})",
                 policy
@@ -658,10 +664,30 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
-        }
+        };
         let t = self.tenant(by, tenant).await?;
         if by.scope.only_subject().is_some() {
             return Err(not_found("tenant", tenant.as_str()));
+        }
+        // Where the policy says this kind of person lives (seed 002: an
+        // interlocutor exists only under its subscriber).
+        if !spec.may_live_in(t.kind.name()) {
+            return Err(StoreError::Invalid(format!(
+                "a subject of kind `{kind}` cannot hang from a {} tenant: the policy puts it under a {}",
+                t.kind.name(),
+                spec.tenants
+                    .iter()
+                    .map(|k| k.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        if let Some(max) = spec.max_per_tenant
+            && count > max as usize
+        {
+            return Err(StoreError::Conflict(format!(
+                "a tenant holds at most {max} subject(s) of kind `{kind}` (max_per_tenant in the policy); {count} were asked for"
+            )));
         }
         let ids: Vec<SubjectId> = (0..count).map(|_| SubjectId::generate()).collect();
         let now = to_micros(self.now());
@@ -697,6 +723,24 @@ impl Store {
             })
             .collect();
         audit_log::append(&mut tx, self.engine, now, &events).await?;
+        if let Some(max) = spec.max_per_tenant {
+            // Counted after the audit append, which holds the writers' lock
+            // (the chain head), so two creations cannot both pass.
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM subjects WHERE tenant_id = $1 AND kind = $2 AND erased_at IS NULL",
+            )
+            .bind(tenant.as_str())
+            .bind(kind)
+            .fetch_one(&mut *tx)
+            .await?;
+            if held > i64::from(max) {
+                drop(tx);
+                return Err(StoreError::Conflict(format!(
+                    "tenant {tenant} already holds {} subject(s) of kind `{kind}`, the most the policy allows (max_per_tenant = {max}); nothing was created",
+                    held - ids.len() as i64
+                )));
+            }
+        }
         tx.commit().await?;
         Ok(ids)
     }

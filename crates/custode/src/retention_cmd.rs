@@ -65,10 +65,10 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Resu
             loop {
                 let r = store.sweep(&sweeper, batch).await?;
                 total += r.erased;
-                if r.erased > 0 || r.subjects_shredded > 0 {
+                if r.erased > 0 || r.subjects_shredded > 0 || r.accounts_closed > 0 {
                     println!(
-                        "committed: {} records erased, {} closed subjects shredded",
-                        r.erased, r.subjects_shredded
+                        "committed: {} records erased, {} closed subjects shredded, {} dormant accounts closed",
+                        r.erased, r.subjects_shredded, r.accounts_closed
                     );
                 } else {
                     break;
