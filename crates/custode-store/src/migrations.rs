@@ -276,6 +276,15 @@ UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 
 WHERE right_name = 'erasure'
 "#,
     },
+    Migration {
+        version: 8,
+        name: "closed tenants",
+        // A closed tenant keeps its row (its path bounds old audit entries)
+        // but no name and nothing under it.
+        sql: r#"
+ALTER TABLE tenants ADD COLUMN closed_at BIGINT
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -396,3 +396,112 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
 }
+
+on_both_engines!(closing_a_subscriber_erases_its_registry_and_revokes_its_credentials);
+/// Seed 002: deactivating a subscriber is prompt permanent deletion. Its
+/// interlocutor registry is erased, its tokens stop working, its name is
+/// no longer in clear, nothing new can be created under it — and another
+/// subscriber is untouched.
+async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(env: &Env) {
+    let store = env.open_with(Env::messaging()).await;
+    let t = tree(&store).await;
+    let a = admin();
+    let provider = principal_of(&t.provider, custode_domain::Role::SupportAgent);
+    let mut shops = Vec::new();
+    for name in ["Bottega Chiusa", "Bottega Aperta"] {
+        let shop = store
+            .create_tenant(&a, Some(&t.provider.id), TenantKind::Subscriber, name)
+            .await
+            .expect("tenant");
+        let mut people = vec![
+            store
+                .create_subject(&a, &shop.id, "subscriber", "signup")
+                .await
+                .expect("subscriber"),
+        ];
+        for _ in 0..2 {
+            people.push(
+                store
+                    .create_subject(&a, &shop.id, "interlocutor", "registry")
+                    .await
+                    .expect("interlocutor"),
+            );
+        }
+        let token = store
+            .issue_token(
+                &a,
+                "shop",
+                &custode_store::Grant {
+                    role: custode_domain::Role::DomainAdmin,
+                    scope_path: shop.path.clone(),
+                    subject: None,
+                },
+                None,
+            )
+            .await
+            .expect("token");
+        shops.push((shop, people, token));
+    }
+    let (closed, gone, token) = &shops[0];
+    // The shop itself cannot close itself; its provider can.
+    let me = store
+        .authenticate_token(&token.token)
+        .await
+        .expect("token works");
+    assert!(matches!(
+        store.close_tenant(&me, &closed.id, "deactivation").await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let erased = store
+        .close_tenant(&provider, &closed.id, "deactivation requested")
+        .await
+        .expect("close");
+    assert_eq!(erased, 3);
+    for s in gone {
+        assert!(matches!(
+            store.records(&a, s, "check").await,
+            Err(StoreError::Erased(_))
+        ));
+    }
+    assert!(matches!(
+        store.authenticate_token(&token.token).await,
+        Err(StoreError::Unauthenticated(_))
+    ));
+    assert_eq!(store.tenant(&a, &closed.id).await.expect("row").name, "");
+    let names: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM tenants WHERE name LIKE '%Chiusa%'")
+            .fetch_one(store.pool())
+            .await
+            .expect("count"),
+        0,
+    );
+    assert_eq!(names, 0, "the closed shop's name is not kept in clear");
+    assert!(matches!(
+        store
+            .create_subject(&a, &closed.id, "interlocutor", "late")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Running it again finishes nothing more and breaks nothing.
+    assert_eq!(
+        store
+            .close_tenant(&provider, &closed.id, "again")
+            .await
+            .expect("again"),
+        0
+    );
+    let (open, kept, open_token) = &shops[1];
+    store
+        .authenticate_token(&open_token.token)
+        .await
+        .expect("other shop's token works");
+    assert_eq!(
+        store.tenant(&a, &open.id).await.expect("row").name,
+        "Bottega Aperta"
+    );
+    for s in kept {
+        store.records(&a, s, "check").await.expect("untouched");
+    }
+    assert!(store.audit_verify().await.expect("verify").is_intact());
+    store.close().await;
+}
