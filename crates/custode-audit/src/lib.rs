@@ -22,6 +22,9 @@ pub const GENESIS: [u8; 32] = [0; 32];
 pub enum Action {
     /// A node of the tenancy tree was created.
     TenantCreated,
+    /// A node of the tenancy tree was closed: its subjects erased, its
+    /// credentials revoked, its name dropped.
+    TenantClosed,
     /// A data subject was created.
     SubjectCreated,
     /// Records were written for a subject.
@@ -89,8 +92,9 @@ pub enum Action {
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 30] = [
+    pub const ALL: [(Action, &'static str); 31] = [
         (Action::TenantCreated, "tenant.created"),
+        (Action::TenantClosed, "tenant.closed"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
         (Action::RecordsRead, "records.read"),

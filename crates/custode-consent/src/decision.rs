@@ -33,6 +33,9 @@ pub enum Reason {
     Objected(EventId),
     /// The subject objected to direct marketing (Art. 21(3)).
     ObjectedToDirectMarketing(EventId),
+    /// The subject is younger than the policy's minimum age (its birth
+    /// date says so): only legal obligations go on.
+    UnderAge,
     /// The subject was erased.
     Erased,
 }
@@ -50,6 +53,7 @@ impl Reason {
             Reason::Restricted(_) => "restricted",
             Reason::Objected(_) => "objected",
             Reason::ObjectedToDirectMarketing(_) => "objected_to_direct_marketing",
+            Reason::UnderAge => "under_age",
             Reason::Erased => "erased",
         }
     }
@@ -64,7 +68,7 @@ impl Reason {
             | Reason::Restricted(e)
             | Reason::Objected(e)
             | Reason::ObjectedToDirectMarketing(e) => Some(e),
-            Reason::Basis | Reason::NoConsent | Reason::Erased => None,
+            Reason::Basis | Reason::NoConsent | Reason::UnderAge | Reason::Erased => None,
         }
     }
 }

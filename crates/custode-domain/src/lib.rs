@@ -1,5 +1,5 @@
 //! Domain rules every module shares, as pure functions over plain data:
-//! identifiers ([`ids`]), the injectable clock ([`clock`]), the tenancy scope
+//! identifiers ([`ids`]), who is old enough ([`age`]), the injectable clock ([`clock`]), the tenancy scope
 //! that bounds every query ([`scope`]), what makes a record acceptable
 //! ([`records`]), how long it lives and when it moves to the vault
 //! ([`retention`]), and the rights requests' deadlines ([`requests`]).
@@ -7,6 +7,7 @@
 //! No I/O here: the store calls these rules inside its transactions.
 
 pub mod access;
+pub mod age;
 pub mod clock;
 pub mod deadline;
 pub mod ids;

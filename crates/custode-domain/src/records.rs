@@ -87,6 +87,18 @@ pub enum RecordError {
     /// The record has no field.
     #[error("the record of category `{0}` has no field")]
     Empty(String),
+    /// The record says its subject is younger than the policy's minimum
+    /// age (the birth date is never quoted).
+    #[error(
+        "the subject is younger than {minimum}, the minimum age the policy sets, so the record is refused: the service is for people aged {minimum} or over and keeps no data of younger people"
+    )]
+    UnderAge {
+        /// The policy's minimum age.
+        minimum: u8,
+    },
+    /// The birth-date field the policy names holds no date.
+    #[error(transparent)]
+    BirthDate(#[from] crate::age::AgeError),
     /// An identifier field holds something that is not a usable identifier.
     #[error("field `{field}` must be a text identifier ({kind})")]
     BadIdentifier {
@@ -142,6 +154,14 @@ impl NewRecord {
                     kind: identifier_name(kind),
                 });
             }
+        }
+        // Adults only, where the policy says so (seed 001).
+        if let Some(birth) = crate::age::birth_date_in(policy, &self.category, &self.fields)?
+            && crate::age::under_age(policy, birth, now)
+        {
+            return Err(RecordError::UnderAge {
+                minimum: policy.meta.minimum_age,
+            });
         }
         let identifiers = identifiers_of(category, &self.fields);
         let covering: Vec<&custode_policy::Purpose> = policy
@@ -264,7 +284,7 @@ pub fn zone_for(jurisdiction: &str) -> &'static str {
 }
 
 /// The controller's time zone, looked up once per zone.
-fn zone(jurisdiction: &str) -> TimeZone {
+pub(crate) fn zone(jurisdiction: &str) -> TimeZone {
     use std::sync::{Mutex, OnceLock};
     static CACHE: OnceLock<Mutex<Vec<(String, TimeZone)>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));

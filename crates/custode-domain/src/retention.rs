@@ -13,10 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use custode_policy::{Event, Policy};
+use custode_policy::{Event, Period, Policy};
 use jiff::Timestamp;
 
-use crate::records::period_end;
+use crate::records::{period_end, zone};
 
 /// What has happened in a subject's life that retention rules count from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -141,4 +141,27 @@ pub fn resolve(
         vault_until: vault_from.and(vault_until),
         rule: latest.map(|(_, id)| id.to_owned()),
     }
+}
+
+/// When an account last active at `last` is closed by an inactivity rule of
+/// `span` (the day after the span ends, counted like retention periods).
+pub fn inactivity_closes_at(policy: &Policy, last: Timestamp, span: Period) -> Option<Timestamp> {
+    period_end(&policy.meta.jurisdiction, last, span)
+}
+
+/// An instant such that every account last active before it has reached
+/// its inactivity closure of `span` by `now` (give or take the days a
+/// calendar month clamps): a bound for the query, refined by
+/// [`inactivity_closes_at`].
+pub fn inactive_before(policy: &Policy, now: Timestamp, span: Period) -> Option<Timestamp> {
+    let tz = zone(&policy.meta.jurisdiction);
+    let n = i64::from(span.amount);
+    let span = match span.unit {
+        custode_policy::Unit::Day => jiff::Span::new().days(n),
+        custode_policy::Unit::Week => jiff::Span::new().weeks(n),
+        custode_policy::Unit::Month => jiff::Span::new().months(n),
+        custode_policy::Unit::Year => jiff::Span::new().years(n),
+    };
+    let day = now.to_zoned(tz.clone()).date().checked_sub(span).ok()?;
+    day.to_zoned(tz).ok().map(|z| z.timestamp())
 }

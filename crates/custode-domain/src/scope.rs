@@ -177,6 +177,14 @@ mod tests {
     }
 
     #[test]
+    fn policy_files_name_the_same_tenant_kinds() {
+        assert_eq!(
+            TenantKind::ALL.map(|(_, n)| n),
+            custode_policy::TENANT_KINDS
+        );
+    }
+
+    #[test]
     fn scopes_are_prefixes_and_ranges_agree() {
         let s = SubjectId::generate();
         let reseller = Scope::under("/aa/bb");

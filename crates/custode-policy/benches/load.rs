@@ -27,7 +27,7 @@ fn generate(purposes: usize) -> String {
     for i in 0..subjects {
         let _ = write!(
             s,
-            "[[subject]]\nid = \"s{i}\"\nname = {}\n\n",
+            "[[subject]]\nid = \"s{i}\"\nname = {}\nclose_after_inactivity = \"24 months\"\n\n",
             text("subject", i)
         );
     }

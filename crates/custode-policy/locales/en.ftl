@@ -328,3 +328,7 @@ recipient-notice-body = We disclosed to you personal data of the data subject wi
     [rectification] rectified
    *[restriction] restricted the processing of
 } their data in these categories: { $categories }. Under Article 19 GDPR we tell you so that you do the same with the data you received from us. Reply to this message with any question.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: an account unused for { $span } is closed, and the periods counted from the closure of the account then run.

@@ -337,3 +337,7 @@ recipient-notice-body = Nous vous avons communiqué des données personnelles de
     [rectification] rectifié ses données
    *[restriction] limité le traitement de ses données
 } de ces catégories : { $categories }. Conformément à l'article 19 du RGPD, nous vous en informons afin que vous fassiez de même avec les données que vous avez reçues de nous. Pour toute question, répondez à ce message.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects } : un compte inutilisé pendant { $span } est fermé, et les durées comptées à partir de la fermeture du compte courent dès lors.

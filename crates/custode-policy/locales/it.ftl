@@ -332,3 +332,14 @@ recipient-notice-body = Il destinatario di questo messaggio ha ricevuto da noi d
     [rectification] rettificato i suoi dati
    *[restriction] limitato il trattamento dei suoi dati
 } di queste categorie: { $categories }. Ai sensi dell'articolo 19 del GDPR ne diamo comunicazione, affinché lo stesso sia fatto per i dati ricevuti da noi. Per domande è possibile rispondere a questo messaggio.
+answer-told = Abbiamo informato di questa modifica i destinatari dei suoi dati (art. 19 GDPR): { $recipients }.
+code-subject = { $controller }: il suo codice di verifica
+code-body = Il codice per confermare la sua richiesta { $request } è { $code }. Vale una sola volta e scade alle { $expires }. Se non ha presentato questa richiesta, ignori questo messaggio e ce lo segnali.
+restriction-lift-subject = { $controller }: termina la limitazione dei suoi dati
+restriction-lift-body = La limitazione del trattamento dei suoi dati personali, che lei ha ottenuto ai sensi dell'articolo 18 del GDPR, viene revocata per questo motivo: { $reason }. Può opporsi, o chiedere una nuova limitazione, rispondendo a questo messaggio o ai recapiti indicati nella nostra informativa.
+extension-subject = { $controller }: più tempo per rispondere alla sua richiesta { $request }
+extension-body = Abbiamo bisogno di più tempo per rispondere alla sua richiesta { $request }, per questo motivo: { $reason }. L'articolo 12, paragrafo 3, del GDPR consente due mesi ulteriori: risponderemo entro il { $due }.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: un account non utilizzato per { $span } viene chiuso e da quel momento decorrono i periodi calcolati dalla chiusura dell'account.

@@ -328,3 +328,7 @@ recipient-notice-body = Wij hebben u persoonsgegevens verstrekt van de betrokken
     [rectification] de gegevens gerectificeerd
    *[restriction] de verwerking van de gegevens beperkt
 } in deze categorieën: { $categories }. Op grond van artikel 19 AVG laten wij u dit weten, zodat u hetzelfde doet met de gegevens die u van ons hebt ontvangen. Met vragen kunt u op dit bericht antwoorden.
+
+## Inactivity rules of subject kinds (policy: close_after_inactivity)
+
+retention-inactivity = { $subjects }: een account dat { $span } niet is gebruikt, wordt gesloten, en vanaf dat moment lopen de termijnen die vanaf de sluiting van het account worden berekend.

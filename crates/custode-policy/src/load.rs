@@ -141,6 +141,7 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         authoritative_language: None,
         jurisdiction: String::new(),
         minimum_age: 16,
+        birth_date: None,
         changes: None,
     };
     let Some(mut t) = root.section(sink, "policy") else {
@@ -233,6 +234,25 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
                 ProblemKind::InvalidValue,
                 age.span,
                 format!("minimum_age {} is not an age between 0 and 21", age.value),
+            ),
+        }
+    }
+    if let Some(b) = t.str(sink, "birth_date") {
+        match b.value.split_once('.') {
+            Some((category, field)) if !category.is_empty() && !field.is_empty() => {
+                meta.birth_date = Some(FieldRef {
+                    category: category.to_owned(),
+                    field: field.to_owned(),
+                    span: b.span,
+                });
+            }
+            _ => sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    b.span,
+                    format!("birth_date `{}` does not name a field", b.value),
+                )
+                .help("write it as \"category.field\", e.g. \"master_data.birth_date\""),
             ),
         }
     }
@@ -444,15 +464,117 @@ fn placeholder_text() -> Text {
 
 fn read_subject(sink: &mut Sink, t: &mut Table) -> SubjectKind {
     let id = read_id(sink, t);
+    let name = t
+        .required_text(sink, "name", "the name shown in the notice")
+        .unwrap_or_else(placeholder_text);
+    let description = t.text(sink, "description");
+    let tenants = t.str_array(sink, "tenants");
+    for kind in &tenants {
+        if !TENANT_KINDS.contains(&kind.value.as_str()) {
+            let p = Problem::new(
+                ProblemKind::InvalidValue,
+                kind.span,
+                format!(
+                    "`{}` is not a kind of tenant (subject kind `{}`)",
+                    kind.value, id.value
+                ),
+            );
+            sink.push(match closest(&kind.value, TENANT_KINDS.iter().copied()) {
+                Some(c) => p.help(format!(
+                    "did you mean `{c}`? Kinds of tenant: {}",
+                    TENANT_KINDS.join(", ")
+                )),
+                None => p.help(format!("kinds of tenant: {}", TENANT_KINDS.join(", "))),
+            });
+        }
+    }
+    let max_per_tenant = t
+        .int(sink, "max_per_tenant")
+        .and_then(|n| match u32::try_from(n.value) {
+            Ok(m) if m >= 1 => Some(m),
+            _ => {
+                sink.push(
+                    Problem::new(
+                        ProblemKind::InvalidValue,
+                        n.span,
+                        format!("max_per_tenant {} is not a count of at least 1", n.value),
+                    )
+                    .help("write how many subjects of this kind one tenant may hold, e.g. 1; leave it out for no limit"),
+                );
+                None
+            }
+        });
+    let close_after_inactivity = read_span(sink, t, "close_after_inactivity");
     let s = SubjectKind {
         id,
-        name: t
-            .required_text(sink, "name", "the name shown in the notice")
-            .unwrap_or_else(placeholder_text),
-        description: t.text(sink, "description"),
+        name,
+        description,
+        tenants,
+        max_per_tenant,
+        close_after_inactivity,
     };
     t.finish(sink);
     s
+}
+
+/// An optional span of time such as `"24 months"`, which must be bounded.
+fn read_span(sink: &mut Sink, t: &mut Table, key: &'static str) -> Option<Period> {
+    let v = t.str(sink, key)?;
+    match parse_period(&v.value) {
+        Ok(p) if p.amount > 0 => Some(p),
+        _ => {
+            sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    v.span,
+                    format!("`{key}` \"{}\" is not a span of time", v.value),
+                )
+                .help(
+                    "write a number above zero and a unit: \"90 days\", \"24 months\", \"2 years\"",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A list of names from `choices` (a single name is accepted as a list of one).
+fn read_choices<T: Copy>(
+    sink: &mut Sink,
+    t: &mut Table,
+    key: &'static str,
+    choices: &[(&'static str, T)],
+) -> Option<Vec<T>> {
+    if !t.has(key) {
+        return None;
+    }
+    let single = t.raw(key).is_some_and(|v| v.get_ref().as_str().is_some());
+    let names = if single {
+        t.str(sink, key).into_iter().collect()
+    } else {
+        t.str_array(sink, key)
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match choices.iter().find(|(n, _)| *n == name.value) {
+            Some((_, v)) => out.push(*v),
+            None => {
+                let all: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                sink.push(
+                    Problem::new(
+                        ProblemKind::InvalidValue,
+                        name.span,
+                        format!("`{}` is not a valid `{key}` in {}", name.value, t.path),
+                    )
+                    .help(match closest(&name.value, all.iter().copied()) {
+                        Some(c) => format!("did you mean `{c}`? Valid values: {}", all.join(", ")),
+                        None => format!("valid values: {}", all.join(", ")),
+                    }),
+                );
+            }
+        }
+    }
+    Some(out)
 }
 
 fn read_dpv(sink: &mut Sink, t: &mut Table, prefix: &str) -> Option<String> {
@@ -535,6 +657,26 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
     }
     let special = t.bool(sink, "special").is_some_and(|b| b.value);
     let source = t.text(sink, "source");
+    // Without `origin`: given by the person, and by someone else too when a
+    // `source` says so.
+    let origin = match read_choices(sink, t, "origin", &Origin::ALL) {
+        Some(o) if !o.is_empty() => o,
+        _ if source.is_some() => vec![Origin::Provided, Origin::ThirdParty],
+        _ => vec![Origin::Provided],
+    };
+    if origin.contains(&Origin::ThirdParty) && source.is_none() && !t.has("source") {
+        sink.push(
+            Problem::new(
+                ProblemKind::Incomplete,
+                id.span,
+                format!(
+                    "category `{}` comes from third parties but does not say from whom",
+                    id.value
+                ),
+            )
+            .help("add `source = { ... }`: the notice must name the source (Art. 14(2)(f))"),
+        );
+    }
     let requirement = t
         .choice(sink, "requirement", &Requirement::ALL)
         .map_or(Requirement::Voluntary, |l| l.value);
@@ -567,6 +709,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
         fields,
         special,
         source,
+        origin,
         requirement,
         consequence,
         dpv,

@@ -113,6 +113,10 @@ pub struct Meta {
     pub jurisdiction: String,
     /// The youngest age at which the service may be used.
     pub minimum_age: u8,
+    /// The field that holds a person's birth date (`category.field`), when
+    /// the policy names one: a record or a consent of someone younger than
+    /// `minimum_age` is then refused.
+    pub birth_date: Option<FieldRef>,
     /// How significant changes to the policy are announced.
     pub changes: Option<Text>,
 }
@@ -185,6 +189,21 @@ pub struct RightsDesk {
     pub delegation: Option<Text>,
 }
 
+/// A field named by its category: `category.field`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldRef {
+    /// The category's id.
+    pub category: String,
+    /// The field's id.
+    pub field: String,
+    /// Where it was named in the file.
+    pub span: crate::diagnostic::Span,
+}
+
+/// The kinds of node in the tenancy tree, as policy files name them (the
+/// domain's `TenantKind` has the same names).
+pub const TENANT_KINDS: [&str; 4] = ["provider", "reseller", "domain", "subscriber"];
+
 /// A kind of data subject.
 #[derive(Clone, Debug)]
 pub struct SubjectKind {
@@ -194,6 +213,23 @@ pub struct SubjectKind {
     pub name: Text,
     /// Who they are.
     pub description: Option<Text>,
+    /// The kinds of tenant (see [`TENANT_KINDS`]) a subject of this kind may
+    /// hang from; empty means any.
+    pub tenants: Vec<Located<String>>,
+    /// How many subjects of this kind one tenant may hold (e.g. the one
+    /// subscriber a subscriber tenant stands for); `None` means no limit.
+    pub max_per_tenant: Option<u32>,
+    /// After this long without recorded activity the account counts as
+    /// closed, so every rule counted from closure runs (an inactivity
+    /// rule: no dormant account keeps its data forever).
+    pub close_after_inactivity: Option<Period>,
+}
+
+impl SubjectKind {
+    /// Whether a subject of this kind may hang from a tenant of `kind`.
+    pub fn may_live_in(&self, tenant_kind: &str) -> bool {
+        self.tenants.is_empty() || self.tenants.iter().any(|t| t.value == tenant_kind)
+    }
 }
 
 /// A category of personal data.
@@ -211,12 +247,52 @@ pub struct Category {
     pub special: bool,
     /// Where the data come from when not from the person (Art. 14(2)(f)).
     pub source: Option<Text>,
+    /// How the data come to be held: provided by the person, observed from
+    /// their use of the service, derived by the controller, or received
+    /// from a third party. Never empty.
+    pub origin: Vec<Origin>,
     /// Whether giving the data is required, and by what (Art. 13(2)(e)).
     pub requirement: Requirement,
     /// What happens if the person does not give them.
     pub consequence: Option<Text>,
     /// DPV personal-data term, e.g. `pd:Contact`.
     pub dpv: Option<String>,
+}
+
+impl Category {
+    /// Whether the right to portability (Art. 20) reaches the category:
+    /// data the person provided, including those observed from their use
+    /// of the service; not data derived or inferred by the controller, nor
+    /// data received only from third parties.
+    pub fn portable(&self) -> bool {
+        self.origin
+            .iter()
+            .any(|o| matches!(o, Origin::Provided | Origin::Observed))
+    }
+}
+
+/// How data of a category come to be held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The person gives them (a form, a message they write, a request).
+    Provided,
+    /// Recorded from the person's use of the service (logs, traffic,
+    /// delivery state).
+    Observed,
+    /// Inferred or computed by the controller (scores, profiles).
+    Derived,
+    /// Received from someone else (a reseller, another operator).
+    ThirdParty,
+}
+
+impl Origin {
+    /// All origins, with their names in the policy file.
+    pub const ALL: [(&'static str, Origin); 4] = [
+        ("provided", Origin::Provided),
+        ("observed", Origin::Observed),
+        ("derived", Origin::Derived),
+        ("third_party", Origin::ThirdParty),
+    ];
 }
 
 /// One field of a category.

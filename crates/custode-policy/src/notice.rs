@@ -298,6 +298,26 @@ fn retention_summary(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang)
     if let Some(days) = policy.security.backup_key_lifetime_days {
         d.p(c.msg_args("retention-backups", &[("days", Arg::Num(i64::from(days)))]));
     }
+    // The inactivity rules: a dormant account is closed, so rules counted
+    // from closure reach their end too.
+    let mut spans: Vec<(&Period, Vec<&str>)> = Vec::new();
+    for k in &policy.subjects {
+        if let Some(span) = &k.close_after_inactivity {
+            match spans.iter_mut().find(|(s, _)| *s == span) {
+                Some((_, names)) => names.push(k.name.get(lang)),
+                None => spans.push((span, vec![k.name.get(lang)])),
+            }
+        }
+    }
+    for (span, names) in spans {
+        d.p(c.msg_args(
+            "retention-inactivity",
+            &[
+                ("subjects", names.join(", ").into()),
+                ("span", period_words(c, span).into()),
+            ],
+        ));
+    }
 }
 
 fn recipients(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::diagnostic::{Located, Problem, ProblemKind};
 use crate::load::unknown_reference;
-use crate::model::{Basis, Policy};
+use crate::model::{Basis, Event, Policy};
 use crate::read::Sink;
 use crate::reader::Problems;
 
@@ -129,6 +129,32 @@ pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
             );
         }
     }
+    if let Some(b) = &policy.meta.birth_date {
+        match policy.category(&b.category) {
+            None => sink.push(unknown_reference(
+                "category",
+                &Located::new(b.category.clone(), b.span),
+                &category_ids,
+            )),
+            Some(c) if !c.fields.iter().any(|f| f.id.value == b.field) => sink.push(
+                Problem::new(
+                    ProblemKind::UnknownReference,
+                    b.span,
+                    format!("category `{}` has no field `{}`", b.category, b.field),
+                )
+                .help(format!(
+                    "its fields: {}",
+                    c.fields
+                        .iter()
+                        .map(|f| f.id.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+            Some(_) => {}
+        }
+    }
+    check_every_category_ends(sink, policy);
     if policy.purposes.is_empty() {
         sink.push(
             Problem::new(
@@ -138,6 +164,52 @@ pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
             )
             .help("add at least one [[purpose]]"),
         );
+    }
+}
+
+/// Every category a subject kind can hold must reach an end by time alone.
+/// A record goes when the last of its purposes is done with it, so one
+/// purpose counted from an event that may never happen (the account's
+/// closure, the contract's end, a withdrawal: a dormant account has none)
+/// keeps it forever, unless the kind's accounts close after inactivity.
+fn check_every_category_ends(sink: &mut Sink, policy: &Policy) {
+    for category in &policy.categories {
+        for kind in &policy.subjects {
+            if kind.close_after_inactivity.is_some() {
+                continue;
+            }
+            let waiting: Vec<String> = policy
+                .purposes_of_category(&category.id.value)
+                .filter(|p| p.subjects.iter().any(|s| s.value == kind.id.value))
+                .filter(|p| {
+                    matches!(
+                        p.retention.from,
+                        Event::AccountClosed | Event::ContractEnd | Event::ConsentWithdrawn
+                    )
+                })
+                .map(|p| format!("`{}` ({})", p.id.value, p.retention.from.key()))
+                .collect();
+            if waiting.is_empty() || category.id.value.is_empty() {
+                continue;
+            }
+            sink.push(
+                Problem::new(
+                    ProblemKind::UnboundedRetention,
+                    category.id.span,
+                    format!(
+                        "category `{}` of subject kind `{}` may be kept forever: its end waits for purpose {}, counted from an event a dormant account never reaches, and nothing closes an inactive `{}` account",
+                        category.id.value,
+                        kind.id.value,
+                        waiting.join(", "),
+                        kind.id.value
+                    ),
+                )
+                .help(format!(
+                    "add `close_after_inactivity = \"24 months\"` to subject kind `{}`, or count those purposes' retention from `collection` or `last_activity`",
+                    kind.id.value
+                )),
+            );
+        }
     }
 }
 

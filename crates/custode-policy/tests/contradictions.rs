@@ -28,6 +28,7 @@ email = "privacy@posta.example"
 [[subject]]
 id = "customer"
 name = { it = "Clienti", en = "Customers" }
+close_after_inactivity = "24 months"
 
 [[category]]
 id = "contact"
@@ -187,6 +188,132 @@ fn retention_without_a_bound() {
         };
         let src = mutate(&[(edit, replacement)]);
         check(&src, &[(kind, needle)]);
+    }
+}
+
+/// Issue "Every promise kept", item 1: where a kind of subject may live is
+/// checked when the policy loads.
+#[test]
+fn a_subject_kind_in_an_unknown_kind_of_tenant() {
+    let src = mutate(&[(
+        "close_after_inactivity = \"24 months\"",
+        "close_after_inactivity = \"24 months\"\ntenants = [\"subscriber\", \"subscriber_\"]\nmax_per_tenant = 0",
+    )]);
+    check(
+        &src,
+        &[
+            (ProblemKind::InvalidValue, "\"subscriber_\""),
+            (ProblemKind::InvalidValue, "max_per_tenant"),
+        ],
+    );
+    let ok = mutate(&[(
+        "close_after_inactivity = \"24 months\"",
+        "close_after_inactivity = \"24 months\"\ntenants = [\"subscriber\"]\nmax_per_tenant = 1",
+    )]);
+    let policy = load("policy.toml", &ok).expect("valid");
+    let customer = policy.subject("customer").expect("kind");
+    assert!(customer.may_live_in("subscriber") && !customer.may_live_in("provider"));
+    assert_eq!(customer.max_per_tenant, Some(1));
+}
+
+/// Issue "Every promise kept", item 3: no category may wait forever for an
+/// event a dormant account never reaches.
+#[test]
+fn a_category_kept_until_an_event_that_may_never_come() {
+    let src = mutate(&[("close_after_inactivity = \"24 months\"\n", "")]);
+    check(
+        &src,
+        &[(ProblemKind::UnboundedRetention, "id = \"contact\"")],
+    );
+    let err = load("policy.toml", &src).expect_err("refused");
+    let message = &err.problems()[0].message;
+    assert!(
+        message.contains("`customer`")
+            && message.contains("`service` (account_closed)")
+            && message.contains("`newsletter` (consent_withdrawn)"),
+        "{message}"
+    );
+    // Counting from collection or the last activity always ends.
+    let timed = mutate(&[
+        ("close_after_inactivity = \"24 months\"\n", ""),
+        (
+            "{ from = \"account_closed\", keep = \"30 days\" }",
+            "{ from = \"last_activity\", keep = \"12 months\" }",
+        ),
+        (
+            "{ from = \"consent_withdrawn\", keep = \"0 days\" }",
+            "{ keep = \"24 months\" }",
+        ),
+    ]);
+    load("policy.toml", &timed).expect("every category ends");
+    let bad_span = mutate(&[("\"24 months\"", "\"never\"")]);
+    check(
+        &bad_span,
+        &[
+            (ProblemKind::InvalidValue, "\"never\""),
+            (ProblemKind::UnboundedRetention, "id = \"contact\""),
+        ],
+    );
+}
+
+/// Issue "Every promise kept", item 2: the birth-date field must exist.
+#[test]
+fn a_birth_date_field_that_does_not_exist() {
+    let src = mutate(&[(
+        "jurisdiction = \"IT\"",
+        "jurisdiction = \"IT\"\nminimum_age = 18\nbirth_date = \"contact.born\"",
+    )]);
+    check(&src, &[(ProblemKind::UnknownReference, "\"contact.born\"")]);
+    let src = mutate(&[(
+        "jurisdiction = \"IT\"",
+        "jurisdiction = \"IT\"\nbirth_date = \"contacts.email\"",
+    )]);
+    check(
+        &src,
+        &[(ProblemKind::UnknownReference, "\"contacts.email\"")],
+    );
+    let src = mutate(&[(
+        "jurisdiction = \"IT\"",
+        "jurisdiction = \"IT\"\nbirth_date = \"email\"",
+    )]);
+    check(&src, &[(ProblemKind::InvalidValue, "\"email\"")]);
+}
+
+/// Issue "Every promise kept", item 4: data from third parties name their
+/// source (Art. 14(2)(f)); the origin decides what portability returns.
+#[test]
+fn origins_of_data() {
+    let src = mutate(&[(
+        "fields = [{ id = \"email\"",
+        "origin = [\"third_party\", \"guessed\"]\nfields = [{ id = \"email\"",
+    )]);
+    check(
+        &src,
+        &[
+            (ProblemKind::Incomplete, "id = \"contact\""),
+            (ProblemKind::InvalidValue, "\"guessed\""),
+        ],
+    );
+    let policy = load("policy.toml", BASE).expect("base");
+    assert!(
+        policy.category("contact").expect("c").portable(),
+        "given by the person by default"
+    );
+    for (origin, portable) in [
+        ("\"observed\"", true),
+        ("\"derived\"", false),
+        ("[\"derived\", \"provided\"]", true),
+    ] {
+        let src = mutate(&[(
+            "fields = [{ id = \"email\"",
+            &format!("origin = {origin}\nfields = [{{ id = \"email\""),
+        )]);
+        let policy = load("policy.toml", &src).expect("valid");
+        assert_eq!(
+            policy.category("contact").expect("c").portable(),
+            portable,
+            "{origin}"
+        );
     }
 }
 

@@ -403,3 +403,73 @@ fn the_record_of_processing_has_fields_a_to_g() {
         }
     }
 }
+
+/// Issue "Every promise kept", items 1–4, as the shipped examples declare
+/// them: where each kind of person lives, the inactivity rule the e-mail
+/// seeds promise (said in every notice language), adults only where a
+/// contract needs them, and what portability returns.
+#[test]
+fn the_examples_declare_tenancy_inactivity_age_and_origins() {
+    let all = examples();
+    let get = |n: &str| {
+        all.iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, p)| p)
+            .expect("example")
+    };
+    let messaging = get("messaging.toml");
+    let interlocutor = messaging.subject("interlocutor").expect("kind");
+    assert!(interlocutor.may_live_in("subscriber") && !interlocutor.may_live_in("provider"));
+    let subscriber = messaging.subject("subscriber").expect("kind");
+    assert_eq!(subscriber.max_per_tenant, Some(1));
+
+    let email = get("email-hosting.toml");
+    for kind in ["customer", "mailbox_user", "domain_admin", "reseller"] {
+        let k = email.subject(kind).expect("kind");
+        assert!(
+            k.close_after_inactivity.is_some(),
+            "{kind} closes when dormant"
+        );
+    }
+    for (lang, words) in [
+        (Lang::En, "an account unused for 24 months is closed"),
+        (
+            Lang::It,
+            "un account non utilizzato per 24 mesi viene chiuso",
+        ),
+        (Lang::Fr, "un compte inutilisé pendant 24 mois est fermé"),
+        (
+            Lang::Nl,
+            "een account dat 24 maanden niet is gebruikt, wordt gesloten",
+        ),
+    ] {
+        let text = notice(email, lang).expect("notice").to_markdown();
+        has(
+            &text,
+            words,
+            "the inactivity rule",
+            &format!("email-hosting [{lang}]"),
+        );
+    }
+
+    let telecom = get("telecom.toml");
+    assert_eq!(telecom.meta.minimum_age, 18);
+    let b = telecom.meta.birth_date.as_ref().expect("birth date named");
+    assert_eq!(
+        (b.category.as_str(), b.field.as_str()),
+        ("master_data", "birth_date")
+    );
+
+    // Whatever a customer typed into a form is portable in every example.
+    for (name, cat) in [
+        ("email-hosting.toml", "contact"),
+        ("messaging.toml", "subscriber_identity"),
+        ("messaging.toml", "interlocutor_data"),
+        ("telecom.toml", "master_data"),
+    ] {
+        assert!(
+            get(name).category(cat).expect("category").portable(),
+            "{name} {cat}"
+        );
+    }
+}

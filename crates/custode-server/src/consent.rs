@@ -206,7 +206,8 @@ pub struct DecisionOut {
     pub basis: String,
     /// Why: `consent`, `legal_basis`, `no_consent`, `consent_withdrawn`,
     /// `consent_expired`, `reconsent_needed`, `restricted`, `objected`,
-    /// `objected_to_direct_marketing` or `erased`.
+    /// `objected_to_direct_marketing`, `under_age` (younger than the
+    /// policy's minimum age) or `erased`.
     pub reason: String,
     /// The ledger event the answer rests on.
     pub event: Option<String>,

@@ -115,10 +115,17 @@ pub fn start(state: AppState, schedule: Schedule) {
                 tick.tick().await;
                 loop {
                     match state.store.sweep(&sweeper, SWEEP_BATCH).await {
-                        Ok(r) if r.erased == 0 && r.subjects_shredded == 0 => break,
+                        Ok(r)
+                            if r.erased == 0
+                                && r.subjects_shredded == 0
+                                && r.accounts_closed == 0 =>
+                        {
+                            break;
+                        }
                         Ok(r) => tracing::info!(
                             records = r.erased,
                             subjects = r.subjects_shredded,
+                            dormant_closed = r.accounts_closed,
                             "retention: erased what was due"
                         ),
                         Err(e) => {

@@ -93,6 +93,11 @@ async fn main() {
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
+    // Mailboxes live in a domain (the policy's `tenants`).
+    let domain = store
+        .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
+        .await
+        .expect("domain");
     let started = Instant::now();
     let stored: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM records")
@@ -111,7 +116,7 @@ async fn main() {
     while background > 0 && others.len() < 100_000.min(background.max(1)) {
         others.extend(
             store
-                .create_subjects(&sys, &provider.id, "mailbox_user", 10_000, "bench")
+                .create_subjects(&sys, &domain.id, "mailbox_user", 10_000, "bench")
                 .await
                 .expect("subjects"),
         );
@@ -128,7 +133,7 @@ async fn main() {
             .expect("write") as usize;
     }
     let subjects = store
-        .create_subjects(&sys, &provider.id, "mailbox_user", count, "bench")
+        .create_subjects(&sys, &domain.id, "mailbox_user", count, "bench")
         .await
         .expect("subjects");
     let categories = ["contact", "usage", "requests", "billing"];

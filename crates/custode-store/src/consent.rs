@@ -252,6 +252,29 @@ impl Store {
                 .await?;
             return Err(not_found("subject", &missing));
         }
+        // Adults only, where the policy says so (seed 001): no consent is
+        // taken from someone whose birth date says they are under age.
+        // Withdrawals, objections and restrictions are always recorded.
+        if policy.meta.birth_date.is_some() {
+            for (i, (subject, new)) in batch.iter().enumerate() {
+                if new.kind != EventKind::Given {
+                    continue;
+                }
+                let Some(s) = subjects.get(subject.as_str()) else {
+                    continue;
+                };
+                let of_age = self.of_age_from(policy, s.key, s.key).await?;
+                if of_age.get(&s.key).is_some_and(|t| now < *t) {
+                    return Err(at_index(
+                        i,
+                        StoreError::Invalid(format!(
+                            "subject {subject} is younger than {}, the minimum age the policy sets: no consent of theirs is recorded",
+                            policy.meta.minimum_age
+                        )),
+                    ));
+                }
+            }
+        }
         let with_evidence: Vec<String> = batch
             .iter()
             .filter(|(_, n)| n.evidence != Evidence::default())
@@ -469,6 +492,15 @@ impl Store {
                 reason: Reason::Erased,
             });
         }
+        // Adults only, where the policy says so (seed 001): nothing but
+        // what the law requires is done for someone under age.
+        if p.basis != Basis::LegalObligation && known.of_age_from.is_some_and(|t| self.now() < t) {
+            return Ok(Decision {
+                allowed: false,
+                basis: p.basis,
+                reason: Reason::UnderAge,
+            });
+        }
         Ok(custode_consent::decide(p, digest, &known.state))
     }
 
@@ -510,11 +542,16 @@ impl Store {
             None => None,
         };
         let mut states = self.fold_events(key, key).await?;
+        let of_age_from = self
+            .of_age_from(&self.policy(), key, key)
+            .await?
+            .remove(&key);
         let known = Arc::new(Known {
             path: self.decisions.intern(&path),
             erased,
             kept_for,
             state: states.remove(&key).unwrap_or_default(),
+            of_age_from,
         });
         // Cached unless invalidated while it was read; answered either way,
         // since it was true when read.
@@ -540,6 +577,61 @@ impl Store {
             );
         }
         Ok(grounds.into_iter().collect())
+    }
+
+    /// From when each subject with a key in `[low, high]` has the
+    /// policy's minimum age, read from the birth date in the field the
+    /// policy names (opened here and dropped). Subjects without one, and
+    /// every subject when the policy names no field, are absent. When
+    /// records disagree, the youngest date counts.
+    pub(crate) async fn of_age_from(
+        &self,
+        policy: &Policy,
+        low: i64,
+        high: i64,
+    ) -> Result<HashMap<i64, Timestamp>, StoreError> {
+        let mut out = HashMap::new();
+        let Some(b) = &policy.meta.birth_date else {
+            return Ok(out);
+        };
+        let rows = sqlx::query(
+            "SELECT r.subject_key, s.id, r.sealed FROM records r JOIN subjects s ON s.key = r.subject_key \
+             WHERE r.category = $1 AND r.subject_key >= $2 AND r.subject_key <= $3 AND s.erased_at IS NULL",
+        )
+        .bind(b.category.as_str())
+        .bind(low)
+        .bind(high)
+        .fetch_all(&self.db)
+        .await?;
+        if rows.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(1))
+            .collect::<Result<_, _>>()?;
+        let mut distinct: Vec<&str> = ids.iter().map(String::as_str).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let keys = self.keys.subject_keys(&distinct).await?;
+        for (r, id) in rows.iter().zip(&ids) {
+            let Some(key) = keys.get(id) else { continue };
+            let sealed: Vec<u8> = r.try_get(2)?;
+            let plain = key.open(&sealed, format!("{id}|{}", b.category).as_bytes())?;
+            let Ok(fields) = serde_json::from_slice::<
+                std::collections::BTreeMap<String, serde_json::Value>,
+            >(&plain) else {
+                continue;
+            };
+            if let Ok(Some(birth)) =
+                custode_domain::age::birth_date_in(policy, &b.category, &fields)
+                && let Some(t) = custode_domain::age::of_age_from(policy, birth)
+            {
+                let e = out.entry(r.try_get::<i64, _>(0)?).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        Ok(out)
     }
 
     /// The folded states of subjects with keys in `[low, high]`.
@@ -596,6 +688,7 @@ impl Store {
             let Some(last) = subjects.last() else { break };
             let high: i64 = last.try_get(0)?;
             let mut states = self.fold_events(after + 1, high).await?;
+            let mut of_age = self.of_age_from(&self.policy(), after + 1, high).await?;
             let mut entries = Vec::with_capacity(subjects.len());
             for r in &subjects {
                 let key: i64 = r.try_get(0)?;
@@ -612,6 +705,7 @@ impl Store {
                         erased: r.try_get::<Option<i64>, _>(3)?.is_some(),
                         kept_for,
                         state: states.remove(&key).unwrap_or_default(),
+                        of_age_from: of_age.remove(&key),
                     }),
                 ));
             }

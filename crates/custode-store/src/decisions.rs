@@ -35,6 +35,10 @@ pub(crate) struct Known {
     pub(crate) kept_for: Option<Box<[Arc<str>]>>,
     /// Its consent state.
     pub(crate) state: SubjectState,
+    /// From when it has the policy's minimum age, when the policy names a
+    /// birth-date field and the subject has one (the date itself is not
+    /// kept).
+    pub(crate) of_age_from: Option<jiff::Timestamp>,
 }
 
 /// A subject's place in the cache.
@@ -113,6 +117,21 @@ impl DecisionCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(Box::from(subject), Slot::Invalidated(at));
+    }
+
+    /// Invalidates every subject (a policy change that moves what every
+    /// answer rests on, such as the minimum age).
+    pub(crate) fn invalidate_all(&self) {
+        let at = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        for shard in &self.shards {
+            for slot in shard
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .values_mut()
+            {
+                *slot = Slot::Invalidated(at);
+            }
+        }
     }
 
     /// How many subjects are known.

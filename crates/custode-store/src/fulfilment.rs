@@ -645,11 +645,14 @@ impl Store {
             .await?;
         let mut records = all_records.clone();
         if claim.right == Right::Portability {
-            // Art. 20: what the person provided, processed on consent or contract.
+            // Art. 20: what the person provided, or what was observed of
+            // their use of the service (EDPB WP242 rev.01), processed on
+            // consent or contract; not data derived by the controller, nor
+            // data received only from third parties.
             records.retain(|r| {
                 policy
                     .category(&r.category)
-                    .is_some_and(|c| c.source.is_none())
+                    .is_some_and(custode_policy::Category::portable)
                     && r.purposes.iter().any(|p| {
                         policy
                             .purpose(p)

@@ -494,7 +494,13 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        let ages_moved = old.meta.minimum_age != policy.meta.minimum_age
+            || old.meta.birth_date != policy.meta.birth_date;
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = InForce::new(policy, id);
+        if ages_moved {
+            // Who is of age is cached with each subject's state.
+            self.decisions.invalidate_all();
+        }
         Ok(reconsent)
     }
 
@@ -581,11 +587,16 @@ impl Store {
                 format!("/{id}/")
             }
             Some(parent_id) => {
-                let row = sqlx::query("SELECT kind, path FROM tenants WHERE id = $1")
+                let row = sqlx::query("SELECT kind, path, closed_at FROM tenants WHERE id = $1")
                     .bind(parent_id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| not_found("tenant", parent_id.as_str()))?;
+                if row.try_get::<Option<i64>, _>(2)?.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "tenant {parent_id} is closed: nothing can be created under it"
+                    )));
+                }
                 let parent_kind: String = row.try_get(0)?;
                 let parent_path: String = row.try_get(1)?;
                 if !parent_path.starts_with(by.scope.path()) || by.scope.only_subject().is_some() {
@@ -659,6 +670,86 @@ impl Store {
         })
     }
 
+    /// Closes a tenant (seed 002: a deactivated subscriber is deleted
+    /// promptly and for good): it and every tenant under it are marked
+    /// closed, their names dropped and every credential scoped inside them
+    /// (tokens, users, sessions) revoked, in one transaction with its audit
+    /// entry; then each subject under them is erased by
+    /// [`Store::erase_subject`] (crypto-shredding: its key destroyed).
+    /// Running it again finishes a closure cut short.
+    /// Returns how many subjects were erased now.
+    pub async fn close_tenant(
+        &self,
+        by: &Principal,
+        tenant: &TenantId,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let t = self.tenant(by, tenant).await?;
+        if by.scope.only_subject().is_some() || t.path == by.scope.path() {
+            self.audit_denied(by, None, "tenant.close").await?;
+            return Err(StoreError::Forbidden(
+                "a tenant is closed from above it: by its reseller, the provider or the instance"
+                    .to_owned(),
+            ));
+        }
+        let (low, high) = custode_domain::Scope::under(&t.path).path_range();
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE tenants SET closed_at = $1, name = '' WHERE path >= $2 AND path < $3 AND closed_at IS NULL",
+        )
+        .bind(now)
+        .bind(&low)
+        .bind(&high)
+        .execute(&mut *tx)
+        .await?;
+        let mut revoked = 0u64;
+        for sql in [
+            "UPDATE api_tokens SET revoked_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND revoked_at IS NULL",
+            "UPDATE users SET disabled_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND disabled_at IS NULL",
+            "UPDATE sessions SET ended_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND ended_at IS NULL",
+        ] {
+            revoked += sqlx::query(sql)
+                .bind(now)
+                .bind(&low)
+                .bind(&high)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            now,
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::TenantClosed,
+                subject: None,
+                reason: Some(reason.to_owned()),
+                detail: json!({ "tenant": tenant.as_str(), "credentials_revoked": revoked }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        // Revoked at once on this instance too, not when the cache expires.
+        self.forget_tokens_under(&low, &high);
+        let rows = sqlx::query(
+            "SELECT id FROM subjects WHERE tenant_path >= $1 AND tenant_path < $2 AND erased_at IS NULL",
+        )
+        .bind(&low)
+        .bind(&high)
+        .fetch_all(&self.db)
+        .await?;
+        let mut erased = 0u64;
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let id = SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            self.erase_subject(by, &id, reason).await?;
+            erased += 1;
+        }
+        Ok(erased)
+    }
+
     // ---- Subjects ------------------------------------------------------
 
     /// Creates a data subject of a policy subject kind under a tenant.
@@ -685,7 +776,7 @@ impl Store {
         reason: &str,
     ) -> Result<Vec<SubjectId>, StoreError> {
         let policy = self.policy();
-        if policy.subject(kind).is_none() {
+        let Some(spec) = policy.subject(kind) else {
             return Err(StoreError::Invalid(format!(
                 "subject kind `{kind}` is not declared in the policy (declared: {})",
                 policy
@@ -695,10 +786,30 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
-        }
+        };
         let t = self.tenant(by, tenant).await?;
         if by.scope.only_subject().is_some() {
             return Err(not_found("tenant", tenant.as_str()));
+        }
+        // Where the policy says this kind of person lives (seed 002: an
+        // interlocutor exists only under its subscriber).
+        if !spec.may_live_in(t.kind.name()) {
+            return Err(StoreError::Invalid(format!(
+                "a subject of kind `{kind}` cannot hang from a {} tenant: the policy puts it under a {}",
+                t.kind.name(),
+                spec.tenants
+                    .iter()
+                    .map(|k| k.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        if let Some(max) = spec.max_per_tenant
+            && count > max as usize
+        {
+            return Err(StoreError::Conflict(format!(
+                "a tenant holds at most {max} subject(s) of kind `{kind}` (max_per_tenant in the policy); {count} were asked for"
+            )));
         }
         let ids: Vec<SubjectId> = (0..count).map(|_| SubjectId::generate()).collect();
         let now = to_micros(self.now());
@@ -707,6 +818,15 @@ impl Store {
         let refs: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
         self.keys.create_subject_keys(&refs, now).await?;
         let mut tx = self.begin_write().await?;
+        let closed: Option<i64> = sqlx::query_scalar("SELECT closed_at FROM tenants WHERE id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        if closed.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "tenant {tenant} is closed: no subject can be created under it"
+            )));
+        }
         for chunk in ids.chunks(400) {
             let sql = format!(
                 "INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES {}",
@@ -734,6 +854,24 @@ impl Store {
             })
             .collect();
         audit_log::append(&mut tx, self.engine, now, &events).await?;
+        if let Some(max) = spec.max_per_tenant {
+            // Counted after the audit append, which holds the writers' lock
+            // (the chain head), so two creations cannot both pass.
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM subjects WHERE tenant_id = $1 AND kind = $2 AND erased_at IS NULL",
+            )
+            .bind(tenant.as_str())
+            .bind(kind)
+            .fetch_one(&mut *tx)
+            .await?;
+            if held > i64::from(max) {
+                drop(tx);
+                return Err(StoreError::Conflict(format!(
+                    "tenant {tenant} already holds {} subject(s) of kind `{kind}`, the most the policy allows (max_per_tenant = {max}); nothing was created",
+                    held - ids.len() as i64
+                )));
+            }
+        }
         tx.commit().await?;
         Ok(ids)
     }

@@ -332,6 +332,15 @@ ALTER TABLE subjects ADD COLUMN key_generation BIGINT NOT NULL DEFAULT 0
 CREATE INDEX audit_vault_anchors ON audit_log (seq) WHERE action IN ('vault.queried', 'access.denied', 'vault.log_chained')
 "#,
     },
+    Migration {
+        version: 12,
+        name: "closed tenants",
+        // A closed tenant keeps its row (its path bounds old audit entries)
+        // but no name and nothing under it.
+        sql: r#"
+ALTER TABLE tenants ADD COLUMN closed_at BIGINT
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

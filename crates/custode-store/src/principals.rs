@@ -556,6 +556,18 @@ impl Store {
         Ok(found)
     }
 
+    /// Drops the cached tokens scoped to paths in `[low, high)`, revoked
+    /// in the database by a tenant's closure.
+    pub(crate) fn forget_tokens_under(&self, low: &str, high: &str) {
+        self.token_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, t| {
+                let p = t.principal.scope.path();
+                !(p >= low && p < high)
+            });
+    }
+
     /// Revokes a token at once.
     pub async fn revoke_token(&self, by: &Principal, id: &str) -> Result<(), StoreError> {
         self.token_cache

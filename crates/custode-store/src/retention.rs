@@ -70,6 +70,9 @@ pub struct SweepReport {
     pub vault_erased: u64,
     /// Subjects shredded whole (closed, nothing left).
     pub subjects_shredded: u64,
+    /// Accounts closed by their kind's inactivity rule
+    /// (`close_after_inactivity`).
+    pub accounts_closed: u64,
     /// Per (category, rule): records erased.
     pub by_rule: BTreeMap<(String, String), u64>,
 }
@@ -81,6 +84,7 @@ impl SweepReport {
             && self.vaulted == 0
             && self.vault_erased == 0
             && self.subjects_shredded == 0
+            && self.accounts_closed == 0
     }
 }
 
@@ -339,12 +343,83 @@ impl Store {
     /// (then shreds closed subjects left without records). Call until it
     /// does nothing.
     pub async fn sweep(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
+        let accounts_closed = self.close_dormant(by, limit).await?;
         let vaulted = self.move_to_vault(by, limit).await?;
         let vault_erased = self.expire_vault(by, limit).await?;
         let mut report = self.erase_due(by, limit).await?;
         report.vaulted = vaulted;
         report.vault_erased = vault_erased;
+        report.accounts_closed = accounts_closed;
         Ok(report)
+    }
+
+    /// Closes up to `limit` accounts per subject kind that have been
+    /// inactive for their kind's `close_after_inactivity`, dated when the
+    /// span ran out (not when the sweep noticed), re-resolving their
+    /// records, with one audit entry each, in one transaction per kind.
+    /// Seeds 000 and 004: no dormant account keeps its data forever.
+    async fn close_dormant(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
+        let policy = self.policy();
+        let now = self.now();
+        let mut closed = 0u64;
+        for kind in &policy.subjects {
+            let Some(span) = kind.close_after_inactivity else {
+                continue;
+            };
+            let Some(bound) = custode_domain::retention::inactive_before(&policy, now, span) else {
+                continue;
+            };
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(
+                "SELECT key, id, COALESCE(last_activity, created_at) AS last FROM subjects \
+                 WHERE kind = $1 AND closed_at IS NULL AND erased_at IS NULL \
+                 AND COALESCE(last_activity, created_at) < $2 \
+                 ORDER BY COALESCE(last_activity, created_at), key LIMIT $3",
+            )
+            .bind(kind.id.value.as_str())
+            .bind(to_micros(bound))
+            .bind(i64::from(limit.max(1)))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut events = Vec::new();
+            for r in rows {
+                let key: i64 = r.try_get(0)?;
+                let id: String = r.try_get(1)?;
+                let last = from_micros(r.try_get(2)?);
+                let Some(at) = custode_domain::retention::inactivity_closes_at(&policy, last, span)
+                    .filter(|at| *at <= now)
+                else {
+                    continue;
+                };
+                sqlx::query(
+                    "UPDATE subjects SET closed_at = $1 WHERE key = $2 AND closed_at IS NULL",
+                )
+                .bind(to_micros(at))
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+                let changed = self.resolve_subject(&mut tx, key).await?;
+                events.push(Event {
+                    actor: by.id.clone(),
+                    action: Action::SubjectEvent,
+                    subject: Some(id),
+                    reason: Some("close_after_inactivity".to_owned()),
+                    detail: json!({
+                        "event": LifeEvent::AccountClosed.name(),
+                        "at": at.to_string(),
+                        "inactive_since": last.to_string(),
+                        "records_rescheduled": changed,
+                    }),
+                });
+            }
+            if events.is_empty() {
+                continue;
+            }
+            audit_log::append(&mut tx, self.engine, to_micros(now), &events).await?;
+            tx.commit().await?;
+            closed += events.len() as u64;
+        }
+        Ok(closed)
     }
 
     /// Erases up to `limit` records whose end has passed, in one
@@ -454,6 +529,7 @@ impl Store {
             total.vaulted += r.vaulted;
             total.vault_erased += r.vault_erased;
             total.subjects_shredded += r.subjects_shredded;
+            total.accounts_closed += r.accounts_closed;
             let done = r.is_empty();
             for (k, n) in r.by_rule {
                 *total.by_rule.entry(k).or_default() += n;

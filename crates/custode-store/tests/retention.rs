@@ -231,8 +231,9 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
         // New subjects in the first four months.
         if d < 120 && d % 3 == 0 {
             let (kind, _, _) = &kinds[(rng(&mut state) % kinds.len() as u64) as usize];
+            let home = home_for(&store, &t, kind).await;
             let s = store
-                .create_subject(&system, &t.domain_a.id, kind, "simulation")
+                .create_subject(&system, &home, kind, "simulation")
                 .await
                 .expect("subject");
             let categories = kinds

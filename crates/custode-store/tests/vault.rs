@@ -134,7 +134,12 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
     let t = tree(&store).await;
     let system = Principal::system("test");
     let s = store
-        .create_subject(&system, &t.domain_a.id, "subscriber", "signup")
+        .create_subject(
+            &system,
+            &home_for(&store, &t, "subscriber").await,
+            "subscriber",
+            "signup",
+        )
         .await
         .expect("subject");
     store
@@ -234,7 +239,12 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     let t = tree(&store).await;
     let system = Principal::system("test");
     let s = store
-        .create_subject(&system, &t.domain_a.id, "subscriber", "signup")
+        .create_subject(
+            &system,
+            &home_for(&store, &t, "subscriber").await,
+            "subscriber",
+            "signup",
+        )
         .await
         .expect("subject");
     store

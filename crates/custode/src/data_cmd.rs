@@ -153,6 +153,15 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         parent: Option<String>,
     },
+    /// Close a tenant and everything under it: its subjects erased
+    /// (crypto-shredded), its credentials revoked, its name dropped.
+    Close {
+        /// The tenant's id.
+        id: String,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -313,6 +322,12 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
                 .create_tenant(&operator(), parent.as_ref(), kind, &name)
                 .await?;
             outln!("{}", t.id)?;
+        }
+        TenantCommand::Close { id, reason } => {
+            let erased = store
+                .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
+                .await?;
+            println!("tenant {id} closed: {erased} subjects erased, its credentials revoked");
         }
     }
     store.close().await;

@@ -123,12 +123,13 @@ fn add(total: &mut SweepReport, step: &SweepReport) {
     total.vaulted += step.vaulted;
     total.vault_erased += step.vault_erased;
     total.subjects_shredded += step.subjects_shredded;
+    total.accounts_closed += step.accounts_closed;
 }
 
 fn summary(r: &SweepReport) -> String {
     format!(
-        "{} records erased, {} moved to the vault, {} erased from the vault, {} closed subjects shredded",
-        r.erased, r.vaulted, r.vault_erased, r.subjects_shredded
+        "{} records erased, {} moved to the vault, {} erased from the vault, {} closed subjects shredded, {} dormant accounts closed",
+        r.erased, r.vaulted, r.vault_erased, r.subjects_shredded, r.accounts_closed
     )
 }
 

@@ -74,8 +74,13 @@ async fn prepared(data: &Path) -> (SubjectId, String) {
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
+    // Mailboxes live in a domain (the policy's `tenants`).
+    let domain = store
+        .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
+        .await
+        .expect("domain");
     let s = store
-        .create_subject(&sys, &provider.id, "mailbox_user", "setup")
+        .create_subject(&sys, &domain.id, "mailbox_user", "setup")
         .await
         .expect("subject");
     let batch = (0..60)

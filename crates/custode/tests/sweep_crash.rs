@@ -58,8 +58,13 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
+    // Mailboxes live in a domain (the policy's `tenants`).
+    let domain = store
+        .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
+        .await
+        .expect("domain");
     let closed = store
-        .create_subjects(&sys, &provider.id, "mailbox_user", 30, "setup")
+        .create_subjects(&sys, &domain.id, "mailbox_user", 30, "setup")
         .await
         .expect("subjects");
     for (i, s) in closed.iter().enumerate() {
@@ -82,7 +87,7 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
             .expect("close");
     }
     let open = store
-        .create_subject(&sys, &provider.id, "mailbox_user", "setup")
+        .create_subject(&sys, &domain.id, "mailbox_user", "setup")
         .await
         .expect("subject");
     let batch = (0..500)

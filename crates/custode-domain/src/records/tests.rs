@@ -21,6 +21,7 @@ email = "t@t.example"
 [[subject]]
 id = "customer"
 name = "Clienti"
+close_after_inactivity = "24 months"
 [[subject]]
 id = "visitor"
 name = "Visitatori"

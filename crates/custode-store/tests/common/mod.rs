@@ -194,6 +194,33 @@ pub async fn tree(store: &Store) -> Tree {
     }
 }
 
+/// A tenant where a subject of `kind` may live under the store's policy:
+/// domain A when it may, else a new subscriber tenant of its own (a
+/// subscriber tenant holds one subscriber), else the reseller or the
+/// provider.
+pub async fn home_for(store: &Store, t: &Tree, kind: &str) -> custode_domain::TenantId {
+    let policy = store.policy();
+    let spec = policy.subject(kind).expect("subject kind");
+    if spec.may_live_in("domain") {
+        t.domain_a.id.clone()
+    } else if spec.may_live_in("subscriber") {
+        store
+            .create_tenant(
+                &admin(),
+                Some(&t.provider.id),
+                TenantKind::Subscriber,
+                "shop",
+            )
+            .await
+            .expect("subscriber tenant")
+            .id
+    } else if spec.may_live_in("reseller") {
+        t.reseller.id.clone()
+    } else {
+        t.provider.id.clone()
+    }
+}
+
 /// A contact record of the email-hosting example policy.
 pub fn contact(email: &str, phone: &str) -> NewRecord {
     let mut fields = std::collections::BTreeMap::new();
