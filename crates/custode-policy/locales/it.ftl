@@ -280,7 +280,7 @@ access-vault = Che cosa conserviamo a parte perché la legge lo impone
 access-vault-line = { $category }: { $count } registrazioni, conservate in un archivio separato perché la legge lo impone ({ $law }), fino al { $until }.
 access-vault-given = Il loro contenuto è nei file records.json e records.csv.
 access-vault-withheld = Non ne comunichiamo il contenuto con questa risposta: { $reason }
-access-vault-withheld-default = la legge che ci obbliga a conservarle ne consente l'uso solo per la finalità che indica, e può limitarne la comunicazione (art. 23 del GDPR). Puoi chiedere al nostro responsabile della protezione dei dati di riesaminare questa scelta.
+access-vault-withheld-default = la legge che ci obbliga a conservarle ne consente l'uso solo per la finalità che indica, e può limitarne la comunicazione (art. 23 del GDPR). Può chiedere al nostro responsabile della protezione dei dati di riesaminare questa scelta.
 answer-vault-title = Che cosa conserviamo a parte perché la legge lo impone
 access-notice = Tutto il resto che diciamo a tutti: la nostra informativa
 

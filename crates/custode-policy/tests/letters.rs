@@ -99,6 +99,7 @@ fn every_count_in_every_language_takes_its_plural_form() {
                     records: n as usize,
                     purposes: BTreeSet::new(),
                 }],
+                &[],
             )
             .expect("summary")
             .to_markdown();

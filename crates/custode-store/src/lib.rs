@@ -60,7 +60,9 @@ pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
-pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};
+pub use retention::{
+    Closure, Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport,
+};
 pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;

@@ -155,6 +155,96 @@ pub struct RetentionPlan {
     pub lines: Vec<PlanLine>,
     /// Per store and category: held now, and at `until`.
     pub held: Vec<Held>,
+    /// Accounts that their kind's inactivity rule will close by `until`
+    /// if they stay unused: per day and subject kind, how many.
+    pub closures: Vec<Closure>,
+}
+
+/// Accounts an inactivity rule closes on one day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closure {
+    /// The day, in the controller's time zone.
+    pub day: jiff::civil::Date,
+    /// The subject kind whose `close_after_inactivity` closes them.
+    pub kind: String,
+    /// How many accounts.
+    pub accounts: u64,
+}
+
+/// The plan's running counts: per (day, action, category, rule) the first
+/// instant and a signed count (a foreseen closure takes a record's current
+/// line back and adds the one its closure sets), and per category what
+/// leaves the main store and enters and leaves the vault.
+struct Tally {
+    tz: jiff::tz::TimeZone,
+    now: i64,
+    until: i64,
+    lines: BTreeMap<(jiff::civil::Date, u8, String, String), (i64, i64)>,
+    main_out: BTreeMap<String, i64>,
+    vault_in: BTreeMap<String, i64>,
+    vault_out: BTreeMap<String, i64>,
+}
+
+/// A record's retention dates, as the `records` columns hold them.
+#[derive(Clone, Copy)]
+struct Dates {
+    retain_until: Option<i64>,
+    vault_from: Option<i64>,
+    vault_until: Option<i64>,
+}
+
+impl Tally {
+    fn new(tz: jiff::tz::TimeZone, now: i64, until: i64) -> Tally {
+        Tally {
+            tz,
+            now,
+            until,
+            lines: BTreeMap::new(),
+            main_out: BTreeMap::new(),
+            vault_in: BTreeMap::new(),
+            vault_out: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, at: i64, action: u8, category: &str, rule: &str, n: i64) {
+        let day = from_micros(at).to_zoned(self.tz.clone()).date();
+        let line = self
+            .lines
+            .entry((day, action, category.to_owned(), rule.to_owned()))
+            .or_insert((at, 0));
+        line.0 = line.0.min(at);
+        line.1 += n;
+    }
+
+    /// One record's part of the plan, `sign` 1 to add it, -1 to take it
+    /// back: the same rules as the plan's queries over the whole store.
+    fn record(
+        &mut self,
+        policy: &custode_policy::Policy,
+        category: &str,
+        purposes: &str,
+        rule: &str,
+        d: Dates,
+        sign: i64,
+    ) {
+        if let Some(from) = d.vault_from.filter(|f| *f <= self.until) {
+            let at = from.max(self.now);
+            let grounds = crate::vault::grounds_of(policy, purposes);
+            self.add(at, VAULTED, category, &grounds, sign);
+            *self.main_out.entry(category.to_owned()).or_default() += sign;
+            *self.vault_in.entry(category.to_owned()).or_default() += sign;
+            if let Some(end) = d.vault_until.filter(|e| *e <= self.until) {
+                self.add(end.max(at), VAULT_ERASED, category, &grounds, sign);
+                *self.vault_out.entry(category.to_owned()).or_default() += sign;
+            }
+        }
+        if let Some(end) = d.retain_until.filter(|e| *e <= self.until)
+            && d.vault_from.is_none_or(|f| f > end)
+        {
+            self.add(end.max(self.now), ERASED, category, rule, sign);
+            *self.main_out.entry(category.to_owned()).or_default() += sign;
+        }
+    }
 }
 
 /// The controller's time zone, in which the plan counts days.
@@ -553,21 +643,22 @@ impl Store {
         let now = to_micros(now_at);
         let until = to_micros(until).max(now);
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        let mut lines: BTreeMap<(jiff::civil::Date, u8, String, String), (i64, u64)> =
-            BTreeMap::new();
+        let mut t = Tally::new(tz, now, until);
+        let (lines, main_out, vault_in, vault_out) = (
+            &mut t.lines,
+            &mut t.main_out,
+            &mut t.vault_in,
+            &mut t.vault_out,
+        );
+        let tz = t.tz.clone();
         let mut add = |at: i64, action: u8, category: &str, rule: &str, n: u64| {
             let day = from_micros(at).to_zoned(tz.clone()).date();
             let line = lines
                 .entry((day, action, category.to_owned(), rule.to_owned()))
                 .or_insert((at, 0));
             line.0 = line.0.min(at);
-            line.1 += n;
+            line.1 += n as i64;
         };
-        // Per category: records leaving the main store, entering and
-        // leaving the vault by `until`.
-        let mut main_out: BTreeMap<String, u64> = BTreeMap::new();
-        let mut vault_in: BTreeMap<String, u64> = BTreeMap::new();
-        let mut vault_out: BTreeMap<String, u64> = BTreeMap::new();
         // Moves, as the sweeper makes them (never for an erased subject),
         // each with the end of its vault copy. Overdue ones count as now.
         for r in sqlx::query(
@@ -587,11 +678,11 @@ impl Store {
             let n = count(r.try_get(4)?);
             let grounds = crate::vault::grounds_of(&policy, &purposes);
             add(at, VAULTED, &category, &grounds, n);
-            *main_out.entry(category.clone()).or_default() += n;
-            *vault_in.entry(category.clone()).or_default() += n;
+            *main_out.entry(category.clone()).or_default() += n as i64;
+            *vault_in.entry(category.clone()).or_default() += n as i64;
             if let Some(end) = vault_until.filter(|e| *e <= until) {
                 add(end.max(at), VAULT_ERASED, &category, &grounds, n);
-                *vault_out.entry(category).or_default() += n;
+                *vault_out.entry(category).or_default() += n as i64;
             }
         }
         // Erasures from the main store: records that end before (or
@@ -616,14 +707,20 @@ impl Store {
                 &r.try_get::<String, _>(2)?,
                 n,
             );
-            *main_out.entry(category).or_default() += n;
+            *main_out.entry(category).or_default() += n as i64;
         }
         // The vault's own ends.
         let vault = self.vault_outlook(now, until).await?;
         for (at, category, grounds, n) in &vault.ends {
             add(*at, VAULT_ERASED, category, grounds, *n);
-            *vault_out.entry(category.clone()).or_default() += n;
+            *vault_out.entry(category.clone()).or_default() += *n as i64;
         }
+        // Accounts their kind's inactivity rule closes by then (no activity
+        // is foreseen): their records count with the ends that closure sets.
+        let closures = self.foreseen_closures(&policy, &mut t).await?;
+        let (lines, main_out, vault_in, vault_out) =
+            (t.lines, t.main_out, t.vault_in, t.vault_out);
+        let signed = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut held = Vec::new();
         for r in sqlx::query("SELECT category, COUNT(*) FROM records GROUP BY category")
             .fetch_all(&self.db)
@@ -631,7 +728,7 @@ impl Store {
         {
             let category: String = r.try_get(0)?;
             let now = count(r.try_get(1)?);
-            let then = now.saturating_sub(main_out.get(&category).copied().unwrap_or(0));
+            let then = now.saturating_sub(signed(main_out.get(&category).copied().unwrap_or(0)));
             held.push(Held {
                 store: "main",
                 category,
@@ -644,8 +741,8 @@ impl Store {
             in_vault.entry(category.clone()).or_default();
         }
         for (category, now) in in_vault {
-            let then = (now + vault_in.get(&category).copied().unwrap_or(0))
-                .saturating_sub(vault_out.get(&category).copied().unwrap_or(0));
+            let then = (now + signed(vault_in.get(&category).copied().unwrap_or(0)))
+                .saturating_sub(signed(vault_out.get(&category).copied().unwrap_or(0)));
             held.push(Held {
                 store: "vault",
                 category,
@@ -658,17 +755,117 @@ impl Store {
             until: from_micros(until),
             lines: lines
                 .into_iter()
+                .filter(|(_, (_, records))| *records > 0)
                 .map(|((day, action, category, rule), (at, records))| PlanLine {
                     day,
                     at: from_micros(at),
                     action: ACTIONS[usize::from(action)].to_owned(),
                     category,
                     rule,
-                    records,
+                    records: signed(records),
                 })
                 .collect(),
             held,
+            closures,
         })
+    }
+
+    /// The accounts that their kind's `close_after_inactivity` closes by
+    /// the tally's end if they stay unused, as the sweeper would close
+    /// them; each one's records move in the tally from the line their
+    /// present dates give to the line the closure's dates give. Reads only.
+    async fn foreseen_closures(
+        &self,
+        policy: &custode_policy::Policy,
+        t: &mut Tally,
+    ) -> Result<Vec<Closure>, StoreError> {
+        let mut closures: BTreeMap<(jiff::civil::Date, String), u64> = BTreeMap::new();
+        let mut tx = self.db.begin().await?;
+        for kind in &policy.subjects {
+            let Some(span) = kind.close_after_inactivity else {
+                continue;
+            };
+            let Some(bound) =
+                custode_domain::retention::inactive_before(policy, from_micros(t.until), span)
+            else {
+                continue;
+            };
+            let dormant = sqlx::query(
+                "SELECT key, COALESCE(last_activity, created_at) FROM subjects \
+                 WHERE kind = $1 AND closed_at IS NULL AND erased_at IS NULL \
+                 AND COALESCE(last_activity, created_at) < $2",
+            )
+            .bind(kind.id.value.as_str())
+            .bind(to_micros(bound))
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in dormant {
+                let key: i64 = r.try_get(0)?;
+                let last = from_micros(r.try_get(1)?);
+                let Some(at) = custode_domain::retention::inactivity_closes_at(policy, last, span)
+                    .filter(|at| to_micros(*at) <= t.until)
+                else {
+                    continue;
+                };
+                let at = at.max(from_micros(t.now));
+                let day = at.to_zoned(t.tz.clone()).date();
+                *closures.entry((day, kind.id.value.clone())).or_default() += 1;
+                let mut life = life_of(&mut tx, self.engine, key).await?;
+                life.account_closed = Some(at);
+                for rec in sqlx::query(
+                    "SELECT category, purposes, collected_at, retain_until, vault_from, vault_until, \
+                     COALESCE(retain_rule, '') FROM records WHERE subject_key = $1",
+                )
+                .bind(key)
+                .fetch_all(&mut *tx)
+                .await?
+                {
+                    let category: String = rec.try_get(0)?;
+                    let purposes: String = rec.try_get(1)?;
+                    let before = Dates {
+                        retain_until: rec.try_get(3)?,
+                        vault_from: rec.try_get(4)?,
+                        vault_until: rec.try_get(5)?,
+                    };
+                    // What the record's present dates do before the
+                    // closure happens as planned; only what is still in the
+                    // main store then takes the closure's dates.
+                    let closes = to_micros(at);
+                    if before.vault_from.is_some_and(|f| f <= closes)
+                        || before.retain_until.is_some_and(|e| e <= closes)
+                    {
+                        continue;
+                    }
+                    t.record(policy, &category, &purposes, &rec.try_get::<String, _>(6)?, before, -1);
+                    let list: Vec<String> = purposes
+                        .split(',')
+                        .filter(|p| !p.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    let after = resolve(policy, &list, from_micros(rec.try_get(2)?), &life);
+                    t.record(
+                        policy,
+                        &category,
+                        &purposes,
+                        after.rule.as_deref().unwrap_or(""),
+                        Dates {
+                            retain_until: after.retain_until.map(to_micros),
+                            vault_from: after.vault_from.map(to_micros),
+                            vault_until: after.vault_until.map(to_micros),
+                        },
+                        1,
+                    );
+                }
+            }
+        }
+        Ok(closures
+            .into_iter()
+            .map(|((day, kind), accounts)| Closure {
+                day,
+                kind,
+                accounts,
+            })
+            .collect())
     }
 
     /// The last instant of a day in the controller's time zone: a plan

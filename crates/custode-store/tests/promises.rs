@@ -428,9 +428,10 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
             );
         }
         let token = store
-            .issue_token(
+            .issue_held_token(
                 &a,
                 "shop",
+                "the shop's own system",
                 &custode_store::Grant {
                     role: custode_domain::Role::DomainAdmin,
                     scope_path: shop.path.clone(),

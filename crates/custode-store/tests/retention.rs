@@ -761,10 +761,29 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
             2,
         ),
         line(day(2026, 7, 2), "erased", "navigation", "website", 1),
+        // Unused for 24 months (to the end of 2028-01-01), the account is
+        // closed by its kind's inactivity rule; what the law keeps of the
+        // master data then moves to the vault.
+        line(
+            day(2028, 1, 2),
+            "vaulted",
+            "master_data",
+            "authority_orders,tax_records",
+            1,
+        ),
     ]
     .into_iter()
     .collect();
     assert_eq!(tally_plan(&plan), expected);
+    assert_eq!(
+        plan.closures,
+        [custode_store::Closure {
+            day: day(2028, 1, 2),
+            kind: "customer".to_owned(),
+            accounts: 1,
+        }],
+        "the plan names the accounts the inactivity rule closes"
+    );
     assert_eq!(
         held_in(&plan, true),
         before,
@@ -773,9 +792,10 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
     let then = held_in(&plan, false);
     assert_eq!(
         then.get(&("main", "master_data".to_owned())),
-        Some(&1),
-        "data waiting for the contract's end stay"
+        None,
+        "the dormant account's closure ends what waited for it"
     );
+    assert_eq!(then.get(&("vault", "master_data".to_owned())), Some(&1));
     assert_eq!(then.get(&("main", "phone_traffic".to_owned())), None);
     assert_eq!(then.get(&("vault", "phone_traffic".to_owned())), None);
 
@@ -813,8 +833,9 @@ async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
     let policy = store.policy();
     let t = tree(&store).await;
     let system = Principal::system("setup");
+    let home = home_for(&store, &t, "subscriber").await;
     let subscriber = store
-        .create_subject(&system, &t.domain_a.id, "subscriber", "setup")
+        .create_subject(&system, &home, "subscriber", "setup")
         .await
         .expect("subject");
     let mut payment = record(&policy, "payment", 1);

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use custode_domain::{NewRecord, Principal, Role, Scope, SubjectId};
+use custode_domain::{NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
 use custode_policy::IdentifierKind;
 use custode_store::{Grant, LifeEvent, Store, StoreError, VaultOrder, VaultTarget};
 use jiff::{SignedDuration, Timestamp};
@@ -392,10 +392,20 @@ on_both_engines!(vault_queries_and_the_access_log_are_bounded_by_the_callers_sco
 async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: &Env) {
     let store = env.open_with(Env::messaging()).await;
     let t = tree(&store).await;
-    let a = vaulted_subscriber(&store, &t.domain_a.id, "same@example.org").await;
-    let b = vaulted_subscriber(&store, &t.domain_b.id, "same@example.org").await;
+    // Subscribers live in subscriber tenants (seed 002): one under the
+    // reseller, one straight under the provider.
+    let shop_a = store
+        .create_tenant(&admin(), Some(&t.reseller.id), TenantKind::Subscriber, "shop a")
+        .await
+        .expect("shop a");
+    let shop_b = store
+        .create_tenant(&admin(), Some(&t.provider.id), TenantKind::Subscriber, "shop b")
+        .await
+        .expect("shop b");
+    let a = vaulted_subscriber(&store, &shop_a.id, "same@example.org").await;
+    let b = vaulted_subscriber(&store, &shop_b.id, "same@example.org").await;
     assert_eq!(store.vault_count().await.expect("count"), 2);
-    let (officer_a, secret_a) = legal_officer_at(env, &store, "lina", &t.domain_a.path).await;
+    let (officer_a, secret_a) = legal_officer_at(env, &store, "lina", &shop_a.path).await;
 
     let err = store
         .vault_query(
@@ -487,8 +497,8 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         ));
     }
 
-    let dpo_a = principal_of(&t.domain_a, Role::Dpo);
-    let dpo_b = principal_of(&t.domain_b, Role::Dpo);
+    let dpo_a = principal_of(&shop_a, Role::Dpo);
+    let dpo_b = principal_of(&shop_b, Role::Dpo);
     let dpo = Principal {
         id: "user:dpo".into(),
         role: Role::Dpo,
@@ -563,7 +573,8 @@ on_both_engines!(a_line_removed_or_altered_in_the_vault_access_log_is_named);
 async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
     let store = env.open_with(Env::messaging()).await;
     let t = tree(&store).await;
-    let s = vaulted_subscriber(&store, &t.domain_a.id, "shop@example.org").await;
+    let home = home_for(&store, &t, "subscriber").await;
+    let s = vaulted_subscriber(&store, &home, "shop@example.org").await;
     let (officer, secret) = legal_officer(env, &store).await;
     for _ in 0..4 {
         store
@@ -644,8 +655,9 @@ on_both_engines!(an_existing_vault_access_log_is_chained_at_upgrade);
 async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
     let store = env.open_with(Env::messaging()).await;
     let t = tree(&store).await;
+    let home = home_for(&store, &t, "subscriber").await;
     let s = store
-        .create_subject(&admin(), &t.domain_a.id, "subscriber", "signup")
+        .create_subject(&admin(), &home, "subscriber", "signup")
         .await
         .expect("subject");
     store.close().await;
@@ -692,7 +704,7 @@ async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
     );
     assert_eq!(log[2].order.number, "RG 1/2025");
     let of_a = store
-        .vault_access_log(&principal_of(&t.domain_a, Role::Dpo), 10)
+        .vault_access_log(&principal_of(&store.tenant(&admin(), &home).await.expect("home"), Role::Dpo), 10)
         .await
         .expect("log");
     assert_eq!(
