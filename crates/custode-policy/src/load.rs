@@ -122,6 +122,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         index: Index::default(),
     };
     crate::validate::check(&mut sink, &mut policy);
+    crate::keep::check(&mut sink, &policy);
     if sink.problems.is_empty() {
         Ok(policy)
     } else {
@@ -613,6 +614,9 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
     }
     let retention = read_retention(sink, t, &id);
     let vault = t.bool(sink, "vault").is_some_and(|b| b.value);
+    let keep_fields = t
+        .has("keep_fields")
+        .then(|| t.str_array(sink, "keep_fields"));
     let direct_marketing = t.bool(sink, "direct_marketing").is_some_and(|b| b.value);
     let special_condition = t
         .choice(
@@ -645,6 +649,7 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         }),
         recipients,
         vault,
+        keep_fields,
         direct_marketing,
         special_condition,
         dpv,
