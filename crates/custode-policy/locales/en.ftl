@@ -307,6 +307,7 @@ answer-kept-vault = { $category }: { $count ->
     [one] { $count } record
    *[other] { $count } records
 }, kept in a segregated archive because the law requires it ({ $grounds }), until { $until }; disclosed only to the judicial authority on a reasoned order.
+answer-kept-fields = Only these fields are kept: { $fields }; the others are erased.
 answer-until-open = the end of the period the law sets
 answer-told = We told the recipients that had received your data of this change (Art. 19 GDPR):
 code-subject = { $controller }: your verification code

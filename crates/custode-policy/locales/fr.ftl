@@ -316,6 +316,7 @@ answer-kept-vault = { $category } : { $count ->
     [one] communiqué
    *[other] communiqués
 } uniquement à l'autorité judiciaire sur décision motivée.
+answer-kept-fields = Seuls ces champs sont conservés : { $fields } ; les autres sont effacés.
 answer-until-open = la fin de la durée fixée par la loi
 answer-told = Nous avons informé de ce changement les destinataires qui avaient reçu vos données (art. 19 RGPD) :
 code-subject = { $controller } : votre code de vérification

@@ -311,6 +311,7 @@ answer-kept-vault = { $category }: { $count ->
     [one] comunicata
    *[other] comunicate
 } solo all'autorità giudiziaria su ordine motivato.
+answer-kept-fields = Sono conservati solo questi campi: { $fields }; gli altri sono cancellati.
 answer-until-open = la fine del periodo fissato dalla legge
 answer-told = Abbiamo informato di questa modifica i destinatari che avevano ricevuto i Suoi dati (art. 19 GDPR):
 code-subject = { $controller }: il Suo codice di verifica

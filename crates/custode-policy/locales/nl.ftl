@@ -307,6 +307,7 @@ answer-kept-vault = { $category }: { $count ->
     [one] { $count } registratie
    *[other] { $count } registraties
 }, bewaard in een afgescheiden archief omdat de wet dat eist ({ $grounds }), tot { $until }; alleen verstrekt aan de rechterlijke macht op een gemotiveerd bevel.
+answer-kept-fields = Alleen deze velden worden bewaard: { $fields }; de andere zijn gewist.
 answer-until-open = het einde van de termijn die de wet stelt
 answer-told = Wij hebben de ontvangers die uw gegevens hadden ontvangen van deze wijziging op de hoogte gebracht (art. 19 AVG):
 code-subject = { $controller }: uw verificatiecode

@@ -24,6 +24,9 @@ pub struct KeptFact {
     pub until: Option<String>,
     /// Whether they sit in the segregated vault.
     pub vault: bool,
+    /// The only fields kept (the ground's `keep_fields`); empty when the
+    /// whole category is.
+    pub fields: Vec<String>,
 }
 
 /// What the answer says.
@@ -131,7 +134,7 @@ pub fn answer_letter(policy: &Policy, lang: Lang, facts: &AnswerFacts) -> Docume
                     .until
                     .as_deref()
                     .map_or_else(|| c.msg("answer-until-open"), |u| c.date(u));
-                c.msg_args(
+                let line = c.msg_args(
                     if k.vault {
                         "answer-kept-vault"
                     } else {
@@ -146,6 +149,24 @@ pub fn answer_letter(policy: &Policy, lang: Lang, facts: &AnswerFacts) -> Docume
                         ("grounds", grounds.into()),
                         ("until", until.into()),
                     ],
+                );
+                if k.fields.is_empty() {
+                    return line;
+                }
+                let fields = k
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        policy
+                            .category(&k.category)
+                            .and_then(|c| c.fields.iter().find(|x| x.id.value == *f))
+                            .map_or(f.clone(), |x| crate::notice::field_name(x, lang))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{line} {}",
+                    c.msg_args("answer-kept-fields", &[("fields", fields.into())])
                 )
             })
             .collect();

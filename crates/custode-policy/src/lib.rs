@@ -23,6 +23,7 @@ mod answer;
 mod diagnostic;
 mod doc;
 mod i18n;
+mod keep;
 mod law;
 mod load;
 mod model;

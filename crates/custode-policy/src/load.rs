@@ -122,6 +122,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         index: Index::default(),
     };
     crate::validate::check(&mut sink, &mut policy);
+    crate::keep::check(&mut sink, &policy);
     if sink.problems.is_empty() {
         Ok(policy)
     } else {
@@ -788,6 +789,9 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
             .help("remove `withheld_because`, or set `access_content = \"withheld\"`"),
         );
     }
+    let keep_fields = t
+        .has("keep_fields")
+        .then(|| t.str_array(sink, "keep_fields"));
     let direct_marketing = t.bool(sink, "direct_marketing").is_some_and(|b| b.value);
     let special_condition = t
         .choice(
@@ -822,6 +826,7 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         vault,
         access_content: access_content.map_or(AccessContent::Withheld, |a| a.value),
         withheld_because,
+        keep_fields,
         direct_marketing,
         special_condition,
         dpv,

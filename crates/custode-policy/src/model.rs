@@ -90,6 +90,36 @@ impl Policy {
             .filter(move |p| p.categories.iter().any(|c| c.value == category))
     }
 
+    /// The fields of a category that these grounds keep: the union of
+    /// their `keep_fields` within the category; `None` when one of them
+    /// keeps the whole category (no `keep_fields`), or none is known.
+    pub fn kept_fields<S: AsRef<str>>(&self, category: &str, grounds: &[S]) -> Option<Vec<String>> {
+        let fields = &self.category(category)?.fields;
+        let mut kept = std::collections::BTreeSet::new();
+        let mut any = false;
+        for ground in grounds {
+            let Some(purpose) = self.purpose(ground.as_ref()) else {
+                continue;
+            };
+            any = true;
+            let listed = purpose.keep_fields.as_ref()?;
+            kept.extend(
+                fields
+                    .iter()
+                    .filter(|f| listed.iter().any(|l| l.value == f.id.value))
+                    .map(|f| f.id.value.as_str()),
+            );
+        }
+        // In the category's order, as the notice lists them.
+        any.then(|| {
+            fields
+                .iter()
+                .filter(|f| kept.contains(f.id.value.as_str()))
+                .map(|f| f.id.value.clone())
+                .collect()
+        })
+    }
+
     /// Recipients outside the European Economic Area: the transfers.
     pub fn transfers(&self) -> impl Iterator<Item = &Recipient> {
         self.recipients
@@ -390,6 +420,10 @@ pub struct Purpose {
     /// Why the content is withheld, in the policy's words; the catalogue's
     /// general reason when absent.
     pub withheld_because: Option<Text>,
+    /// The fields this ground keeps once the person asks for erasure (or
+    /// in the vault), when it needs fewer than its categories hold; `None`
+    /// keeps every field. Checked against the categories at load.
+    pub keep_fields: Option<Vec<Located<String>>>,
     /// Direct marketing: an objection to it is absolute (Art. 21(3)).
     pub direct_marketing: bool,
     /// The Art. 9(2) condition when special categories are used.

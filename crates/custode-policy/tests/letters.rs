@@ -49,6 +49,7 @@ fn letter_with(lang: Lang, n: u64) -> String {
                 grounds: vec![],
                 until: Some("2036-11-20".into()),
                 vault: false,
+                fields: vec![],
             },
             KeptFact {
                 category: "usage".into(),
@@ -56,6 +57,7 @@ fn letter_with(lang: Lang, n: u64) -> String {
                 grounds: vec![],
                 until: None,
                 vault: true,
+                fields: vec![],
             },
         ],
         ..Default::default()

@@ -875,6 +875,11 @@ impl Store {
             };
             let aad = format!("{subject}|{category}");
             let plain = old_key.open(&r.try_get::<Vec<u8>, _>(4)?, aad.as_bytes())?;
+            // Only the fields its grounds keep (`keep_fields`) stay.
+            let plain = match policy.kept_fields(&category, &legal) {
+                Some(fields) => crate::vault::keep_only(&plain, &fields)?,
+                None => plain,
+            };
             resealed.push((id, new_key.seal(&plain, aad.as_bytes())?));
             let entry = kept.entry((category, grounds.clone())).or_insert((0, None));
             entry.0 += 1;
@@ -965,16 +970,20 @@ impl Store {
         }
         let lines = |v: &[KeptLine]| -> Vec<Value> {
             v.iter()
-                .map(|l| json!({ "category": l.category, "grounds": l.grounds, "records": l.records, "until": l.until.map(|t| t.to_string()) }))
+                .map(|l| json!({ "category": l.category, "grounds": l.grounds, "records": l.records, "until": l.until.map(|t| t.to_string()), "fields": l.fields }))
                 .collect()
         };
         let kept: Vec<KeptLine> = kept
             .into_iter()
-            .map(|((category, grounds), (records, until))| KeptLine {
-                category,
-                grounds: grounds.split(',').map(str::to_owned).collect(),
-                records,
-                until,
+            .map(|((category, grounds), (records, until))| {
+                let grounds: Vec<String> = grounds.split(',').map(str::to_owned).collect();
+                KeptLine {
+                    fields: policy.kept_fields(&category, &grounds).unwrap_or_default(),
+                    category,
+                    grounds,
+                    records,
+                    until,
+                }
             })
             .collect();
         let external = self
@@ -1328,6 +1337,12 @@ impl Store {
                                 .collect(),
                             until: k["until"].as_str().map(|t| t.chars().take(10).collect()),
                             vault,
+                            fields: k["fields"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|f| f.as_str().map(str::to_owned))
+                                .collect(),
                         });
                     }
                 }
@@ -1343,6 +1358,7 @@ impl Store {
                                 .collect(),
                             until: None,
                             vault: false,
+                            fields: vec![],
                         });
                     }
                 }

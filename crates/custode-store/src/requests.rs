@@ -600,4 +600,7 @@ pub struct KeptLine {
     pub records: u64,
     /// When they go.
     pub until: Option<Timestamp>,
+    /// The only fields kept (the grounds' `keep_fields`); empty when the
+    /// whole category is.
+    pub fields: Vec<String>,
 }

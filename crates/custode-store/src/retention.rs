@@ -718,8 +718,7 @@ impl Store {
         // Accounts their kind's inactivity rule closes by then (no activity
         // is foreseen): their records count with the ends that closure sets.
         let closures = self.foreseen_closures(&policy, &mut t).await?;
-        let (lines, main_out, vault_in, vault_out) =
-            (t.lines, t.main_out, t.vault_in, t.vault_out);
+        let (lines, main_out, vault_in, vault_out) = (t.lines, t.main_out, t.vault_in, t.vault_out);
         let signed = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut held = Vec::new();
         for r in sqlx::query("SELECT category, COUNT(*) FROM records GROUP BY category")

@@ -436,8 +436,14 @@ impl Store {
                 &r.sealed,
                 format!("{}|{}", r.subject, r.category).as_bytes(),
             )?;
-            let fields = crate::payload_fields(&plain)?;
             let grounds = grounds_of(&policy, &r.purposes);
+            // Only what the vault grounds keep goes (their `keep_fields`).
+            let ground_list: Vec<&str> = grounds.split(',').collect();
+            let plain = match policy.kept_fields(&r.category, &ground_list) {
+                Some(kept) => keep_only(&plain, &kept)?,
+                None => plain,
+            };
+            let fields = crate::payload_fields(&plain)?;
             let resealed = self
                 .vault
                 .key
@@ -1360,6 +1366,7 @@ impl Store {
         &self,
         subject: &SubjectId,
     ) -> Result<Vec<crate::requests::KeptLine>, StoreError> {
+        let policy = self.policy();
         sqlx::query(
             "SELECT category, grounds, COUNT(*), MAX(vault_until) FROM vault_records WHERE subject_id = $1 \
              GROUP BY category, grounds ORDER BY category",
@@ -1370,9 +1377,12 @@ impl Store {
         .iter()
         .map(|r| {
             let grounds: String = r.try_get(1)?;
+            let category: String = r.try_get(0)?;
+            let grounds: Vec<String> = grounds.split(',').map(str::to_owned).collect();
             Ok(crate::requests::KeptLine {
-                category: r.try_get(0)?,
-                grounds: grounds.split(',').map(str::to_owned).collect(),
+                fields: policy.kept_fields(&category, &grounds).unwrap_or_default(),
+                category,
+                grounds,
                 records: u64::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
                 until: r.try_get::<Option<i64>, _>(3)?.map(from_micros),
             })
@@ -1398,6 +1408,15 @@ pub(crate) fn grounds_of(policy: &custode_policy::Policy, purposes: &str) -> Str
         .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A payload reduced to the fields a ground keeps: the others are gone
+/// from the copy that is sealed again.
+pub(crate) fn keep_only(plain: &[u8], kept: &[String]) -> Result<Vec<u8>, StoreError> {
+    let mut fields = crate::payload_fields(plain)?;
+    fields.retain(|k, _| kept.contains(k));
+    serde_json::to_vec(&fields)
+        .map_err(|e| StoreError::Invalid(format!("record payload does not serialise: {e}")))
 }
 
 /// The vault's half of the retention plan: what its own ends will erase,

@@ -479,3 +479,56 @@ async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
     }
     store.close().await;
 }
+
+on_both_engines!(kept_records_hold_only_the_fields_their_grounds_keep);
+async fn kept_records_hold_only_the_fields_their_grounds_keep(env: &Env) {
+    // The authorities' ground keeps of `contact` only the name and e-mail,
+    // and of `billing` only the name (the tax ground does not concern a
+    // mailbox user).
+    let from = "categories = [\"contact\", \"billing\"]\n";
+    assert!(POLICY.contains(from), "test bug: the policy changed");
+    let source = POLICY.replacen(
+        from,
+        "categories = [\"contact\", \"billing\"]\nkeep_fields = [\"name\", \"email\", \"billing_name\"]\n",
+        1,
+    );
+    let policy = custode_policy::load("email-hosting.toml", &source).expect("policy");
+    let store = env.open_with(std::sync::Arc::new(policy)).await;
+    let t = tree(&store).await;
+    let s = mailbox_user(&store, &t).await;
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let id = erasure_request(&store, &dpo, &s).await;
+    run_jobs(&store).await;
+    let kept = store
+        .records_for(&dpo, &s, "authority_requests", "order 12/2026")
+        .await
+        .expect("kept");
+    let fields = |category: &str| -> Vec<String> {
+        kept.iter()
+            .find(|r| r.category == category)
+            .map(|r| r.fields.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(fields("contact"), ["email", "name"], "the phone is erased");
+    assert_eq!(
+        fields("billing"),
+        ["billing_name"],
+        "a mailbox user's billing is kept only for the authorities"
+    );
+    let row = sqlx::query(
+        "SELECT result FROM request_jobs WHERE request_id = $1 AND right_name = 'erasure'",
+    )
+    .bind(&id)
+    .fetch_one(store.pool())
+    .await
+    .expect("job");
+    let result: serde_json::Value = serde_json::from_str(&row.get::<String, _>(0)).expect("json");
+    let contact = result["kept"]
+        .as_array()
+        .expect("kept lines")
+        .iter()
+        .find(|l| l["category"] == "contact")
+        .expect("contact line");
+    assert_eq!(contact["fields"], serde_json::json!(["name", "email"]));
+    store.close().await;
+}

@@ -262,7 +262,9 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     store.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(store.vault_count().await.expect("count"), 1);
     let (officer, secret) = legal_officer(env, &store).await;
-    let by_email = VaultTarget::Identifier(IdentifierKind::Email, "shop@example.org".into());
+    // Found by the VAT number the ground keeps: the e-mail address is not
+    // among its `keep_fields`, so it did not go to the vault.
+    let by_vat = VaultTarget::Identifier(IdentifierKind::VatNumber, "IT00000000000".into());
 
     let dpo = Principal {
         id: "user:dpo".into(),
@@ -270,7 +272,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         scope: Scope::everything(),
     };
     let err = store
-        .vault_query(&dpo, Some(&fresh_code(env, &secret)), &order(), &by_email)
+        .vault_query(&dpo, Some(&fresh_code(env, &secret)), &order(), &by_vat)
         .await
         .expect_err("not the legal officer");
     assert!(matches!(err, StoreError::Forbidden(_)), "{err}");
@@ -280,7 +282,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     };
     assert!(matches!(
         store
-            .vault_query(&token, Some("123456"), &order(), &by_email)
+            .vault_query(&token, Some("123456"), &order(), &by_vat)
             .await,
         Err(StoreError::Forbidden(_))
     ));
@@ -293,26 +295,27 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
             &officer,
             Some(&fresh_code(env, &secret)),
             &no_order,
-            &by_email,
+            &by_vat,
         )
         .await
         .expect_err("no order number");
     assert!(err.to_string().contains("order number"), "{err}");
     assert!(matches!(
-        store.vault_query(&officer, None, &order(), &by_email).await,
+        store.vault_query(&officer, None, &order(), &by_vat).await,
         Err(StoreError::Forbidden(_))
     ));
     let code = fresh_code(env, &secret);
     let found = store
-        .vault_query(&officer, Some(&code), &order(), &by_email)
+        .vault_query(&officer, Some(&code), &order(), &by_vat)
         .await
         .expect("allowed");
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].fields["email"], "Shop@Example.org");
+    assert_eq!(found[0].fields["vat_number"], "IT00000000000");
+    assert!(!found[0].fields.contains_key("email"));
     assert_eq!(found[0].subject, s.to_string());
     assert!(
         store
-            .vault_query(&officer, Some(&code), &order(), &by_email)
+            .vault_query(&officer, Some(&code), &order(), &by_vat)
             .await
             .is_err(),
         "a code works once"
@@ -331,7 +334,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     assert_eq!(answered[0].order, order());
     assert_eq!(answered[0].records, 1);
     assert!(
-        !answered[0].target.contains("shop@"),
+        !answered[0].target.contains("00000000000"),
         "the identifier is not logged"
     );
     let refused = log
@@ -395,11 +398,21 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
     // Subscribers live in subscriber tenants (seed 002): one under the
     // reseller, one straight under the provider.
     let shop_a = store
-        .create_tenant(&admin(), Some(&t.reseller.id), TenantKind::Subscriber, "shop a")
+        .create_tenant(
+            &admin(),
+            Some(&t.reseller.id),
+            TenantKind::Subscriber,
+            "shop a",
+        )
         .await
         .expect("shop a");
     let shop_b = store
-        .create_tenant(&admin(), Some(&t.provider.id), TenantKind::Subscriber, "shop b")
+        .create_tenant(
+            &admin(),
+            Some(&t.provider.id),
+            TenantKind::Subscriber,
+            "shop b",
+        )
         .await
         .expect("shop b");
     let a = vaulted_subscriber(&store, &shop_a.id, "same@example.org").await;
@@ -649,6 +662,40 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
     store.close().await;
 }
 
+/// A telecom customer with the whole master-data record and billing data,
+/// as seed 003's contract forms collect them.
+fn telecom_records() -> Vec<NewRecord> {
+    let master = [
+        ("name", "Mario Sintetico"),
+        ("birth_place", "Foligno"),
+        ("birth_date", "1980-01-01"),
+        ("tax_code", "SNTMRA80A01D653X"),
+        ("vat_number", "IT00000000001"),
+        ("address", "Via Esempio 1, 06034 Foligno"),
+        ("customer_code", "C-000123"),
+        ("email", "mario.sintetico@example.org"),
+        ("phone", "+39 0742 000 111"),
+    ];
+    let billing = [
+        ("bank_account", "IT60X0542811101000000123456"),
+        ("invoices", "F-2026-001"),
+        ("payment_terms", "30 days, paid"),
+    ];
+    [("master_data", &master[..]), ("billing", &billing[..])]
+        .into_iter()
+        .map(|(category, fields)| NewRecord {
+            category: category.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                .collect(),
+            source: "contract".into(),
+            purposes: vec![],
+            collected_at: None,
+        })
+        .collect()
+}
+
 // Issue "Every promise kept", 2: a vault of the schema before the chain
 // upgrades in place, its lines chained at the first start.
 on_both_engines!(an_existing_vault_access_log_is_chained_at_upgrade);
@@ -704,7 +751,13 @@ async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
     );
     assert_eq!(log[2].order.number, "RG 1/2025");
     let of_a = store
-        .vault_access_log(&principal_of(&store.tenant(&admin(), &home).await.expect("home"), Role::Dpo), 10)
+        .vault_access_log(
+            &principal_of(
+                &store.tenant(&admin(), &home).await.expect("home"),
+                Role::Dpo,
+            ),
+            10,
+        )
         .await
         .expect("log");
     assert_eq!(
@@ -728,5 +781,144 @@ async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!(breaks[0].0, 3, "{breaks:?}");
     vault.close().await;
+    store.close().await;
+}
+
+on_both_engines!(an_erasure_keeps_only_the_fields_the_law_needs);
+async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
+    let store = env.open_with(Env::telecom()).await;
+    let t = tree(&store).await;
+    let system = Principal::system("test");
+    let s = store
+        .create_subject(&system, &t.domain_a.id, "customer", "contract")
+        .await
+        .expect("subject");
+    store
+        .write_records(
+            &system,
+            "contract",
+            telecom_records()
+                .into_iter()
+                .map(|r| (s.clone(), r))
+                .collect(),
+        )
+        .await
+        .expect("write");
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let filed = store
+        .file_request(
+            &dpo,
+            custode_store::NewRequest {
+                subject: s.clone(),
+                rights: vec![custode_domain::requests::Right::Erasure],
+                requester: custode_store::Requester::Subject,
+                contact: "mario.sintetico@example.org".into(),
+                text: "Cancellate i miei dati.".into(),
+                language: Some(custode_policy::Lang::En),
+            },
+        )
+        .await
+        .expect("file");
+    store
+        .put_document(
+            &dpo,
+            &filed.id,
+            custode_store::DocumentKind::IdDocument,
+            "image/png",
+            b"\x89PNG\r\n\x1a\n synthetic scan",
+        )
+        .await
+        .expect("document");
+    store
+        .approve_identity(&dpo, &filed.id)
+        .await
+        .expect("approve");
+    store
+        .queue_fulfilment(&dpo, &filed.id, custode_store::FulfilmentInput::default())
+        .await
+        .expect("queue");
+    store
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("run");
+
+    // Tax law and the authorities' orders keep master data and billing in
+    // the vault: only the fields their `keep_fields` list went there.
+    let (officer, secret) = legal_officer(env, &store).await;
+    let mut held = store
+        .vault_query(
+            &officer,
+            Some(&fresh_code(env, &secret)),
+            &order(),
+            &VaultTarget::Subject(s.clone()),
+        )
+        .await
+        .expect("query");
+    held.sort_by(|a, b| a.category.cmp(&b.category));
+    let kept: Vec<(&str, Vec<&str>)> = held
+        .iter()
+        .map(|r| {
+            (
+                r.category.as_str(),
+                r.fields.keys().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("billing", vec!["invoices", "payment_terms"]),
+            (
+                "master_data",
+                vec!["address", "customer_code", "name", "tax_code", "vat_number"]
+            ),
+        ],
+        "e-mail, phone, birth data and bank account are erased"
+    );
+    assert_eq!(held[1].fields["name"], "Mario Sintetico");
+    // A kept identifier still finds the person; one not kept does not.
+    let by_tax_code = VaultTarget::Identifier(IdentifierKind::TaxCode, "SNTMRA80A01D653X".into());
+    assert_eq!(
+        store
+            .vault_query(
+                &officer,
+                Some(&fresh_code(env, &secret)),
+                &order(),
+                &by_tax_code,
+            )
+            .await
+            .expect("query")
+            .len(),
+        1
+    );
+    let by_email =
+        VaultTarget::Identifier(IdentifierKind::Email, "mario.sintetico@example.org".into());
+    assert!(
+        store
+            .vault_query(
+                &officer,
+                Some(&fresh_code(env, &secret)),
+                &order(),
+                &by_email
+            )
+            .await
+            .expect("query")
+            .is_empty()
+    );
+
+    // The answer tells the person which fields are kept.
+    let sent = store
+        .answer_request(&dpo, &filed.id, custode_store::Outcome::Accepted, "")
+        .await
+        .expect("answer");
+    let letter = sent.letter.to_markdown();
+    assert!(
+        letter.contains("Only these fields are kept: Name and surname or company name, Italian tax code (codice fiscale), VAT number, Residence or registered office, Customer code; the others are erased."),
+        "{letter}"
+    );
+    assert!(
+        letter.contains("Only these fields are kept: Invoices, Payment terms and status;"),
+        "{letter}"
+    );
     store.close().await;
 }
