@@ -448,7 +448,9 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         err_unknown.to_string().replace(unknown.as_str(), "X"),
         "a subject outside the scope reads like one that does not exist"
     );
-    let by_email = VaultTarget::Identifier(IdentifierKind::Email, "same@example.org".into());
+    // Both shops share a VAT number (the messaging policy keeps it in the
+    // vault, not the e-mail address): the officer finds only its own.
+    let by_email = VaultTarget::Identifier(IdentifierKind::VatNumber, "IT00000000000".into());
     let found = store
         .vault_query(
             &officer_a,
