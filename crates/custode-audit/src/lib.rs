@@ -82,11 +82,15 @@ pub enum Action {
     BackupKeysRotated,
     /// A backup was restored into a new data directory.
     BackupRestored,
+    /// A tenant was closed: its name replaced, its credentials revoked,
+    /// nothing new created under it (its subjects' erasures have entries
+    /// of their own).
+    TenantClosed,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 29] = [
+    pub const ALL: [(Action, &'static str); 30] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::SubjectCreated, "subject.created"),
         (Action::RecordsWritten, "records.written"),
@@ -119,6 +123,7 @@ impl Action {
         (Action::BackupTaken, "backup.taken"),
         (Action::BackupKeysRotated, "backup.keys_rotated"),
         (Action::BackupRestored, "backup.restored"),
+        (Action::TenantClosed, "tenant.closed"),
     ];
 
     /// The stored name, e.g. `records.read`.

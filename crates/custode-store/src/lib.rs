@@ -30,6 +30,7 @@ mod retention;
 mod sqlite_read;
 mod sqlite_write;
 mod systems;
+mod tenants;
 mod vault;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -61,6 +62,7 @@ pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport};
+pub use tenants::TenantClosure;
 pub use vault::{VaultAccess, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
@@ -580,7 +582,7 @@ impl Store {
                 format!("/{id}/")
             }
             Some(parent_id) => {
-                let row = sqlx::query("SELECT kind, path FROM tenants WHERE id = $1")
+                let row = sqlx::query("SELECT kind, path, closed_at FROM tenants WHERE id = $1")
                     .bind(parent_id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?
@@ -592,6 +594,7 @@ impl Store {
                     self.audit_denied(by, None, "tenant.create").await?;
                     return Err(not_found("tenant", parent_id.as_str()));
                 }
+                tenants::refuse_closed(parent_id, row.try_get(2)?)?;
                 let parent_kind = TenantKind::from_name(&parent_kind).ok_or_else(|| {
                     StoreError::Invalid(format!("unknown tenant kind `{parent_kind}`"))
                 })?;
@@ -706,6 +709,13 @@ impl Store {
         let refs: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
         self.keys.create_subject_keys(&refs, now).await?;
         let mut tx = self.begin_write().await?;
+        // Read under the write lock: a close committed meanwhile is seen.
+        let closed: Option<i64> = sqlx::query("SELECT closed_at FROM tenants WHERE id = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        tenants::refuse_closed(tenant, closed)?;
         for chunk in ids.chunks(400) {
             let sql = format!(
                 "INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES {}",

@@ -323,6 +323,15 @@ ALTER TABLE subjects ADD COLUMN restricted_at BIGINT;
 ALTER TABLE subjects ADD COLUMN key_generation BIGINT NOT NULL DEFAULT 0
 "#,
     },
+    Migration {
+        version: 11,
+        name: "closed tenants",
+        // When a tenant was closed: nothing new is created under it, and
+        // its name has been replaced by a neutral marker.
+        sql: r#"
+ALTER TABLE tenants ADD COLUMN closed_at BIGINT
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -102,7 +102,7 @@ const TOKEN_CACHE_MAX: usize = 10_000;
 /// A token recently checked against the database.
 pub(crate) struct CachedToken {
     secret_hash: Vec<u8>,
-    principal: Principal,
+    pub(crate) principal: Principal,
     expires: Option<i64>,
     checked_at: std::time::Instant,
 }
