@@ -153,6 +153,16 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         parent: Option<String>,
     },
+    /// Close a tenant and everything below it: every subject erased as the
+    /// policy allows, every credential scoped to it revoked, its name
+    /// replaced. Run it again to finish a close that was interrupted.
+    Close {
+        /// The tenant's id.
+        id: String,
+        /// Why (audited): the deactivation request, the contract's end.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -313,6 +323,31 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
                 .create_tenant(&operator(), parent.as_ref(), kind, &name)
                 .await?;
             outln!("{}", t.id)?;
+        }
+        TenantCommand::Close { id, reason } => {
+            let done = store
+                .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
+                .await?;
+            if done.already_closed
+                && done.erased + done.kept + done.tokens_revoked + done.sessions_ended == 0
+            {
+                outln!(
+                    "tenant {} was already closed on {}: nothing left to do",
+                    done.tenant,
+                    done.closed_at
+                )?;
+            } else {
+                outln!("tenant {} closed on {}", done.tenant, done.closed_at)?;
+                outln!(
+                    "  tenants closed: {}\n  subjects erased: {}\n  subjects erased but for what a legal obligation keeps (restricted to it): {}\n  tokens revoked: {}, sessions ended: {}, users disabled: {}",
+                    done.tenants,
+                    done.erased,
+                    done.kept,
+                    done.tokens_revoked,
+                    done.sessions_ended,
+                    done.users_disabled
+                )?;
+            }
         }
     }
     store.close().await;
