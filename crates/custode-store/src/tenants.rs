@@ -262,3 +262,21 @@ pub(crate) fn refuse_closed(id: &TenantId, closed_at: Option<i64>) -> Result<(),
         ))),
     }
 }
+
+/// Refuses a credential scoped to a closed tenant (its revocation would
+/// otherwise be undone by a new one), in the caller's write transaction.
+pub(crate) async fn refuse_closed_scope(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    scope_path: &str,
+) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT id, closed_at FROM tenants WHERE path = $1")
+        .bind(scope_path)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = row {
+        let id = TenantId::parse(&row.try_get::<String, _>(0)?)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        refuse_closed(&id, row.try_get(1)?)?;
+    }
+    Ok(())
+}

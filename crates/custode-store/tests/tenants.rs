@@ -205,6 +205,19 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
         other => panic!("a closed tenant takes no subject, got {other:?}"),
     }
 
+    // Nor a credential scoped to it.
+    let grant = Grant {
+        role: Role::DomainAdmin,
+        scope_path: s.subscriber.path.clone(),
+        subject: None,
+    };
+    assert!(matches!(
+        store
+            .issue_held_token(&admin(), "again", "someone", &grant, None)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+
     // A second close changes nothing.
     let again = store
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
