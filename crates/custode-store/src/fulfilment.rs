@@ -139,6 +139,8 @@ pub fn backoff(attempts: u32) -> Duration {
 
 /// The keys of an erasure (see [`Store::erasure_keys`]).
 pub(crate) struct ErasureKeys {
+    /// The subject's row key.
+    subject_key: i64,
     /// The generation the records are sealed under now.
     pub(crate) generation: i64,
     old: Option<custode_crypto::Key>,
@@ -768,14 +770,7 @@ impl Store {
             kept,
             mut had,
         } = self
-            .erase_keeping(
-                &mut tx,
-                by,
-                &request.subject,
-                request.subject_key,
-                &keys,
-                reason,
-            )
+            .erase_keeping(&mut tx, by, &request.subject, &keys, reason, now)
             .await?;
         // Everything the vault holds for the subject, from this erasure or
         // from earlier moves.
@@ -839,6 +834,7 @@ impl Store {
             None => None,
         };
         Ok(ErasureKeys {
+            subject_key: key,
             generation,
             old,
             new,
@@ -861,12 +857,12 @@ impl Store {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         by: &Principal,
         subject_id: &custode_domain::SubjectId,
-        key: i64,
         keys: &ErasureKeys,
         reason: &str,
+        now: Timestamp,
     ) -> Result<Erasure, StoreError> {
+        let key = keys.subject_key;
         let policy = self.policy();
-        let now = self.now();
         let micros = to_micros(now);
         let subject = subject_id.as_str();
         let generation = keys.generation;

@@ -216,7 +216,7 @@ impl Store {
         let generation = keys.generation;
         let mut tx = self.begin_write().await?;
         let done = self
-            .erase_keeping(&mut tx, by, subject, key, &keys, reason)
+            .erase_keeping(&mut tx, by, subject, &keys, reason, self.now())
             .await?;
         let whole = done.kept.is_empty();
         if whole {
