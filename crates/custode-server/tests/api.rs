@@ -687,6 +687,7 @@ async fn the_openapi_document_lists_every_api_route() {
         "/api/v1/subjects/{id}/records",
         "/api/v1/subjects/{id}/erase",
         "/api/v1/tenants",
+        "/api/v1/tenants/{id}/close",
         "/api/v1/tokens",
         "/api/v1/setup",
         "/api/v1/audit/verify",
