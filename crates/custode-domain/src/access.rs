@@ -44,11 +44,15 @@ pub enum Operation {
     HandleRequests,
     /// List the credentials issued (holders, roles, use; never secrets).
     ReviewAccess,
+    /// Close a tenant below one's own node: its subjects erased as the
+    /// policy allows, its credentials revoked, its name replaced. Reads no
+    /// personal data.
+    CloseTenant,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 17] = [
+    pub const ALL: [Operation; 18] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -66,6 +70,7 @@ impl Operation {
         Operation::FileRequest,
         Operation::HandleRequests,
         Operation::ReviewAccess,
+        Operation::CloseTenant,
     ];
 
     /// The operations that show personal data (a subject's records,
@@ -114,6 +119,7 @@ pub fn may(role: Role, op: Operation) -> bool {
         ),
         HandleRequests => matches!(role, Dpo | SupportAgent | System),
         ReviewAccess => matches!(role, Administrator | Dpo),
+        CloseTenant => matches!(role, Administrator | Dpo | ResellerAdmin),
     }
 }
 

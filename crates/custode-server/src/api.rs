@@ -218,6 +218,68 @@ pub async fn create_tenant(
     ))
 }
 
+/// Why a tenant is closed (audited).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseTenant {
+    /// Why: the deactivation request, the contract's end.
+    pub reason: String,
+}
+
+/// What closing a tenant did, in counts.
+#[derive(Serialize, ToSchema)]
+pub struct TenantClosureOut {
+    /// The tenant.
+    pub tenant: String,
+    /// When it was closed (RFC 3339).
+    pub closed_at: String,
+    /// Whether an earlier call had closed it (this one finished what was
+    /// left, if anything).
+    pub already_closed: bool,
+    /// Nodes closed: the tenant and those below it.
+    pub tenants: u64,
+    /// Subjects erased whole (keys destroyed).
+    pub erased: u64,
+    /// Subjects erased but for records a legal obligation keeps,
+    /// restricted to that ground until its end.
+    pub kept: u64,
+    /// API tokens revoked.
+    pub tokens_revoked: u64,
+    /// Sessions ended.
+    pub sessions_ended: u64,
+    /// Users disabled.
+    pub users_disabled: u64,
+}
+
+/// Closes a tenant and everything below it: every subject erased as the
+/// policy allows, every credential scoped to it revoked, its name replaced
+/// by `closed tenant <id>`, nothing new created under it. Idempotent: again
+/// it finishes an interrupted close, or changes nothing.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/close", params(("id" = String, Path)), request_body = CloseTenant, responses((status = 200, body = TenantClosureOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn close_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(c): Body<CloseTenant>,
+) -> Result<Json<TenantClosureOut>, ApiError> {
+    caller
+        .require(&state, Operation::CloseTenant, "close tenants")
+        .await?;
+    let id = TenantId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let done = state.store.close_tenant(&caller.0, &id, &c.reason).await?;
+    Ok(Json(TenantClosureOut {
+        tenant: done.tenant.to_string(),
+        closed_at: done.closed_at.to_string(),
+        already_closed: done.already_closed,
+        tenants: done.tenants,
+        erased: done.erased,
+        kept: done.kept,
+        tokens_revoked: done.tokens_revoked,
+        sessions_ended: done.sessions_ended,
+        users_disabled: done.users_disabled,
+    }))
+}
+
 /// A new data subject.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

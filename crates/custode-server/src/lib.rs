@@ -154,7 +154,7 @@ pub struct Metrics {
 #[openapi(
     info(title = "Custode", description = "The privacy back office: policy, subjects, records, audit."),
     paths(
-        api::policy, api::notice, api::ropa, api::create_tenant, api::create_subject,
+        api::policy, api::notice, api::ropa, api::create_tenant, api::close_tenant, api::create_subject,
         api::list_subjects, api::count_subjects, api::read_records, api::write_records,
         api::erase_subject, api::audit_verify, api::issue_token, api::list_tokens, api::setup, api::reload_policy,
         api::login, api::logout, api::totp_enroll, api::totp_confirm,
@@ -345,6 +345,7 @@ pub fn router(state: AppState) -> Router {
             get(api::list_tokens).post(api::issue_token),
         )
         .route("/api/v1/tenants", post(api::create_tenant))
+        .route("/api/v1/tenants/{id}/close", post(api::close_tenant))
         .route(
             "/api/v1/subjects",
             get(api::list_subjects).post(api::create_subject),

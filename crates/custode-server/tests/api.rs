@@ -687,6 +687,7 @@ async fn the_openapi_document_lists_every_api_route() {
         "/api/v1/subjects/{id}/records",
         "/api/v1/subjects/{id}/erase",
         "/api/v1/tenants",
+        "/api/v1/tenants/{id}/close",
         "/api/v1/tokens",
         "/api/v1/setup",
         "/api/v1/audit/verify",
@@ -2551,4 +2552,168 @@ async fn recipients_are_told_by_mail_or_by_staff_and_the_letter_names_only_them(
     assert_eq!(told_by.len(), 2, "{all}");
     assert!(told_by.contains(&"mail"), "{all}");
     let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+/// Seed 002's "deactivation is prompt, permanent deletion" over the API:
+/// closing a tenant erases its subjects (410 after), kills the tokens
+/// scoped to it (401), replaces its name, refuses new subjects under it
+/// (409), leaves its neighbours alone, and answers again without change.
+/// Only a role that may close, from a node above, reaches it.
+#[tokio::test]
+async fn closing_a_tenant_erases_it_and_kills_its_credentials() {
+    let w = world().await;
+    let close = |id: &str| format!("/api/v1/tenants/{id}/close");
+    let body = || Some(r#"{"reason":"subscriber deactivated"}"#.to_owned());
+    let dpo = token_of(&w, "dpo");
+    let domain_admin = token_of(&w, "domain_admin");
+    let reseller_admin = token_of(&w, "reseller_admin");
+
+    // The domain's own admin may not close (role), nor the reseller its own
+    // node; outside one's scope the tenant is not found.
+    let (status, _, _) = call(
+        &w.app,
+        Method::POST,
+        &close(&w.domain_a),
+        Some(&domain_admin),
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call(
+        &w.app,
+        Method::POST,
+        &close(&w.reseller),
+        Some(&reseller_admin),
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let sys = Principal::system("test");
+    let provider = w
+        .store
+        .tenant(
+            &sys,
+            &custode_domain::TenantId::parse(&w.reseller).expect("id"),
+        )
+        .await
+        .expect("reseller")
+        .parent
+        .expect("provider");
+    let elsewhere = w
+        .store
+        .create_tenant(
+            &sys,
+            Some(&provider),
+            TenantKind::Domain,
+            "elsewhere.example",
+        )
+        .await
+        .expect("tenant");
+    let (status, _, _) = call(
+        &w.app,
+        Method::POST,
+        &close(elsewhere.id.as_str()),
+        Some(&reseller_admin),
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, out) = call(
+        &w.app,
+        Method::POST,
+        &close(&w.domain_a),
+        Some(&reseller_admin),
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let out: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(out["already_closed"], false);
+    assert_eq!(out["erased"], 1);
+    assert_eq!(
+        out["tokens_revoked"], 2,
+        "the domain admin's and the subject's"
+    );
+
+    let a = &w.a_subject;
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/subjects/{a}/records?reason=check"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::GONE);
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/subjects",
+        Some(&domain_admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a token of a closed tenant is dead"
+    );
+    let (status, _, problem) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/subjects",
+        Some(&token_of(&w, "support_agent")),
+        Some(format!(
+            r#"{{"tenant":"{}","kind":"mailbox_user","reason":"late"}}"#,
+            w.domain_a
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(problem.contains("closed"), "{problem}");
+    let b = &w.b_subject;
+    let (status, _, _) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/subjects/{b}/records?reason=check"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the neighbour is untouched");
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM tenants")
+        .fetch_all(w.store.pool())
+        .await
+        .expect("names");
+    assert!(
+        names.contains(&format!("closed tenant {}", w.domain_a)),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n == "a"), "{names:?}");
+
+    let (status, _, again) = call(
+        &w.app,
+        Method::POST,
+        &close(&w.domain_a),
+        Some(&reseller_admin),
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let again: serde_json::Value = serde_json::from_str(&again).expect("json");
+    assert_eq!(again["already_closed"], true);
+    assert_eq!(again["erased"], 0);
+    assert_eq!(again["closed_at"], out["closed_at"]);
+
+    let (status, _, report) = call(
+        &w.app,
+        Method::GET,
+        "/api/v1/audit/verify",
+        Some(&dpo),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(report.contains(r#""intact":true"#), "{report}");
 }

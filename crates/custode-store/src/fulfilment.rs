@@ -137,6 +137,26 @@ pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(attempts.min(12)).min(3600))
 }
 
+/// The keys of an erasure (see [`Store::erasure_keys`]).
+pub(crate) struct ErasureKeys {
+    /// The subject's row key.
+    subject_key: i64,
+    /// The generation the records are sealed under now.
+    pub(crate) generation: i64,
+    old: Option<custode_crypto::Key>,
+    new: Option<custode_crypto::Key>,
+}
+
+/// What [`Store::erase_keeping`] did.
+pub(crate) struct Erasure {
+    /// Records deleted.
+    pub(crate) erased: usize,
+    /// What stays, restricted to its ground (empty: nothing does).
+    pub(crate) kept: Vec<KeptLine>,
+    /// What the subject had, as (category, purpose): whom to tell.
+    pub(crate) had: BTreeSet<(String, String)>,
+}
+
 fn job_principal() -> Principal {
     Principal::system("requests")
 }
@@ -754,17 +774,8 @@ impl Store {
         )?)
     }
 
-    /// The erasure proper, in one transaction with its progress: the
-    /// account is closed (starting the periods that run from closure), what
-    /// only a law still needs goes to the vault, what no legal obligation
-    /// keeps is deleted, and the rest stays, serving only that obligation,
-    /// until its end, restricted to it and re-sealed under a new key. Each
-    /// record's retention is resolved once.
-    ///
-    /// The new key is stored (and kept by a rerun) before the transaction;
-    /// the old one is destroyed after its commit, here, again by the
-    /// `shred` step, and at the next start: every copy of the records taken
-    /// before the erasure then stops opening, the kept ones included.
+    /// The erasure proper, in one transaction with its progress (see
+    /// [`Store::erase_keeping`]), with the Art. 19 notices it owes.
     async fn erase_step(
         &self,
         by: &Principal,
@@ -772,29 +783,114 @@ impl Store {
         claim: &Claim,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let policy = self.policy();
         let now = self.now();
         let micros = to_micros(now);
-        let key = request.subject_key;
-        let generation = self.key_generation(key).await?;
         let subject = request.subject.as_str();
-        // None once the subject is erased whole: nothing is left to keep.
-        let old_key = self
+        let keys = self.erasure_keys(subject, request.subject_key).await?;
+        let mut tx = self.begin_write().await?;
+        let Erasure {
+            erased,
+            kept,
+            mut had,
+        } = self
+            .erase_keeping(&mut tx, by, &request.subject, &keys, reason, now)
+            .await?;
+        // Everything the vault holds for the subject, from this erasure or
+        // from earlier moves.
+        let vaulted = self.vault_lines_of(&request.subject).await?;
+        for line in &vaulted {
+            for g in &line.grounds {
+                had.insert((line.category.clone(), g.clone()));
+            }
+        }
+        let lines = |v: &[KeptLine]| -> Vec<Value> {
+            v.iter()
+                .map(|l| json!({ "category": l.category, "grounds": l.grounds, "records": l.records, "until": l.until.map(|t| t.to_string()), "fields": l.fields }))
+                .collect()
+        };
+        let external = self
+            .job_result(&request.id, Right::Erasure)
+            .await?
+            .and_then(|r| r.get("systems").cloned())
+            .unwrap_or_else(|| json!([]));
+        let result = json!({
+            "erased": erased,
+            "vaulted": lines(&vaulted),
+            "kept": lines(&kept),
+            "systems": external,
+            "recipients_to_tell": self.queue_notices(&mut tx, request, Right::Erasure, &had, micros).await?,
+        });
+        self.audit_request(&mut tx, by, request, Action::RequestFulfilled, micros, json!({ "request": request.id, "right": "erasure", "erased": erased, "kept": kept.len(), "vaulted": vaulted.len() }))
+        .await?;
+        self.advance_in(&mut tx, by, request, claim, Some(result))
+            .await?;
+        tx.commit().await?;
+        self.decisions.invalidate(subject);
+        self.finish_reseal(request.subject_key, subject).await
+    }
+
+    /// The keys an erasure that may keep records needs, made before its
+    /// transaction: the current one, and the next generation's (kept, and
+    /// reused by a rerun) to re-seal what is kept. Both none once the
+    /// subject is erased whole.
+    pub(crate) async fn erasure_keys(
+        &self,
+        subject: &str,
+        key: i64,
+    ) -> Result<ErasureKeys, StoreError> {
+        let generation = self.key_generation(key).await?;
+        let old = self
             .keys
             .subject_keys(&[crate::keys::key_name(subject, generation).as_str()])
             .await?
             .into_values()
             .next();
-        let new_key = match old_key {
+        let new = match old {
             Some(_) => Some(
                 self.keys
-                    .ensure_key(&crate::keys::key_name(subject, generation + 1), micros)
+                    .ensure_key(
+                        &crate::keys::key_name(subject, generation + 1),
+                        to_micros(self.now()),
+                    )
                     .await?,
             ),
             None => None,
         };
-        let mut tx = self.begin_write().await?;
-        if self.key_generation_in(&mut tx, key).await? != generation {
+        Ok(ErasureKeys {
+            subject_key: key,
+            generation,
+            old,
+            new,
+        })
+    }
+
+    /// Erases a subject as the policy allows, in the caller's transaction:
+    /// the account is closed (starting the periods that run from closure),
+    /// what only a law still needs goes to the vault, what no legal
+    /// obligation keeps is deleted, and the rest stays, serving only that
+    /// obligation, until its end, restricted to it and re-sealed under the
+    /// new key of `keys`. Each record's retention is resolved once.
+    ///
+    /// The old key is the caller's to destroy after the commit
+    /// ([`Store::finish_reseal`] when something is kept, every key when
+    /// not): every copy of the records taken before the erasure then stops
+    /// opening, the kept ones included.
+    pub(crate) async fn erase_keeping(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        by: &Principal,
+        subject_id: &custode_domain::SubjectId,
+        keys: &ErasureKeys,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Erasure, StoreError> {
+        let key = keys.subject_key;
+        let policy = self.policy();
+        let micros = to_micros(now);
+        let subject = subject_id.as_str();
+        let generation = keys.generation;
+        let (old_key, new_key) = (&keys.old, &keys.new);
+        if self.key_generation_in(tx, key).await? != generation {
             return Err(StoreError::Conflict(format!(
                 "subject {subject} was re-sealed meanwhile; the step is retried"
             )));
@@ -804,25 +900,25 @@ impl Store {
         )
         .bind(micros)
         .bind(key)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
-        let life = crate::retention::life_of(&mut tx, self.engine, key).await?;
+        let life = crate::retention::life_of(tx, self.engine, key).await?;
         let rows = sqlx::query(
             "SELECT id, category, purposes, collected_at, sealed FROM records WHERE subject_key = $1",
         )
         .bind(key)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         if closed == 1 {
             audit_log::append(
-                &mut tx,
+                tx,
                 self.engine,
                 micros,
                 &[Event {
                     actor: by.id.clone(),
                     action: Action::SubjectEvent,
-                    subject: Some(request.subject.to_string()),
+                    subject: Some(subject.to_owned()),
                     reason: Some(reason.to_owned()),
                     detail: json!({ "event": crate::LifeEvent::AccountClosed.name(), "at": now.to_string(), "records_rescheduled": rows.len() }),
                 }],
@@ -860,7 +956,7 @@ impl Store {
             if resolved.vault_from.is_some_and(|from| from <= now) {
                 to_vault.push(crate::vault::ToVault {
                     id,
-                    subject: request.subject.to_string(),
+                    subject: subject.to_owned(),
                     category,
                     purposes,
                     collected_at: to_micros(collected),
@@ -870,7 +966,7 @@ impl Store {
                 continue;
             }
             let grounds = legal.join(",");
-            let (Some(old_key), Some(new_key)) = (&old_key, &new_key) else {
+            let (Some(old_key), Some(new_key)) = (old_key, new_key) else {
                 return Err(StoreError::Erased(subject.to_owned()));
             };
             let aad = format!("{subject}|{category}");
@@ -893,15 +989,8 @@ impl Store {
         }
         if !to_vault.is_empty() {
             let (moved, by_ground) = self.copy_to_vault(to_vault).await?;
-            self.vaulted_in(
-                &mut tx,
-                by,
-                Some(&request.subject),
-                micros,
-                &moved,
-                &by_ground,
-            )
-            .await?;
+            self.vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
+                .await?;
         }
         for chunk in held.chunks(250) {
             let sql = format!(
@@ -918,17 +1007,17 @@ impl Store {
                     .bind(*until)
                     .bind(rule.clone());
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
         for (id, sealed) in &resealed {
             sqlx::query("UPDATE records SET sealed = $1 WHERE id = $2")
                 .bind(sealed.as_slice())
                 .bind(*id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         crate::delete_ids(
-            &mut tx,
+            tx,
             self.engine,
             "DELETE FROM records WHERE id IN ({ids})",
             &erase,
@@ -943,11 +1032,11 @@ impl Store {
             .bind(micros)
             .bind(generation + 1)
             .bind(key)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _)| g.as_str()).collect();
             audit_log::append(
-                &mut tx,
+                tx,
                 self.engine,
                 micros,
                 &[Event {
@@ -960,19 +1049,6 @@ impl Store {
             )
             .await?;
         }
-        // Everything the vault holds for the subject, from this erasure or
-        // from earlier moves.
-        let vaulted = self.vault_lines_of(&request.subject).await?;
-        for line in &vaulted {
-            for g in &line.grounds {
-                had.insert((line.category.clone(), g.clone()));
-            }
-        }
-        let lines = |v: &[KeptLine]| -> Vec<Value> {
-            v.iter()
-                .map(|l| json!({ "category": l.category, "grounds": l.grounds, "records": l.records, "until": l.until.map(|t| t.to_string()), "fields": l.fields }))
-                .collect()
-        };
         let kept: Vec<KeptLine> = kept
             .into_iter()
             .map(|((category, grounds), (records, until))| {
@@ -986,25 +1062,11 @@ impl Store {
                 }
             })
             .collect();
-        let external = self
-            .job_result(&request.id, Right::Erasure)
-            .await?
-            .and_then(|r| r.get("systems").cloned())
-            .unwrap_or_else(|| json!([]));
-        let result = json!({
-            "erased": erase.len(),
-            "vaulted": lines(&vaulted),
-            "kept": lines(&kept),
-            "systems": external,
-            "recipients_to_tell": self.queue_notices(&mut tx, request, Right::Erasure, &had, micros).await?,
-        });
-        self.audit_request(&mut tx, by, request, Action::RequestFulfilled, to_micros(now), json!({ "request": request.id, "right": "erasure", "erased": erase.len(), "kept": kept.len(), "vaulted": vaulted.len() }))
-        .await?;
-        self.advance_in(&mut tx, by, request, claim, Some(result))
-            .await?;
-        tx.commit().await?;
-        self.decisions.invalidate(subject);
-        self.finish_reseal(key, subject).await
+        Ok(Erasure {
+            erased: erase.len(),
+            kept,
+            had,
+        })
     }
 
     /// A subject's key generation (see `keys::key_name`).

@@ -30,6 +30,7 @@ mod retention;
 mod sqlite_read;
 mod sqlite_write;
 mod systems;
+mod tenants;
 mod vault;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -63,6 +64,7 @@ pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{
     Closure, Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport,
 };
+pub use tenants::TenantClosure;
 pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
@@ -594,11 +596,6 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| not_found("tenant", parent_id.as_str()))?;
-                if row.try_get::<Option<i64>, _>(2)?.is_some() {
-                    return Err(StoreError::Conflict(format!(
-                        "tenant {parent_id} is closed: nothing can be created under it"
-                    )));
-                }
                 let parent_kind: String = row.try_get(0)?;
                 let parent_path: String = row.try_get(1)?;
                 if !parent_path.starts_with(by.scope.path()) || by.scope.only_subject().is_some() {
@@ -606,6 +603,7 @@ impl Store {
                     self.audit_denied(by, None, "tenant.create").await?;
                     return Err(not_found("tenant", parent_id.as_str()));
                 }
+                tenants::refuse_closed(parent_id, row.try_get(2)?)?;
                 let parent_kind = TenantKind::from_name(&parent_kind).ok_or_else(|| {
                     StoreError::Invalid(format!("unknown tenant kind `{parent_kind}`"))
                 })?;
@@ -670,86 +668,6 @@ impl Store {
             name: row.try_get(2)?,
             path,
         })
-    }
-
-    /// Closes a tenant (seed 002: a deactivated subscriber is deleted
-    /// promptly and for good): it and every tenant under it are marked
-    /// closed, their names dropped and every credential scoped inside them
-    /// (tokens, users, sessions) revoked, in one transaction with its audit
-    /// entry; then each subject under them is erased by
-    /// [`Store::erase_subject`] (crypto-shredding: its key destroyed).
-    /// Running it again finishes a closure cut short.
-    /// Returns how many subjects were erased now.
-    pub async fn close_tenant(
-        &self,
-        by: &Principal,
-        tenant: &TenantId,
-        reason: &str,
-    ) -> Result<u64, StoreError> {
-        let t = self.tenant(by, tenant).await?;
-        if by.scope.only_subject().is_some() || t.path == by.scope.path() {
-            self.audit_denied(by, None, "tenant.close").await?;
-            return Err(StoreError::Forbidden(
-                "a tenant is closed from above it: by its reseller, the provider or the instance"
-                    .to_owned(),
-            ));
-        }
-        let (low, high) = custode_domain::Scope::under(&t.path).path_range();
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE tenants SET closed_at = $1, name = '' WHERE path >= $2 AND path < $3 AND closed_at IS NULL",
-        )
-        .bind(now)
-        .bind(&low)
-        .bind(&high)
-        .execute(&mut *tx)
-        .await?;
-        let mut revoked = 0u64;
-        for sql in [
-            "UPDATE api_tokens SET revoked_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND revoked_at IS NULL",
-            "UPDATE users SET disabled_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND disabled_at IS NULL",
-            "UPDATE sessions SET ended_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND ended_at IS NULL",
-        ] {
-            revoked += sqlx::query(sql)
-                .bind(now)
-                .bind(&low)
-                .bind(&high)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        }
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            now,
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::TenantClosed,
-                subject: None,
-                reason: Some(reason.to_owned()),
-                detail: json!({ "tenant": tenant.as_str(), "credentials_revoked": revoked }),
-            }],
-        )
-        .await?;
-        tx.commit().await?;
-        // Revoked at once on this instance too, not when the cache expires.
-        self.forget_tokens_under(&low, &high);
-        let rows = sqlx::query(
-            "SELECT id FROM subjects WHERE tenant_path >= $1 AND tenant_path < $2 AND erased_at IS NULL",
-        )
-        .bind(&low)
-        .bind(&high)
-        .fetch_all(&self.db)
-        .await?;
-        let mut erased = 0u64;
-        for r in rows {
-            let id: String = r.try_get(0)?;
-            let id = SubjectId::parse(&id).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            self.erase_subject(by, &id, reason).await?;
-            erased += 1;
-        }
-        Ok(erased)
     }
 
     // ---- Subjects ------------------------------------------------------
@@ -820,15 +738,13 @@ impl Store {
         let refs: Vec<&str> = ids.iter().map(SubjectId::as_str).collect();
         self.keys.create_subject_keys(&refs, now).await?;
         let mut tx = self.begin_write().await?;
-        let closed: Option<i64> = sqlx::query_scalar("SELECT closed_at FROM tenants WHERE id = $1")
+        // Read under the write lock: a close committed meanwhile is seen.
+        let closed: Option<i64> = sqlx::query("SELECT closed_at FROM tenants WHERE id = $1")
             .bind(tenant.as_str())
             .fetch_one(&mut *tx)
-            .await?;
-        if closed.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "tenant {tenant} is closed: no subject can be created under it"
-            )));
-        }
+            .await?
+            .try_get(0)?;
+        tenants::refuse_closed(tenant, closed)?;
         for chunk in ids.chunks(400) {
             let sql = format!(
                 "INSERT INTO subjects (id, tenant_id, tenant_path, kind, created_at) VALUES {}",

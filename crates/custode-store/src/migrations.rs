@@ -335,8 +335,8 @@ CREATE INDEX audit_vault_anchors ON audit_log (seq) WHERE action IN ('vault.quer
     Migration {
         version: 12,
         name: "closed tenants",
-        // A closed tenant keeps its row (its path bounds old audit entries)
-        // but no name and nothing under it.
+        // When a tenant was closed: nothing new is created under it, and
+        // its name has been replaced by a neutral marker.
         sql: r#"
 ALTER TABLE tenants ADD COLUMN closed_at BIGINT
 "#,

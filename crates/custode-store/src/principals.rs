@@ -102,7 +102,7 @@ const TOKEN_CACHE_MAX: usize = 10_000;
 /// A token recently checked against the database.
 pub(crate) struct CachedToken {
     secret_hash: Vec<u8>,
-    principal: Principal,
+    pub(crate) principal: Principal,
     expires: Option<i64>,
     checked_at: std::time::Instant,
 }
@@ -256,6 +256,7 @@ impl Store {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| StoreError::Invalid(format!("cannot hash the password: {e}")))?
             .to_string();
+        crate::tenants::refuse_closed_scope(tx, &grant.scope_path).await?;
         let id = format!("u_{}", random_hex::<12>()?);
         let now = to_micros(self.now());
         let taken: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE username = $1")
@@ -412,6 +413,7 @@ impl Store {
         let secret = random_hex::<32>()?;
         let now = to_micros(self.now());
         let mut tx = self.begin_write().await?;
+        crate::tenants::refuse_closed_scope(&mut tx, &grant.scope_path).await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, secret_hash, name, role, scope_path, subject_id, created_by, created_at, expires_at, holder) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -554,18 +556,6 @@ impl Store {
             },
         );
         Ok(found)
-    }
-
-    /// Drops the cached tokens scoped to paths in `[low, high)`, revoked
-    /// in the database by a tenant's closure.
-    pub(crate) fn forget_tokens_under(&self, low: &str, high: &str) {
-        self.token_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, t| {
-                let p = t.principal.scope.path();
-                !(p >= low && p < high)
-            });
     }
 
     /// Revokes a token at once.

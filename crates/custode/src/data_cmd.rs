@@ -153,12 +153,13 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         parent: Option<String>,
     },
-    /// Close a tenant and everything under it: its subjects erased
-    /// (crypto-shredded), its credentials revoked, its name dropped.
+    /// Close a tenant and everything below it: every subject erased as the
+    /// policy allows, every credential scoped to it revoked, its name
+    /// replaced. Run it again to finish a close that was interrupted.
     Close {
         /// The tenant's id.
         id: String,
-        /// Why (recorded in the audit log).
+        /// Why (audited): the deactivation request, the contract's end.
         #[arg(long)]
         reason: String,
     },
@@ -324,10 +325,29 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
             outln!("{}", t.id)?;
         }
         TenantCommand::Close { id, reason } => {
-            let erased = store
+            let done = store
                 .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
                 .await?;
-            println!("tenant {id} closed: {erased} subjects erased, its credentials revoked");
+            if done.already_closed
+                && done.erased + done.kept + done.tokens_revoked + done.sessions_ended == 0
+            {
+                outln!(
+                    "tenant {} was already closed on {}: nothing left to do",
+                    done.tenant,
+                    done.closed_at
+                )?;
+            } else {
+                outln!("tenant {} closed on {}", done.tenant, done.closed_at)?;
+                outln!(
+                    "  tenants closed: {}\n  subjects erased: {}\n  subjects erased but for what a legal obligation keeps (restricted to it): {}\n  tokens revoked: {}, sessions ended: {}, users disabled: {}",
+                    done.tenants,
+                    done.erased,
+                    done.kept,
+                    done.tokens_revoked,
+                    done.sessions_ended,
+                    done.users_disabled
+                )?;
+            }
         }
     }
     store.close().await;

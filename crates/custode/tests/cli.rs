@@ -375,3 +375,138 @@ fn tokens_are_issued_to_a_holder_and_listed_without_secrets() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Seed 002 (issue "Every promise kept"): `custode tenants close` deletes a
+/// deactivated customer promptly and permanently — its subjects erased,
+/// its token revoked, its name gone from the tenants table, nothing new
+/// under it — and a second run says there is nothing left to do.
+#[test]
+fn closing_a_tenant_erases_it_and_says_what_was_done() {
+    let dir = std::env::temp_dir().join(format!("custode-cli-close-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data", &data];
+        all.extend_from_slice(args);
+        custode(&all)
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_owned()
+    };
+    ok(&["init"]);
+    let provider = ok(&["tenants", "create", "--kind", "provider", "--name", "p"]);
+    let name = "Studio Bianchi di Giulia Bianchi";
+    let customer = ok(&[
+        "tenants", "create", "--kind", "domain", "--name", name, "--parent", &provider,
+    ]);
+    let subject = ok(&[
+        "subjects",
+        "create",
+        "--tenant",
+        &customer,
+        "--kind",
+        "mailbox_user",
+    ]);
+    let input = dir.join("records.jsonl");
+    std::fs::write(
+        &input,
+        format!(
+            r#"{{"subject":"{subject}","category":"credentials","fields":{{"username":"giulia"}}}}"#
+        ),
+    )
+    .expect("input");
+    ok(&["records", "import", &input.display().to_string()]);
+    ok(&[
+        "tokens",
+        "issue",
+        "--name",
+        "shop",
+        "--role",
+        "domain_admin",
+        "--holder",
+        "the customer's system",
+        "--tenant",
+        &customer,
+    ]);
+
+    let out = run(&["tenants", "close", &customer]);
+    assert_eq!(out.status.code(), Some(2), "a reason is required");
+    let done = ok(&[
+        "tenants",
+        "close",
+        &customer,
+        "--reason",
+        "customer deactivated",
+    ]);
+    assert!(done.contains("subjects erased: 1"), "{done}");
+    assert!(done.contains("tokens revoked: 1"), "{done}");
+
+    let out = run(&["records", "show", &subject, "--reason", "check"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("erased"),
+        "{}",
+        text(&out.stderr)
+    );
+    let tokens = ok(&["tokens", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&tokens).expect("json");
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["revoked_at"].is_string() || r["role"] != "domain_admin"),
+        "{tokens}"
+    );
+    let out = run(&[
+        "subjects",
+        "create",
+        "--tenant",
+        &customer,
+        "--kind",
+        "mailbox_user",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("closed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let names: Vec<String> = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{data}/custode.db"))
+                .await
+                .expect("open");
+            let names = sqlx::query_scalar("SELECT name FROM tenants")
+                .fetch_all(&pool)
+                .await
+                .expect("names");
+            pool.close().await;
+            names
+        });
+    assert!(!names.iter().any(|n| n.contains("Bianchi")), "{names:?}");
+    assert!(
+        names.contains(&format!("closed tenant {customer}")),
+        "{names:?}"
+    );
+
+    let again = ok(&[
+        "tenants",
+        "close",
+        &customer,
+        "--reason",
+        "customer deactivated",
+    ]);
+    assert!(again.contains("already closed"), "{again}");
+    let verified = run(&["audit", "verify"]);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
