@@ -11,6 +11,7 @@ use custode_store::{OpenMode, StoreConfig};
 
 use crate::Outcome;
 use crate::data_cmd::{StoreArgs, operator};
+use crate::output::outln;
 
 #[derive(Subcommand)]
 pub(crate) enum BackupCommand {
@@ -60,43 +61,47 @@ pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Resu
         BackupCommand::Create { out } => {
             let r = store.backup(&operator(), &out).await?;
             for f in &r.files {
-                println!("wrote {}", out.join(f).display());
+                outln!("wrote {}", out.join(f).display())?;
             }
             for what in &r.to_dump {
-                println!(
+                outln!(
                     "not copied: {what} is on PostgreSQL; its pg_dump belongs with this backup"
-                );
+                )?;
             }
-            println!(
+            outln!(
                 "backup of {} subjects' keys sealed under backup key {}; restorable until {} (then no one can)",
-                r.subjects, r.generation, r.restorable_until
-            );
+                r.subjects,
+                r.generation,
+                r.restorable_until
+            )?;
         }
         BackupCommand::Rotate => {
             let r = store
                 .rotate_backup_keys(&Principal::system("backup-keys-cli"))
                 .await?;
             match r.current {
-                Some(g) if r.created => println!("made backup key {g}"),
-                Some(g) => println!("backup key {g} is current"),
-                None => println!(
+                Some(g) if r.created => outln!("made backup key {g}")?,
+                Some(g) => outln!("backup key {g} is current")?,
+                None => outln!(
                     "the policy declares no [security] backup_key_lifetime: no backup key made"
-                ),
+                )?,
             }
             for g in &r.destroyed {
-                println!("destroyed backup key {g}: its backups can no longer be restored");
+                outln!("destroyed backup key {g}: its backups can no longer be restored")?;
             }
         }
         BackupCommand::Keys => {
             let generations = store.backup_generations().await?;
             if generations.is_empty() {
-                println!("no backup keys");
+                outln!("no backup keys")?;
             }
             for g in generations {
-                println!(
+                outln!(
                     "{}\tmade {}\tdestroyed at {}",
-                    g.generation, g.created_at, g.destroy_at
-                );
+                    g.generation,
+                    g.created_at,
+                    g.destroy_at
+                )?;
             }
         }
     }
@@ -126,10 +131,12 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
     let report = live.restore_backup(&operator(), &r.from, &target).await?;
     let policy = live.policy();
     live.close().await;
-    println!(
+    outln!(
         "restored the backup of {} ({} subjects' keys, backup key {})",
-        report.taken_at, report.subjects, report.generation
-    );
+        report.taken_at,
+        report.subjects,
+        report.generation
+    )?;
     // Proof that it is usable: the restored store opens with its keys and
     // its audit chain verifies.
     target.mode = OpenMode::Existing;
@@ -142,7 +149,7 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
     let audit = restored.audit_verify().await?;
     let subjects = restored.count_subjects(&operator()).await?;
     restored.close().await;
-    println!(
+    outln!(
         "the restored store opens: {subjects} subjects, audit chain of {} entries {}",
         audit.checked,
         if audit.is_intact() {
@@ -150,12 +157,12 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
         } else {
             "BROKEN"
         }
-    );
-    println!(
+    )?;
+    outln!(
         "note: subjects erased after the backup was taken are readable in this copy while its backup key \
          lives; a copy that replaces the live store must erase them again, and a copy made only as a check \
          should be deleted"
-    );
+    )?;
     Ok(if audit.is_intact() {
         Outcome::Ok
     } else {

@@ -377,7 +377,7 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                     ),
                     other => other.name().to_owned(),
                 };
-                println!("{}\t{}\t{}\t{erasure}", s.id, s.kind, s.tenant);
+                outln!("{}\t{}\t{}\t{erasure}", s.id, s.kind, s.tenant)?;
             }
         }
         SubjectCommand::Erase { subject, reason } => {
@@ -557,7 +557,7 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                     Some(expires),
                 )
                 .await?;
-            println!("{}", issued.token);
+            outln!("{}", issued.token)?;
         }
         TokenCommand::List { json } => {
             let tokens = store.list_tokens(&operator()).await?;
@@ -581,12 +581,18 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
-                println!(
+                outln!(
                     "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  STATE",
-                    "ID", "ROLE", "HOLDER", "SCOPE", "ISSUED BY", "ISSUED", "LAST USED"
-                );
+                    "ID",
+                    "ROLE",
+                    "HOLDER",
+                    "SCOPE",
+                    "ISSUED BY",
+                    "ISSUED",
+                    "LAST USED"
+                )?;
                 let day = |t: jiff::Timestamp| t.to_string().chars().take(10).collect::<String>();
                 let now = jiff::Timestamp::now();
                 for t in &tokens {
@@ -597,7 +603,7 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                     } else {
                         "active"
                     };
-                    println!(
+                    outln!(
                         "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  {state}",
                         t.id,
                         t.role,
@@ -606,13 +612,13 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                         t.issued_by,
                         day(t.issued_at),
                         t.last_used_at.map_or_else(|| "never".to_owned(), day),
-                    );
+                    )?;
                 }
             }
         }
         TokenCommand::Revoke { id } => {
             store.revoke_token(&operator(), &id).await?;
-            println!("revoked {id}");
+            outln!("revoked {id}")?;
         }
     }
     store.close().await;
