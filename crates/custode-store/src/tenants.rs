@@ -92,45 +92,26 @@ impl Store {
         // 1. Mark closed, rename, revoke: from this commit on nothing new
         // is created under it and no credential of it works.
         let mut tx = self.begin_write().await?;
-        let tenants = sqlx::query(
+        // The nodes, then every credential scoped inside them; a user name
+        // is often an address, so it goes too.
+        let mut counts = [0u64; 4];
+        for (n, sql) in counts.iter_mut().zip([
             "UPDATE tenants SET closed_at = $1, name = 'closed tenant ' || id \
              WHERE path >= $2 AND path < $3 AND closed_at IS NULL",
-        )
-        .bind(now)
-        .bind(&low)
-        .bind(&high)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let tokens_revoked = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&low)
-        .bind(&high)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let sessions_ended = sqlx::query(
             "UPDATE sessions SET ended_at = $1 WHERE scope_path >= $2 AND scope_path < $3 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(&low)
-        .bind(&high)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // A user name is often an address: it goes too.
-        let users_disabled = sqlx::query(
             "UPDATE users SET disabled_at = $1, username = 'closed user ' || id \
              WHERE scope_path >= $2 AND scope_path < $3 AND disabled_at IS NULL",
-        )
-        .bind(now)
-        .bind(&low)
-        .bind(&high)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        ]) {
+            *n = sqlx::query(sql)
+                .bind(now)
+                .bind(&low)
+                .bind(&high)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        let [tenants, tokens_revoked, sessions_ended, users_disabled] = counts;
         if tenants + tokens_revoked + sessions_ended + users_disabled > 0 {
             audit_log::append(
                 &mut tx,
