@@ -114,7 +114,7 @@ fn span(days: Option<u32>) -> Result<jiff::SignedDuration, ApiError> {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PlanQuery {
-    /// Days ahead, to the end of that day (1 to 3650, default 30).
+    /// Days ahead, to the end of that day (0 to 36,500, default 30).
     pub days: Option<u32>,
     /// Instead of `days`: the state as of a day (YYYY-MM-DD, the
     /// controller's time zone), today or later.
@@ -152,6 +152,17 @@ pub struct HeldOut {
     pub then: u64,
 }
 
+/// Accounts an inactivity rule closes on a day.
+#[derive(Serialize, ToSchema)]
+pub struct ClosureOut {
+    /// The day, YYYY-MM-DD, in the controller's time zone.
+    pub day: String,
+    /// The subject kind whose `close_after_inactivity` closes them.
+    pub kind: String,
+    /// How many accounts.
+    pub accounts: u64,
+}
+
 /// The retention plan: a what-if that changes nothing.
 #[derive(Serialize, ToSchema)]
 pub struct PlanOut {
@@ -163,6 +174,9 @@ pub struct PlanOut {
     pub actions: Vec<PlanLineOut>,
     /// Per store and category: records held now and then.
     pub held: Vec<HeldOut>,
+    /// Accounts their kind's inactivity rule closes by then, if unused;
+    /// the actions above count their records with the closure's ends.
+    pub closures: Vec<ClosureOut>,
 }
 
 /// What retention will do up to a day if no new event happens: moves to
@@ -178,32 +192,10 @@ pub async fn plan(
         .require(&state, Operation::AuditLog, "read the retention plan")
         .await?;
     let store = &state.store;
-    let today = store.today();
-    let day = match (&q.at, q.days) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request("give `days` or `at`, not both"));
-        }
-        (Some(at), None) => {
-            let day = custode_domain::deadline::parse_date(at.trim()).ok_or_else(|| {
-                ApiError::bad_request(format!("`at` must be a day, YYYY-MM-DD, not `{at}`"))
-            })?;
-            if day < today {
-                return Err(ApiError::bad_request(
-                    "`at` is past: the plan looks ahead; the report shows what was done",
-                ));
-            }
-            day
-        }
-        (None, days) => {
-            let days = days.unwrap_or(30);
-            if !(1..=3650).contains(&days) {
-                return Err(ApiError::bad_request("`days` must be between 1 and 3650"));
-            }
-            today
-                .checked_add(jiff::Span::new().days(i64::from(days)))
-                .map_err(|_| ApiError::bad_request("`days` reaches past the calendar"))?
-        }
-    };
+    // A day the caller got wrong is a bad query, not bad data.
+    let day = store
+        .plan_day(q.days, q.at.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let plan = store.retention_plan(store.end_of_day(day)?).await?;
     Ok(Json(PlanOut {
         now: plan.now.to_string(),
@@ -228,6 +220,15 @@ pub async fn plan(
                 category: h.category,
                 now: h.now,
                 then: h.then,
+            })
+            .collect(),
+        closures: plan
+            .closures
+            .into_iter()
+            .map(|c| ClosureOut {
+                day: c.day.to_string(),
+                kind: c.kind,
+                accounts: c.accounts,
             })
             .collect(),
     }))

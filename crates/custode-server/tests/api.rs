@@ -2371,6 +2371,11 @@ async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
         ),
         "{plan}"
     );
+    assert_eq!(
+        plan["closures"],
+        serde_json::json!([]),
+        "no account reaches its inactivity rule within 7 months: {plan}"
+    );
     let held = plan["held"].as_array().expect("held");
     assert!(
         held.iter().any(|h| h["store"] == "vault"

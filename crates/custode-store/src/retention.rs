@@ -877,6 +877,45 @@ impl Store {
             .map_err(|e| StoreError::Invalid(format!("no such day {day}: {e}")))
     }
 
+    /// The day a plan runs to: `at` (YYYY-MM-DD in the controller's time
+    /// zone, today or later), or `days` after today (0 to 36,500; 30 when
+    /// neither is given). A past day, a malformed one, or both at once are
+    /// refused with what to write instead.
+    pub fn plan_day(
+        &self,
+        days: Option<u32>,
+        at: Option<&str>,
+    ) -> Result<jiff::civil::Date, StoreError> {
+        let today = self.today();
+        match (days, at) {
+            (Some(_), Some(_)) => Err(StoreError::Invalid(
+                "give a number of days or a day, not both".to_owned(),
+            )),
+            (_, Some(text)) => {
+                let day = custode_domain::deadline::parse_date(text.trim()).ok_or_else(|| {
+                    StoreError::Invalid(format!("`{text}` is not a day: write YYYY-MM-DD"))
+                })?;
+                if day < today {
+                    return Err(StoreError::Invalid(format!(
+                        "{day} is past: the plan looks ahead; the retention report shows what was done"
+                    )));
+                }
+                Ok(day)
+            }
+            (days, None) => {
+                let days = days.unwrap_or(30);
+                if days > 36_500 {
+                    return Err(StoreError::Invalid(
+                        "a plan looks at most 36,500 days ahead".to_owned(),
+                    ));
+                }
+                today
+                    .checked_add(jiff::Span::new().days(i64::from(days)))
+                    .map_err(|_| StoreError::Invalid("too many days ahead".to_owned()))
+            }
+        }
+    }
+
     /// Today in the controller's time zone, by the store's clock.
     pub fn today(&self) -> jiff::civil::Date {
         let tz = controller_zone(&self.policy());

@@ -1,10 +1,9 @@
 //! `custode retention`: do what is due (or show what would be), forecast
 //! what every store will do up to a day, and report what was done.
 
-use anyhow::{Context, bail};
 use clap::Subcommand;
 use custode_domain::Principal;
-use custode_store::{OpenMode, PlanLine, RetentionLine, RetentionPlan, Store, SweepReport};
+use custode_store::{OpenMode, PlanLine, RetentionLine, RetentionPlan, SweepReport};
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
@@ -81,6 +80,13 @@ fn print_actions(lines: &[PlanLine]) -> anyhow::Result<()> {
 }
 
 fn print_plan(plan: &RetentionPlan, day: jiff::civil::Date) -> anyhow::Result<()> {
+    if !plan.closures.is_empty() {
+        outln!("accounts closed by their kind's inactivity rule, if unused until then:")?;
+        for c in &plan.closures {
+            outln!("{}\tclosed\t{}\t{} accounts", c.day, c.kind, c.accounts)?;
+        }
+        outln!()?;
+    }
     print_actions(&plan.lines)?;
     outln!()?;
     outln!("held now and at the end of {day}, if nothing new comes in:")?;
@@ -91,31 +97,6 @@ fn print_plan(plan: &RetentionPlan, day: jiff::civil::Date) -> anyhow::Result<()
         outln!("{}\t{}\t{} -> {}", h.store, h.category, h.now, h.then)?;
     }
     Ok(())
-}
-
-/// The last instant a plan covers: the end of `--at`, or of today + `--days`.
-fn plan_end(
-    store: &Store,
-    days: u32,
-    at: Option<&str>,
-) -> anyhow::Result<(jiff::civil::Date, jiff::Timestamp)> {
-    let today = store.today();
-    let day = match at {
-        Some(text) => {
-            let day = custode_domain::deadline::parse_date(text.trim())
-                .with_context(|| format!("`{text}` is not a day: write YYYY-MM-DD"))?;
-            if day < today {
-                bail!(
-                    "{day} is past: the plan looks ahead; `custode retention report` shows what was done"
-                );
-            }
-            day
-        }
-        None => today
-            .checked_add(jiff::Span::new().days(i64::from(days.min(36_500))))
-            .context("too many days ahead")?,
-    };
-    Ok((day, store.end_of_day(day)?))
 }
 
 fn add(total: &mut SweepReport, step: &SweepReport) {
@@ -160,8 +141,10 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Resu
             outln!("done: {}", summary(&total))?;
         }
         RetentionCommand::Plan { days, at } => {
-            let (day, until) = plan_end(&store, days, at.as_deref())?;
-            print_plan(&store.retention_plan(until).await?, day)?;
+            // `--days` has a default; `--at`, when given, decides.
+            let days = if at.is_some() { None } else { Some(days) };
+            let day = store.plan_day(days, at.as_deref())?;
+            print_plan(&store.retention_plan(store.end_of_day(day)?).await?, day)?;
         }
         RetentionCommand::Report { days: n } => {
             let now = jiff::Timestamp::now();
