@@ -57,6 +57,9 @@ pub(crate) struct Index {
     pub(crate) categories: HashMap<String, usize>,
     pub(crate) purposes: HashMap<String, usize>,
     pub(crate) recipients: HashMap<String, usize>,
+    /// Per category, the purposes that cover it, in the file's order: a
+    /// records write asks this once per record.
+    pub(crate) category_purposes: HashMap<String, Vec<usize>>,
 }
 
 impl Policy {
@@ -85,9 +88,12 @@ impl Policy {
         &'a self,
         category: &'a str,
     ) -> impl Iterator<Item = &'a Purpose> + 'a {
-        self.purposes
-            .iter()
-            .filter(move |p| p.categories.iter().any(|c| c.value == category))
+        self.index
+            .category_purposes
+            .get(category)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.purposes[i])
     }
 
     /// The fields of a category that these grounds keep: the union of

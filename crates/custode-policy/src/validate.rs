@@ -15,6 +15,16 @@ pub(crate) fn check(sink: &mut Sink, policy: &mut Policy) {
     policy.index.categories = index(sink, "category", policy.categories.iter().map(|c| &c.id));
     policy.index.purposes = index(sink, "purpose", policy.purposes.iter().map(|p| &p.id));
     policy.index.recipients = index(sink, "recipient", policy.recipients.iter().map(|r| &r.id));
+    let mut covering: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, p) in policy.purposes.iter().enumerate() {
+        for c in &p.categories {
+            let list = covering.entry(c.value.clone()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    policy.index.category_purposes = covering;
 
     for category in &policy.categories {
         let mut seen: HashMap<&str, ()> = HashMap::new();
