@@ -584,14 +584,14 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                 outln!("{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
                 outln!(
-                    "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  STATE",
+                    "{:<24}  {:<14}  {:<24}  {:<20}  {:<10}  {:<10}  {:<7}  ISSUED BY",
                     "ID",
                     "ROLE",
                     "HOLDER",
                     "SCOPE",
-                    "ISSUED BY",
                     "ISSUED",
-                    "LAST USED"
+                    "LAST USED",
+                    "STATE"
                 )?;
                 let day = |t: jiff::Timestamp| t.to_string().chars().take(10).collect::<String>();
                 let now = jiff::Timestamp::now();
@@ -604,14 +604,15 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                         "active"
                     };
                     outln!(
-                        "{:<24}  {:<14}  {:<24}  {:<20}  {:<16}  {:<10}  {:<10}  {state}",
+                        // The issuer last: a user id is longer than any column.
+                        "{:<24}  {:<14}  {:<24}  {:<20}  {:<10}  {:<10}  {state:<7}  {}",
                         t.id,
                         t.role,
                         t.holder.as_deref().unwrap_or("-"),
                         t.scope_path,
-                        t.issued_by,
                         day(t.issued_at),
                         t.last_used_at.map_or_else(|| "never".to_owned(), day),
+                        t.issued_by,
                     )?;
                 }
             }
