@@ -36,6 +36,7 @@ pub(crate) fn spawn_batcher(
     direct: Option<crate::sqlite_write::Writer>,
     engine: Engine,
     clock: std::sync::Arc<dyn custode_domain::Clock>,
+    shutdown: std::sync::Arc<tokio::sync::Notify>,
 ) -> (
     tokio::sync::mpsc::Sender<Pending>,
     tokio::task::JoinHandle<()>,
@@ -66,6 +67,11 @@ pub(crate) fn spawn_batcher(
                             tracing::warn!(error = %e, "WAL checkpoint failed");
                         }
                     }
+                    continue;
+                }
+                () = shutdown.notified() => {
+                    // What is queued still commits; nothing new is taken.
+                    rx.close();
                     continue;
                 }
                 first = rx.recv() => match first {
@@ -154,7 +160,7 @@ pub(crate) async fn lock(tx: &mut Transaction<'_, Any>) -> Result<(), StoreError
 }
 
 /// Appends events after the current head; returns the new head's seq.
-pub(crate) async fn append(
+pub async fn append(
     tx: &mut Transaction<'_, Any>,
     engine: crate::Engine,
     at: i64,
@@ -508,7 +514,7 @@ pub(crate) async fn checkpoint(
 }
 
 /// Entries about one subject, newest first (for the DPO and for access requests).
-pub(crate) async fn for_subject(
+pub async fn for_subject(
     pool: &AnyPool,
     subject: &str,
     limit: i64,

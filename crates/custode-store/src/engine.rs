@@ -118,10 +118,10 @@ pub enum OpenMode {
 /// 4 KiB frames (~64 MiB): a page rewritten by many bulk batches reaches
 /// the main file once. The audit group commit restarts the log long before
 /// this (see `audit_log`).
-pub(crate) const WAL_AUTOCHECKPOINT_FRAMES: u32 = 16384;
+pub const WAL_AUTOCHECKPOINT_FRAMES: u32 = 16384;
 
 /// Connects a pool, with the engine's settings chosen on purpose.
-pub(crate) async fn connect(
+pub async fn connect(
     url: &str,
     mode: OpenMode,
     max_connections: u32,
@@ -215,7 +215,7 @@ fn owner_only(path: &str) -> Result<(), StoreError> {
 }
 
 /// The file path of a `sqlite:` URL.
-pub(crate) fn sqlite_path(url: &str) -> String {
+pub fn sqlite_path(url: &str) -> String {
     let rest = url.trim_start_matches("sqlite:");
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     rest.split('?').next().unwrap_or_default().to_owned()

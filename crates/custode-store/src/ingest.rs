@@ -17,10 +17,10 @@ use crate::StoreError;
 /// Bytes of the keyed hash kept for identifier look-up: 128 bits rule out
 /// collisions in practice, and a collision would only add a candidate that
 /// the scope check and the caller then weigh.
-pub(crate) const IDENTIFIER_HASH_LEN: usize = 16;
+pub const IDENTIFIER_HASH_LEN: usize = 16;
 
 /// The stored form of an identifier: its keyed hash, truncated.
-pub(crate) fn identifier_hash(hasher: &IdentifierHasher, kind: &str, normalised: &str) -> Vec<u8> {
+pub fn identifier_hash(hasher: &IdentifierHasher, kind: &str, normalised: &str) -> Vec<u8> {
     hasher.hash(kind, normalised)[..IDENTIFIER_HASH_LEN].to_vec()
 }
 

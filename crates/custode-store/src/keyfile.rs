@@ -63,7 +63,7 @@ impl MasterKeySource {
     }
 
     /// The current key and, during a rotation, the next one.
-    pub(crate) fn load(&self, create: bool) -> Result<(Key, Option<Key>), StoreError> {
+    pub fn load(&self, create: bool) -> Result<(Key, Option<Key>), StoreError> {
         match self {
             MasterKeySource::Given(k) => Ok((k.clone(), None)),
             MasterKeySource::File(path) => {
@@ -89,7 +89,7 @@ impl MasterKeySource {
     }
 
     /// Stages the next key before the key store is re-wrapped under it.
-    pub(crate) fn stage(&self, key: &Key) -> Result<(), StoreError> {
+    pub fn stage(&self, key: &Key) -> Result<(), StoreError> {
         match self {
             MasterKeySource::Given(_) => Err(StoreError::KeyFile(format!(
                 "the master key comes from {MASTER_KEY_ENV}: rotate it where it is kept, then restart with the new one"
@@ -103,7 +103,7 @@ impl MasterKeySource {
     }
 
     /// Makes the staged key the current one.
-    pub(crate) fn promote(&self) -> Result<(), StoreError> {
+    pub fn promote(&self) -> Result<(), StoreError> {
         if let MasterKeySource::File(path) = self {
             let next = Self::next_path(path);
             if next.exists() {
@@ -115,7 +115,7 @@ impl MasterKeySource {
     }
 
     /// Drops a staged key that never became current.
-    pub(crate) fn discard_next(&self) -> Result<(), StoreError> {
+    pub fn discard_next(&self) -> Result<(), StoreError> {
         if let MasterKeySource::File(path) = self {
             let next = Self::next_path(path);
             if next.exists() {
@@ -130,7 +130,7 @@ impl MasterKeySource {
     /// Puts `key` where this source keeps it (a restore's vault key): a new
     /// key file when there is none; an existing file, or a key given
     /// directly, must already be this key.
-    pub(crate) fn install(&self, key: &Key) -> Result<(), StoreError> {
+    pub fn install(&self, key: &Key) -> Result<(), StoreError> {
         let found = match self {
             MasterKeySource::Given(k) => k.clone(),
             MasterKeySource::File(path) if !path.exists() => return write_new(path, key),

@@ -24,7 +24,7 @@ const CHECK_PLAINTEXT: &[u8] = b"custode master key check v1";
 
 /// The name a subject's data key of a generation is stored under: the id
 /// for the first, `id#n` after `n` re-seals.
-pub(crate) fn key_name(subject: &str, generation: i64) -> String {
+pub fn key_name(subject: &str, generation: i64) -> String {
     if generation == 0 {
         subject.to_owned()
     } else {
@@ -34,21 +34,22 @@ pub(crate) fn key_name(subject: &str, generation: i64) -> String {
 
 /// Every name a subject's keys may have up to `generation` and the one
 /// after it (made by a re-seal a crash cut short before its commit).
-pub(crate) fn key_names_through(subject: &str, generation: i64) -> Vec<String> {
+pub fn key_names_through(subject: &str, generation: i64) -> Vec<String> {
     (0..=generation.saturating_add(1).max(1))
         .map(|g| key_name(subject, g))
         .collect()
 }
 
 /// The subject and generation of a stored key name (request keys aside).
-pub(crate) fn parse_key_name(name: &str) -> (&str, i64) {
+pub fn parse_key_name(name: &str) -> (&str, i64) {
     match name.split_once('#') {
         Some((subject, g)) => (subject, g.parse().unwrap_or(0)),
         None => (name, 0),
     }
 }
 
-pub(crate) struct Keyring {
+/// The key store: every data key wrapped under the master key, and the keys derived from it.
+pub struct Keyring {
     pool: AnyPool,
     engine: Engine,
     master: Key,
@@ -69,7 +70,7 @@ const KEY_CACHE_MAX: usize = 50_000;
 impl Keyring {
     /// Opens the key store with the master key, creating the inner keys on
     /// first start, and finishing or discarding a rotation a crash cut short.
-    pub(crate) async fn open(
+    pub async fn open(
         pool: AnyPool,
         engine: Engine,
         source: &MasterKeySource,
@@ -142,30 +143,34 @@ impl Keyring {
         Ok(master.unwrap_key(&wrapped, name.as_bytes())?)
     }
 
-    pub(crate) fn hasher(&self) -> IdentifierHasher {
+    /// The keyed hash identifiers are indexed by.
+    pub fn hasher(&self) -> IdentifierHasher {
         IdentifierHasher::new(self.index.clone())
     }
 
     /// A key for one use, derived from the index key with a label (an HMAC
     /// of the label), so every instance on one key store derives the same.
-    pub(crate) fn derived_key(&self, label: &str) -> Result<Key, custode_crypto::CryptoError> {
+    pub fn derived_key(&self, label: &str) -> Result<Key, custode_crypto::CryptoError> {
         Key::from_bytes(&self.hasher().hash("key derivation", label))
     }
 
-    pub(crate) fn signing_key(&self) -> SigningKey {
+    /// The key that signs audit checkpoints.
+    pub fn signing_key(&self) -> SigningKey {
         custode_crypto::signing_key(&self.signing)
     }
 
-    pub(crate) fn verifying_key(&self) -> VerifyingKey {
+    /// The public key that verifies audit checkpoints.
+    pub fn verifying_key(&self) -> VerifyingKey {
         self.signing_key().verifying_key()
     }
 
-    pub(crate) fn master_fingerprint(&self) -> String {
+    /// The master key's public fingerprint.
+    pub fn master_fingerprint(&self) -> String {
         self.master.fingerprint()
     }
 
     /// Creates and stores a data key for each new subject, in one transaction.
-    pub(crate) async fn create_subject_keys(
+    pub async fn create_subject_keys(
         &self,
         subjects: &[&str],
         now: i64,
@@ -192,7 +197,7 @@ impl Keyring {
 
     /// The key stored under `name`, created now unless it exists (a rerun
     /// after a crash finds the key its first run made, and uses it).
-    pub(crate) async fn ensure_key(&self, name: &str, now: i64) -> Result<Key, StoreError> {
+    pub async fn ensure_key(&self, name: &str, now: i64) -> Result<Key, StoreError> {
         let key = Key::generate()?;
         sqlx::query(
             "INSERT INTO subject_keys (subject_id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -209,7 +214,7 @@ impl Keyring {
     }
 
     /// The data keys of these subjects; an erased subject is simply absent.
-    pub(crate) async fn subject_keys(
+    pub async fn subject_keys(
         &self,
         subjects: &[&str],
     ) -> Result<HashMap<String, Key>, StoreError> {
@@ -257,7 +262,7 @@ impl Keyring {
     }
 
     /// Destroys subjects' data keys. Returns how many existed.
-    pub(crate) async fn destroy(&self, subjects: &[&str]) -> Result<u64, StoreError> {
+    pub async fn destroy(&self, subjects: &[&str]) -> Result<u64, StoreError> {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             for s in subjects {
@@ -281,7 +286,7 @@ impl Keyring {
     }
 
     /// Ids of subjects that still have a key.
-    pub(crate) async fn keyed_subjects(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn keyed_subjects(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query("SELECT subject_id FROM subject_keys")
             .fetch_all(&self.pool)
             .await?
@@ -291,7 +296,7 @@ impl Keyring {
     }
 
     /// Stores a (new, unconfirmed) TOTP secret for a user.
-    pub(crate) async fn set_totp(
+    pub async fn set_totp(
         &self,
         user: &str,
         secret: &custode_crypto::totp::TotpSecret,
@@ -314,7 +319,7 @@ impl Keyring {
     }
 
     /// A user's TOTP secret and whether it is confirmed.
-    pub(crate) async fn totp(
+    pub async fn totp(
         &self,
         user: &str,
     ) -> Result<Option<(custode_crypto::totp::TotpSecret, bool)>, StoreError> {
@@ -340,7 +345,7 @@ impl Keyring {
 
     /// Accepts a TOTP step once: true when it is newer than every step
     /// accepted before (a replayed code is refused). Confirms enrolment.
-    pub(crate) async fn use_totp_step(
+    pub async fn use_totp_step(
         &self,
         user: &str,
         step: i64,
@@ -359,13 +364,14 @@ impl Keyring {
         Ok(n == 1)
     }
 
-    pub(crate) async fn close(&self) {
+    /// Closes the key store's database.
+    pub async fn close(&self) {
         self.pool.close().await;
     }
 
     /// Re-wraps every key under a new master key, in one transaction;
     /// payloads are not touched. Returns the number of keys re-wrapped.
-    pub(crate) async fn rotate(
+    pub async fn rotate(
         &mut self,
         source: &MasterKeySource,
         new: Key,
@@ -427,14 +433,17 @@ const DAY_MICROS: i64 = 86_400_000_000;
 /// Everything a restored key store needs, in clear: only ever held in
 /// memory, and written out sealed under a backup key generation.
 #[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct KeyExport {
-    pub(crate) index_key: String,
-    pub(crate) signing_key: String,
-    pub(crate) vault_key: String,
+pub struct KeyExport {
+    /// The identifier index key, hex.
+    pub index_key: String,
+    /// The checkpoint signing key, hex.
+    pub signing_key: String,
+    /// The vault's key, hex.
+    pub vault_key: String,
     /// (subject id, data key) for every subject that still has one.
-    pub(crate) subjects: Vec<(String, String)>,
+    pub subjects: Vec<(String, String)>,
     /// (user id, TOTP secret, confirmed at, last step accepted).
-    pub(crate) second_factors: Vec<(String, String, Option<i64>, Option<i64>)>,
+    pub second_factors: Vec<(String, String, Option<i64>, Option<i64>)>,
 }
 
 impl Drop for KeyExport {
@@ -467,7 +476,7 @@ impl Keyring {
     /// The generation of the day `now` falls in, made (and its end fixed
     /// at `now + lifetime`) when it does not exist yet. Instances making it
     /// together all end with the one that was stored first.
-    pub(crate) async fn backup_generation_for(
+    pub async fn backup_generation_for(
         &self,
         now: i64,
         lifetime_days: u32,
@@ -498,7 +507,7 @@ impl Keyring {
     }
 
     /// A backup key generation, unless it was destroyed.
-    pub(crate) async fn backup_generation(
+    pub async fn backup_generation(
         &self,
         generation: i64,
     ) -> Result<Option<Key>, StoreError> {
@@ -517,7 +526,7 @@ impl Keyring {
     }
 
     /// The generations that exist, oldest first.
-    pub(crate) async fn backup_generations(&self) -> Result<Vec<BackupGeneration>, StoreError> {
+    pub async fn backup_generations(&self) -> Result<Vec<BackupGeneration>, StoreError> {
         sqlx::query(
             "SELECT generation, created_at, destroy_at FROM backup_keys ORDER BY generation",
         )
@@ -537,7 +546,7 @@ impl Keyring {
     /// Destroys the generations whose end has come: the end fixed when each
     /// was made, or `lifetime` after it was made when the policy now
     /// promises less. Returns the generations destroyed.
-    pub(crate) async fn destroy_expired_backup_generations(
+    pub async fn destroy_expired_backup_generations(
         &self,
         now: i64,
         lifetime_days: Option<u32>,
@@ -568,7 +577,7 @@ impl Keyring {
     }
 
     /// Every key a restored key store needs, read in one transaction.
-    pub(crate) async fn export(&self, vault_key: &Key) -> Result<KeyExport, StoreError> {
+    pub async fn export(&self, vault_key: &Key) -> Result<KeyExport, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut subjects = Vec::new();
         for row in sqlx::query("SELECT subject_id, wrapped FROM subject_keys ORDER BY subject_id")
@@ -622,7 +631,7 @@ fn backup_label(generation: i64) -> String {
 
 /// Writes an exported key store into an empty key store, every key wrapped
 /// under `master`, in one transaction. Refuses a key store already in use.
-pub(crate) async fn install(
+pub async fn install(
     pool: &AnyPool,
     engine: Engine,
     master: &Key,

@@ -10,28 +10,18 @@
 //! (`custode_domain`) → seal (`custode_crypto`) → insert → audit entry →
 //! commit.
 
-mod audit_log;
-pub mod backup;
-mod consent;
-mod decisions;
-mod engine;
+pub mod audit_log;
+pub mod engine;
 mod error;
-mod fulfilment;
-mod identity;
 mod ingest;
-mod keyfile;
-mod keys;
-mod migrations;
-mod notices;
-pub mod package;
-mod principals;
-mod requests;
-mod retention;
+pub mod keyfile;
+pub mod keys;
+pub mod lifecycle;
+pub mod migrations;
+pub mod sql;
 mod sqlite_read;
 mod sqlite_write;
-mod systems;
-mod tenants;
-mod vault;
+pub mod tenants;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -46,26 +36,13 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
-pub use backup::{BackupGeneration, BackupReport, BackupRotation, RestoreReport};
-pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
-pub use fulfilment::{
-    Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, steps,
-};
-pub use identity::{
-    CODE_ATTEMPTS, CODE_LIFETIME, CodeToSend, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, Document,
-    DocumentKind,
-};
-pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
-pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
-pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
-pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
-pub use retention::{
-    Closure, Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport,
-};
-pub use tenants::TenantClosure;
-pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
+pub use ingest::identifier_hash;
+pub use keyfile::{MASTER_KEY_ENV, MasterKeySource, VAULT_KEY_ENV};
+pub use lifecycle::LifeEvent;
+pub use sql::{delete_ids, in_query, placeholders, values};
+
 
 use keys::Keyring;
 
@@ -218,33 +195,43 @@ pub struct Store {
     records_writer: Option<sqlite_write::Writer>,
     /// Group commit of stand-alone audit entries.
     audit_queue: tokio::sync::mpsc::Sender<audit_log::Pending>,
-    /// The group commit's task: it ends once `audit_queue` is dropped.
-    audit_batcher: tokio::task::JoinHandle<()>,
+    /// The group commit's task, until [`Store::close`] ends it.
+    audit_batcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Tells the group commit to finish what is queued and stop.
+    audit_shutdown: Arc<tokio::sync::Notify>,
     keys: Keyring,
-    /// The vault: its own database and key.
-    vault: vault::Vault,
-    /// Recently checked API tokens (see `authenticate_token`).
-    token_cache: std::sync::Mutex<HashMap<String, principals::CachedToken>>,
     key_source: MasterKeySource,
     /// The policy in force, its id in `policy_versions`, its purposes' digests.
     policy: RwLock<InForce>,
-    /// Digests of notice texts, by policy digest and language.
-    notices: std::sync::Mutex<HashMap<(String, custode_policy::Lang), String>>,
-    /// Subjects' consent states, for decisions.
-    decisions: Arc<decisions::DecisionCache>,
     clock: Arc<dyn Clock>,
-    /// The provider's own databases that rights requests reach, if any.
-    systems: std::sync::OnceLock<Arc<custode_connectors::Connectors>>,
+    /// What capabilities want to hear of (see [`Store::on_change`]).
+    listeners: RwLock<Vec<Listener>>,
 }
 
+/// A change that capabilities holding derived state must hear of at once.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// A subject's data or state changed (erased, restricted, closed).
+    Subject(&'a str),
+    /// Something that every subject's derived state depends on changed (a
+    /// policy's age rules).
+    Everything,
+    /// The credentials under a tenancy path were revoked (a closed tenant).
+    CredentialsRevoked(&'a str),
+}
+
+type Listener = Arc<dyn Fn(Change<'_>) + Send + Sync>;
+
 /// A subject as a write sees it.
-pub(crate) struct InScope {
-    pub(crate) key: i64,
+pub struct InScope {
+    /// Its row key (what other tables refer to it by).
+    pub key: i64,
     /// Erased but for records kept under a legal ground: no new data.
-    pub(crate) restricted: bool,
-    pub(crate) kind: String,
+    pub restricted: bool,
+    /// Its kind in the policy.
+    pub kind: String,
     /// What retention rules count from (consents aside).
-    pub(crate) life: custode_domain::retention::LifeEvents,
+    pub life: custode_domain::retention::LifeEvents,
 }
 
 /// The policy in force, with what is derived from it once per version.
@@ -265,43 +252,9 @@ impl InForce {
     }
 }
 
-/// A query whose `{ids}` is replaced by one placeholder per id, bound in
-/// order: the `WHERE ... IN (...)` every batch look-up needs.
-pub(crate) fn in_query<'q>(
-    engine: Engine,
-    template: &str,
-    ids: &[&'q str],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    let sql = template.replace("{ids}", &placeholders(engine, 1, ids.len()));
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in ids {
-        q = q.bind(*id);
-    }
-    q
-}
-
-/// Runs `template` (a statement with `{ids}` in an `IN (...)`) over row ids,
-/// 500 at a time, in the caller's transaction.
-pub(crate) async fn delete_ids(
-    tx: &mut Transaction<'static, Any>,
-    engine: Engine,
-    template: &str,
-    ids: &[i64],
-) -> Result<(), StoreError> {
-    for chunk in ids.chunks(500) {
-        let sql = template.replace("{ids}", &placeholders(engine, 1, chunk.len()));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 /// Marks a subject erased and drops its identifier hashes, in the caller's
 /// transaction; its key is destroyed after the commit.
-pub(crate) async fn mark_erased(
+pub async fn mark_erased(
     tx: &mut Transaction<'static, Any>,
     subject_key: i64,
     now: i64,
@@ -318,30 +271,9 @@ pub(crate) async fn mark_erased(
     Ok(())
 }
 
-/// `rows` parenthesised groups of `columns` placeholders, for a multi-row
-/// `INSERT ... VALUES`.
-pub(crate) fn values(engine: Engine, rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|i| format!("({})", placeholders(engine, i * columns + 1, columns)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `n` placeholders for parameters `start..start+n`, each bound once and in
-/// order. PostgreSQL numbers them (`$1`); SQLite gets plain `?`, because it
-/// resolves each named or numbered parameter by a linear search, which makes
-/// a 5,000-parameter batch insert quadratic.
-pub(crate) fn placeholders(engine: Engine, start: usize, n: usize) -> String {
-    match engine {
-        Engine::Sqlite => vec!["?"; n].join(", "),
-        Engine::Postgres => (start..start + n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
-fn not_found(what: &'static str, id: &str) -> StoreError {
+/// The error for something absent, or outside the caller's scope (the
+/// two look the same from outside).
+pub fn not_found(what: &'static str, id: &str) -> StoreError {
     StoreError::NotFound {
         what,
         id: id.to_owned(),
@@ -395,14 +327,6 @@ impl Store {
             config.mode == OpenMode::CreateIfMissing,
         )
         .await?;
-        let vault =
-            vault::Vault::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
-        let decisions = decisions::DecisionCache::new();
-        let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
-            .fetch_one(&db)
-            .await?
-            .try_get(0)?;
-        decisions::spawn_poller(Arc::downgrade(&decisions), db.clone(), head);
         let reads = (engine == Engine::Sqlite).then(|| {
             Arc::new(sqlite_read::Readers::new(engine::sqlite_path(
                 &config.database_url,
@@ -414,11 +338,13 @@ impl Store {
             ))?),
             Engine::Postgres => None,
         };
+        let audit_shutdown = Arc::new(tokio::sync::Notify::new());
         let (audit_queue, audit_batcher) = audit_log::spawn_batcher(
             writer.clone(),
             records_writer.clone(),
             engine,
             clock.clone(),
+            audit_shutdown.clone(),
         );
         let store = Store {
             engine,
@@ -427,18 +353,14 @@ impl Store {
             reads,
             records_writer,
             audit_queue,
-            audit_batcher,
+            audit_batcher: std::sync::Mutex::new(Some(audit_batcher)),
+            audit_shutdown,
             keys,
-            vault,
-            token_cache: std::sync::Mutex::new(HashMap::new()),
             key_source: config.master_key.clone(),
             policy: RwLock::new(InForce::new(policy, policy_id)),
-            notices: std::sync::Mutex::new(HashMap::new()),
-            decisions,
             clock,
-            systems: std::sync::OnceLock::new(),
+            listeners: RwLock::new(Vec::new()),
         };
-        store.chain_vault_log_at_upgrade().await?;
         store.finish_erasures().await?;
         Ok(store)
     }
@@ -453,9 +375,16 @@ impl Store {
         self.policy_with_id().0
     }
 
-    fn policy_with_id(&self) -> (Arc<Policy>, i64) {
+    /// The policy in force and its id in `policy_versions`, which records
+    /// and consents refer to.
+    pub fn policy_with_id(&self) -> (Arc<Policy>, i64) {
         let f = self.in_force();
         (f.policy, f.id)
+    }
+
+    /// Digests of the policy in force's purposes, as consents cite them.
+    pub fn purpose_digests(&self) -> Arc<BTreeMap<String, String>> {
+        self.in_force().digests
     }
 
     fn in_force(&self) -> InForce {
@@ -503,7 +432,7 @@ impl Store {
         *self.policy.write().unwrap_or_else(|e| e.into_inner()) = InForce::new(policy, id);
         if ages_moved {
             // Who is of age is cached with each subject's state.
-            self.decisions.invalidate_all();
+            self.changed(Change::Everything);
         }
         Ok(reconsent)
     }
@@ -518,11 +447,83 @@ impl Store {
         self.keys.master_fingerprint()
     }
 
-    fn now(&self) -> Timestamp {
+    // ---- For capabilities ----------------------------------------------
+    //
+    // A capability (`custode-requests`, `custode-vault`, ...) works through
+    // these: it opens a write transaction, checks the caller's scope on the
+    // subjects it touches, reads and writes its own tables, seals under the
+    // subject's key, appends its audit entries in the same transaction,
+    // and commits once.
+
+    /// Now, by the store's clock.
+    pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
+    /// The store's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    /// The pool reads go through (on SQLite, connections apart from the
+    /// single writer).
+    pub fn reader(&self) -> &AnyPool {
+        &self.db
+    }
+
+    /// The single writer's pool, for a statement that needs no
+    /// transaction of its own (most writes want [`Store::begin_write`]).
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// The key hierarchy: subjects' data keys, keys derived from the
+    /// master key, second factors.
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    /// Where the master key comes from (for backups).
+    pub fn key_source(&self) -> &MasterKeySource {
+        &self.key_source
+    }
+
+    /// Appends audit entries in the caller's transaction: they commit or
+    /// vanish with the change they record. Returns the last entry's
+    /// sequence number.
+    pub async fn audit(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        at: i64,
+        events: &[Event],
+    ) -> Result<i64, StoreError> {
+        audit_log::append(tx, self.engine, at, events).await
+    }
+
+    /// Registers a listener for changes that derived state (caches) must
+    /// hear of at once; it runs on the caller's thread, after the commit.
+    pub fn on_change(&self, listener: impl Fn(Change<'_>) + Send + Sync + 'static) {
+        self.listeners
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(listener));
+    }
+
+    /// Tells every listener of a committed change.
+    pub fn changed(&self, change: Change<'_>) {
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for listener in listeners {
+            listener(change);
+        }
+    }
+
+    /// A write transaction holding the writers' lock (the audit chain's
+    /// head): every change and its audit entries go through one.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         let mut tx = self.writer.begin().await?;
         audit_log::lock(&mut tx).await?;
         Ok(tx)
@@ -530,7 +531,7 @@ impl Store {
 
     /// Appends an entry that records no change (a read, a refusal) through
     /// the group commit, and returns once it is durable.
-    async fn audit_alone(&self, event: Event) -> Result<(), StoreError> {
+    pub async fn audit_alone(&self, event: Event) -> Result<(), StoreError> {
         let (done, wait) = tokio::sync::oneshot::channel();
         self.audit_queue
             .send((event, done))
@@ -549,7 +550,7 @@ impl Store {
 
     /// Records that `by` was refused, in a transaction of its own (the
     /// refused operation wrote nothing).
-    async fn audit_denied(
+    pub async fn audit_denied(
         &self,
         by: &Principal,
         subject: Option<&str>,
@@ -797,7 +798,7 @@ impl Store {
     /// Loads subjects' row key, kind and life events, refusing any outside
     /// the scope (left out, so the caller reports them as not found) or
     /// erased.
-    async fn subjects_in_scope(
+    pub async fn subjects_in_scope(
         &self,
         tx: &mut Transaction<'static, Any>,
         by: &Principal,
@@ -828,7 +829,7 @@ impl Store {
                         key: row.try_get(4)?,
                         restricted: row.try_get::<Option<i64>, _>(9)?.is_some(),
                         kind: row.try_get(1)?,
-                        life: retention::life_of_row(&row, 5)?,
+                        life: lifecycle::life_of_row(&row, 5)?,
                     },
                 );
             }
@@ -886,9 +887,9 @@ impl Store {
             // Erased by a request that kept some records: nothing new.
             return Err(StoreError::Erased(id.clone()));
         }
-        if retention::counts_from_withdrawal(&policy) {
+        if lifecycle::counts_from_withdrawal(&policy) {
             let keys: Vec<i64> = kinds.values().map(|s| s.key).collect();
-            let mut consents = retention::consents_of(&mut tx, self.engine, &keys).await?;
+            let mut consents = lifecycle::consents_of(&mut tx, self.engine, &keys).await?;
             for s in kinds.values_mut() {
                 s.life.consent = consents.remove(&s.key).unwrap_or_default();
             }
@@ -1000,7 +1001,7 @@ impl Store {
         // Held until the commit: sqlx's one writer connection waits for
         // this transaction in the pool rather than on SQLite's busy handler.
         let held = self.writer.acquire().await?;
-        let with_consents = retention::counts_from_withdrawal(&policy);
+        let with_consents = lifecycle::counts_from_withdrawal(&policy);
         let (tx, scope) = direct
             .begin(by.clone(), distinct.clone(), with_consents)
             .await?;
@@ -1100,7 +1101,7 @@ impl Store {
 
     /// A rights request's own read of its subject (Art. 15 reaches kept
     /// data too): the job, not a person, so no restriction applies.
-    pub(crate) async fn records_for_request(
+    pub async fn records_for_request(
         &self,
         by: &Principal,
         subject: &SubjectId,
@@ -1457,7 +1458,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.decisions.invalidate(subject.as_str());
+        self.changed(Change::Subject(subject.as_str()));
         // After the commit: a crash here leaves an erased subject with a key,
         // which `finish_erasures` destroys at the next start. Every
         // generation goes (a partial erasure re-sealed under a newer one).
@@ -1510,7 +1511,7 @@ impl Store {
 
     /// The current data keys of subjects (the generation their records are
     /// sealed under); an erased subject is absent.
-    pub(crate) async fn current_keys(
+    pub async fn current_keys(
         &self,
         subjects: &[&str],
     ) -> Result<HashMap<String, Key>, StoreError> {
@@ -1574,17 +1575,16 @@ impl Store {
         Ok(count)
     }
 
-    /// Verifies the whole audit chain and its signed checkpoints, and the
-    /// vault access log's chain against it.
+    /// Verifies the whole audit chain and its signed checkpoints (the
+    /// vault adds its access log's chain: `custode_vault::Vault::audit_verify`).
     pub async fn audit_verify(&self) -> Result<Report, StoreError> {
-        let mut report = audit_log::verify(
+        let report = audit_log::verify(
             &self.db,
             self.engine,
             self.reads.clone(),
             &self.keys.verifying_key(),
         )
         .await?;
-        report.breaks.extend(self.verify_vault_log().await?);
         Ok(report)
     }
 
@@ -1614,16 +1614,22 @@ impl Store {
         &self.writer
     }
 
-    /// Closes both databases cleanly.
-    pub async fn close(self) {
+    /// Closes the databases cleanly; the store is unusable afterwards.
+    pub async fn close(&self) {
         // The group commit holds the direct writer: it ends first, so every
         // connection to the files is closed when this returns.
-        drop(self.audit_queue);
-        let _ = self.audit_batcher.await;
+        self.audit_shutdown.notify_one();
+        let batcher = self
+            .audit_batcher
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(batcher) = batcher {
+            let _ = batcher.await;
+        }
         self.db.close().await;
         self.writer.close().await;
         self.keys.close().await;
-        self.vault.close().await;
     }
 }
 
@@ -1685,7 +1691,7 @@ struct SealedRow {
 
 /// The audit entries of a batch write: one per subject, with how many
 /// records of which categories.
-pub(crate) fn written_events(
+pub fn written_events(
     by: &Principal,
     reason: &str,
     per_subject: BTreeMap<String, (u64, std::collections::BTreeSet<String>)>,
@@ -1710,7 +1716,7 @@ fn parse_fields(plain: Vec<u8>) -> Result<BTreeMap<String, serde_json::Value>, S
 }
 
 /// A decrypted payload's fields.
-pub(crate) fn payload_fields(
+pub fn payload_fields(
     plain: &[u8],
 ) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
     serde_json::from_slice(plain)

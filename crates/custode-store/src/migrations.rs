@@ -7,14 +7,18 @@ use crate::StoreError;
 use crate::engine::Engine;
 
 /// One step of a schema: a version, a name, and its statements.
-pub(crate) struct Migration {
-    pub(crate) version: i64,
-    pub(crate) name: &'static str,
-    pub(crate) sql: &'static str,
+pub struct Migration {
+    /// Its place in the order, unique in its list.
+    pub version: i64,
+    /// What it does, as `schema_migrations` records it.
+    pub name: &'static str,
+    /// Its statements, `;`-separated, with `{blob}`-style placeholders
+    /// for the engine's types.
+    pub sql: &'static str,
 }
 
 /// The main store: tenants, subjects, identifiers, records, audit log.
-pub(crate) const MAIN: &[Migration] = &[
+pub const MAIN: &[Migration] = &[
     Migration {
         version: 1,
         name: "data core",
@@ -345,7 +349,7 @@ ALTER TABLE tenants ADD COLUMN closed_at BIGINT
 
 /// The key store: wrapped keys only, in a database of its own so that no
 /// copy of the main store ever holds a key.
-pub(crate) const KEYS: &[Migration] = &[
+pub const KEYS: &[Migration] = &[
     Migration {
         version: 1,
         name: "key store",
@@ -412,7 +416,7 @@ async fn begin_locked(
 
 /// Applies every migration not yet applied, in order, each in one
 /// transaction with its bookkeeping row, so a crash leaves a known version.
-pub(crate) async fn run(
+pub async fn run(
     pool: &AnyPool,
     engine: Engine,
     migrations: &[Migration],

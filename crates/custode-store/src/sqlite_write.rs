@@ -25,7 +25,7 @@ use custode_domain::{NewRecord, Principal, SubjectId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::{InScope, StoreError, ingest, retention};
+use crate::{InScope, StoreError, ingest, lifecycle};
 
 /// The direct writer connection to the main SQLite file.
 #[derive(Clone)]
@@ -245,7 +245,7 @@ fn subjects_in_scope(
                 let at = from_micros(r.get(2)?);
                 s.life
                     .consent
-                    .insert(purpose, retention::withdrawn_at(&kind, at));
+                    .insert(purpose, lifecycle::withdrawn_at(&kind, at));
             }
         }
     }

@@ -15,8 +15,9 @@
 //! crash in between leaves a copy that the next run finds already there.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use custode_audit::{Action, Break, Entry, Event, GENESIS, Verifier, entry_hash};
+use custode_audit::{Action, Break, Entry, Event, GENESIS, Report, Verifier, entry_hash};
 use custode_crypto::{IdentifierHasher, Key};
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::{Principal, SubjectId};
@@ -25,13 +26,13 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
-use crate::engine::{self, Engine, OpenMode};
-use crate::keyfile::MasterKeySource;
-use crate::migrations::Migration;
-use crate::{Store, StoreError, audit_log};
+use custode_store::engine::{self, Engine, OpenMode};
+use custode_store::keyfile::MasterKeySource;
+use custode_store::migrations::Migration;
+use custode_store::{Store, StoreConfig, StoreError, audit_log};
 
 /// The vault's schema.
-pub(crate) const VAULT: &[Migration] = &[
+pub const VAULT: &[Migration] = &[
     Migration {
         version: 1,
         name: "vault",
@@ -94,25 +95,25 @@ INSERT INTO vault_log_head (id, seq, hash) VALUES (1, 0, NULL)
 ];
 
 /// The vault's database and keys.
-pub(crate) struct Vault {
+struct VaultDb {
     engine: Engine,
     pool: AnyPool,
     key: Key,
     hasher: IdentifierHasher,
 }
 
-impl Vault {
-    pub(crate) async fn open(
+impl VaultDb {
+    async fn open(
         url: &str,
         source: &MasterKeySource,
         mode: OpenMode,
         now: i64,
-    ) -> Result<Vault, StoreError> {
+    ) -> Result<VaultDb, StoreError> {
         let (engine, pool) = engine::connect(url, mode, 4, true).await?;
-        crate::migrations::run(&pool, engine, VAULT, now).await?;
+        custode_store::migrations::run(&pool, engine, VAULT, now).await?;
         let (key, _) = source.load(mode == OpenMode::CreateIfMissing)?;
         let hasher = IdentifierHasher::new(key.clone());
-        Ok(Vault {
+        Ok(VaultDb {
             engine,
             pool,
             key,
@@ -121,17 +122,86 @@ impl Vault {
     }
 
     fn identifier_hash(&self, kind: &str, value: &str) -> Vec<u8> {
-        crate::ingest::identifier_hash(&self.hasher, kind, value)
+        custode_store::identifier_hash(&self.hasher, kind, value)
     }
 
-    pub(crate) async fn close(&self) {
+    async fn close(&self) {
         self.pool.close().await;
     }
 
-    /// The vault's key and database, for the backup's export and copy.
-    pub(crate) fn parts(&self) -> (Engine, &AnyPool, &Key) {
+    fn parts(&self) -> (Engine, &AnyPool, &Key) {
         (self.engine, &self.pool, &self.key)
     }
+}
+
+/// The vault capability: its database beside the main store's kernel.
+pub struct Vault {
+    store: Arc<Store>,
+    vault: VaultDb,
+}
+
+impl Vault {
+    /// Opens (and on first start creates) the vault's database, applies its
+    /// migrations, and chains access-log lines written before the chain
+    /// existed.
+    pub async fn open(store: Arc<Store>, config: &StoreConfig) -> Result<Vault, StoreError> {
+        if config.vault_url == config.database_url || config.vault_url == config.keystore_url {
+            return Err(StoreError::Invalid(
+                "the vault must be a database of its own, apart from the main store and the key store".to_owned(),
+            ));
+        }
+        let now = to_micros(store.now());
+        let vault = VaultDb::open(&config.vault_url, &config.vault_key, config.mode, now).await?;
+        let vault = Vault { store, vault };
+        vault.chain_vault_log_at_upgrade().await?;
+        Ok(vault)
+    }
+
+    /// The kernel this vault sits beside.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The vault's engine, database and key, for the backup's export and
+    /// copy.
+    pub fn parts(&self) -> (Engine, &AnyPool, &Key) {
+        self.vault.parts()
+    }
+
+    /// Closes the vault's database.
+    pub async fn close(&self) {
+        self.vault.close().await;
+    }
+
+    /// Verifies the main audit chain and its checkpoints, and the vault
+    /// access log's chain against it.
+    pub async fn audit_verify(&self) -> Result<Report, StoreError> {
+        let mut report = self.store.audit_verify().await?;
+        report.breaks.extend(self.verify_vault_log().await?);
+        Ok(report)
+    }
+}
+
+/// The day of `now` in the controller's jurisdiction, as letters and logs
+/// show it.
+pub fn local_day_text(policy: &custode_policy::Policy, now: Timestamp) -> String {
+    custode_domain::requests::local_day(&policy.meta.jurisdiction, now).to_string()
+}
+
+/// Data an erasure leaves, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptLine {
+    /// The category.
+    pub category: String,
+    /// The purposes (legal obligations) that keep them.
+    pub grounds: Vec<String>,
+    /// How many records.
+    pub records: u64,
+    /// When they go.
+    pub until: Option<Timestamp>,
+    /// The only fields kept (the grounds' `keep_fields`); empty when the
+    /// whole category is.
+    pub fields: Vec<String>,
 }
 
 /// An authority's order that a vault query answers.
@@ -348,22 +418,22 @@ fn vault_aad(source_id: i64, category: &str) -> String {
 }
 
 /// A record of the main store on its way to the vault.
-pub(crate) struct ToVault {
-    pub(crate) id: i64,
-    pub(crate) subject: String,
-    pub(crate) category: String,
-    pub(crate) purposes: String,
-    pub(crate) collected_at: i64,
-    pub(crate) vault_until: Option<i64>,
-    pub(crate) sealed: Vec<u8>,
+pub struct ToVault {
+    pub id: i64,
+    pub subject: String,
+    pub category: String,
+    pub purposes: String,
+    pub collected_at: i64,
+    pub vault_until: Option<i64>,
+    pub sealed: Vec<u8>,
 }
 
-impl Store {
+impl Vault {
     /// Moves up to `limit` records that only vault purposes still need into
     /// the vault; returns how many moved.
     pub async fn move_to_vault(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
         let rows = sqlx::query(
             "SELECT r.id, s.id, r.category, r.purposes, r.collected_at, r.vault_until, r.sealed \
              FROM records r JOIN subjects s ON s.key = r.subject_key \
@@ -402,16 +472,16 @@ impl Store {
     /// cut short) and their counts per category and grounds. The caller
     /// holds the writers' lock and removes the sources with
     /// [`Store::vaulted_in`] in its own transaction.
-    pub(crate) async fn copy_to_vault(
+    pub async fn copy_to_vault(
         &self,
         due: Vec<ToVault>,
     ) -> Result<(Vec<i64>, BTreeMap<(String, String), u64>), StoreError> {
-        let policy = self.policy();
-        let now = to_micros(self.now());
+        let policy = self.store.policy();
+        let now = to_micros(self.store.now());
         let subjects: Vec<&str> = due.iter().map(|r| r.subject.as_str()).collect();
         // Kept records of a partially erased subject are sealed under a
         // newer key than its first.
-        let keys = self.current_keys(&subjects).await?;
+        let keys = self.store.current_keys(&subjects).await?;
         let mut moved: Vec<i64> = Vec::with_capacity(due.len());
         let mut by_ground: BTreeMap<(String, String), u64> = BTreeMap::new();
         // Prepared first, then written in multi-row statements: a move is a
@@ -443,7 +513,7 @@ impl Store {
                 Some(kept) => keep_only(&plain, &kept)?,
                 None => plain,
             };
-            let fields = crate::payload_fields(&plain)?;
+            let fields = custode_store::payload_fields(&plain)?;
             let resealed = self
                 .vault
                 .key
@@ -483,7 +553,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO vault_records (source_id, subject_id, category, purposes, grounds, collected_at, vault_until, sealed, moved_at) \
                  VALUES {} ON CONFLICT (source_id) DO NOTHING RETURNING id, source_id",
-                crate::values(self.vault.engine, chunk.len(), 9)
+                custode_store::values(self.vault.engine, chunk.len(), 9)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for m in chunk {
@@ -512,7 +582,7 @@ impl Store {
             for links in links.chunks(400) {
                 let sql = format!(
                     "INSERT INTO vault_identifiers (hash, record_id) VALUES {} ON CONFLICT DO NOTHING",
-                    crate::values(self.vault.engine, links.len(), 2)
+                    custode_store::values(self.vault.engine, links.len(), 2)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (hash, vid) in links {
@@ -527,7 +597,7 @@ impl Store {
 
     /// The main store's half of a move: deletes the copied sources and
     /// writes the retention report and the audit entry, in `tx`.
-    pub(crate) async fn vaulted_in(
+    pub async fn vaulted_in(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         by: &Principal,
@@ -539,17 +609,17 @@ impl Store {
         if moved.is_empty() {
             return Ok(());
         }
-        crate::delete_ids(
+        custode_store::delete_ids(
             tx,
-            self.engine,
+            self.store.engine(),
             "DELETE FROM records WHERE id IN ({ids})",
             moved,
         )
         .await?;
-        crate::retention::log_lines(tx, now, "vaulted", by_ground).await?;
+        custode_store::lifecycle::log_lines(tx, now, "vaulted", by_ground).await?;
         audit_log::append(
             tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -570,8 +640,8 @@ impl Store {
     /// period "from account closure" while the account was open), then
     /// erases up to `limit` whose legal period is over; returns how many.
     pub async fn expire_vault(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
-        let policy = self.policy();
-        let now = to_micros(self.now());
+        let policy = self.store.policy();
+        let now = to_micros(self.store.now());
         let open: Vec<(i64, String, String, i64)> = sqlx::query(
             "SELECT id, subject_id, purposes, collected_at FROM vault_records WHERE vault_until IS NULL LIMIT 1000",
         )
@@ -615,19 +685,19 @@ impl Store {
         // The vault deletion commits first: a crash before the report is
         // committed leaves the report one batch short, never the vault
         // holding data past their legal end.
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let mut vtx = self.vault.pool.begin().await?;
         let ids: Vec<i64> = due.iter().map(|(id, _, _)| *id).collect();
         for template in [
             "DELETE FROM vault_records WHERE id IN ({ids})",
             "DELETE FROM vault_identifiers WHERE record_id IN ({ids})",
         ] {
-            crate::delete_ids(&mut vtx, self.vault.engine, template, &ids).await?;
+            custode_store::delete_ids(&mut vtx, self.vault.engine, template, &ids).await?;
         }
-        crate::retention::log_lines(&mut tx, now, "vault_erased", &by_ground).await?;
+        custode_store::lifecycle::log_lines(&mut tx, now, "vault_erased", &by_ground).await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -654,7 +724,7 @@ impl Store {
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<(), StoreError> {
-        self.audit_alone(Event {
+        self.store.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::AccessDenied,
             subject: target.subject_id(),
@@ -670,7 +740,7 @@ impl Store {
     /// removed or rewritten later no longer matches its entry.
     async fn log_vault_access(&self, access: Access<'_>) -> Result<(), StoreError> {
         let line = Line {
-            at: to_micros(self.now()),
+            at: to_micros(self.store.now()),
             actor: access.by.id.clone(),
             outcome: access.outcome.clone(),
             authority: access.order.authority.clone(),
@@ -696,7 +766,7 @@ impl Store {
             detail["attempt"] = json!("vault.query");
             detail["why"] = json!(why);
         }
-        self.audit_alone(Event {
+        self.store.audit_alone(Event {
             actor: access.by.id.clone(),
             action: access.action,
             subject: access.subject,
@@ -764,7 +834,7 @@ impl Store {
     /// Chains the lines written before the vault access log was a chain
     /// (an upgrade in place), once, and records the head they end at in
     /// the audit chain.
-    pub(crate) async fn chain_vault_log_at_upgrade(&self) -> Result<(), StoreError> {
+    pub async fn chain_vault_log_at_upgrade(&self) -> Result<(), StoreError> {
         let mut tx = self.vault.pool.begin().await?;
         sqlx::query("UPDATE vault_log_head SET seq = seq WHERE id = 1")
             .execute(&mut *tx)
@@ -829,11 +899,11 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         audit_log::append(
             &mut tx,
-            self.engine,
-            to_micros(self.now()),
+            self.store.engine(),
+            to_micros(self.store.now()),
             &[Event {
                 actor: "job:upgrade".to_owned(),
                 action: Action::VaultLogChained,
@@ -852,14 +922,14 @@ impl Store {
     /// end), and every audit entry that recorded a line (the line is still
     /// there, unchanged: this catches a log rewritten whole). Returns each
     /// break, naming the line.
-    pub(crate) async fn verify_vault_log(&self) -> Result<Vec<Break>, StoreError> {
+    pub async fn verify_vault_log(&self) -> Result<Vec<Break>, StoreError> {
         // The entries first: each line commits before the entry naming it,
         // so every line named here is in the vault snapshot read next.
         let mut anchors: Vec<(i64, i64, String)> = Vec::new();
         for r in sqlx::query(
             "SELECT seq, body FROM audit_log WHERE action IN ('vault.queried', 'access.denied', 'vault.log_chained') ORDER BY seq",
         )
-        .fetch_all(&self.db)
+        .fetch_all(&self.store.reader())
         .await?
         {
             let body: String = r.try_get(1)?;
@@ -917,7 +987,7 @@ impl Store {
                 hash,
             });
         }
-        let report = verifier.finish(&[], &self.keys.verifying_key(), |_| None);
+        let report = verifier.finish(&[], &self.store.keys().verifying_key(), |_| None);
         for b in report.breaks {
             let (line, what) = match b {
                 Break::Altered { seq } => (
@@ -1005,12 +1075,12 @@ impl Store {
     async fn subject_paths(&self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            for row in crate::in_query(
-                self.engine,
+            for row in custode_store::in_query(
+                self.store.engine(),
                 "SELECT id, tenant_path FROM subjects WHERE id IN ({ids})",
                 chunk,
             )
-            .fetch_all(&self.db)
+            .fetch_all(&self.store.reader())
             .await?
             {
                 out.insert(row.try_get(0)?, row.try_get(1)?);
@@ -1148,7 +1218,7 @@ impl Store {
             let sid = SubjectId::parse(id).ok()?;
             by.scope.covers(path, &sid).then_some(path)
         };
-        let policy = self.policy();
+        let policy = self.store.policy();
         let lang = policy.meta.languages.first().copied().unwrap_or(Lang::En);
         let mut out = Vec::with_capacity(rows.len());
         let mut reached: Vec<&str> = Vec::new();
@@ -1203,7 +1273,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<VaultAccess>, StoreError> {
         if !custode_domain::may(by.role, custode_domain::Operation::ReviewVault) {
-            self.record_denied(by, "vault.access_log").await?;
+            self.store.record_denied(by, "vault.access_log").await?;
             return Err(StoreError::Forbidden(
                 "the vault access log is for the DPO and the legal officer".to_owned(),
             ));
@@ -1248,13 +1318,13 @@ impl Store {
     /// all give it to the person (`access_content = "given"`). Reading that
     /// content is a line of the vault access log, under the request's id,
     /// and an audit entry.
-    pub(crate) async fn vault_holdings_for_access(
+    pub async fn vault_holdings_for_access(
         &self,
         by: &Principal,
         subject: &SubjectId,
         request: &str,
     ) -> Result<Vec<VaultHolding>, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let rows = sqlx::query(
             "SELECT category, grounds, collected_at, vault_until, sealed, source_id \
              FROM vault_records WHERE subject_id = $1 ORDER BY category, grounds, id",
@@ -1328,7 +1398,7 @@ impl Store {
         for (h, end) in out.iter_mut().zip(ends) {
             h.held.until = end
                 .flatten()
-                .map(|u| crate::requests::local_day_text(&policy, from_micros(u)));
+                .map(|u| local_day_text(&policy, from_micros(u)));
         }
         let given: usize = out.iter().map(|h| h.given.len()).sum();
         if given > 0 {
@@ -1340,7 +1410,7 @@ impl Store {
             let order = VaultOrder {
                 authority: "the data subject (access request, Art. 15 GDPR)".to_owned(),
                 number: request.to_owned(),
-                date: crate::requests::local_day_text(&policy, self.now()),
+                date: local_day_text(&policy, self.store.now()),
                 scope: "the requester's own data kept in the vault, as the policy gives them"
                     .to_owned(),
             };
@@ -1362,11 +1432,11 @@ impl Store {
 
     /// What the vault holds of a subject, by category and ground: counts
     /// and end dates only, for the answer to an erasure request.
-    pub(crate) async fn vault_lines_of(
+    pub async fn vault_lines_of(
         &self,
         subject: &SubjectId,
-    ) -> Result<Vec<crate::requests::KeptLine>, StoreError> {
-        let policy = self.policy();
+    ) -> Result<Vec<KeptLine>, StoreError> {
+        let policy = self.store.policy();
         sqlx::query(
             "SELECT category, grounds, COUNT(*), MAX(vault_until) FROM vault_records WHERE subject_id = $1 \
              GROUP BY category, grounds ORDER BY category",
@@ -1379,7 +1449,7 @@ impl Store {
             let grounds: String = r.try_get(1)?;
             let category: String = r.try_get(0)?;
             let grounds: Vec<String> = grounds.split(',').map(str::to_owned).collect();
-            Ok(crate::requests::KeptLine {
+            Ok(KeptLine {
                 fields: policy.kept_fields(&category, &grounds).unwrap_or_default(),
                 category,
                 grounds,
@@ -1402,7 +1472,7 @@ impl Store {
 
 /// The vault purposes among a record's purposes, as the vault and the
 /// retention report name its grounds.
-pub(crate) fn grounds_of(policy: &custode_policy::Policy, purposes: &str) -> String {
+pub fn grounds_of(policy: &custode_policy::Policy, purposes: &str) -> String {
     purposes
         .split(',')
         .filter(|p| policy.purpose(p).is_some_and(|x| x.vault))
@@ -1412,8 +1482,8 @@ pub(crate) fn grounds_of(policy: &custode_policy::Policy, purposes: &str) -> Str
 
 /// A payload reduced to the fields a ground keeps: the others are gone
 /// from the copy that is sealed again.
-pub(crate) fn keep_only(plain: &[u8], kept: &[String]) -> Result<Vec<u8>, StoreError> {
-    let mut fields = crate::payload_fields(plain)?;
+pub fn keep_only(plain: &[u8], kept: &[String]) -> Result<Vec<u8>, StoreError> {
+    let mut fields = custode_store::payload_fields(plain)?;
     fields.retain(|k, _| kept.contains(k));
     serde_json::to_vec(&fields)
         .map_err(|e| StoreError::Invalid(format!("record payload does not serialise: {e}")))
@@ -1421,17 +1491,17 @@ pub(crate) fn keep_only(plain: &[u8], kept: &[String]) -> Result<Vec<u8>, StoreE
 
 /// The vault's half of the retention plan: what its own ends will erase,
 /// and what it holds now. Counts only; nothing is decrypted or changed.
-pub(crate) struct VaultOutlook {
+pub struct VaultOutlook {
     /// (instant due, never before now; category; grounds; records).
-    pub(crate) ends: Vec<(i64, String, String, u64)>,
+    pub ends: Vec<(i64, String, String, u64)>,
     /// Records held now, per category.
-    pub(crate) held: Vec<(String, u64)>,
+    pub held: Vec<(String, u64)>,
 }
 
 /// Life events per subject id, read once each (`None`: no such subject).
 type Lives = HashMap<String, Option<custode_domain::retention::LifeEvents>>;
 
-impl Store {
+impl Vault {
     /// The end of a vault record whose end waited for an event, from its
     /// subject's life as it stands; `None` while the event has not happened.
     async fn settled_vault_end(
@@ -1447,9 +1517,9 @@ impl Store {
                 "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE id = $1",
             )
             .bind(subject)
-            .fetch_optional(&self.db)
+            .fetch_optional(&self.store.reader())
             .await?
-            .map(|r| crate::retention::life_of_row(&r, 0))
+            .map(|r| custode_store::lifecycle::life_of_row(&r, 0))
             .transpose()?;
             lives.insert(subject.to_owned(), life);
         }
@@ -1473,12 +1543,12 @@ impl Store {
     /// What the vault will erase from `now` to `until` (microseconds), its
     /// open ends settled as the sweeper would settle them, and what it
     /// holds now.
-    pub(crate) async fn vault_outlook(
+    pub async fn vault_outlook(
         &self,
         now: i64,
         until: i64,
     ) -> Result<VaultOutlook, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut ends = Vec::new();
         for r in sqlx::query(

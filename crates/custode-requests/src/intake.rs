@@ -134,9 +134,6 @@ pub(crate) struct Details {
 }
 
 /// Today in the controller's calendar, YYYY-MM-DD.
-pub(crate) fn local_day_text(policy: &custode_policy::Policy, now: Timestamp) -> String {
-    custode_domain::requests::local_day(&policy.meta.jurisdiction, now).to_string()
-}
 
 /// The name of a request's key in the key store.
 pub(crate) fn request_key_name(id: &str) -> String {
@@ -589,18 +586,3 @@ impl Store {
     }
 }
 
-/// Data an erasure leaves, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeptLine {
-    /// The category.
-    pub category: String,
-    /// The purposes (legal obligations) that keep them.
-    pub grounds: Vec<String>,
-    /// How many records.
-    pub records: u64,
-    /// When they go.
-    pub until: Option<Timestamp>,
-    /// The only fields kept (the grounds' `keep_fields`); empty when the
-    /// whole category is.
-    pub fields: Vec<String>,
-}

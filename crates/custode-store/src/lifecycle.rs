@@ -1,0 +1,302 @@
+//! What each record's end counts from: the events of a subject's life
+//! (creation, account closure, contract end, last activity) and consent
+//! withdrawals, and the re-resolution of a subject's records' ends when one
+//! of them changes. The write path uses it to date every record; the
+//! retention and consent capabilities call it when life moves on.
+
+use std::collections::BTreeMap;
+
+use custode_audit::{Action, Event};
+use custode_consent::EventKind;
+use custode_domain::clock::{from_micros, to_micros};
+use custode_domain::retention::{LifeEvents, resolve};
+use custode_domain::{Principal, SubjectId};
+use jiff::Timestamp;
+use serde_json::json;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Store, StoreError, audit_log, not_found};
+
+/// An event of a subject's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LifeEvent {
+    /// The account was closed: every purpose that lives with the account
+    /// ends, and what a vault purpose keeps moves to the vault.
+    AccountClosed,
+    /// The contract ended.
+    ContractEnded,
+    /// The subject was active (a login, a message sent): inactivity rules
+    /// count from the latest.
+    Activity,
+}
+
+impl LifeEvent {
+    /// Every event with its name in the API.
+    pub const ALL: [(LifeEvent, &'static str); 3] = [
+        (LifeEvent::AccountClosed, "account_closed"),
+        (LifeEvent::ContractEnded, "contract_ended"),
+        (LifeEvent::Activity, "activity"),
+    ];
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        LifeEvent::ALL
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("activity", |(_, n)| n)
+    }
+
+    /// The event with a name.
+    pub fn from_name(name: &str) -> Option<LifeEvent> {
+        LifeEvent::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(e, _)| *e)
+    }
+}
+
+/// Life events from a subjects row, starting at column `first`:
+/// created_at, closed_at, contract_end, last_activity.
+pub fn life_of_row(row: &sqlx::any::AnyRow, first: usize) -> Result<LifeEvents, StoreError> {
+    let at = |i: usize| -> Result<Option<Timestamp>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(first + i)?.map(from_micros))
+    };
+    Ok(LifeEvents {
+        account_closed: at(1)?,
+        contract_end: at(2)?,
+        last_activity: at(3)?.or(at(0)?),
+        consent: BTreeMap::new(),
+    })
+}
+
+/// Everything retention rules count from for one subject, consents
+/// included, read in the caller's transaction.
+pub async fn life_of(
+    tx: &mut Transaction<'static, Any>,
+    engine: crate::Engine,
+    subject_key: i64,
+) -> Result<LifeEvents, StoreError> {
+    let row = sqlx::query(
+        "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE key = $1",
+    )
+    .bind(subject_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut life = life_of_row(&row, 0)?;
+    life.consent = consents_of(tx, engine, &[subject_key])
+        .await?
+        .remove(&subject_key)
+        .unwrap_or_default();
+    Ok(life)
+}
+
+impl Store {
+    /// Records an event of a subject's life and re-resolves the end of its
+    /// records, with the audit entry, in one transaction.
+    pub async fn record_life_event(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        event: LifeEvent,
+        at: Option<Timestamp>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let at = at.unwrap_or(now);
+        if at > now {
+            return Err(StoreError::Invalid(format!(
+                "`{}` cannot be in the future ({at})",
+                event.name()
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT key, tenant_path, erased_at, closed_at FROM subjects WHERE id = $1",
+        )
+        .bind(subject.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(1)?;
+        if !by.scope.covers(&path, subject) {
+            drop(tx);
+            self.audit_denied(by, Some(subject.as_str()), "subject.event")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(2)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let key: i64 = row.try_get(0)?;
+        if event == LifeEvent::AccountClosed && row.try_get::<Option<i64>, _>(3)?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "the account of subject {subject} is already closed"
+            )));
+        }
+        let column = match event {
+            LifeEvent::AccountClosed => "closed_at",
+            LifeEvent::ContractEnded => "contract_end",
+            LifeEvent::Activity => "last_activity",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE subjects SET {column} = $1 WHERE key = $2"
+        )))
+        .bind(to_micros(at))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        let changed = self.resolve_subject(&mut tx, key).await?;
+        audit_log::append(
+            &mut tx,
+            self.engine,
+            to_micros(now),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::SubjectEvent,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "event": event.name(), "at": at.to_string(), "records_rescheduled": changed }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recomputes the end (and vault date) of every record of a subject
+    /// from its life events and consents; returns how many changed.
+    pub async fn resolve_subject(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        subject_key: i64,
+    ) -> Result<u64, StoreError> {
+        let policy = self.policy();
+        let life = life_of(tx, self.engine, subject_key).await?;
+        let rows = sqlx::query(
+            "SELECT id, purposes, collected_at, retain_until, vault_from, vault_until, retain_rule \
+             FROM records WHERE subject_key = $1",
+        )
+        .bind(subject_key)
+        .fetch_all(&mut **tx)
+        .await?;
+        type Dates = (Option<i64>, Option<i64>, Option<i64>, Option<String>);
+        let mut changed: Vec<(i64, Dates)> = Vec::new();
+        for r in rows {
+            let purposes: String = r.try_get(1)?;
+            let purposes: Vec<String> = purposes
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let resolved = resolve(&policy, &purposes, from_micros(r.try_get(2)?), &life);
+            let now: Dates = (
+                resolved.retain_until.map(to_micros),
+                resolved.vault_from.map(to_micros),
+                resolved.vault_until.map(to_micros),
+                resolved.rule,
+            );
+            let before: Dates = (r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?);
+            if now != before {
+                changed.push((r.try_get(0)?, now));
+            }
+        }
+        // One statement per 250 rows: a closure touches every record of the
+        // subject, and a statement per row would cost more than the rest.
+        for chunk in changed.chunks(250) {
+            let sql = format!(
+                "UPDATE records SET retain_until = CAST(v.column2 AS BIGINT), vault_from = CAST(v.column3 AS BIGINT), \
+                 vault_until = CAST(v.column4 AS BIGINT), retain_rule = v.column5 \
+                 FROM (VALUES {}) AS v WHERE records.id = v.column1",
+                crate::values(self.engine, chunk.len(), 5)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, (until, from, vault_until, rule)) in chunk {
+                q = q
+                    .bind(*id)
+                    .bind(*until)
+                    .bind(*from)
+                    .bind(*vault_until)
+                    .bind(rule.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(changed.len() as u64)
+    }
+
+}
+
+/// Writes the report lines of one retention step: per (category, rule or
+/// grounds), how many records `action` concerned.
+pub async fn log_lines(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    action: &str,
+    counts: &BTreeMap<(String, String), u64>,
+) -> Result<(), StoreError> {
+    for ((category, rule), n) in counts {
+        sqlx::query(
+            "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(now)
+        .bind(action)
+        .bind(category)
+        .bind(rule)
+        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Per subject row key, per consent purpose: when consent was withdrawn
+/// (or expired), or `None` while it is in force.
+pub async fn consents_of(
+    tx: &mut Transaction<'static, Any>,
+    engine: crate::Engine,
+    keys: &[i64],
+) -> Result<std::collections::HashMap<i64, BTreeMap<String, Option<Timestamp>>>, StoreError> {
+    let mut out: std::collections::HashMap<i64, BTreeMap<String, Option<Timestamp>>> =
+        std::collections::HashMap::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT subject_key, purpose, kind, at FROM consent_events WHERE purpose IS NOT NULL \
+             AND kind IN ('given', 'withdrawn', 'expired') AND subject_key IN ({}) ORDER BY seq",
+            crate::placeholders(engine, 1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            let kind: String = r.try_get(2)?;
+            let at = from_micros(r.try_get(3)?);
+            out.entry(r.try_get(0)?)
+                .or_default()
+                .insert(r.try_get(1)?, withdrawn_at(&kind, at));
+        }
+    }
+    Ok(out)
+}
+
+/// What a consent event of `kind` at `at` leaves for retention: nothing
+/// when given, its time when withdrawn or expired.
+pub fn withdrawn_at(kind: &str, at: Timestamp) -> Option<Timestamp> {
+    (kind != EventKind::Given.name()).then_some(at)
+}
+
+/// Whether a policy has purposes kept "until N days after consent is
+/// withdrawn", whose records' ends depend on the consent ledger.
+pub fn counts_from_withdrawal(policy: &custode_policy::Policy) -> bool {
+    policy
+        .purposes
+        .iter()
+        .any(|p| p.retention.from == custode_policy::Event::ConsentWithdrawn)
+}
+
+/// Consent events that move a record's end: those of purposes whose
+/// retention counts from the withdrawal.
+pub fn moves_retention(policy: &custode_policy::Policy, purpose: Option<&str>) -> bool {
+    purpose
+        .and_then(|p| policy.purpose(p))
+        .is_some_and(|p| p.retention.from == custode_policy::Event::ConsentWithdrawn)
+}
