@@ -19,8 +19,10 @@ use custode_domain::{Principal, Role, Scope, SubjectId, reads_personal_data};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use crate::{Credential, Store, StoreError, audit_log};
+use custode_store::{Change, Credential, Store, StoreError, audit_log};
 
 /// Argon2id with OWASP's minimum cost for interactive logins (19 MiB, 2 passes).
 fn argon2() -> Argon2<'static> {
@@ -100,11 +102,41 @@ pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(
 const TOKEN_CACHE_MAX: usize = 10_000;
 
 /// A token recently checked against the database.
-pub(crate) struct CachedToken {
+struct CachedToken {
     secret_hash: Vec<u8>,
-    pub(crate) principal: Principal,
+    principal: Principal,
     expires: Option<i64>,
     checked_at: std::time::Instant,
+}
+
+/// The accounts capability: who may act, and how they prove it.
+pub struct Accounts {
+    store: Arc<Store>,
+    /// Recently checked API tokens (see `authenticate_token`).
+    token_cache: Arc<Mutex<HashMap<String, CachedToken>>>,
+}
+
+impl Accounts {
+    /// Accounts over a store; credentials revoked by another capability (a
+    /// closed tenant) leave this instance's token cache at once.
+    pub fn new(store: Arc<Store>) -> Accounts {
+        let token_cache: Arc<Mutex<HashMap<String, CachedToken>>> = Arc::default();
+        let cache = Arc::downgrade(&token_cache);
+        store.on_change(move |change| {
+            if let (Change::CredentialsRevoked(path), Some(cache)) = (change, cache.upgrade()) {
+                cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|_, t| !t.principal.scope.path().starts_with(path));
+            }
+        });
+        Accounts { store, token_cache }
+    }
+
+    /// The kernel these accounts live in.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
 }
 
 /// What a principal is allowed to hold.
@@ -128,21 +160,21 @@ fn principal(id: String, role: &str, path: String, subject: Option<String>) -> O
     Some(Principal { id, role, scope })
 }
 
-impl Store {
+impl Accounts {
     /// Creates the one-time setup token on a store with no user yet;
     /// `None` once anyone exists, or while a token issued in the last hour
     /// is pending.
     pub async fn setup_token(&self) -> Result<Option<String>, StoreError> {
         let users: i64 = sqlx::query("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.db)
+            .fetch_one(self.store.reader())
             .await?
             .try_get(0)?;
         if users > 0 {
             return Ok(None);
         }
         let secret = format!("setup_{}", random_hex::<32>()?);
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
         // Another instance starting at the same moment may have issued one:
         // it stays valid for an hour, and this start issues none.
         let recent: i64 = sqlx::query(
@@ -175,7 +207,7 @@ impl Store {
         password: &str,
     ) -> Result<String, StoreError> {
         let hash = secret_hash(setup_token);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query("SELECT secret_hash FROM setup_tokens WHERE used_at IS NULL")
             .fetch_optional(&mut *tx)
             .await?;
@@ -187,7 +219,7 @@ impl Store {
             return Err(StoreError::Unauthenticated(Credential::SetupToken));
         }
         sqlx::query("UPDATE setup_tokens SET used_at = $1")
-            .bind(to_micros(self.now()))
+            .bind(to_micros(self.store.now()))
             .execute(&mut *tx)
             .await?;
         let grant = Grant {
@@ -217,7 +249,7 @@ impl Store {
         password: &str,
         grant: &Grant,
     ) -> Result<String, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let id = self
             .insert_user(&mut tx, by, username, password, grant)
             .await?;
@@ -256,9 +288,9 @@ impl Store {
             .hash_password(password.as_bytes(), &salt)
             .map_err(|e| StoreError::Invalid(format!("cannot hash the password: {e}")))?
             .to_string();
-        crate::tenants::refuse_closed_scope(tx, &grant.scope_path).await?;
+        custode_store::tenants::refuse_closed_scope(tx, &grant.scope_path).await?;
         let id = format!("u_{}", random_hex::<12>()?);
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         let taken: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE username = $1")
             .bind(username)
             .fetch_one(&mut **tx)
@@ -283,7 +315,7 @@ impl Store {
         .await?;
         audit_log::append(
             tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -306,7 +338,7 @@ impl Store {
     ) -> Result<Principal, StoreError> {
         let row = sqlx::query("SELECT id, password_hash, role, scope_path, subject_id FROM users WHERE username = $1 AND disabled_at IS NULL")
             .bind(username)
-            .fetch_optional(&self.db)
+            .fetch_optional(self.store.reader())
             .await?;
         // A fixed hash to verify against when the user does not exist, so
         // timing does not tell which user names exist.
@@ -337,7 +369,7 @@ impl Store {
     }
 
     async fn audit_failed_login(&self, username: &str) -> Result<(), StoreError> {
-        self.audit_alone(Event {
+        self.store.audit_alone(Event {
             actor: "anonymous".to_owned(),
             action: Action::AccessDenied,
             subject: None,
@@ -362,7 +394,7 @@ impl Store {
     ) -> Result<IssuedToken, StoreError> {
         if reads_personal_data(grant.role) {
             let role = grant.role.name();
-            self.record_denied(by, &format!("issue a {role} token over the API"))
+            self.store.record_denied(by, &format!("issue a {role} token over the API"))
                 .await?;
             return Err(StoreError::Forbidden(format!(
                 "a {role} token reads personal data, so the administrator cannot issue one: \
@@ -411,9 +443,9 @@ impl Store {
         }
         let id = random_hex::<12>()?;
         let secret = random_hex::<32>()?;
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
-        crate::tenants::refuse_closed_scope(&mut tx, &grant.scope_path).await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
+        custode_store::tenants::refuse_closed_scope(&mut tx, &grant.scope_path).await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, secret_hash, name, role, scope_path, subject_id, created_by, created_at, expires_at, holder) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -432,7 +464,7 @@ impl Store {
         .await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -458,7 +490,7 @@ impl Store {
             "SELECT id, name, holder, role, scope_path, subject_id, created_by, created_at, expires_at, last_used_at, revoked_at \
              FROM api_tokens ORDER BY created_at DESC, id",
         )
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -504,7 +536,7 @@ impl Store {
             let cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(hit) = cache.get(id) {
                 let fresh = hit.checked_at.elapsed() < TOKEN_CACHE_TTL;
-                let live = hit.expires.is_none_or(|e| e > to_micros(self.now()));
+                let live = hit.expires.is_none_or(|e| e > to_micros(self.store.now()));
                 if fresh && live && constant_time_eq(&hit.secret_hash, &presented) {
                     return Ok(hit.principal.clone());
                 }
@@ -514,13 +546,13 @@ impl Store {
             "SELECT secret_hash, role, scope_path, subject_id, expires_at, revoked_at, last_used_at FROM api_tokens WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .ok_or(StoreError::Unauthenticated(Credential::ApiToken))?;
         let stored: Vec<u8> = row.try_get(0)?;
         let expires: Option<i64> = row.try_get(4)?;
         let revoked: Option<i64> = row.try_get(5)?;
-        let live = revoked.is_none() && expires.is_none_or(|e| e > to_micros(self.now()));
+        let live = revoked.is_none() && expires.is_none_or(|e| e > to_micros(self.store.now()));
         if !constant_time_eq(&stored, &presented) || !live {
             return Err(StoreError::Unauthenticated(Credential::ApiToken));
         }
@@ -533,13 +565,13 @@ impl Store {
         .ok_or(StoreError::Unauthenticated(Credential::ApiToken))?;
         // The last use, for the DPO's list: written at most once an hour
         // per token, so the hot path stays a read.
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         let last_used: Option<i64> = row.try_get(6)?;
         if last_used.is_none_or(|t| now - t >= LAST_USED_PRECISION_MICROS) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(id)
-                .execute(&self.writer)
+                .execute(self.store.writer())
                 .await?;
         }
         let mut cache = self.token_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -564,11 +596,11 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let n = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
-        .bind(to_micros(self.now()))
+        .bind(to_micros(self.store.now()))
         .bind(id)
         .execute(&mut *tx)
         .await?
@@ -581,8 +613,8 @@ impl Store {
         }
         audit_log::append(
             &mut tx,
-            self.engine,
-            to_micros(self.now()),
+            self.store.engine(),
+            to_micros(self.store.now()),
             &[Event {
                 actor: by.id.clone(),
                 action: Action::AccessRevoked,
@@ -605,38 +637,16 @@ impl Store {
     ) -> Result<(String, String), StoreError> {
         let principal = self.authenticate_password(username, password).await?;
         let user_id = principal.id.trim_start_matches("user:").to_owned();
-        if let Some((_, true)) = self.keys.totp(&user_id).await? {
+        if let Some((_, true)) = self.store.keys().totp(&user_id).await? {
             return Err(StoreError::Invalid(
                 "a second factor is already active for this user; an administrator must reset it"
                     .to_owned(),
             ));
         }
         let secret = custode_crypto::totp::new_secret()?;
-        self.keys.set_totp(&user_id, &secret).await?;
+        self.store.keys().set_totp(&user_id, &secret).await?;
         let uri = custode_crypto::totp::otpauth_uri(&secret, "Custode", username);
         Ok((custode_crypto::totp::base32(&secret), uri))
-    }
-
-    /// Checks a TOTP code for a user: valid now, and never used before.
-    /// A first valid code confirms the enrolment.
-    pub(crate) async fn check_totp(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
-        let Some((secret, _)) = self.keys.totp(user_id).await? else {
-            return Err(StoreError::SecondFactorRequired);
-        };
-        let now = self.now();
-        let secs = u64::try_from(now.as_second()).unwrap_or(0);
-        let step = custode_crypto::totp::check(&secret, code, secs)
-            .ok_or(StoreError::Unauthenticated(Credential::Login))?;
-        let step = i64::try_from(step).unwrap_or(i64::MAX);
-        if self
-            .keys
-            .use_totp_step(user_id, step, to_micros(now))
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Unauthenticated(Credential::Login))
-        }
     }
 
     /// Confirms an enrolment with a first code from the authenticator.
@@ -647,7 +657,7 @@ impl Store {
         code: &str,
     ) -> Result<(), StoreError> {
         let principal = self.authenticate_password(username, password).await?;
-        self.check_totp(principal.id.trim_start_matches("user:"), code)
+        self.store.check_totp(principal.id.trim_start_matches("user:"), code)
             .await
     }
 
@@ -665,12 +675,12 @@ impl Store {
             principal.role,
             Role::Administrator | Role::Dpo | Role::LegalOfficer
         ) {
-            match self.keys.totp(&user_id).await? {
+            match self.store.keys().totp(&user_id).await? {
                 Some((_, true)) => {}
                 _ => return Err(StoreError::SecondFactorRequired),
             }
             let checked = match totp {
-                Some(code) => self.check_totp(&user_id, code).await,
+                Some(code) => self.store.check_totp(&user_id, code).await,
                 None => Err(StoreError::Unauthenticated(Credential::Login)),
             };
             if let Err(e) = checked {
@@ -680,11 +690,11 @@ impl Store {
         }
         let id = random_hex::<32>()?;
         let csrf = random_hex::<32>()?;
-        let now = self.now();
+        let now = self.store.now();
         let expires_at = now
             .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, csrf_hash, user_id, role, scope_path, subject_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -701,7 +711,7 @@ impl Store {
         .await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             to_micros(now),
             &[Event {
                 actor: principal.id.clone(),
@@ -732,12 +742,12 @@ impl Store {
             "SELECT csrf_hash, user_id, role, scope_path, subject_id, expires_at, ended_at FROM sessions WHERE id_hash = $1",
         )
         .bind(secret_hash(id))
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .ok_or(StoreError::Unauthenticated(Credential::Session))?;
         let expires: i64 = row.try_get(5)?;
         let ended: Option<i64> = row.try_get(6)?;
-        if ended.is_some() || expires <= to_micros(self.now()) {
+        if ended.is_some() || expires <= to_micros(self.store.now()) {
             return Err(StoreError::Unauthenticated(Credential::Session));
         }
         if let Some(csrf) = csrf {
@@ -759,16 +769,16 @@ impl Store {
     /// Ends a session (logout).
     pub async fn logout(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
-            .bind(to_micros(self.now()))
+            .bind(to_micros(self.store.now()))
             .bind(secret_hash(id))
-            .execute(&self.writer)
+            .execute(self.store.writer())
             .await?;
         Ok(())
     }
 
     /// Whether the main store answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").fetch_one(&self.db).await?;
+        sqlx::query("SELECT 1").fetch_one(self.store.reader()).await?;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use custode_audit::{Action, Event};
 use custode_crypto::Key;
@@ -32,11 +33,12 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::AnyPool;
 
-use crate::engine::{self, Engine, OpenMode};
-use crate::keys::{self, KeyExport};
-use crate::{Store, StoreConfig, StoreError, audit_log};
+use custode_store::engine::{self, Engine, OpenMode};
+use custode_store::keys::{self, KeyExport};
+use custode_store::{Store, StoreConfig, StoreError, audit_log};
+use custode_vault::Vault;
 
-pub use crate::keys::BackupGeneration;
+pub use custode_store::keys::BackupGeneration;
 
 /// The backup's description: which generation seals it, what it holds.
 pub const MANIFEST: &str = "backup.json";
@@ -173,7 +175,21 @@ fn copy_into(from: &Path, url: &str) -> Result<(), StoreError> {
         .map_err(|e| io(&to, e))
 }
 
-impl Store {
+/// The backup capability.
+pub struct Backup {
+    store: Arc<Store>,
+    vault: Arc<Vault>,
+}
+
+impl Backup {
+    /// Backups of a store and its vault.
+    pub fn new(vault: Arc<Vault>) -> Backup {
+        Backup {
+            store: vault.store().clone(),
+            vault,
+        }
+    }
+
     /// Takes a backup into `dir` (created, or empty): the SQLite stores
     /// copied with `VACUUM INTO`, then the key store exported under the
     /// day's backup key generation — after the copies, so every subject in
@@ -183,12 +199,12 @@ impl Store {
     /// promise nothing about backups.
     pub async fn backup(&self, by: &Principal, dir: &Path) -> Result<BackupReport, StoreError> {
         if !may_back_up(by) {
-            self.audit_denied(by, None, "backup.take").await?;
+            self.store.audit_denied(by, None, "backup.take").await?;
             return Err(StoreError::Forbidden(
                 "only the instance's administrator takes backups".to_owned(),
             ));
         }
-        let Some(lifetime) = self.policy().security.backup_key_lifetime_days else {
+        let Some(lifetime) = self.store.policy().security.backup_key_lifetime_days else {
             return Err(StoreError::Invalid(
                 "the policy declares no [security] backup_key_lifetime: declare how long a backup may keep an erased person's data (e.g. \"35 days\"), so the notice can say it".to_owned(),
             ));
@@ -207,9 +223,9 @@ impl Store {
 
         let mut files = Vec::new();
         let mut to_dump = Vec::new();
-        let main = match self.engine {
+        let main = match self.store.engine() {
             Engine::Sqlite => {
-                vacuum_into(&self.db, &dir.join(MAIN_COPY)).await?;
+                vacuum_into(self.store.reader(), &dir.join(MAIN_COPY)).await?;
                 files.push(MAIN_COPY.to_owned());
                 Some(MAIN_COPY.to_owned())
             }
@@ -231,9 +247,9 @@ impl Store {
             }
         };
 
-        let now = to_micros(self.now());
-        let (generation, key, _) = self.keys.backup_generation_for(now, lifetime).await?;
-        let export = self.keys.export(vault_key).await?;
+        let now = to_micros(self.store.now());
+        let (generation, key, _) = self.store.keys().backup_generation_for(now, lifetime).await?;
+        let export = self.store.keys().export(vault_key).await?;
         let subjects = export.subjects.len() as u64;
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(&export)
@@ -261,17 +277,17 @@ impl Store {
             .and_then(|d| d.sync_all())
             .map_err(|e| io(dir, e))?;
 
-        let restorable_until = self
-            .keys
+        let restorable_until = self.store
+            .keys()
             .backup_generations()
             .await?
             .into_iter()
             .find(|g| g.generation == generation)
             .map_or_else(|| from_micros(now), |g| g.destroy_at);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),
@@ -298,29 +314,29 @@ impl Store {
     /// it changed something.
     pub async fn rotate_backup_keys(&self, by: &Principal) -> Result<BackupRotation, StoreError> {
         if !may_back_up(by) {
-            self.audit_denied(by, None, "backup.rotate").await?;
+            self.store.audit_denied(by, None, "backup.rotate").await?;
             return Err(StoreError::Forbidden(
                 "only the instance's administrator rotates backup keys".to_owned(),
             ));
         }
-        let now = to_micros(self.now());
-        let lifetime = self.policy().security.backup_key_lifetime_days;
-        let destroyed = self
-            .keys
+        let now = to_micros(self.store.now());
+        let lifetime = self.store.policy().security.backup_key_lifetime_days;
+        let destroyed = self.store
+            .keys()
             .destroy_expired_backup_generations(now, lifetime)
             .await?;
         let (current, created) = match lifetime {
             Some(days) => {
-                let (generation, _, created) = self.keys.backup_generation_for(now, days).await?;
+                let (generation, _, created) = self.store.keys().backup_generation_for(now, days).await?;
                 (Some(generation), created)
             }
             None => (None, false),
         };
         if created || !destroyed.is_empty() {
-            let mut tx = self.begin_write().await?;
+            let mut tx = self.store.begin_write().await?;
             audit_log::append(
                 &mut tx,
-                self.engine,
+                self.store.engine(),
                 now,
                 &[Event {
                     actor: by.id.clone(),
@@ -342,7 +358,7 @@ impl Store {
 
     /// The backup key generations that exist (never their keys).
     pub async fn backup_generations(&self) -> Result<Vec<BackupGeneration>, StoreError> {
-        self.keys.backup_generations().await
+        self.store.keys().backup_generations().await
     }
 
     /// Rebuilds a store at `target` from the backup in `from`, with its
@@ -358,7 +374,7 @@ impl Store {
         target: &StoreConfig,
     ) -> Result<RestoreReport, StoreError> {
         if !may_back_up(by) {
-            self.audit_denied(by, None, "backup.restore").await?;
+            self.store.audit_denied(by, None, "backup.restore").await?;
             return Err(StoreError::Forbidden(
                 "only the instance's administrator restores backups".to_owned(),
             ));
@@ -378,8 +394,8 @@ impl Store {
             )));
         }
         let generation = manifest.generation;
-        let key = self
-            .keys
+        let key = self.store
+            .keys()
             .backup_generation(generation)
             .await?
             .ok_or(StoreError::BackupKeyDestroyed { generation })?;
@@ -421,20 +437,20 @@ impl Store {
         target
             .vault_key
             .install(&Key::from_hex(&export.vault_key)?)?;
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         let (key_engine, pool) =
             engine::connect(&target.keystore_url, OpenMode::CreateIfMissing, 2, true).await?;
-        crate::migrations::run(&pool, key_engine, crate::migrations::KEYS, now).await?;
+        custode_store::migrations::run(&pool, key_engine, custode_store::migrations::KEYS, now).await?;
         let (master, _) = target.master_key.load(true)?;
         let installed = keys::install(&pool, key_engine, &master, &export, now).await;
         pool.close().await;
         let subjects = installed?;
         drop(export);
 
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             now,
             &[Event {
                 actor: by.id.clone(),

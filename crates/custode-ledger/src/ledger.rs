@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::decisions::Known;
-use crate::{Store, StoreError, audit_log, not_found};
+use custode_store::{StoreError, audit_log, not_found};
+
+use crate::Ledger;
 
 /// An event to append to a subject's ledger.
 #[derive(Clone, Debug)]
@@ -82,7 +84,7 @@ const CONSENTS_PER_INSERT: usize = 400;
 const EVENT_COLUMNS: &str = "e.id, e.kind, e.purpose, e.channel, e.language, e.at, e.actor, \
      p.digest, e.notice_digest, e.evidence, s.id, s.tenant_path";
 
-impl Store {
+impl Ledger {
     /// Appends an event to a subject's consent ledger, with its audit entry,
     /// in one transaction; the decision cache sees it before this returns.
     pub async fn record_consent(
@@ -176,20 +178,20 @@ impl Store {
 
     /// Whether `email` is an address the subject is known by (compared by
     /// keyed hash: no address is stored in clear).
-    pub(crate) async fn knows_email(
+    pub async fn knows_email(
         &self,
         subject: &SubjectId,
         email: &str,
     ) -> Result<bool, StoreError> {
         let normalised =
             custode_domain::normalise_identifier(custode_policy::IdentifierKind::Email, email);
-        let hash = crate::ingest::identifier_hash(&self.keys.hasher(), "email", &normalised);
+        let hash = custode_store::identifier_hash(&self.store.keys().hasher(), "email", &normalised);
         Ok(sqlx::query(
             "SELECT 1 FROM identifiers i JOIN subjects s ON s.key = i.subject_key WHERE s.id = $1 AND i.hash = $2",
         )
         .bind(subject.as_str())
         .bind(hash)
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .is_some())
     }
@@ -203,7 +205,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let in_force = self.in_force();
+        let in_force = self.store.in_force();
         let policy = &in_force.policy;
         let many = batch.len() > 1;
         let at_index = |i: usize, e: StoreError| match (many, e) {
@@ -241,14 +243,14 @@ impl Store {
                 .collect()
         };
         let distinct: Vec<&str> = distinct_owned.iter().map(String::as_str).collect();
-        let now = self.now();
+        let now = self.store.now();
         let at = to_micros(now);
-        let mut tx = self.begin_write().await?;
-        let subjects = self.subjects_in_scope(&mut tx, by, &distinct).await?;
+        let mut tx = self.store.begin_write().await?;
+        let subjects = self.store.subjects_in_scope(&mut tx, by, &distinct).await?;
         if let Some(missing) = distinct.iter().find(|s| !subjects.contains_key(**s)) {
             let missing = (*missing).to_owned();
             drop(tx);
-            self.audit_denied(by, Some(&missing), "consent.record")
+            self.store.audit_denied(by, Some(&missing), "consent.record")
                 .await?;
             return Err(not_found("subject", &missing));
         }
@@ -284,7 +286,7 @@ impl Store {
         let keys = if with_evidence.is_empty() {
             HashMap::new()
         } else {
-            self.keys.subject_keys(&with_evidence).await?
+            self.store.keys().subject_keys(&with_evidence).await?
         };
         let mut recorded = Vec::with_capacity(batch.len());
         let mut sealed = Vec::with_capacity(batch.len());
@@ -331,13 +333,13 @@ impl Store {
                 }),
             })
             .collect();
-        let head = audit_log::append(&mut tx, self.engine, at, &events).await?;
+        let head = audit_log::append(&mut tx, self.store.engine(), at, &events).await?;
         // Entries were appended in batch order, ending at `head`.
         let first_seq = head - recorded.len() as i64 + 1;
         for (n, chunk) in recorded.chunks(CONSENTS_PER_INSERT).enumerate() {
             let sql = format!(
                 "INSERT INTO consent_events (id, subject_key, kind, purpose, purpose_digest, policy_id, notice_digest, language, channel, actor, at, evidence, audit_seq) VALUES {}",
-                crate::values(self.engine, chunk.len(), 13)
+                custode_store::values(self.store.engine(), chunk.len(), 13)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (k, e) in chunk.iter().enumerate() {
@@ -369,16 +371,16 @@ impl Store {
         // consent is withdrawn"; a renewed consent stops it again.
         let mut rescheduled = std::collections::HashSet::new();
         for e in &recorded {
-            if crate::retention::moves_retention(policy, e.purpose.as_deref())
+            if custode_store::lifecycle::moves_retention(policy, e.purpose.as_deref())
                 && let Some(s) = subjects.get(e.subject.as_str())
                 && rescheduled.insert(s.key)
             {
-                self.resolve_subject(&mut tx, s.key).await?;
+                self.store.resolve_subject(&mut tx, s.key).await?;
             }
         }
         tx.commit().await?;
         for s in &distinct {
-            self.decisions.invalidate(s);
+            self.store.changed(custode_store::Change::Subject(s));
         }
         Ok(recorded)
     }
@@ -474,7 +476,7 @@ impl Store {
         subject: &SubjectId,
         purpose: &str,
     ) -> Result<Decision, StoreError> {
-        let in_force = self.in_force();
+        let in_force = self.store.in_force();
         let p = in_force
             .policy
             .purpose(purpose)
@@ -494,7 +496,7 @@ impl Store {
         }
         // Adults only, where the policy says so (seed 001): nothing but
         // what the law requires is done for someone under age.
-        if p.basis != Basis::LegalObligation && known.of_age_from.is_some_and(|t| self.now() < t) {
+        if p.basis != Basis::LegalObligation && known.of_age_from.is_some_and(|t| self.store.now() < t) {
             return Ok(Decision {
                 allowed: false,
                 basis: p.basis,
@@ -517,7 +519,7 @@ impl Store {
             None => self.load_known(subject).await?,
         };
         if !by.scope.covers(&known.path, subject) {
-            self.audit_denied(by, Some(subject.as_str()), attempt)
+            self.store.audit_denied(by, Some(subject.as_str()), attempt)
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
@@ -531,7 +533,7 @@ impl Store {
             "SELECT key, tenant_path, erased_at, restricted_at FROM subjects WHERE id = $1",
         )
         .bind(subject.as_str())
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let key: i64 = row.try_get(0)?;
@@ -543,7 +545,7 @@ impl Store {
         };
         let mut states = self.fold_events(key, key).await?;
         let of_age_from = self
-            .of_age_from(&self.policy(), key, key)
+            .of_age_from(&self.store.policy(), key, key)
             .await?
             .remove(&key);
         let known = Arc::new(Known {
@@ -565,7 +567,7 @@ impl Store {
         let mut grounds = std::collections::BTreeSet::new();
         for r in sqlx::query("SELECT DISTINCT purposes FROM records WHERE subject_key = $1")
             .bind(key)
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?
         {
             let purposes: String = r.try_get(0)?;
@@ -584,7 +586,7 @@ impl Store {
     /// policy names (opened here and dropped). Subjects without one, and
     /// every subject when the policy names no field, are absent. When
     /// records disagree, the youngest date counts.
-    pub(crate) async fn of_age_from(
+    pub async fn of_age_from(
         &self,
         policy: &Policy,
         low: i64,
@@ -601,7 +603,7 @@ impl Store {
         .bind(b.category.as_str())
         .bind(low)
         .bind(high)
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         if rows.is_empty() {
             return Ok(out);
@@ -613,7 +615,7 @@ impl Store {
         let mut distinct: Vec<&str> = ids.iter().map(String::as_str).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let keys = self.keys.subject_keys(&distinct).await?;
+        let keys = self.store.keys().subject_keys(&distinct).await?;
         for (r, id) in rows.iter().zip(&ids) {
             let Some(key) = keys.get(id) else { continue };
             let sealed: Vec<u8> = r.try_get(2)?;
@@ -635,7 +637,7 @@ impl Store {
     }
 
     /// The folded states of subjects with keys in `[low, high]`.
-    pub(crate) async fn fold_events(
+    pub async fn fold_events(
         &self,
         low: i64,
         high: i64,
@@ -646,7 +648,7 @@ impl Store {
         )
         .bind(low)
         .bind(high)
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         let mut states: HashMap<i64, SubjectState> = HashMap::new();
         for r in rows {
@@ -683,12 +685,12 @@ impl Store {
                 "SELECT key, id, tenant_path, erased_at, restricted_at FROM subjects WHERE key > $1 ORDER BY key LIMIT 20000",
             )
             .bind(after)
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?;
             let Some(last) = subjects.last() else { break };
             let high: i64 = last.try_get(0)?;
             let mut states = self.fold_events(after + 1, high).await?;
-            let mut of_age = self.of_age_from(&self.policy(), after + 1, high).await?;
+            let mut of_age = self.of_age_from(&self.store.policy(), after + 1, high).await?;
             let mut entries = Vec::with_capacity(subjects.len());
             for r in &subjects {
                 let key: i64 = r.try_get(0)?;
@@ -728,17 +730,17 @@ impl Store {
              JOIN policy_versions p ON p.id = e.policy_id WHERE s.id = $1 ORDER BY e.seq"
         )))
         .bind(subject.as_str())
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         let row =
             sqlx::query("SELECT tenant_path, erased_at, restricted_at FROM subjects WHERE id = $1")
                 .bind(subject.as_str())
-                .fetch_optional(&self.db)
+                .fetch_optional(self.store.reader())
                 .await?
                 .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let path: String = row.try_get(0)?;
         if !by.scope.covers(&path, subject) {
-            self.audit_denied(by, Some(subject.as_str()), "consent.read")
+            self.store.audit_denied(by, Some(subject.as_str()), "consent.read")
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
@@ -748,7 +750,7 @@ impl Store {
         let key = if erased {
             None
         } else {
-            self.keys
+            self.store.keys()
                 .subject_keys(&[subject.as_str()])
                 .await?
                 .remove(subject.as_str())
@@ -757,7 +759,7 @@ impl Store {
             .iter()
             .map(|r| event_from_row(r, key.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        self.audit_alone(Event {
+        self.store.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::ConsentRead,
             subject: Some(subject.to_string()),
@@ -782,13 +784,13 @@ impl Store {
              JOIN policy_versions p ON p.id = e.policy_id WHERE e.id = $1"
         )))
         .bind(event.to_string())
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .ok_or_else(|| not_found("consent event", &event.to_string()))?;
         let e = event_from_row(&row, None)?;
         let path: String = row.try_get(11)?;
         if !by.scope.covers(&path, &e.subject) {
-            self.audit_denied(by, Some(e.subject.as_str()), "consent.receipt")
+            self.store.audit_denied(by, Some(e.subject.as_str()), "consent.receipt")
                 .await?;
             return Err(not_found("consent event", &event.to_string()));
         }
@@ -805,7 +807,7 @@ impl Store {
             actor: &e.actor,
             notice_digest: &e.notice_digest,
         };
-        let signing = self.keys.signing_key();
+        let signing = self.store.keys().signing_key();
         let body = match format {
             Format::Kantara => {
                 receipt::kantara(&policy, &cited, publication, &signing.verifying_key())
@@ -813,7 +815,7 @@ impl Store {
             Format::Iso27560 => receipt::iso27560(&policy, &cited, publication),
         }
         .map_err(|err| StoreError::Invalid(err.to_string()))?;
-        self.audit_alone(Event {
+        self.store.audit_alone(Event {
             actor: by.id.clone(),
             action: Action::ConsentRead,
             subject: Some(e.subject.to_string()),
@@ -831,7 +833,7 @@ impl Store {
         digest: &str,
         source: Option<&str>,
     ) -> Result<Arc<Policy>, StoreError> {
-        let current = self.policy();
+        let current = self.store.policy();
         if current.digest == digest {
             return Ok(current);
         }
@@ -859,7 +861,7 @@ impl Store {
         after: Option<&SubjectId>,
         limit: u32,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let in_force = self.in_force();
+        let in_force = self.store.in_force();
         let p = in_force
             .policy
             .purpose(purpose)
@@ -884,7 +886,7 @@ impl Store {
         .bind(after.map_or(String::new(), |a| a.to_string()))
         .bind(by.scope.only_subject().map(|s| s.to_string()))
         .bind(i64::from(limit.min(10_000)))
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -898,7 +900,7 @@ impl Store {
 
     /// The key unsubscribe tokens are sealed with.
     fn unsubscribe_key(&self) -> Result<Key, StoreError> {
-        Ok(self.keys.derived_key("unsubscribe tokens v1")?)
+        Ok(self.store.keys().derived_key("unsubscribe tokens v1")?)
     }
 
     /// Mints an unsubscribe token for a subject in scope and a purpose the
@@ -909,7 +911,7 @@ impl Store {
         subject: &SubjectId,
         purpose: &str,
     ) -> Result<String, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let p = policy
             .purpose(purpose)
             .ok_or_else(|| not_found("purpose", purpose))?;
@@ -950,7 +952,7 @@ impl Store {
         let Some((subject, purpose)) = self.unsubscribe_target(token) else {
             return Ok(Unsubscribed::Unknown);
         };
-        let policy = self.policy();
+        let policy = self.store.policy();
         let Some(p) = policy.purpose(&purpose) else {
             return Ok(Unsubscribed::Unknown);
         };

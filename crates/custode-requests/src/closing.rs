@@ -19,7 +19,9 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::{Store, StoreError, audit_log, keys, mark_erased, not_found};
+use custode_store::{StoreError, audit_log, keys, mark_erased, not_found};
+
+use crate::Requests;
 
 /// Subjects erased per look-up; each is erased in its own transaction.
 const BATCH: i64 = 200;
@@ -49,7 +51,7 @@ pub struct TenantClosure {
     pub users_disabled: u64,
 }
 
-impl Store {
+impl Requests {
     /// Closes a tenant below the caller's own node (see the module doc).
     /// Outside the caller's scope it is not found; the caller's own node
     /// is refused (its parent's principals close it). Idempotent: a rerun
@@ -69,7 +71,7 @@ impl Store {
         }
         let row = sqlx::query("SELECT path, closed_at FROM tenants WHERE id = $1")
             .bind(id.as_str())
-            .fetch_optional(&self.db)
+            .fetch_optional(self.store.reader())
             .await?;
         let Some(row) = row else {
             return Err(not_found("tenant", id.as_str()));
@@ -77,21 +79,21 @@ impl Store {
         let path: String = row.try_get(0)?;
         let earlier: Option<i64> = row.try_get(1)?;
         if !path.starts_with(by.scope.path()) || by.scope.only_subject().is_some() {
-            self.audit_denied(by, None, "tenant.close").await?;
+            self.store.audit_denied(by, None, "tenant.close").await?;
             return Err(not_found("tenant", id.as_str()));
         }
         if path == by.scope.path() {
-            self.audit_denied(by, None, "tenant.close").await?;
+            self.store.audit_denied(by, None, "tenant.close").await?;
             return Err(StoreError::Forbidden(format!(
                 "tenant {id} is the node your credentials are scoped to: a principal of the node above it (or the administrator) closes it"
             )));
         }
         let (low, high) = Scope::under(&path).path_range();
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
 
         // 1. Mark closed, rename, revoke: from this commit on nothing new
         // is created under it and no credential of it works.
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         // The nodes, then every credential scoped inside them; a user name
         // is often an address, so it goes too.
         let mut counts = [0u64; 4];
@@ -115,7 +117,7 @@ impl Store {
         if tenants + tokens_revoked + sessions_ended + users_disabled > 0 {
             audit_log::append(
                 &mut tx,
-                self.engine,
+                self.store.engine(),
                 now,
                 &[Event {
                     actor: by.id.clone(),
@@ -136,10 +138,8 @@ impl Store {
         tx.commit().await?;
         // This instance forgets the revoked tokens at once (others within
         // the token cache's two seconds).
-        self.token_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, t| !t.principal.scope.path().starts_with(&path));
+        self.store
+            .changed(custode_store::Change::CredentialsRevoked(&path));
 
         // 2. Each subject not yet erased, one transaction each.
         let mut erased = 0;
@@ -152,7 +152,7 @@ impl Store {
             .bind(&low)
             .bind(&high)
             .bind(BATCH)
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?;
             if rows.is_empty() {
                 break;
@@ -195,17 +195,17 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let keys = self.erasure_keys(subject.as_str(), key).await?;
         let generation = keys.generation;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let done = self
-            .erase_keeping(&mut tx, by, subject, &keys, reason, self.now())
+            .erase_keeping(&mut tx, by, subject, &keys, reason, self.store.now())
             .await?;
         let whole = done.kept.is_empty();
         if whole {
-            let now = to_micros(self.now());
+            let now = to_micros(self.store.now());
             mark_erased(&mut tx, key, now).await?;
             audit_log::append(
                 &mut tx,
-                self.engine,
+                self.store.engine(),
                 now,
                 &[Event {
                     actor: by.id.clone(),
@@ -218,14 +218,14 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        self.decisions.invalidate(subject.as_str());
+        self.store.changed(custode_store::Change::Subject(subject.as_str()));
         // After the commit, as `erase_subject` does: a crash here leaves
         // keys that `finish_erasures` destroys at the next start.
         if whole {
             // Through the next generation, made for a re-seal.
             let names = keys::key_names_through(subject.as_str(), generation);
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            self.keys.destroy(&names).await?;
+            self.store.keys().destroy(&names).await?;
         } else {
             self.finish_reseal(key, subject.as_str()).await?;
         }

@@ -22,8 +22,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::requests::{KeptLine, LoadedRequest, RequestSummary};
-use crate::{NewConsentEvent, Store, StoreError, audit_log, package};
+use crate::intake::{LoadedRequest, RequestSummary};
+use custode_vault::KeptLine;
+use custode_ledger::NewConsentEvent;
+use custode_store::{StoreError, audit_log};
+
+use crate::{Requests, package};
 
 /// The order jobs of one request run in: nothing is erased before it is
 /// packaged for the requester.
@@ -161,7 +165,7 @@ fn job_principal() -> Principal {
     Principal::system("requests")
 }
 
-impl Store {
+impl Requests {
     /// Queues the fulfilment of a verified request: one job per right it
     /// asks for (a human review is answered by a person, not a job).
     /// Queuing again changes nothing. A request that asks for erasure is
@@ -179,7 +183,7 @@ impl Store {
             && !custode_domain::may(by.role, custode_domain::Operation::EraseSubject)
         {
             let what = "carry out erasure requests";
-            self.record_denied(by, what).await?;
+            self.store.record_denied(by, what).await?;
             return Err(StoreError::Forbidden(format!("your role may not {what}")));
         }
         request.must_be_open()?;
@@ -189,7 +193,7 @@ impl Store {
                 "request {id} asks for rectification: give the corrections (record and fields)"
             )));
         }
-        let policy = self.policy();
+        let policy = self.store.policy();
         for p in input.object_to.iter().chain(&input.withdraw) {
             if policy.purpose(p).is_none() {
                 return Err(StoreError::Invalid(format!(
@@ -197,9 +201,9 @@ impl Store {
                 )));
             }
         }
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         let text = serde_json::to_string(&input).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let existing: Vec<String> =
             sqlx::query("SELECT right_name FROM request_jobs WHERE request_id = $1")
                 .bind(id)
@@ -244,7 +248,7 @@ impl Store {
     /// Claims the next job due, for `lease`: a worker that dies holding it
     /// loses it when the lease ends, and another takes over.
     pub async fn claim_job(&self, lease: Duration) -> Result<Option<Claim>, StoreError> {
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         let until = now + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
         for _ in 0..5 {
             let row = sqlx::query(
@@ -254,7 +258,7 @@ impl Store {
                  ORDER BY j.next_at LIMIT 1",
             )
             .bind(now)
-            .fetch_optional(&self.db)
+            .fetch_optional(self.store.reader())
             .await?;
             let Some(row) = row else { return Ok(None) };
             let request: String = row.try_get(0)?;
@@ -269,7 +273,7 @@ impl Store {
             .bind(&request)
             .bind(&right_name)
             .bind(step)
-            .execute(&self.writer)
+            .execute(self.store.writer())
             .await?
             .rows_affected();
             if taken == 1 {
@@ -319,7 +323,7 @@ impl Store {
                 let systems = match self.external_systems() {
                     None => json!([]),
                     Some(_) => {
-                        let records = self
+                        let records = self.store
                             .records_for_request(&by, &request.subject, &reason)
                             .await?;
                         let planned = self.erasure_planned(claim, &records).await?;
@@ -342,12 +346,12 @@ impl Store {
                     self.finish_reseal(request.subject_key, request.subject.as_str())
                         .await?;
                 } else {
-                    match self.erase_subject(&by, &request.subject, &reason).await {
+                    match self.store.erase_subject(&by, &request.subject, &reason).await {
                         Ok(()) | Err(StoreError::Erased(_)) => {}
                         Err(e) => return Err(e),
                     }
                 }
-                self.decisions.invalidate(request.subject.as_str());
+                self.store.changed(custode_store::Change::Subject(request.subject.as_str()));
                 done.map(|mut r| {
                     r["shredded"] = json!(!kept);
                     r
@@ -382,7 +386,7 @@ impl Store {
             }
             (Right::ConsentWithdrawal, "withdraw") => {
                 let state = self.ledger_state(request.subject_key).await?;
-                let policy = self.policy();
+                let policy = self.store.policy();
                 let mut withdrawn = Vec::new();
                 for c in &state.consents {
                     let asked = claim.input.withdraw.is_empty()
@@ -413,13 +417,13 @@ impl Store {
 
     /// Records a failed try: the step is retried after [`backoff`].
     pub async fn step_failed(&self, claim: &Claim, error: &str) -> Result<(), StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let attempts: i64 = sqlx::query(
             "SELECT attempts FROM request_jobs WHERE request_id = $1 AND right_name = $2",
         )
         .bind(&claim.request)
         .bind(claim.right.name())
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .map(|r| r.try_get(0))
         .transpose()?
@@ -438,7 +442,7 @@ impl Store {
         .bind(&claim.request)
         .bind(claim.right.name())
         .bind(attempts)
-        .execute(&self.writer)
+        .execute(self.store.writer())
         .await?;
         Ok(())
     }
@@ -450,7 +454,7 @@ impl Store {
         claim: &Claim,
         result: Option<Value>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         self.advance_in(&mut tx, by, request, claim, result).await?;
         tx.commit().await?;
         Ok(())
@@ -469,7 +473,7 @@ impl Store {
         let total = steps(claim.right).len() as u32;
         let next = claim.step + 1;
         let done = next >= total;
-        let now = to_micros(self.now());
+        let now = to_micros(self.store.now());
         // The worker goes on with the next step itself: the lease is renewed
         // so no other takes it meanwhile, and lapses if this one dies.
         let held_until = now + i64::try_from(claim.lease.as_micros()).unwrap_or(i64::MAX / 2);
@@ -509,7 +513,7 @@ impl Store {
     async fn erasure_planned(
         &self,
         claim: &Claim,
-        records: &[crate::Record],
+        records: &[custode_store::Record],
     ) -> Result<Value, StoreError> {
         let earlier = self.job_result(&claim.request, claim.right).await?;
         if let Some(planned) = earlier.and_then(|r| r.get("systems_planned").cloned()) {
@@ -523,7 +527,7 @@ impl Store {
         .bind(&claim.request)
         .bind(claim.right.name())
         .bind(i64::from(claim.step))
-        .execute(&self.db)
+        .execute(self.store.reader())
         .await?;
         Ok(planned)
     }
@@ -534,7 +538,7 @@ impl Store {
         )
         .bind(request)
         .bind(right.name())
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .map(|r| r.try_get::<Option<String>, _>(0))
         .transpose()?
@@ -551,12 +555,12 @@ impl Store {
         let ids: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
         let mut by_request: BTreeMap<String, Vec<(i64, JobStatus)>> = BTreeMap::new();
         for chunk in ids.chunks(500) {
-            let q = crate::in_query(
-                self.engine,
+            let q = custode_store::in_query(
+                self.store.engine(),
                 "SELECT request_id, right_name, position, step, state, attempts, last_error, next_at, result FROM request_jobs WHERE request_id IN ({ids})",
                 chunk,
             );
-            for r in q.fetch_all(&self.db).await? {
+            for r in q.fetch_all(self.store.reader()).await? {
                 let right_name: String = r.try_get(1)?;
                 let total = Right::from_name(&right_name).map_or(0, |x| steps(x).len() as u32);
                 let result: Option<String> = r.try_get(8)?;
@@ -589,7 +593,7 @@ impl Store {
         &self,
         subject_key: i64,
     ) -> Result<custode_consent::SubjectState, StoreError> {
-        Ok(self
+        Ok(self.ledger
             .fold_events(subject_key, subject_key)
             .await?
             .remove(&subject_key)
@@ -603,7 +607,7 @@ impl Store {
         kind: EventKind,
         purpose: Option<String>,
     ) -> Result<(), StoreError> {
-        self.record_consent(
+        self.ledger.record_consent(
             by,
             &request.subject,
             NewConsentEvent {
@@ -631,7 +635,7 @@ impl Store {
         for r in
             sqlx::query("SELECT DISTINCT category, purposes FROM records WHERE subject_key = $1")
                 .bind(request.subject_key)
-                .fetch_all(&self.db)
+                .fetch_all(self.store.reader())
                 .await?
         {
             let category: String = r.try_get(0)?;
@@ -640,9 +644,9 @@ impl Store {
                 &r.try_get::<String, _>(1)?,
             ));
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let names = self
-            .queue_notices(&mut tx, request, right, &held, to_micros(self.now()))
+            .queue_notices(&mut tx, request, right, &held, to_micros(self.store.now()))
             .await?;
         tx.commit().await?;
         Ok(json!({
@@ -658,9 +662,9 @@ impl Store {
         claim: &Claim,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let lang = self.language_of(request);
-        let all_records = self
+        let all_records = self.store
             .records_for_request(by, &request.subject, reason)
             .await?;
         let mut records = all_records.clone();
@@ -680,12 +684,12 @@ impl Store {
                     })
             });
         }
-        let consent = self.consent_history(by, &request.subject, reason).await?;
+        let consent = self.ledger.consent_history(by, &request.subject, reason).await?;
         let external = self.external_rows(&all_records).await?;
         // Art. 15 covers what the vault keeps too; portability only what
         // the person gave, which the vault never holds.
         let vault = if claim.right == Right::Access {
-            self.vault_holdings_for_access(by, &request.subject, &request.id)
+            self.vault.vault_holdings_for_access(by, &request.subject, &request.id)
                 .await?
         } else {
             Vec::new()
@@ -694,7 +698,7 @@ impl Store {
             &policy,
             lang,
             request.subject.as_str(),
-            self.now(),
+            self.store.now(),
             &records,
             &consent,
             &vault,
@@ -708,7 +712,7 @@ impl Store {
             .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         let key = self.request_key_of(request).await?;
         let sealed = key.seal(&files, export_aad(&request.id, claim.right).as_bytes())?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("DELETE FROM request_exports WHERE request_id = $1 AND right_name = $2")
             .bind(&request.id)
             .bind(claim.right.name())
@@ -720,7 +724,7 @@ impl Store {
         .bind(&request.id)
         .bind(claim.right.name())
         .bind(sealed)
-        .bind(to_micros(self.now()))
+        .bind(to_micros(self.store.now()))
         .execute(&mut *tx)
         .await?;
         let vault: Vec<Value> = vault
@@ -755,7 +759,7 @@ impl Store {
         )
         .bind(id)
         .bind(right.name())
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?;
         let Some(row) = row else {
             return Err(if request.rights.contains(&right) {
@@ -783,11 +787,11 @@ impl Store {
         claim: &Claim,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let micros = to_micros(now);
         let subject = request.subject.as_str();
         let keys = self.erasure_keys(subject, request.subject_key).await?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let Erasure {
             erased,
             kept,
@@ -797,7 +801,7 @@ impl Store {
             .await?;
         // Everything the vault holds for the subject, from this erasure or
         // from earlier moves.
-        let vaulted = self.vault_lines_of(&request.subject).await?;
+        let vaulted = self.vault.vault_lines_of(&request.subject).await?;
         for line in &vaulted {
             for g in &line.grounds {
                 had.insert((line.category.clone(), g.clone()));
@@ -825,7 +829,7 @@ impl Store {
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
-        self.decisions.invalidate(subject);
+        self.store.changed(custode_store::Change::Subject(subject));
         self.finish_reseal(request.subject_key, subject).await
     }
 
@@ -839,18 +843,18 @@ impl Store {
         key: i64,
     ) -> Result<ErasureKeys, StoreError> {
         let generation = self.key_generation(key).await?;
-        let old = self
-            .keys
-            .subject_keys(&[crate::keys::key_name(subject, generation).as_str()])
+        let old = self.store
+            .keys()
+            .subject_keys(&[custode_store::keys::key_name(subject, generation).as_str()])
             .await?
             .into_values()
             .next();
         let new = match old {
             Some(_) => Some(
-                self.keys
+                self.store.keys()
                     .ensure_key(
-                        &crate::keys::key_name(subject, generation + 1),
-                        to_micros(self.now()),
+                        &custode_store::keys::key_name(subject, generation + 1),
+                        to_micros(self.store.now()),
                     )
                     .await?,
             ),
@@ -885,7 +889,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Erasure, StoreError> {
         let key = keys.subject_key;
-        let policy = self.policy();
+        let policy = self.store.policy();
         let micros = to_micros(now);
         let subject = subject_id.as_str();
         let generation = keys.generation;
@@ -903,7 +907,7 @@ impl Store {
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        let life = crate::retention::life_of(tx, self.engine, key).await?;
+        let life = custode_store::lifecycle::life_of(tx, self.store.engine(), key).await?;
         let rows = sqlx::query(
             "SELECT id, category, purposes, collected_at, sealed FROM records WHERE subject_key = $1",
         )
@@ -913,20 +917,20 @@ impl Store {
         if closed == 1 {
             audit_log::append(
                 tx,
-                self.engine,
+                self.store.engine(),
                 micros,
                 &[Event {
                     actor: by.id.clone(),
                     action: Action::SubjectEvent,
                     subject: Some(subject.to_owned()),
                     reason: Some(reason.to_owned()),
-                    detail: json!({ "event": crate::LifeEvent::AccountClosed.name(), "at": now.to_string(), "records_rescheduled": rows.len() }),
+                    detail: json!({ "event": custode_store::LifeEvent::AccountClosed.name(), "at": now.to_string(), "records_rescheduled": rows.len() }),
                 }],
             )
             .await?;
         }
         let mut erase: Vec<i64> = Vec::new();
-        let mut to_vault: Vec<crate::vault::ToVault> = Vec::new();
+        let mut to_vault: Vec<custode_vault::ToVault> = Vec::new();
         let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
         // What is kept, re-sealed under the new key.
         let mut resealed: Vec<(i64, Vec<u8>)> = Vec::new();
@@ -954,7 +958,7 @@ impl Store {
             }
             let resolved = custode_domain::retention::resolve(&policy, &legal, collected, &life);
             if resolved.vault_from.is_some_and(|from| from <= now) {
-                to_vault.push(crate::vault::ToVault {
+                to_vault.push(custode_vault::ToVault {
                     id,
                     subject: subject.to_owned(),
                     category,
@@ -973,7 +977,7 @@ impl Store {
             let plain = old_key.open(&r.try_get::<Vec<u8>, _>(4)?, aad.as_bytes())?;
             // Only the fields its grounds keep (`keep_fields`) stay.
             let plain = match policy.kept_fields(&category, &legal) {
-                Some(fields) => crate::vault::keep_only(&plain, &fields)?,
+                Some(fields) => custode_vault::keep_only(&plain, &fields)?,
                 None => plain,
             };
             resealed.push((id, new_key.seal(&plain, aad.as_bytes())?));
@@ -988,8 +992,8 @@ impl Store {
             ));
         }
         if !to_vault.is_empty() {
-            let (moved, by_ground) = self.copy_to_vault(to_vault).await?;
-            self.vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
+            let (moved, by_ground) = self.vault.copy_to_vault(to_vault).await?;
+            self.vault.vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
                 .await?;
         }
         for chunk in held.chunks(250) {
@@ -997,7 +1001,7 @@ impl Store {
                 "UPDATE records SET purposes = v.column2, retain_until = CAST(v.column3 AS BIGINT), \
                  retain_rule = v.column4, vault_from = NULL, vault_until = NULL \
                  FROM (VALUES {}) AS v WHERE records.id = v.column1",
-                crate::values(self.engine, chunk.len(), 4)
+                custode_store::values(self.store.engine(), chunk.len(), 4)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, purposes, until, rule) in chunk {
@@ -1016,9 +1020,9 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
         }
-        crate::delete_ids(
+        custode_store::delete_ids(
             tx,
-            self.engine,
+            self.store.engine(),
             "DELETE FROM records WHERE id IN ({ids})",
             &erase,
         )
@@ -1037,7 +1041,7 @@ impl Store {
             let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _)| g.as_str()).collect();
             audit_log::append(
                 tx,
-                self.engine,
+                self.store.engine(),
                 micros,
                 &[Event {
                     actor: by.id.clone(),
@@ -1074,7 +1078,7 @@ impl Store {
         Ok(
             sqlx::query("SELECT key_generation FROM subjects WHERE key = $1")
                 .bind(key)
-                .fetch_one(&self.db)
+                .fetch_one(self.store.reader())
                 .await?
                 .try_get(0)?,
         )
@@ -1103,10 +1107,10 @@ impl Store {
             return Ok(());
         }
         let old: Vec<String> = (0..generation)
-            .map(|g| crate::keys::key_name(subject, g))
+            .map(|g| custode_store::keys::key_name(subject, g))
             .collect();
         let old: Vec<&str> = old.iter().map(String::as_str).collect();
-        self.keys.destroy(&old).await?;
+        self.store.keys().destroy(&old).await?;
         Ok(())
     }
 
@@ -1120,12 +1124,12 @@ impl Store {
         claim: &Claim,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let key = self.subject_key_of(request).await?;
         if self.external_systems().is_some() {
             // The provider's systems first: a system that waits leaves
             // nothing changed here, and the step is retried whole.
-            let records = self
+            let records = self.store
                 .records_for_request(by, &request.subject, reason)
                 .await?;
             let mut external = Vec::new();
@@ -1142,8 +1146,8 @@ impl Store {
             }
             self.external_rectification(&records, &external).await?;
         }
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
+        let now = self.store.now();
+        let mut tx = self.store.begin_write().await?;
         let kind: String = sqlx::query("SELECT kind FROM subjects WHERE key = $1")
             .bind(request.subject_key)
             .fetch_one(&mut *tx)
@@ -1206,7 +1210,7 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO identifiers (hash, subject_key, kind) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
-                .bind(crate::ingest::identifier_hash(&self.keys.hasher(), kind, value))
+                .bind(custode_store::identifier_hash(&self.store.keys().hasher(), kind, value))
                 .bind(request.subject_key)
                 .bind(*kind)
                 .execute(&mut *tx)
@@ -1237,7 +1241,7 @@ impl Store {
         }
         self.forget_identifiers(&mut tx, request, &key, replaced)
             .await?;
-        audit_log::append(&mut tx, self.engine, to_micros(now), &events).await?;
+        audit_log::append(&mut tx, self.store.engine(), to_micros(now), &events).await?;
         let result = json!({
             "rectified": claim.input.corrections.len(),
             "recipients_to_tell": self.queue_notices(&mut tx, request, Right::Rectification, &categories, to_micros(now)).await?,
@@ -1245,7 +1249,7 @@ impl Store {
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
-        self.decisions.invalidate(request.subject.as_str());
+        self.store.changed(custode_store::Change::Subject(request.subject.as_str()));
         Ok(())
     }
 
@@ -1263,7 +1267,7 @@ impl Store {
         if replaced.is_empty() {
             return Ok(());
         }
-        let policy = self.policy();
+        let policy = self.store.policy();
         let rows = sqlx::query("SELECT category, sealed FROM records WHERE subject_key = $1")
             .bind(request.subject_key)
             .fetch_all(&mut **tx)
@@ -1271,15 +1275,15 @@ impl Store {
         for row in rows {
             let category: String = row.try_get(0)?;
             let aad = format!("{}|{}", request.subject, category);
-            let fields = crate::payload_fields(&key.open_owned(row.try_get(1)?, aad.as_bytes())?)?;
+            let fields = custode_store::payload_fields(&key.open_owned(row.try_get(1)?, aad.as_bytes())?)?;
             for still in custode_domain::identifiers_in(&policy, &category, &fields) {
                 replaced.remove(&still);
             }
         }
-        let hasher = self.keys.hasher();
+        let hasher = self.store.keys().hasher();
         for (kind, value) in replaced {
             sqlx::query("DELETE FROM identifiers WHERE hash = $1 AND subject_key = $2")
-                .bind(crate::ingest::identifier_hash(&hasher, kind, &value))
+                .bind(custode_store::identifier_hash(&hasher, kind, &value))
                 .bind(request.subject_key)
                 .execute(&mut **tx)
                 .await?;
@@ -1307,7 +1311,7 @@ pub struct Answer {
     pub letter: custode_policy::Document,
 }
 
-impl Store {
+impl Requests {
     /// Answers a request (Art. 12(4)) and closes it. A refusal — manifestly
     /// unfounded or excessive, identity not established, an exception of
     /// the law — needs the staff member's reasons and cancels what was
@@ -1369,12 +1373,12 @@ impl Store {
             }
         }
         let details = self.request_details(&request).await?;
-        let policy = self.policy();
+        let policy = self.store.policy();
         let lang = self.language_of(&request);
-        let now = self.now();
+        let now = self.store.now();
         let mut facts = custode_policy::AnswerFacts {
             request: id.to_owned(),
-            date: crate::requests::local_day_text(&policy, now),
+            date: custode_vault::local_day_text(&policy, now),
             outcome: outcome.name().to_owned(),
             reasons: reasons.trim().to_owned(),
             ..Default::default()
@@ -1464,13 +1468,13 @@ impl Store {
                 match at {
                     Some(at) if all => facts
                         .told
-                        .push((name, crate::requests::local_day_text(&policy, at))),
+                        .push((name, custode_vault::local_day_text(&policy, at))),
                     _ => facts.pending.push(name),
                 }
             }
         }
         let letter = custode_policy::answer_letter(&policy, lang, &facts);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let closed = sqlx::query(
             "UPDATE rights_requests SET status = 'answered', outcome = $1, answered_at = $2, answer = $3 WHERE id = $4 AND status = 'open'",
         )
@@ -1522,8 +1526,8 @@ impl Store {
         tx.commit().await?;
         // After the commit, like a subject's erasure: a crash here leaves a
         // key that no open request uses, which changes nothing readable.
-        self.keys
-            .destroy(&[crate::requests::request_key_name(id).as_str()])
+        self.store.keys()
+            .destroy(&[crate::intake::request_key_name(id).as_str()])
             .await?;
         Ok(Answer {
             request: id.to_owned(),
@@ -1539,7 +1543,7 @@ impl Store {
         self.load_request(by, id, "request.answer").await?;
         let row = sqlx::query("SELECT answer FROM rights_requests WHERE id = $1")
             .bind(id)
-            .fetch_one(&self.db)
+            .fetch_one(self.store.reader())
             .await?;
         let bytes: Option<Vec<u8>> = row.try_get(0)?;
         let bytes = bytes
@@ -1548,7 +1552,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl Requests {
     /// Runs every step due now, one claim at a time, until none is left;
     /// returns how many ran. A failing step is recorded with its error and
     /// retried after [`backoff`]; `after_effects` runs after each step's
@@ -1578,12 +1582,12 @@ impl Store {
     }
 }
 
-impl Store {
+impl Requests {
     /// When the next pending step is due (now or later), if any is pending.
     pub async fn next_step_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let at: Option<i64> =
             sqlx::query("SELECT MIN(next_at) FROM request_jobs WHERE state = 'pending'")
-                .fetch_one(&self.db)
+                .fetch_one(self.store.reader())
                 .await?
                 .try_get(0)?;
         Ok(at.map(from_micros))
@@ -1601,21 +1605,21 @@ pub struct RequestHealth {
     pub steps_failing: u64,
 }
 
-impl Store {
+impl Requests {
     /// Counts for monitoring: open and overdue requests, failing steps.
     pub async fn request_health(&self) -> Result<RequestHealth, StoreError> {
-        let today = crate::requests::local_day_text(&self.policy(), self.now());
+        let today = custode_vault::local_day_text(&self.store.policy(), self.store.now());
         let row = sqlx::query(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN COALESCE(extended_due_on, due_on) < $1 THEN 1 ELSE 0 END), 0) \
              FROM rights_requests WHERE status = 'open'",
         )
         .bind(today)
-        .fetch_one(&self.db)
+        .fetch_one(self.store.reader())
         .await?;
         let failing: i64 = sqlx::query(
             "SELECT COUNT(*) FROM request_jobs WHERE state = 'pending' AND last_error IS NOT NULL",
         )
-        .fetch_one(&self.db)
+        .fetch_one(self.store.reader())
         .await?
         .try_get(0)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);

@@ -14,8 +14,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::requests::LoadedRequest;
-use crate::{Store, StoreError, audit_log};
+use crate::intake::LoadedRequest;
+use custode_store::{StoreError, audit_log};
+
+use crate::Requests;
 
 /// How long a code may be used.
 pub const CODE_LIFETIME: SignedDuration = SignedDuration::from_mins(15);
@@ -95,9 +97,9 @@ fn six_digits() -> Result<String, StoreError> {
     }
 }
 
-impl Store {
+impl Requests {
     fn code_mac(&self, request: &str, code: &str) -> Vec<u8> {
-        self.keys
+        self.store.keys()
             .hasher()
             .hash("request-code", &format!("{request}|{code}"))[..]
             .to_vec()
@@ -108,9 +110,9 @@ impl Store {
     /// subject is already known by, so that the code proves control of it.
     /// A new code replaces the previous one.
     pub async fn issue_code(&self, by: &Principal, id: &str) -> Result<CodeToSend, StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let request = self.load_request(by, id, "request.code").await?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         request.must_be_unverified()?;
         if request.requester != "subject" {
             return Err(StoreError::Invalid(format!(
@@ -119,7 +121,7 @@ impl Store {
         }
         let details = self.request_details(&request).await?;
         let email = details.contact.trim().to_owned();
-        let known = self.knows_email(&request.subject, &email).await?;
+        let known = self.ledger.knows_email(&request.subject, &email).await?;
         if !known {
             return Err(StoreError::Invalid(format!(
                 "the contact of request {id} is not an e-mail address the subject is known by; check the identity with an ID document instead"
@@ -176,12 +178,12 @@ impl Store {
     /// expired, exhausted or used one is refused; each refusal is audited
     /// and committed even though the call fails.
     pub async fn check_code(&self, by: &Principal, id: &str, code: &str) -> Result<(), StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let request = self.load_request(by, id, "request.verify").await?;
         // Not `must_be_unverified`: a code used already is a replay, which
         // is refused and audited below.
         request.must_be_open()?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(
             "SELECT code_mac, expires_at, attempts, used_at FROM request_codes WHERE request_id = $1",
         )
@@ -231,7 +233,7 @@ impl Store {
         if let Some((why, message)) = refusal {
             audit_log::append(
                 &mut tx,
-                self.engine,
+                self.store.engine(),
                 to_micros(now),
                 &[Event {
                     actor: by.id.clone(),
@@ -322,9 +324,9 @@ impl Store {
                 bytes.len()
             )));
         }
-        let now = self.now();
+        let now = self.store.now();
         let request = self.load_request(by, id, "request.document").await?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         request.must_be_open()?;
         if request.requester == "subject" && kind != DocumentKind::IdDocument {
             return Err(StoreError::Invalid(format!(
@@ -362,9 +364,9 @@ impl Store {
         id: &str,
         kind: DocumentKind,
     ) -> Result<Document, StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let request = self.load_request(by, id, "request.document").await?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(
             "SELECT media_type, sealed FROM request_documents WHERE request_id = $1 AND kind = $2",
         )
@@ -372,7 +374,7 @@ impl Store {
         .bind(kind.name())
         .fetch_optional(&mut *tx)
         .await?
-        .ok_or_else(|| crate::not_found("document", &format!("{id}/{}", kind.name())))?;
+        .ok_or_else(|| custode_store::not_found("document", &format!("{id}/{}", kind.name())))?;
         let key = self.request_key_of(&request).await?;
         let bytes = key.open(
             &row.try_get::<Vec<u8>, _>(1)?,
@@ -398,9 +400,9 @@ impl Store {
     /// the subject's ID, or for a delegate the proxy and the delegate's ID.
     /// A missing document refuses the approval, and the refusal is audited.
     pub async fn approve_identity(&self, by: &Principal, id: &str) -> Result<(), StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let request = self.load_request(by, id, "request.approve").await?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         request.must_be_unverified()?;
         let present: Vec<String> =
             sqlx::query("SELECT kind FROM request_documents WHERE request_id = $1")

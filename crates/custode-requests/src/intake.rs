@@ -12,7 +12,9 @@ use jiff::civil::Date;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::{Store, StoreError, audit_log, not_found};
+use custode_store::{StoreError, audit_log, not_found};
+
+use crate::Requests;
 
 /// Who files a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,7 +154,7 @@ fn parse_day(s: &str) -> Result<Date, StoreError> {
         .ok_or_else(|| StoreError::Invalid(format!("a stored deadline is malformed: {s}")))
 }
 
-impl Store {
+impl Requests {
     /// Files a rights request: its deadline is fixed now, from the day of
     /// receipt in the controller's calendar (the stricter of the law and
     /// the policy's own promise). A request repeating an open one of the
@@ -180,12 +182,12 @@ impl Store {
                     .to_owned(),
             ));
         }
-        let policy = self.policy();
+        let policy = self.store.policy();
         let jurisdiction = policy.meta.jurisdiction.clone();
-        let now = self.now();
+        let now = self.store.now();
         let due_on = due(&jurisdiction, now, policy.rights.response_days);
         let rights = rights_text(&new.rights);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query("SELECT key, tenant_path, erased_at FROM subjects WHERE id = $1")
             .bind(new.subject.as_str())
             .fetch_optional(&mut *tx)
@@ -195,7 +197,7 @@ impl Store {
                 .is_ok_and(|p| by.scope.covers(&p, &new.subject))
         }) else {
             drop(tx);
-            self.audit_denied(by, Some(new.subject.as_str()), "request.file")
+            self.store.audit_denied(by, Some(new.subject.as_str()), "request.file")
                 .await?;
             return Err(not_found("subject", new.subject.as_str()));
         };
@@ -218,11 +220,11 @@ impl Store {
         // The request has a key of its own: the answer must still reach the
         // requester after an erasure has destroyed the subject's key.
         let key_name = request_key_name(&id);
-        self.keys
+        self.store.keys()
             .create_subject_keys(&[key_name.as_str()], to_micros(now))
             .await?;
-        let key = self
-            .keys
+        let key = self.store
+            .keys()
             .subject_keys(&[key_name.as_str()])
             .await?
             .remove(&key_name)
@@ -271,7 +273,7 @@ impl Store {
         .await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             at,
             &[Event {
                 actor: by.id.clone(),
@@ -332,8 +334,8 @@ impl Store {
         open_only: bool,
         id: Option<&str>,
     ) -> Result<Vec<RequestSummary>, StoreError> {
-        let jurisdiction = self.policy().meta.jurisdiction.clone();
-        let now = self.now();
+        let jurisdiction = self.store.policy().meta.jurisdiction.clone();
+        let now = self.store.now();
         let (low, high) = by.scope.path_range();
         let rows = sqlx::query(
             "SELECT r.id, s.id, r.rights, r.requester, r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.duplicate_of, r.identity, r.identity_method, r.language, r.outcome \
@@ -345,7 +347,7 @@ impl Store {
         .bind(i64::from(open_only))
         .bind(by.scope.only_subject().map(|s| s.to_string()))
         .bind(id)
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         let mut out = rows
             .iter()
@@ -370,7 +372,7 @@ impl Store {
                     identity_method: r.try_get(11)?,
                     language: r
                         .try_get::<Option<String>, _>(12)?
-                        .unwrap_or_else(|| self.policy().meta.languages[0].code().to_owned()),
+                        .unwrap_or_else(|| self.store.policy().meta.languages[0].code().to_owned()),
                     outcome: r.try_get(13)?,
                     jobs: Vec::new(),
                 })
@@ -394,14 +396,14 @@ impl Store {
              FROM rights_requests r JOIN subjects s ON s.key = r.subject_key WHERE r.id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .ok_or_else(|| not_found("request", id))?;
         let path: String = row.try_get(0)?;
         let subject = SubjectId::parse(&row.try_get::<String, _>(1)?)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if !by.scope.covers(&path, &subject) {
-            self.audit_denied(by, Some(subject.as_str()), attempt)
+            self.store.audit_denied(by, Some(subject.as_str()), attempt)
                 .await?;
             return Err(not_found("request", id));
         }
@@ -435,7 +437,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         audit_log::append(
             tx,
-            self.engine,
+            self.store.engine(),
             at,
             &[Event {
                 actor: by.id.clone(),
@@ -450,7 +452,7 @@ impl Store {
 
     /// The language letters and packages for `request` are written in.
     pub(crate) fn language_of(&self, request: &LoadedRequest) -> custode_policy::Lang {
-        let policy = self.policy();
+        let policy = self.store.policy();
         request
             .language
             .as_deref()
@@ -476,7 +478,7 @@ impl Store {
         &self,
         request: &LoadedRequest,
     ) -> Result<custode_crypto::Key, StoreError> {
-        self.current_keys(&[request.subject.as_str()])
+        self.store.current_keys(&[request.subject.as_str()])
             .await?
             .remove(request.subject.as_str())
             .ok_or_else(|| StoreError::Erased(request.subject.to_string()))
@@ -489,7 +491,7 @@ impl Store {
         request: &LoadedRequest,
     ) -> Result<custode_crypto::Key, StoreError> {
         let name = request_key_name(&request.id);
-        self.keys
+        self.store.keys()
             .subject_keys(&[name.as_str()])
             .await?
             .remove(&name)
@@ -526,9 +528,9 @@ impl Store {
         id: &str,
         reason: &str,
     ) -> Result<RequestSummary, StoreError> {
-        let jurisdiction = self.policy().meta.jurisdiction.clone();
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
+        let jurisdiction = self.store.policy().meta.jurisdiction.clone();
+        let now = self.store.now();
+        let mut tx = self.store.begin_write().await?;
         let row = sqlx::query(
             "SELECT r.tenant_path, s.id, r.received_at, r.due_on, r.extended_due_on, r.status FROM rights_requests r \
              JOIN subjects s ON s.key = r.subject_key WHERE r.id = $1",
@@ -544,7 +546,7 @@ impl Store {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if !by.scope.covers(&path, &subject) {
             drop(tx);
-            self.audit_denied(by, Some(subject.as_str()), "request.extend")
+            self.store.audit_denied(by, Some(subject.as_str()), "request.extend")
                 .await?;
             return Err(not_found("request", id));
         }
@@ -570,7 +572,7 @@ impl Store {
         .await?;
         audit_log::append(
             &mut tx,
-            self.engine,
+            self.store.engine(),
             to_micros(now),
             &[Event {
                 actor: by.id.clone(),

@@ -19,8 +19,10 @@ use jiff::Timestamp;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::requests::LoadedRequest;
-use crate::{Store, StoreError, audit_log};
+use crate::intake::LoadedRequest;
+use custode_store::{StoreError, audit_log};
+
+use crate::Requests;
 
 /// The recipients to tell of a change to data the subject has, given as
 /// (category, purpose) pairs of its records: for each purpose a record
@@ -144,7 +146,7 @@ fn notice_of(r: &sqlx::any::AnyRow) -> Result<RecipientNotice, StoreError> {
     })
 }
 
-impl Store {
+impl Requests {
     /// Queues the notices of a change, inside the transaction that makes
     /// it; queuing again (a repeated step) adds nothing. Returns the
     /// recipients' names, for the job's result.
@@ -156,7 +158,7 @@ impl Store {
         held: &BTreeSet<(String, String)>,
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let mut names = Vec::new();
         for (r, categories) in recipients_to_tell(&policy, held) {
             sqlx::query(
@@ -188,7 +190,7 @@ impl Store {
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(request)
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?
             .iter()
             .map(notice_of)
@@ -213,7 +215,7 @@ impl Store {
             .bind(high)
             .bind(by.scope.only_subject().map(|s| s.to_string()))
             .bind(i64::from(pending_only))
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?
             .iter()
             .map(notice_of)
@@ -247,8 +249,8 @@ impl Store {
                 "`{recipient}` was told of request {id}'s {right} already, at {at}, by {who}"
             )));
         }
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
         let told = sqlx::query(
             "UPDATE recipient_notices SET told_at = $1, told_by = $2 WHERE request_id = $3 AND right_name = $4 AND recipient = $5 AND told_at IS NULL",
         )
@@ -284,16 +286,16 @@ impl Store {
     /// Mail notices due, at most `limit`, written in the policy's first
     /// language. Each names the subject only by its id here.
     pub async fn recipient_mails_due(&self, limit: u32) -> Result<Vec<RecipientMail>, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let lang = policy.meta.languages[0];
         let rows = sqlx::query(
             "SELECT n.request_id, n.right_name, n.recipient, n.address, n.categories, s.id FROM recipient_notices n \
              JOIN rights_requests r ON r.id = n.request_id JOIN subjects s ON s.key = r.subject_key \
              WHERE n.told_at IS NULL AND n.channel = 'mail' AND n.next_at <= $1 ORDER BY n.next_at LIMIT $2",
         )
-        .bind(to_micros(self.now()))
+        .bind(to_micros(self.store.now()))
         .bind(i64::from(limit))
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -330,8 +332,8 @@ impl Store {
     /// Records that the relay took a notice's mail: the recipient is told,
     /// and the audit entry commits with it.
     pub async fn recipient_mailed(&self, mail: &RecipientMail) -> Result<(), StoreError> {
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
         let told = sqlx::query(
             "UPDATE recipient_notices SET told_at = $1, told_by = 'mail', last_error = NULL WHERE request_id = $2 AND right_name = $3 AND recipient = $4 AND told_at IS NULL",
         )
@@ -345,7 +347,7 @@ impl Store {
         if told == 1 {
             audit_log::append(
                 &mut tx,
-                self.engine,
+                self.store.engine(),
                 now,
                 &[Event {
                     actor: Principal::system("requests").id,
@@ -362,26 +364,26 @@ impl Store {
     }
 
     /// Records a mail the relay did not take: tried again after
-    /// [`crate::backoff`], and shown with the notice meanwhile.
+    /// [`crate::fulfilment::backoff`], and shown with the notice meanwhile.
     pub async fn recipient_mail_failed(
         &self,
         mail: &RecipientMail,
         error: &str,
     ) -> Result<(), StoreError> {
-        let now = self.now();
+        let now = self.store.now();
         let attempts: i64 = sqlx::query(
             "SELECT attempts FROM recipient_notices WHERE request_id = $1 AND right_name = $2 AND recipient = $3",
         )
         .bind(&mail.request)
         .bind(&mail.right)
         .bind(&mail.recipient)
-        .fetch_optional(&self.db)
+        .fetch_optional(self.store.reader())
         .await?
         .map(|r| r.try_get(0))
         .transpose()?
         .unwrap_or(0)
             + 1;
-        let pause = crate::backoff(u32::try_from(attempts).unwrap_or(u32::MAX));
+        let pause = crate::fulfilment::backoff(u32::try_from(attempts).unwrap_or(u32::MAX));
         let next = now
             + jiff::SignedDuration::try_from(pause)
                 .unwrap_or(jiff::SignedDuration::from_secs(3600));
@@ -394,7 +396,7 @@ impl Store {
         .bind(&mail.request)
         .bind(&mail.right)
         .bind(&mail.recipient)
-        .execute(&self.writer)
+        .execute(self.store.writer())
         .await?;
         Ok(())
     }

@@ -7,8 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::vault::VaultHolding;
-use crate::{ConsentEvent, Record};
+use custode_vault::VaultHolding;
+use custode_ledger::ConsentEvent;
+use custode_store::Record;
 use custode_policy::{Held, Lang, Policy};
 use serde_json::json;
 

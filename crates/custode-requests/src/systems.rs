@@ -12,7 +12,9 @@ use std::time::Duration;
 use custode_connectors::{Connectors, Outcome, RetryPolicy, SubjectIdentifiers};
 use serde_json::{Value, json};
 
-use crate::{Record, Store, StoreError};
+use custode_store::{Record, StoreError};
+
+use crate::Requests;
 
 /// How long a step waits on a failing system before handing the retry to
 /// the job's own backoff (a worker is never held for long).
@@ -35,7 +37,7 @@ fn done<T>(s: &custode_connectors::SystemResult<T>) -> Result<&T, StoreError> {
     )))
 }
 
-impl Store {
+impl Requests {
     /// Connects rights requests to the provider's own databases. Set once,
     /// at start.
     pub fn attach_systems(&self, connectors: Connectors) -> Result<(), StoreError> {
@@ -51,7 +53,7 @@ impl Store {
     /// The identifiers of a subject, from the identifier fields of its
     /// records (e-mail, phone, customer code...).
     pub(crate) fn identifiers_in(&self, records: &[Record]) -> SubjectIdentifiers {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let mut ids = SubjectIdentifiers::new();
         for r in records {
             let Some(category) = policy.category(&r.category) else {

@@ -1,6 +1,8 @@
-//! Retention at rest: the events of a subject's life that rules count from,
-//! the re-resolution of its records' end dates when one happens, and the
-//! sweeper that erases what is due, in bounded batches.
+//! Retention at rest: the sweeper that erases what is due, moves what only
+//! a law still needs to the vault and closes dormant accounts, in bounded
+//! batches; the plan (what will go, day by day) and the report (what went).
+//! What each record's end counts from, and its re-resolution when a life
+//! event happens, is the kernel's (`custode_store::lifecycle`).
 //!
 //! A sweep batch is one transaction holding the writers' lock (the audit
 //! chain head): the records it deletes, its report rows and its audit entry
@@ -11,15 +13,35 @@
 use std::collections::BTreeMap;
 
 use custode_audit::{Action, Event};
-use custode_consent::EventKind;
+
 use custode_domain::clock::{from_micros, to_micros};
-use custode_domain::retention::{LifeEvents, resolve};
-use custode_domain::{Principal, SubjectId};
+use custode_domain::retention::resolve;
+use custode_domain::Principal;
 use jiff::Timestamp;
 use serde_json::json;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
-use crate::{Store, StoreError, audit_log, not_found};
+use std::sync::Arc;
+
+use custode_store::lifecycle::{life_of, log_lines};
+use custode_store::{LifeEvent, Store, StoreError, audit_log};
+use custode_vault::Vault;
+
+/// The retention capability.
+pub struct Retention {
+    store: Arc<Store>,
+    vault: Arc<Vault>,
+}
+
+impl Retention {
+    /// Retention over a store and its vault.
+    pub fn new(vault: Arc<Vault>) -> Retention {
+        Retention {
+            store: vault.store().clone(),
+            vault,
+        }
+    }
+}
 
 /// What one sweep did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -191,7 +213,7 @@ impl Tally {
     ) {
         if let Some(from) = d.vault_from.filter(|f| *f <= self.until) {
             let at = from.max(self.now);
-            let grounds = crate::vault::grounds_of(policy, purposes);
+            let grounds = custode_vault::grounds_of(policy, purposes);
             self.add(at, VAULTED, category, &grounds, sign);
             *self.main_out.entry(category.to_owned()).or_default() += sign;
             *self.vault_in.entry(category.to_owned()).or_default() += sign;
@@ -221,7 +243,7 @@ fn controller_zone(policy: &custode_policy::Policy) -> jiff::tz::TimeZone {
 const IN_BATCH: &str =
     "retain_until <= $1 AND (retain_until < $2 OR (retain_until = $2 AND id <= $3))";
 
-impl Store {
+impl Retention {
     /// One step of retention, each part bounded by `limit`: moves what
     /// only a vault purpose still needs to the vault, erases vault records
     /// whose legal period is over, and erases records whose end has passed
@@ -229,8 +251,8 @@ impl Store {
     /// does nothing.
     pub async fn sweep(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
         let accounts_closed = self.close_dormant(by, limit).await?;
-        let vaulted = self.move_to_vault(by, limit).await?;
-        let vault_erased = self.expire_vault(by, limit).await?;
+        let vaulted = self.vault.move_to_vault(by, limit).await?;
+        let vault_erased = self.vault.expire_vault(by, limit).await?;
         let mut report = self.erase_due(by, limit).await?;
         report.vaulted = vaulted;
         report.vault_erased = vault_erased;
@@ -244,8 +266,8 @@ impl Store {
     /// records, with one audit entry each, in one transaction per kind.
     /// Seeds 000 and 004: no dormant account keeps its data forever.
     async fn close_dormant(&self, by: &Principal, limit: u32) -> Result<u64, StoreError> {
-        let policy = self.policy();
-        let now = self.now();
+        let policy = self.store.policy();
+        let now = self.store.now();
         let mut closed = 0u64;
         for kind in &policy.subjects {
             let Some(span) = kind.close_after_inactivity else {
@@ -254,7 +276,7 @@ impl Store {
             let Some(bound) = custode_domain::retention::inactive_before(&policy, now, span) else {
                 continue;
             };
-            let mut tx = self.begin_write().await?;
+            let mut tx = self.store.begin_write().await?;
             let rows = sqlx::query(
                 "SELECT key, id, COALESCE(last_activity, created_at) AS last FROM subjects \
                  WHERE kind = $1 AND closed_at IS NULL AND erased_at IS NULL \
@@ -283,7 +305,7 @@ impl Store {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
-                let changed = self.resolve_subject(&mut tx, key).await?;
+                let changed = self.store.resolve_subject(&mut tx, key).await?;
                 events.push(Event {
                     actor: by.id.clone(),
                     action: Action::SubjectEvent,
@@ -300,7 +322,7 @@ impl Store {
             if events.is_empty() {
                 continue;
             }
-            audit_log::append(&mut tx, self.engine, to_micros(now), &events).await?;
+            audit_log::append(&mut tx, self.store.engine(), to_micros(now), &events).await?;
             tx.commit().await?;
             closed += events.len() as u64;
         }
@@ -311,8 +333,8 @@ impl Store {
     /// transaction with its report and audit entry, then shreds closed
     /// subjects left without records.
     async fn erase_due(&self, by: &Principal, limit: u32) -> Result<SweepReport, StoreError> {
-        let now = to_micros(self.now());
-        let mut tx = self.begin_write().await?;
+        let now = to_micros(self.store.now());
+        let mut tx = self.store.begin_write().await?;
         let cutoff = sqlx::query(
             "SELECT retain_until, id FROM records WHERE retain_until <= $1 ORDER BY retain_until, id LIMIT 1 OFFSET $2",
         )
@@ -374,7 +396,7 @@ impl Store {
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
         .collect::<Result<_, StoreError>>()?;
         for (key, id, _) in &emptied {
-            crate::mark_erased(&mut tx, *key, now).await?;
+            custode_store::mark_erased(&mut tx, *key, now).await?;
             events.push(Event {
                 actor: by.id.clone(),
                 action: Action::SubjectErased,
@@ -385,7 +407,7 @@ impl Store {
         }
         report.subjects_shredded = emptied.len() as u64;
         if !events.is_empty() {
-            audit_log::append(&mut tx, self.engine, now, &events).await?;
+            audit_log::append(&mut tx, self.store.engine(), now, &events).await?;
         }
         tx.commit().await?;
         if !emptied.is_empty() {
@@ -393,13 +415,13 @@ impl Store {
             // what it kept under a newer one.
             let names: Vec<String> = emptied
                 .iter()
-                .flat_map(|(_, id, generation)| crate::keys::key_names_through(id, *generation))
+                .flat_map(|(_, id, generation)| custode_store::keys::key_names_through(id, *generation))
                 .collect();
             for (_, id, _) in &emptied {
-                self.decisions.invalidate(id);
+                self.store.changed(custode_store::Change::Subject(id));
             }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            self.keys.destroy(&names).await?;
+            self.store.keys().destroy(&names).await?;
         }
         Ok(report)
     }
@@ -432,9 +454,9 @@ impl Store {
     /// rule, then what each store will hold by then. A what-if: it reads,
     /// never changes anything. Counts only, never data.
     pub async fn retention_plan(&self, until: Timestamp) -> Result<RetentionPlan, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let tz = controller_zone(&policy);
-        let now_at = self.now();
+        let now_at = self.store.now();
         let now = to_micros(now_at);
         let until = to_micros(until).max(now);
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -464,14 +486,14 @@ impl Store {
         )
         .bind(now)
         .bind(until)
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?
         {
             let (at, category, purposes): (i64, String, String) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
             let vault_until: Option<i64> = r.try_get(3)?;
             let n = count(r.try_get(4)?);
-            let grounds = crate::vault::grounds_of(&policy, &purposes);
+            let grounds = custode_vault::grounds_of(&policy, &purposes);
             add(at, VAULTED, &category, &grounds, n);
             *main_out.entry(category.clone()).or_default() += n as i64;
             *vault_in.entry(category.clone()).or_default() += n as i64;
@@ -490,7 +512,7 @@ impl Store {
         )
         .bind(now)
         .bind(until)
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?
         {
             let category: String = r.try_get(1)?;
@@ -505,7 +527,7 @@ impl Store {
             *main_out.entry(category).or_default() += n as i64;
         }
         // The vault's own ends.
-        let vault = self.vault_outlook(now, until).await?;
+        let vault = self.vault.vault_outlook(now, until).await?;
         for (at, category, grounds, n) in &vault.ends {
             add(*at, VAULT_ERASED, category, grounds, *n);
             *vault_out.entry(category.clone()).or_default() += *n as i64;
@@ -517,7 +539,7 @@ impl Store {
         let signed = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut held = Vec::new();
         for r in sqlx::query("SELECT category, COUNT(*) FROM records GROUP BY category")
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?
         {
             let category: String = r.try_get(0)?;
@@ -574,7 +596,7 @@ impl Store {
         t: &mut Tally,
     ) -> Result<Vec<Closure>, StoreError> {
         let mut closures: BTreeMap<(jiff::civil::Date, String), u64> = BTreeMap::new();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.store.reader().begin().await?;
         for kind in &policy.subjects {
             let Some(span) = kind.close_after_inactivity else {
                 continue;
@@ -604,7 +626,7 @@ impl Store {
                 let at = at.max(from_micros(t.now));
                 let day = at.to_zoned(t.tz.clone()).date();
                 *closures.entry((day, kind.id.value.clone())).or_default() += 1;
-                let mut life = life_of(&mut tx, self.engine, key).await?;
+                let mut life = life_of(&mut tx, self.store.engine(), key).await?;
                 life.account_closed = Some(at);
                 for rec in sqlx::query(
                     "SELECT category, purposes, collected_at, retain_until, vault_from, vault_until, \
@@ -665,7 +687,7 @@ impl Store {
     /// The last instant of a day in the controller's time zone: a plan
     /// "as of" that day includes everything due on it.
     pub fn end_of_day(&self, day: jiff::civil::Date) -> Result<Timestamp, StoreError> {
-        let tz = controller_zone(&self.policy());
+        let tz = controller_zone(&self.store.policy());
         day.tomorrow()
             .and_then(|d| d.to_zoned(tz))
             .map(|z| z.timestamp() - jiff::SignedDuration::from_micros(1))
@@ -713,8 +735,8 @@ impl Store {
 
     /// Today in the controller's time zone, by the store's clock.
     pub fn today(&self) -> jiff::civil::Date {
-        let tz = controller_zone(&self.policy());
-        self.now().to_zoned(tz).date()
+        let tz = controller_zone(&self.store.policy());
+        self.store.now().to_zoned(tz).date()
     }
 
     /// What retention did since `since`: counts by category and rule.
@@ -726,7 +748,7 @@ impl Store {
             "SELECT at, action, category, rule, records FROM retention_log WHERE at >= $1 ORDER BY id",
         )
         .bind(to_micros(since))
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         rows.iter()
             .map(|r| {
@@ -744,8 +766,8 @@ impl Store {
     /// How many records are due now (for health and metrics).
     pub async fn retention_due(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM records WHERE retain_until <= $1")
-            .bind(to_micros(self.now()))
-            .fetch_one(&self.db)
+            .bind(to_micros(self.store.now()))
+            .fetch_one(self.store.reader())
             .await?
             .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))

@@ -419,12 +419,19 @@ fn vault_aad(source_id: i64, category: &str) -> String {
 
 /// A record of the main store on its way to the vault.
 pub struct ToVault {
+    /// The record's id in the main store (the copy is idempotent on it).
     pub id: i64,
+    /// Its subject.
     pub subject: String,
+    /// Its category.
     pub category: String,
+    /// Its purposes, comma-separated.
     pub purposes: String,
+    /// When it was collected (µs).
     pub collected_at: i64,
+    /// When the vault's legal period ends (µs), if known.
     pub vault_until: Option<i64>,
+    /// Its payload, in the clear only between the two databases.
     pub sealed: Vec<u8>,
 }
 
@@ -929,7 +936,7 @@ impl Vault {
         for r in sqlx::query(
             "SELECT seq, body FROM audit_log WHERE action IN ('vault.queried', 'access.denied', 'vault.log_chained') ORDER BY seq",
         )
-        .fetch_all(&self.store.reader())
+        .fetch_all(self.store.reader())
         .await?
         {
             let body: String = r.try_get(1)?;
@@ -1080,7 +1087,7 @@ impl Vault {
                 "SELECT id, tenant_path FROM subjects WHERE id IN ({ids})",
                 chunk,
             )
-            .fetch_all(&self.store.reader())
+            .fetch_all(self.store.reader())
             .await?
             {
                 out.insert(row.try_get(0)?, row.try_get(1)?);
@@ -1155,7 +1162,7 @@ impl Vault {
             return Err(StoreError::Invalid(why));
         }
         let fresh = match totp {
-            Some(code) => self.check_totp(user, code).await.is_ok(),
+            Some(code) => self.store.check_totp(user, code).await.is_ok(),
             None => false,
         };
         if !fresh {
@@ -1517,7 +1524,7 @@ impl Vault {
                 "SELECT created_at, closed_at, contract_end, last_activity FROM subjects WHERE id = $1",
             )
             .bind(subject)
-            .fetch_optional(&self.store.reader())
+            .fetch_optional(self.store.reader())
             .await?
             .map(|r| custode_store::lifecycle::life_of_row(&r, 0))
             .transpose()?;
