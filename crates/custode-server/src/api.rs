@@ -266,7 +266,7 @@ pub async fn close_tenant(
         .require(&state, Operation::CloseTenant, "close tenants")
         .await?;
     let id = TenantId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let done = state.store.close_tenant(&caller.0, &id, &c.reason).await?;
+    let done = state.requests.close_tenant(&caller.0, &id, &c.reason).await?;
     Ok(Json(TenantClosureOut {
         tenant: done.tenant.to_string(),
         closed_at: done.closed_at.to_string(),
@@ -672,7 +672,7 @@ pub async fn audit_verify(
     caller
         .require(&state, Operation::AuditLog, "verify the audit log")
         .await?;
-    let r = state.store.audit_verify().await?;
+    let r = state.vault.audit_verify().await?;
     Ok(Json(AuditReport {
         intact: r.is_intact(),
         checked: r.checked,
@@ -749,11 +749,11 @@ pub async fn issue_token(
         .checked_add(jiff::SignedDuration::from_hours(24 * days))
         .ok();
     let issued = state
-        .store
+        .accounts
         .issue_token(
             &caller.0,
             &t.name,
-            &custode_store::Grant {
+            &custode_accounts::Grant {
                 role,
                 scope_path,
                 subject,
@@ -797,8 +797,8 @@ pub struct TokenListed {
     pub revoked_at: Option<String>,
 }
 
-impl From<custode_store::TokenInfo> for TokenListed {
-    fn from(t: custode_store::TokenInfo) -> Self {
+impl From<custode_accounts::TokenInfo> for TokenListed {
+    fn from(t: custode_accounts::TokenInfo) -> Self {
         TokenListed {
             id: t.id,
             name: t.name,
@@ -836,7 +836,7 @@ pub async fn list_tokens(
             "review the credentials issued",
         )
         .await?;
-    let tokens = state.store.list_tokens(&caller.0).await?;
+    let tokens = state.accounts.list_tokens(&caller.0).await?;
     Ok(Json(tokens.into_iter().map(TokenListed::from).collect()))
 }
 
@@ -860,14 +860,14 @@ pub async fn setup(
     Body(s): Body<Setup>,
 ) -> Result<(StatusCode, Json<TokenOut>), ApiError> {
     let _user = state
-        .store
+        .accounts
         .complete_setup(&s.setup_token, &s.username, &s.password)
         .await?;
     let admin = state
-        .store
+        .accounts
         .authenticate_password(&s.username, &s.password)
         .await?;
-    let grant = custode_store::Grant {
+    let grant = custode_accounts::Grant {
         role: Role::Administrator,
         scope_path: "/".to_owned(),
         subject: None,
@@ -877,7 +877,7 @@ pub async fn setup(
         .checked_add(jiff::SignedDuration::from_hours(24 * 30))
         .ok();
     let issued = state
-        .store
+        .accounts
         .issue_token(&admin, "first administrator", &grant, expires)
         .await?;
     Ok((
@@ -947,7 +947,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     state.attempts.check_user(&l.username)?;
     match state
-        .store
+        .accounts
         .login(&l.username, &l.password, l.totp.as_deref())
         .await
     {
@@ -957,7 +957,7 @@ pub async fn login(
                 "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
                 crate::extract::SESSION_COOKIE,
                 session.id,
-                custode_store::SESSION_HOURS * 3600
+                custode_accounts::SESSION_HOURS * 3600
             );
             let body = LoggedIn {
                 csrf_token: session.csrf,
@@ -982,7 +982,7 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     let _ = caller;
     if let Some(id) = crate::extract::session_cookie(&parts) {
-        state.store.logout(&id).await?;
+        state.accounts.logout(&id).await?;
     }
     let clear = format!(
         "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
@@ -1018,7 +1018,7 @@ pub async fn totp_enroll(
     Body(e): Body<Enroll>,
 ) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
     state.attempts.check_user(&e.username)?;
-    match state.store.enroll_totp(&e.username, &e.password).await {
+    match state.accounts.enroll_totp(&e.username, &e.password).await {
         Ok((secret, uri)) => Ok((StatusCode::CREATED, Json(Enrolled { secret, uri }))),
         Err(err) => {
             state.attempts.fail_user(&e.username);
@@ -1047,7 +1047,7 @@ pub async fn totp_confirm(
 ) -> Result<StatusCode, ApiError> {
     state.attempts.check_user(&c.username)?;
     match state
-        .store
+        .accounts
         .confirm_totp(&c.username, &c.password, &c.code)
         .await
     {

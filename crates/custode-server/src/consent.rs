@@ -11,7 +11,7 @@ use custode_consent::receipt::{Format, Publication};
 use custode_consent::{Channel, EventId, EventKind, Evidence};
 use custode_domain::{Operation, Role};
 use custode_policy::{Catalog, Lang, html_escape};
-use custode_store::{ConsentEvent, NewConsentEvent, Unsubscribed};
+use custode_ledger::{ConsentEvent, NewConsentEvent, Unsubscribed};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -152,7 +152,7 @@ pub async fn record(
             .map(|s| s.chars().take(512).collect());
     }
     let recorded = state
-        .store
+        .ledger
         .record_consent(
             &caller.0,
             &subject,
@@ -191,7 +191,7 @@ pub async fn history(
         ));
     }
     let events = state
-        .store
+        .ledger
         .consent_history(&caller.0, &parse_subject(&id)?, &q.reason)
         .await?;
     Ok(Json(events.into_iter().map(out).collect()))
@@ -225,7 +225,7 @@ pub async fn decide(
         .require(&state, Operation::AskConsent, "ask for decisions")
         .await?;
     let d = state
-        .store
+        .ledger
         .decide(&caller.0, &parse_subject(&id)?, &purpose)
         .await?;
     Ok(Json(DecisionOut {
@@ -281,7 +281,7 @@ pub async fn receipt(
     };
     let notice_url = format!("{}/notice", state.public_url);
     let signed = state
-        .store
+        .ledger
         .consent_receipt(
             &caller.0,
             &event,
@@ -362,7 +362,7 @@ pub async fn reconsent(
     }
     let after = q.after.as_deref().map(parse_subject).transpose()?;
     let ids = state
-        .store
+        .ledger
         .reconsent_needed(&caller.0, &q.purpose, after.as_ref(), limit)
         .await?;
     let next = (ids.len() == limit as usize)
@@ -404,7 +404,7 @@ pub async fn unsubscribe_link(
         .require(&state, Operation::AskConsent, "mint unsubscribe links")
         .await?;
     let token = state
-        .store
+        .ledger
         .unsubscribe_token(&caller.0, &parse_subject(&id)?, &input.purpose)
         .await?;
     Ok(Json(LinkOut {
@@ -474,7 +474,7 @@ pub async fn confirm_page(
 ) -> Response {
     let lang = page_lang(&state, &q);
     let c = Catalog::get(lang);
-    match state.store.unsubscribe_target(&token) {
+    match state.ledger.unsubscribe_target(&token) {
         None => page(
             StatusCode::NOT_FOUND,
             lang,
@@ -540,10 +540,10 @@ pub async fn one_click(
         form_id: Some("one-click".to_owned()),
         operator: None,
     };
-    match state.store.one_click_unsubscribe(&token, evidence).await {
+    match state.ledger.one_click_unsubscribe(&token, evidence).await {
         Ok(Unsubscribed::Done(_)) => {
             let purpose = state
-                .store
+                .ledger
                 .unsubscribe_target(&token)
                 .map(|(_, p)| p)
                 .unwrap_or_default();
@@ -605,7 +605,7 @@ pub async fn lift_restriction(
         .unwrap_or(policy.meta.languages[0]);
     // The subject, in scope, and the state it is in, before any mail.
     if !state
-        .store
+        .ledger
         .restriction_in_force(&caller.0, &subject)
         .await?
     {
@@ -623,7 +623,7 @@ pub async fn lift_restriction(
         ));
     };
     if !state
-        .store
+        .ledger
         .knows_email_of(&caller.0, &subject, &input.notify)
         .await?
     {
@@ -638,7 +638,7 @@ pub async fn lift_restriction(
         .await
         .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "Notice not sent", e.to_string()))?;
     let lifted = state
-        .store
+        .ledger
         .lift_restriction(&caller.0, &subject, &input.notify)
         .await?;
     Ok((StatusCode::CREATED, Json(out(lifted))))

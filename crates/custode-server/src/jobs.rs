@@ -53,12 +53,12 @@ pub const CRASH_HOOK_COMPILED: bool = cfg!(feature = "crash-hook");
 /// that step's effects, before its progress is recorded — the worst moment
 /// for a crash. Without the `crash-hook` feature (every release build) the
 /// variable is not even read.
-pub fn crash_hook() -> impl Fn(&custode_store::Claim) + Sync {
+pub fn crash_hook() -> impl Fn(&custode_requests::Claim) + Sync {
     #[cfg(feature = "crash-hook")]
     let at = std::env::var(CRASH_AT_ENV).ok();
     #[cfg(not(feature = "crash-hook"))]
     let at: Option<String> = None;
-    move |claim: &custode_store::Claim| crash_at(at.as_deref(), claim.right.name(), claim.step)
+    move |claim: &custode_requests::Claim| crash_at(at.as_deref(), claim.right.name(), claim.step)
 }
 
 /// Kills the process when `at` names this step; compiled to nothing
@@ -114,7 +114,7 @@ pub fn start(state: AppState, schedule: Schedule) {
             loop {
                 tick.tick().await;
                 loop {
-                    match state.store.sweep(&sweeper, SWEEP_BATCH).await {
+                    match state.retention.sweep(&sweeper, SWEEP_BATCH).await {
                         Ok(r)
                             if r.erased == 0
                                 && r.subjects_shredded == 0
@@ -142,7 +142,7 @@ pub fn start(state: AppState, schedule: Schedule) {
         tokio::spawn(async move {
             let hook = crash_hook();
             loop {
-                match state.store.run_due_jobs(STEP_LEASE, &hook).await {
+                match state.requests.run_due_jobs(STEP_LEASE, &hook).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(steps = n, "rights requests: fulfilment steps run"),
                     Err(e) => {
@@ -151,7 +151,7 @@ pub fn start(state: AppState, schedule: Schedule) {
                 }
                 // Art. 19: recipients with an address are told by mail.
                 if let Some(mailer) = &state.mailer {
-                    match crate::requests::tell_recipients(&state.store, mailer).await {
+                    match crate::requests::tell_recipients(&state.requests, mailer).await {
                         Ok(0) => {}
                         Ok(n) => {
                             tracing::info!(notices = n, "rights requests: recipients told by mail")
@@ -175,7 +175,7 @@ pub fn start(state: AppState, schedule: Schedule) {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                match state.store.rotate_backup_keys(&job).await {
+                match state.backup.rotate_backup_keys(&job).await {
                     Ok(r) if r.destroyed.is_empty() => {}
                     Ok(r) => tracing::info!(
                         destroyed = ?r.destroyed,

@@ -6,6 +6,7 @@
 //! the store bounds every query by the caller's scope and audits it.
 
 mod api;
+pub mod app;
 mod consent;
 mod error;
 mod extract;
@@ -28,6 +29,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use custode_domain::Clock;
 use custode_store::Store;
+
+pub use app::Custode;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
@@ -36,8 +39,20 @@ pub use limits::Attempts;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The store.
+    /// The kernel.
     pub store: Arc<Store>,
+    /// The vault.
+    pub vault: Arc<custode_vault::Vault>,
+    /// The consent ledger.
+    pub ledger: Arc<custode_ledger::Ledger>,
+    /// People, tokens and sessions.
+    pub accounts: Arc<custode_accounts::Accounts>,
+    /// Retention.
+    pub retention: Arc<custode_retention::Retention>,
+    /// Rights requests.
+    pub requests: Arc<custode_requests::Requests>,
+    /// Backups.
+    pub backup: Arc<custode_backup::Backup>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -58,10 +73,25 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A state over a store.
-    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
+    /// A state over a store and its capabilities.
+    pub fn new(custode: Custode, clock: Arc<dyn Clock>) -> Self {
+        let Custode {
+            store,
+            vault,
+            ledger,
+            accounts,
+            retention,
+            requests,
+            backup,
+        } = custode;
         AppState {
             store,
+            vault,
+            ledger,
+            accounts,
+            retention,
+            requests,
+            backup,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
@@ -203,7 +233,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.accounts.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -231,7 +261,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     );
     // Rights requests: a monitor alerts on overdue ones and failing steps,
     // so no request is stuck unseen.
-    let body = match state.store.request_health().await {
+    let body = match state.requests.request_health().await {
         Ok(h) => format!(
             "{body}# HELP custode_requests_open Rights requests not answered yet.\n# TYPE custode_requests_open gauge\n\
              custode_requests_open {}\n\

@@ -9,9 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use custode_domain::Operation;
 use custode_domain::requests::Right;
-use custode_store::{
-    Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester,
-};
+use custode_requests::{Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -179,7 +177,7 @@ pub async fn file(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let filed = state
-        .store
+        .requests
         .file_request(
             &caller.0,
             NewRequest {
@@ -217,7 +215,7 @@ pub async fn list(
         .require(&state, Operation::HandleRequests, "handle rights requests")
         .await?;
     let all = state
-        .store
+        .requests
         .requests(&caller.0, !q.all.unwrap_or(false))
         .await?;
     Ok(Json(all.into_iter().map(out).collect()))
@@ -256,13 +254,13 @@ pub async fn extend(
         .require(&state, Operation::HandleRequests, "extend rights requests")
         .await?;
     let extended = state
-        .store
+        .requests
         .extend_request(&caller.0, &id, &input.reason)
         .await?;
     let mail_error = match &state.mailer {
         None => Some("this instance has no mail relay".to_owned()),
         Some(mailer) => {
-            let (contact, language) = state.store.requester_contact(&caller.0, &id).await?;
+            let (contact, language) = state.requests.requester_contact(&caller.0, &id).await?;
             let policy = state.store.policy();
             let lang = language
                 .as_deref()
@@ -299,7 +297,7 @@ pub async fn show(
     caller
         .require(&state, Operation::FileRequest, "see rights requests")
         .await?;
-    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+    Ok(Json(out(state.requests.request(&caller.0, &id).await?)))
 }
 
 /// Where a code went.
@@ -332,7 +330,7 @@ pub async fn send_code(
             "this instance has no mail relay (serve --smtp smtp://host:port): check the identity with an ID document instead",
         ));
     };
-    let code = state.store.issue_code(&caller.0, &id).await?;
+    let code = state.requests.issue_code(&caller.0, &id).await?;
     let policy = state.store.policy();
     let lang = language(&state, code.language.as_deref())
         .ok()
@@ -383,8 +381,8 @@ pub async fn verify_code(
             "check a requester's identity",
         )
         .await?;
-    state.store.check_code(&caller.0, &id, &input.code).await?;
-    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+    state.requests.check_code(&caller.0, &id, &input.code).await?;
+    Ok(Json(out(state.requests.request(&caller.0, &id).await?)))
 }
 
 fn document_kind(kind: &str) -> Result<DocumentKind, ApiError> {
@@ -433,7 +431,7 @@ pub async fn put_document(
         })
         .unwrap_or_default();
     state
-        .store
+        .requests
         .put_document(&caller.0, &id, kind, &media_type, &body)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -455,7 +453,7 @@ pub async fn get_document(
         )
         .await?;
     let d = state
-        .store
+        .requests
         .document(&caller.0, &id, document_kind(&kind)?)
         .await?;
     Ok((
@@ -483,8 +481,8 @@ pub async fn approve_identity(
             "approve requesters' identity",
         )
         .await?;
-    state.store.approve_identity(&caller.0, &id).await?;
-    Ok(Json(out(state.store.request(&caller.0, &id).await?)))
+    state.requests.approve_identity(&caller.0, &id).await?;
+    Ok(Json(out(state.requests.request(&caller.0, &id).await?)))
 }
 
 /// A correction of one record.
@@ -533,7 +531,7 @@ pub async fn fulfil(
         .await?;
     // The store refuses an erasure request to a role that may not erase.
     let queued = state
-        .store
+        .requests
         .queue_fulfilment(
             &caller.0,
             &id,
@@ -596,7 +594,7 @@ pub async fn export(
             )));
         }
     };
-    let files = state.store.request_export(&caller.0, &id, right).await?;
+    let files = state.requests.request_export(&caller.0, &id, right).await?;
     Ok((
         [
             (
@@ -667,12 +665,12 @@ pub async fn answer(
     };
     // Recipients' mails still due go first, so the letter says who was told.
     if let Some(m) = &state.mailer
-        && let Err(e) = tell_recipients(&state.store, m).await
+        && let Err(e) = tell_recipients(&state.requests, m).await
     {
         tracing::warn!(error = %e, "Art. 19 notices: not all sent before the answer");
     }
     let a = state
-        .store
+        .requests
         .answer_request(&caller.0, &id, outcome, &input.reasons)
         .await?;
     let letter = a.letter.to_markdown();
@@ -708,7 +706,7 @@ pub async fn answer_letter(
             "read answers to rights requests",
         )
         .await?;
-    let letter = state.store.answer_of(&caller.0, &id).await?;
+    let letter = state.requests.answer_of(&caller.0, &id).await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -723,7 +721,7 @@ pub async fn answer_letter(
 /// policy, each recorded as told (and audited) once the relay took it; a
 /// refused one is retried later. Returns how many were sent.
 pub async fn tell_recipients(
-    store: &custode_store::Store,
+    store: &custode_requests::Requests,
     mailer: &crate::mail::Mailer,
 ) -> Result<u32, custode_store::StoreError> {
     let mut sent = 0;
@@ -782,7 +780,7 @@ pub struct NoticeOut {
     pub last_error: Option<String>,
 }
 
-fn notice_out(n: custode_store::RecipientNotice) -> NoticeOut {
+fn notice_out(n: custode_requests::RecipientNotice) -> NoticeOut {
     NoticeOut {
         request: n.request,
         right: n.right,
@@ -811,7 +809,7 @@ pub async fn notices(
         .require(&state, Operation::HandleRequests, "handle rights requests")
         .await?;
     let all = state
-        .store
+        .requests
         .recipient_notices(&caller.0, !q.all.unwrap_or(false))
         .await?;
     Ok(Json(all.into_iter().map(notice_out).collect()))
@@ -841,7 +839,7 @@ pub async fn confirm_notice(
         .require(&state, Operation::HandleRequests, "handle rights requests")
         .await?;
     let n = state
-        .store
+        .requests
         .confirm_recipient_notice(&caller.0, &id, &input.right, &input.recipient)
         .await?;
     Ok(Json(notice_out(n)))

@@ -6,7 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use custode_domain::Operation;
-use custode_store::{LifeEvent, RetentionLine};
+use custode_store::{LifeEvent};
+use custode_retention::{RetentionLine};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -191,7 +192,7 @@ pub async fn plan(
     caller
         .require(&state, Operation::AuditLog, "read the retention plan")
         .await?;
-    let store = &state.store;
+    let store = &state.retention;
     // A day the caller got wrong is a bad query, not bad data.
     let day = store
         .plan_day(q.days, q.at.as_deref())
@@ -245,5 +246,5 @@ pub async fn report(
         .require(&state, Operation::AuditLog, "read the retention report")
         .await?;
     let since = state.store_now() - span(q.days)?;
-    Ok(lines(state.store.retention_report(since).await?))
+    Ok(lines(state.retention.retention_report(since).await?))
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use custode_policy::IdentifierKind;
-use custode_store::{VaultOrder, VaultTarget};
+use custode_vault::{VaultOrder, VaultTarget};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -128,7 +128,7 @@ pub async fn query(
     };
     let order = q.order.unwrap_or_default();
     let records = state
-        .store
+        .vault
         .vault_query(
             &caller.0,
             q.totp.as_deref(),
@@ -199,7 +199,7 @@ pub async fn access_log(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request("`limit` must be between 1 and 1000"));
     }
-    let lines = state.store.vault_access_log(&caller.0, limit).await?;
+    let lines = state.vault.vault_access_log(&caller.0, limit).await?;
     Ok(Json(
         lines
             .into_iter()

@@ -56,10 +56,10 @@ pub(crate) struct RestoreArgs {
 }
 
 pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     match cmd {
         BackupCommand::Create { out } => {
-            let r = store.backup(&operator(), &out).await?;
+            let r = app.backup.backup(&operator(), &out).await?;
             for f in &r.files {
                 outln!("wrote {}", out.join(f).display())?;
             }
@@ -76,7 +76,7 @@ pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Resu
             )?;
         }
         BackupCommand::Rotate => {
-            let r = store
+            let r = app.backup
                 .rotate_backup_keys(&Principal::system("backup-keys-cli"))
                 .await?;
             match r.current {
@@ -91,7 +91,7 @@ pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Resu
             }
         }
         BackupCommand::Keys => {
-            let generations = store.backup_generations().await?;
+            let generations = app.backup.backup_generations().await?;
             if generations.is_empty() {
                 outln!("no backup keys")?;
             }
@@ -105,7 +105,7 @@ pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Resu
             }
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
@@ -128,8 +128,8 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
     if let Some(vault) = &r.to_vault {
         target.vault_url = vault.clone();
     }
-    let report = live.restore_backup(&operator(), &r.from, &target).await?;
-    let policy = live.policy();
+    let report = live.backup.restore_backup(&operator(), &r.from, &target).await?;
+    let policy = live.store.policy();
     live.close().await;
     outln!(
         "restored the backup of {} ({} subjects' keys, backup key {})",
@@ -140,14 +140,14 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
     // Proof that it is usable: the restored store opens with its keys and
     // its audit chain verifies.
     target.mode = OpenMode::Existing;
-    let restored = custode_store::Store::open(
+    let restored = custode_server::Custode::open(
         &target,
         policy,
         std::sync::Arc::new(custode_domain::SystemClock),
     )
     .await?;
-    let audit = restored.audit_verify().await?;
-    let subjects = restored.count_subjects(&operator()).await?;
+    let audit = restored.vault.audit_verify().await?;
+    let subjects = restored.store.count_subjects(&operator()).await?;
     restored.close().await;
     outln!(
         "the restored store opens: {subjects} subjects, audit chain of {} entries {}",

@@ -50,9 +50,9 @@ pub(crate) async fn run(args: &StoreArgs, cmd: ConsentCommand) -> anyhow::Result
             let key = match public_key {
                 Some(k) => parse_key(&k)?,
                 None => {
-                    let store = args.open(OpenMode::Existing).await?;
-                    let key = store.verifying_key();
-                    store.close().await;
+                    let app = args.open(OpenMode::Existing).await?;
+                    let key = app.store.verifying_key();
+                    app.close().await;
                     key
                 }
             };
@@ -76,9 +76,9 @@ pub(crate) async fn run(args: &StoreArgs, cmd: ConsentCommand) -> anyhow::Result
             }
         }
         ConsentCommand::PublicKey => {
-            let store = args.open(OpenMode::Existing).await?;
-            outln!("{}", hex::encode(store.verifying_key().as_bytes()))?;
-            store.close().await;
+            let app = args.open(OpenMode::Existing).await?;
+            outln!("{}", hex::encode(app.store.verifying_key().as_bytes()))?;
+            app.close().await;
             Ok(Outcome::Ok)
         }
     }

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use custode_domain::{
     NewRecord, Principal, Role, Scope, SubjectId, SystemClock, TenantId, TenantKind,
 };
+use custode_server::Custode;
 use custode_store::{OpenMode, Store, StoreConfig};
 
 use crate::Outcome;
@@ -68,7 +69,7 @@ pub(crate) struct StoreArgs {
 impl StoreArgs {
     /// Opens the store without the provider's systems: commands that never
     /// reach them need neither their files nor their passwords.
-    pub(crate) async fn open(&self, mode: OpenMode) -> anyhow::Result<Store> {
+    pub(crate) async fn open(&self, mode: OpenMode) -> anyhow::Result<Custode> {
         self.open_with(mode, Arc::new(SystemClock), false).await
     }
 
@@ -78,16 +79,19 @@ impl StoreArgs {
         &self,
         mode: OpenMode,
         clock: Arc<dyn custode_domain::Clock>,
-    ) -> anyhow::Result<Store> {
+    ) -> anyhow::Result<Custode> {
         self.open_with(mode, clock, true).await
     }
 
-    async fn open_with(
-        &self,
-        mode: OpenMode,
-        clock: Arc<dyn custode_domain::Clock>,
-        systems: bool,
-    ) -> anyhow::Result<Store> {
+    /// Opens the kernel alone, for the one command that needs it to
+    /// itself (the master key's rotation).
+    pub(crate) async fn open_kernel(&self, mode: OpenMode) -> anyhow::Result<Store> {
+        let (config, policy) = self.config_and_policy(mode)?;
+        Ok(Store::open(&config, Arc::new(policy), Arc::new(SystemClock)).await?)
+    }
+
+    /// Where everything is, and the policy, read and validated.
+    fn config_and_policy(&self, mode: OpenMode) -> anyhow::Result<(StoreConfig, custode_policy::Policy)> {
         let source = std::fs::read_to_string(&self.policy)
             .with_context(|| format!("cannot read the policy file {}", self.policy.display()))?;
         let policy = match custode_policy::load(&self.policy.display().to_string(), &source) {
@@ -112,6 +116,16 @@ impl StoreArgs {
         if let Some(vault) = &self.vault {
             config.vault_url = vault.clone();
         }
+        Ok((config, policy))
+    }
+
+    async fn open_with(
+        &self,
+        mode: OpenMode,
+        clock: Arc<dyn custode_domain::Clock>,
+        systems: bool,
+    ) -> anyhow::Result<Custode> {
+        let (config, policy) = self.config_and_policy(mode)?;
         let connectors = self
             .systems
             .as_deref()
@@ -121,11 +135,11 @@ impl StoreArgs {
                     .with_context(|| format!("the systems files in {} do not load", dir.display()))
             })
             .transpose()?;
-        let store = Store::open(&config, Arc::new(policy), clock).await?;
+        let app = Custode::open(&config, Arc::new(policy), clock).await?;
         if let Some(c) = connectors {
-            store.attach_systems(c)?;
+            app.requests.attach_systems(c)?;
         }
-        Ok(store)
+        Ok(app)
     }
 }
 
@@ -299,18 +313,18 @@ fn parse_subject(s: &str) -> anyhow::Result<SubjectId> {
 }
 
 pub(crate) async fn init(args: &StoreArgs) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::CreateIfMissing).await?;
+    let app = args.open(OpenMode::CreateIfMissing).await?;
     outln!(
         "store ready ({:?}); master key fingerprint {}",
-        store.engine(),
-        store.master_fingerprint()
+        app.store.engine(),
+        app.store.master_fingerprint()
     )?;
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
 pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     match cmd {
         TenantCommand::Create { kind, name, parent } => {
             let kind = TenantKind::from_name(&kind).with_context(|| {
@@ -319,13 +333,13 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
                 )
             })?;
             let parent = parent.map(|p| TenantId::parse(&p)).transpose()?;
-            let t = store
+            let t = app.store
                 .create_tenant(&operator(), parent.as_ref(), kind, &name)
                 .await?;
             outln!("{}", t.id)?;
         }
         TenantCommand::Close { id, reason } => {
-            let done = store
+            let done = app.requests
                 .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
                 .await?;
             if done.already_closed
@@ -350,26 +364,26 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
             }
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
 pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     match cmd {
         SubjectCommand::Create {
             tenant,
             kind,
             reason,
         } => {
-            let id = store
+            let id = app.store
                 .create_subject(&operator(), &TenantId::parse(&tenant)?, &kind, &reason)
                 .await?;
             outln!("{id}")?;
         }
         SubjectCommand::List { after, limit } => {
             let after = after.as_deref().map(parse_subject).transpose()?;
-            for s in store.subjects(&operator(), after.as_ref(), limit).await? {
+            for s in app.store.subjects(&operator(), after.as_ref(), limit).await? {
                 let erasure = match &s.erasure {
                     custode_store::ErasureState::Partial { kept_until, .. } => format!(
                         "partial (kept until {})",
@@ -381,7 +395,7 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
             }
         }
         SubjectCommand::Erase { subject, reason } => {
-            store
+            app.store
                 .erase_subject(&operator(), &parse_subject(&subject)?, &reason)
                 .await?;
             outln!("erased {subject}: its key is destroyed")?;
@@ -400,13 +414,13 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                         .with_context(|| format!("`{t}` is not an RFC 3339 instant"))
                 })
                 .transpose()?;
-            store
+            app.store
                 .record_life_event(&operator(), &parse_subject(&subject)?, kind, at, &reason)
                 .await?;
             outln!("{event} recorded for {subject}; its records are rescheduled")?;
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
@@ -445,7 +459,7 @@ fn parse_line(n: usize, line: &str) -> anyhow::Result<(SubjectId, NewRecord)> {
 }
 
 pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     let by = operator();
     match cmd {
         RecordCommand::Import { file, batch } => {
@@ -477,7 +491,7 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                 }
                 pending.push(parse_line(i + 1, &line)?);
                 if pending.len() == batch {
-                    total += store
+                    total += app.store
                         .write_records(&by, "import", std::mem::take(&mut pending))
                         .await?;
                     progress.set_message(format!("importing records: {total} committed"));
@@ -485,7 +499,7 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                 }
             }
             if !pending.is_empty() {
-                total += store.write_records(&by, "import", pending).await?;
+                total += app.store.write_records(&by, "import", pending).await?;
                 progress.suspend(|| outln!("committed {total}"))?;
             }
             progress.finish_and_clear();
@@ -497,8 +511,8 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
         } => {
             let subject = parse_subject(&subject)?;
             let records = match purpose {
-                Some(p) => store.records_for(&by, &subject, &p, &reason).await?,
-                None => store.records(&by, &subject, &reason).await?,
+                Some(p) => app.store.records_for(&by, &subject, &p, &reason).await?,
+                None => app.store.records(&by, &subject, &reason).await?,
             };
             let json: Vec<serde_json::Value> = records
                 .iter()
@@ -517,12 +531,12 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
             outln!("{}", serde_json::to_string_pretty(&json)?)?;
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
 pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     match cmd {
         TokenCommand::Issue {
             name,
@@ -538,18 +552,18 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                 bail!("--subject is given exactly for the subject role");
             }
             let scope_path = match tenant {
-                Some(t) => store.tenant(&operator(), &TenantId::parse(&t)?).await?.path,
+                Some(t) => app.store.tenant(&operator(), &TenantId::parse(&t)?).await?.path,
                 None => "/".to_owned(),
             };
             let expires = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(
                 24 * i64::from(days.clamp(1, 365)),
             ))?;
-            let issued = store
+            let issued = app.accounts
                 .issue_held_token(
                     &operator(),
                     &name,
                     &holder,
-                    &custode_store::Grant {
+                    &custode_accounts::Grant {
                         role,
                         scope_path,
                         subject,
@@ -560,7 +574,7 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
             outln!("{}", issued.token)?;
         }
         TokenCommand::List { json } => {
-            let tokens = store.list_tokens(&operator()).await?;
+            let tokens = app.accounts.list_tokens(&operator()).await?;
             let at = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string());
             if json {
                 let rows: Vec<serde_json::Value> = tokens
@@ -618,21 +632,21 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
             }
         }
         TokenCommand::Revoke { id } => {
-            store.revoke_token(&operator(), &id).await?;
+            app.accounts.revoke_token(&operator(), &id).await?;
             outln!("revoked {id}")?;
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }
 
 pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     let outcome = match cmd {
         AuditCommand::Verify => {
             let started = std::time::Instant::now();
             let progress = output::spinner("verifying the audit chain");
-            let report = store.audit_verify().await?;
+            let report = app.vault.audit_verify().await?;
             progress.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             if report.is_intact() {
@@ -657,14 +671,14 @@ pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result
             }
         }
         AuditCommand::Checkpoint => {
-            match store.audit_checkpoint().await? {
+            match app.store.audit_checkpoint().await? {
                 Some(cp) => outln!("signed checkpoint at entry {}", cp.seq)?,
                 None => outln!("nothing to sign: the head is already signed, or the log is empty")?,
             }
             Outcome::Ok
         }
     };
-    store.close().await;
+    app.close().await;
     Ok(outcome)
 }
 
@@ -673,7 +687,7 @@ fn custode_crypto_hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) async fn keys(args: &StoreArgs, cmd: KeyCommand) -> anyhow::Result<Outcome> {
-    let mut store = args.open(OpenMode::Existing).await?;
+    let mut store = args.open_kernel(OpenMode::Existing).await?;
     match cmd {
         KeyCommand::Rotate => {
             let old = store.master_fingerprint();

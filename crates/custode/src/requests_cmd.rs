@@ -88,7 +88,7 @@ pub(crate) enum RequestCommand {
     },
 }
 
-fn print_notice(n: &custode_store::RecipientNotice) {
+fn print_notice(n: &custode_requests::RecipientNotice) {
     println!(
         "{}	{}	{}	{}	{}	{}	{}",
         n.request,
@@ -151,8 +151,8 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             promised_days,
         } => deadline(&received, &country, extended, promised_days),
         RequestCommand::List { all } => {
-            let store = args.open(OpenMode::Existing).await?;
-            let requests = store.requests(&dpo(), !all).await?;
+            let app = args.open(OpenMode::Existing).await?;
+            let requests = app.requests.requests(&dpo(), !all).await?;
             if requests.is_empty() {
                 outln!("no requests")?;
             }
@@ -171,12 +171,12 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                         .unwrap_or_default()
                 )?;
             }
-            store.close().await;
+            app.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::Show { id } => {
-            let store = args.open(OpenMode::Existing).await?;
-            let r = store.request(&dpo(), &id).await?;
+            let app = args.open(OpenMode::Existing).await?;
+            let r = app.requests.request(&dpo(), &id).await?;
             let rights: Vec<&str> = r.rights.iter().map(|x| x.name()).collect();
             outln!("request   {}", r.id)?;
             outln!("subject   {}", r.subject)?;
@@ -227,19 +227,19 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                     .map(|o| format!(" ({o})"))
                     .unwrap_or_default()
             )?;
-            store.close().await;
+            app.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::Run { lease, until_done } => {
-            let store = args
+            let app = args
                 .open_with_systems(OpenMode::Existing, std::sync::Arc::new(SystemClock))
                 .await?;
             let hook = custode_server::jobs::crash_hook();
             let lease = std::time::Duration::from_secs(lease.max(1));
             let mut total = 0;
             loop {
-                total += store.run_due_jobs(lease, &hook).await?;
-                let Some(next) = store.next_step_due().await? else {
+                total += app.requests.run_due_jobs(lease, &hook).await?;
+                let Some(next) = app.requests.next_step_due().await? else {
                     break;
                 };
                 if !until_done {
@@ -255,19 +255,19 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                 tokio::time::sleep(wait).await;
             }
             outln!("{total} fulfilment steps run")?;
-            store.close().await;
+            app.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::Notices { all } => {
-            let store = args.open(OpenMode::Existing).await?;
-            let notices = store.recipient_notices(&dpo(), !all).await?;
+            let app = args.open(OpenMode::Existing).await?;
+            let notices = app.requests.recipient_notices(&dpo(), !all).await?;
             if notices.is_empty() {
                 println!("no notices");
             }
             for n in &notices {
                 print_notice(n);
             }
-            store.close().await;
+            app.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::ConfirmNotice {
@@ -275,12 +275,12 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             right,
             recipient,
         } => {
-            let store = args.open(OpenMode::Existing).await?;
-            let n = store
+            let app = args.open(OpenMode::Existing).await?;
+            let n = app.requests
                 .confirm_recipient_notice(&dpo(), &id, &right, &recipient)
                 .await?;
             print_notice(&n);
-            store.close().await;
+            app.close().await;
             Ok(Outcome::Ok)
         }
         RequestCommand::Export { id, right, out } => {
@@ -289,9 +289,9 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
                 "portability" => Right::Portability,
                 other => anyhow::bail!("`{other}` has no package: use access or portability"),
             };
-            let store = args.open(OpenMode::Existing).await?;
-            let bytes = store.request_export(&dpo(), &id, right).await?;
-            store.close().await;
+            let app = args.open(OpenMode::Existing).await?;
+            let bytes = app.requests.request_export(&dpo(), &id, right).await?;
+            app.close().await;
             if out == "-" {
                 std::io::stdout().write_all(&bytes)?;
             } else {

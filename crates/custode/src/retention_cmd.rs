@@ -3,7 +3,8 @@
 
 use clap::Subcommand;
 use custode_domain::Principal;
-use custode_store::{OpenMode, PlanLine, RetentionLine, RetentionPlan, SweepReport};
+use custode_store::{OpenMode};
+use custode_retention::{PlanLine, RetentionLine, RetentionPlan, SweepReport};
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
@@ -115,12 +116,12 @@ fn summary(r: &SweepReport) -> String {
 }
 
 pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Result<Outcome> {
-    let store = args.open(OpenMode::Existing).await?;
+    let app = args.open(OpenMode::Existing).await?;
     let days = |n: u32| jiff::SignedDuration::from_hours(24 * i64::from(n));
     match cmd {
         RetentionCommand::Run { dry_run: true, .. } => {
             let now = jiff::Timestamp::now();
-            print_actions(&store.retention_plan(now).await?.lines)?;
+            print_actions(&app.retention.retention_plan(now).await?.lines)?;
         }
         RetentionCommand::Run { batch, .. } => {
             let sweeper = Principal::system("retention-cli");
@@ -129,7 +130,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Resu
             // Until a step does nothing at all: a step that only moved
             // records to the vault still leaves work for the next.
             loop {
-                let step = store.sweep(&sweeper, batch).await?;
+                let step = app.retention.sweep(&sweeper, batch).await?;
                 if step.is_empty() {
                     break;
                 }
@@ -143,14 +144,14 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Resu
         RetentionCommand::Plan { days, at } => {
             // `--days` has a default; `--at`, when given, decides.
             let days = if at.is_some() { None } else { Some(days) };
-            let day = store.plan_day(days, at.as_deref())?;
-            print_plan(&store.retention_plan(store.end_of_day(day)?).await?, day)?;
+            let day = app.retention.plan_day(days, at.as_deref())?;
+            print_plan(&app.retention.retention_plan(app.retention.end_of_day(day)?).await?, day)?;
         }
         RetentionCommand::Report { days: n } => {
             let now = jiff::Timestamp::now();
-            print_report(&store.retention_report(now - days(n)).await?)?;
+            print_report(&app.retention.retention_report(now - days(n)).await?)?;
         }
     }
-    store.close().await;
+    app.close().await;
     Ok(Outcome::Ok)
 }

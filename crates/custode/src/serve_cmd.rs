@@ -1,4 +1,4 @@
-//! `custode serve`: opens (or creates) the store, prints the one-time setup
+//! `custode serve`: opens (or creates) the app, prints the one-time setup
 //! token on first start, and serves HTTP until SIGINT or SIGTERM, letting
 //! requests in flight finish.
 
@@ -112,14 +112,14 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         None => None,
     };
     let clock = Arc::new(SystemClock);
-    let store = store_args
+    let app = store_args
         .open_with_systems(OpenMode::CreateIfMissing, clock.clone())
         .await?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    if let Some(token) = store.setup_token().await? {
+    if let Some(token) = app.accounts.setup_token().await? {
         // Shown once, on the terminal of whoever started the server.
         outln!(
             "First start. Create the administrator (the token works once):\n\n  curl -X POST http://{addr}/api/v1/setup -H 'content-type: application/json' \\\n    -d '{{\"setup_token\": \"{token}\", \"username\": \"admin\", \"password\": \"<at least 12 characters>\"}}'\n"
@@ -128,7 +128,7 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
     outln!(
         "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
     )?;
-    tracing::info!(%addr, engine = ?store.engine(), "serving");
+    tracing::info!(%addr, engine = ?app.store.engine(), "serving");
     if let Some(warning) = public_url_warning(args.public_url.as_deref(), addr) {
         tracing::warn!("{warning}");
     }
@@ -136,14 +136,13 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let store = Arc::new(store);
     {
         // Decisions are answered from memory once warm; until then from
         // the ledger, so serving starts at once.
-        let store = store.clone();
+        let ledger = app.ledger.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            match store.warm_decisions().await {
+            match ledger.warm_decisions().await {
                 Ok(n) => tracing::info!(
                     subjects = n,
                     seconds = started.elapsed().as_secs_f64(),
@@ -155,7 +154,7 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
             }
         });
     }
-    let mut state = custode_server::AppState::new(store, clock)
+    let mut state = custode_server::AppState::new(app.clone(), clock)
         .with_policy_path(store_args.policy.clone())
         .with_public_url(&public_url)
         .with_trusted_proxies(args.trusted_proxy.clone());
@@ -203,9 +202,8 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
     custode_server::serve_with(listener, state.clone(), limits, shutdown_signal()).await?;
-    if let Ok(store) = Arc::try_unwrap(state.store) {
-        store.close().await;
-    }
+    drop(state);
+    app.close().await;
     Ok(Outcome::Ok)
 }
 

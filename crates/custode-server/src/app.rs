@@ -1,0 +1,68 @@
+//! Every capability over one store, opened together: what the server and
+//! the command line work with. Nothing here decides anything; it only
+//! wires the capabilities to the kernel and to each other.
+
+use std::sync::Arc;
+
+use custode_accounts::Accounts;
+use custode_backup::Backup;
+use custode_domain::Clock;
+use custode_ledger::Ledger;
+use custode_policy::Policy;
+use custode_requests::Requests;
+use custode_retention::Retention;
+use custode_store::{Store, StoreConfig, StoreError};
+use custode_vault::Vault;
+
+/// The store's kernel and its capabilities.
+#[derive(Clone)]
+pub struct Custode {
+    /// The kernel: subjects, records, keys, audit, tenants.
+    pub store: Arc<Store>,
+    /// Data kept only because a law requires it.
+    pub vault: Arc<Vault>,
+    /// Consents and decisions.
+    pub ledger: Arc<Ledger>,
+    /// People and machines, and their credentials.
+    pub accounts: Arc<Accounts>,
+    /// The sweeper, the plan and the report.
+    pub retention: Arc<Retention>,
+    /// Rights requests.
+    pub requests: Arc<Requests>,
+    /// Backups and restores.
+    pub backup: Arc<Backup>,
+}
+
+impl Custode {
+    /// Opens the store (and on first start creates it) with every
+    /// capability.
+    pub async fn open(
+        config: &StoreConfig,
+        policy: Arc<Policy>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Custode, StoreError> {
+        let store = Arc::new(Store::open(config, policy, clock).await?);
+        Custode::over(store, config).await
+    }
+
+    /// The capabilities over a kernel already open.
+    pub async fn over(store: Arc<Store>, config: &StoreConfig) -> Result<Custode, StoreError> {
+        let vault = Arc::new(Vault::open(store.clone(), config).await?);
+        let ledger = Arc::new(Ledger::new(store.clone()).await?);
+        Ok(Custode {
+            accounts: Arc::new(Accounts::new(store.clone())),
+            retention: Arc::new(Retention::new(vault.clone())),
+            requests: Arc::new(Requests::new(vault.clone(), ledger.clone())),
+            backup: Arc::new(Backup::new(vault.clone())),
+            store,
+            vault,
+            ledger,
+        })
+    }
+
+    /// Closes every database cleanly.
+    pub async fn close(&self) {
+        self.vault.close().await;
+        self.store.close().await;
+    }
+}
