@@ -394,7 +394,8 @@ impl Accounts {
     ) -> Result<IssuedToken, StoreError> {
         if reads_personal_data(grant.role) {
             let role = grant.role.name();
-            self.store.record_denied(by, &format!("issue a {role} token over the API"))
+            self.store
+                .record_denied(by, &format!("issue a {role} token over the API"))
                 .await?;
             return Err(StoreError::Forbidden(format!(
                 "a {role} token reads personal data, so the administrator cannot issue one: \
@@ -657,7 +658,8 @@ impl Accounts {
         code: &str,
     ) -> Result<(), StoreError> {
         let principal = self.authenticate_password(username, password).await?;
-        self.store.check_totp(principal.id.trim_start_matches("user:"), code)
+        self.store
+            .check_totp(principal.id.trim_start_matches("user:"), code)
             .await
     }
 
@@ -778,7 +780,9 @@ impl Accounts {
 
     /// Whether the main store answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").fetch_one(self.store.reader()).await?;
+        sqlx::query("SELECT 1")
+            .fetch_one(self.store.reader())
+            .await?;
         Ok(())
     }
 }

@@ -248,7 +248,11 @@ impl Backup {
         };
 
         let now = to_micros(self.store.now());
-        let (generation, key, _) = self.store.keys().backup_generation_for(now, lifetime).await?;
+        let (generation, key, _) = self
+            .store
+            .keys()
+            .backup_generation_for(now, lifetime)
+            .await?;
         let export = self.store.keys().export(vault_key).await?;
         let subjects = export.subjects.len() as u64;
         let plain = zeroize::Zeroizing::new(
@@ -277,7 +281,8 @@ impl Backup {
             .and_then(|d| d.sync_all())
             .map_err(|e| io(dir, e))?;
 
-        let restorable_until = self.store
+        let restorable_until = self
+            .store
             .keys()
             .backup_generations()
             .await?
@@ -321,13 +326,15 @@ impl Backup {
         }
         let now = to_micros(self.store.now());
         let lifetime = self.store.policy().security.backup_key_lifetime_days;
-        let destroyed = self.store
+        let destroyed = self
+            .store
             .keys()
             .destroy_expired_backup_generations(now, lifetime)
             .await?;
         let (current, created) = match lifetime {
             Some(days) => {
-                let (generation, _, created) = self.store.keys().backup_generation_for(now, days).await?;
+                let (generation, _, created) =
+                    self.store.keys().backup_generation_for(now, days).await?;
                 (Some(generation), created)
             }
             None => (None, false),
@@ -394,7 +401,8 @@ impl Backup {
             )));
         }
         let generation = manifest.generation;
-        let key = self.store
+        let key = self
+            .store
             .keys()
             .backup_generation(generation)
             .await?
@@ -440,7 +448,8 @@ impl Backup {
         let now = to_micros(self.store.now());
         let (key_engine, pool) =
             engine::connect(&target.keystore_url, OpenMode::CreateIfMissing, 2, true).await?;
-        custode_store::migrations::run(&pool, key_engine, custode_store::migrations::KEYS, now).await?;
+        custode_store::migrations::run(&pool, key_engine, custode_store::migrations::KEYS, now)
+            .await?;
         let (master, _) = target.master_key.load(true)?;
         let installed = keys::install(&pool, key_engine, &master, &export, now).await;
         pool.close().await;

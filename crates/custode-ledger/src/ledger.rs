@@ -178,14 +178,11 @@ impl Ledger {
 
     /// Whether `email` is an address the subject is known by (compared by
     /// keyed hash: no address is stored in clear).
-    pub async fn knows_email(
-        &self,
-        subject: &SubjectId,
-        email: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn knows_email(&self, subject: &SubjectId, email: &str) -> Result<bool, StoreError> {
         let normalised =
             custode_domain::normalise_identifier(custode_policy::IdentifierKind::Email, email);
-        let hash = custode_store::identifier_hash(&self.store.keys().hasher(), "email", &normalised);
+        let hash =
+            custode_store::identifier_hash(&self.store.keys().hasher(), "email", &normalised);
         Ok(sqlx::query(
             "SELECT 1 FROM identifiers i JOIN subjects s ON s.key = i.subject_key WHERE s.id = $1 AND i.hash = $2",
         )
@@ -250,7 +247,8 @@ impl Ledger {
         if let Some(missing) = distinct.iter().find(|s| !subjects.contains_key(**s)) {
             let missing = (*missing).to_owned();
             drop(tx);
-            self.store.audit_denied(by, Some(&missing), "consent.record")
+            self.store
+                .audit_denied(by, Some(&missing), "consent.record")
                 .await?;
             return Err(not_found("subject", &missing));
         }
@@ -496,7 +494,9 @@ impl Ledger {
         }
         // Adults only, where the policy says so (seed 001): nothing but
         // what the law requires is done for someone under age.
-        if p.basis != Basis::LegalObligation && known.of_age_from.is_some_and(|t| self.store.now() < t) {
+        if p.basis != Basis::LegalObligation
+            && known.of_age_from.is_some_and(|t| self.store.now() < t)
+        {
             return Ok(Decision {
                 allowed: false,
                 basis: p.basis,
@@ -519,7 +519,8 @@ impl Ledger {
             None => self.load_known(subject).await?,
         };
         if !by.scope.covers(&known.path, subject) {
-            self.store.audit_denied(by, Some(subject.as_str()), attempt)
+            self.store
+                .audit_denied(by, Some(subject.as_str()), attempt)
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
@@ -690,7 +691,9 @@ impl Ledger {
             let Some(last) = subjects.last() else { break };
             let high: i64 = last.try_get(0)?;
             let mut states = self.fold_events(after + 1, high).await?;
-            let mut of_age = self.of_age_from(&self.store.policy(), after + 1, high).await?;
+            let mut of_age = self
+                .of_age_from(&self.store.policy(), after + 1, high)
+                .await?;
             let mut entries = Vec::with_capacity(subjects.len());
             for r in &subjects {
                 let key: i64 = r.try_get(0)?;
@@ -740,7 +743,8 @@ impl Ledger {
                 .ok_or_else(|| not_found("subject", subject.as_str()))?;
         let path: String = row.try_get(0)?;
         if !by.scope.covers(&path, subject) {
-            self.store.audit_denied(by, Some(subject.as_str()), "consent.read")
+            self.store
+                .audit_denied(by, Some(subject.as_str()), "consent.read")
                 .await?;
             return Err(not_found("subject", subject.as_str()));
         }
@@ -750,7 +754,8 @@ impl Ledger {
         let key = if erased {
             None
         } else {
-            self.store.keys()
+            self.store
+                .keys()
                 .subject_keys(&[subject.as_str()])
                 .await?
                 .remove(subject.as_str())
@@ -759,14 +764,15 @@ impl Ledger {
             .iter()
             .map(|r| event_from_row(r, key.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        self.store.audit_alone(Event {
-            actor: by.id.clone(),
-            action: Action::ConsentRead,
-            subject: Some(subject.to_string()),
-            reason: Some(reason.to_owned()),
-            detail: json!({ "events": events.len() }),
-        })
-        .await?;
+        self.store
+            .audit_alone(Event {
+                actor: by.id.clone(),
+                action: Action::ConsentRead,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "events": events.len() }),
+            })
+            .await?;
         Ok(events)
     }
 
@@ -790,7 +796,8 @@ impl Ledger {
         let e = event_from_row(&row, None)?;
         let path: String = row.try_get(11)?;
         if !by.scope.covers(&path, &e.subject) {
-            self.store.audit_denied(by, Some(e.subject.as_str()), "consent.receipt")
+            self.store
+                .audit_denied(by, Some(e.subject.as_str()), "consent.receipt")
                 .await?;
             return Err(not_found("consent event", &event.to_string()));
         }
@@ -815,14 +822,15 @@ impl Ledger {
             Format::Iso27560 => receipt::iso27560(&policy, &cited, publication),
         }
         .map_err(|err| StoreError::Invalid(err.to_string()))?;
-        self.store.audit_alone(Event {
-            actor: by.id.clone(),
-            action: Action::ConsentRead,
-            subject: Some(e.subject.to_string()),
-            reason: Some("consent receipt".to_owned()),
-            detail: json!({ "event": event.to_string(), "format": format }),
-        })
-        .await?;
+        self.store
+            .audit_alone(Event {
+                actor: by.id.clone(),
+                action: Action::ConsentRead,
+                subject: Some(e.subject.to_string()),
+                reason: Some("consent receipt".to_owned()),
+                detail: json!({ "event": event.to_string(), "format": format }),
+            })
+            .await?;
         Ok(receipt::sign(format, body, &signing))
     }
 

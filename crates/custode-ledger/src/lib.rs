@@ -37,11 +37,7 @@ impl Ledger {
             .fetch_one(store.reader())
             .await?
             .try_get(0)?;
-        decisions::spawn_poller(
-            Arc::downgrade(&decisions),
-            store.reader().clone(),
-            head,
-        );
+        decisions::spawn_poller(Arc::downgrade(&decisions), store.reader().clone(), head);
         let cache = Arc::downgrade(&decisions);
         store.on_change(move |change| {
             if let Some(cache) = cache.upgrade() {

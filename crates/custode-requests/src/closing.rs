@@ -218,7 +218,8 @@ impl Requests {
             .await?;
         }
         tx.commit().await?;
-        self.store.changed(custode_store::Change::Subject(subject.as_str()));
+        self.store
+            .changed(custode_store::Change::Subject(subject.as_str()));
         // After the commit, as `erase_subject` does: a crash here leaves
         // keys that `finish_erasures` destroys at the next start.
         if whole {
@@ -232,4 +233,3 @@ impl Requests {
         Ok(whole)
     }
 }
-

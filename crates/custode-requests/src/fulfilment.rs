@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 use crate::intake::{LoadedRequest, RequestSummary};
-use custode_vault::KeptLine;
 use custode_ledger::NewConsentEvent;
 use custode_store::{StoreError, audit_log};
+use custode_vault::KeptLine;
 
 use crate::{Requests, package};
 
@@ -323,7 +323,8 @@ impl Requests {
                 let systems = match self.external_systems() {
                     None => json!([]),
                     Some(_) => {
-                        let records = self.store
+                        let records = self
+                            .store
                             .records_for_request(&by, &request.subject, &reason)
                             .await?;
                         let planned = self.erasure_planned(claim, &records).await?;
@@ -346,12 +347,17 @@ impl Requests {
                     self.finish_reseal(request.subject_key, request.subject.as_str())
                         .await?;
                 } else {
-                    match self.store.erase_subject(&by, &request.subject, &reason).await {
+                    match self
+                        .store
+                        .erase_subject(&by, &request.subject, &reason)
+                        .await
+                    {
                         Ok(()) | Err(StoreError::Erased(_)) => {}
                         Err(e) => return Err(e),
                     }
                 }
-                self.store.changed(custode_store::Change::Subject(request.subject.as_str()));
+                self.store
+                    .changed(custode_store::Change::Subject(request.subject.as_str()));
                 done.map(|mut r| {
                     r["shredded"] = json!(!kept);
                     r
@@ -593,7 +599,8 @@ impl Requests {
         &self,
         subject_key: i64,
     ) -> Result<custode_consent::SubjectState, StoreError> {
-        Ok(self.ledger
+        Ok(self
+            .ledger
             .fold_events(subject_key, subject_key)
             .await?
             .remove(&subject_key)
@@ -607,25 +614,26 @@ impl Requests {
         kind: EventKind,
         purpose: Option<String>,
     ) -> Result<(), StoreError> {
-        self.ledger.record_consent(
-            by,
-            &request.subject,
-            NewConsentEvent {
-                kind,
-                purpose,
-                channel: Channel::Api,
-                language: request
-                    .language
-                    .as_deref()
-                    .and_then(custode_policy::Lang::parse),
-                evidence: Evidence {
-                    form_id: Some(format!("rights request {}", request.id)),
-                    ..Evidence::default()
+        self.ledger
+            .record_consent(
+                by,
+                &request.subject,
+                NewConsentEvent {
+                    kind,
+                    purpose,
+                    channel: Channel::Api,
+                    language: request
+                        .language
+                        .as_deref()
+                        .and_then(custode_policy::Lang::parse),
+                    evidence: Evidence {
+                        form_id: Some(format!("rights request {}", request.id)),
+                        ..Evidence::default()
+                    },
                 },
-            },
-        )
-        .await
-        .map(|_| ())
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Art. 19: queues a notice to each recipient of the data the subject
@@ -664,7 +672,8 @@ impl Requests {
     ) -> Result<(), StoreError> {
         let policy = self.store.policy();
         let lang = self.language_of(request);
-        let all_records = self.store
+        let all_records = self
+            .store
             .records_for_request(by, &request.subject, reason)
             .await?;
         let mut records = all_records.clone();
@@ -684,12 +693,16 @@ impl Requests {
                     })
             });
         }
-        let consent = self.ledger.consent_history(by, &request.subject, reason).await?;
+        let consent = self
+            .ledger
+            .consent_history(by, &request.subject, reason)
+            .await?;
         let external = self.external_rows(&all_records).await?;
         // Art. 15 covers what the vault keeps too; portability only what
         // the person gave, which the vault never holds.
         let vault = if claim.right == Right::Access {
-            self.vault.vault_holdings_for_access(by, &request.subject, &request.id)
+            self.vault
+                .vault_holdings_for_access(by, &request.subject, &request.id)
                 .await?
         } else {
             Vec::new()
@@ -843,7 +856,8 @@ impl Requests {
         key: i64,
     ) -> Result<ErasureKeys, StoreError> {
         let generation = self.key_generation(key).await?;
-        let old = self.store
+        let old = self
+            .store
             .keys()
             .subject_keys(&[custode_store::keys::key_name(subject, generation).as_str()])
             .await?
@@ -851,7 +865,8 @@ impl Requests {
             .next();
         let new = match old {
             Some(_) => Some(
-                self.store.keys()
+                self.store
+                    .keys()
                     .ensure_key(
                         &custode_store::keys::key_name(subject, generation + 1),
                         to_micros(self.store.now()),
@@ -993,7 +1008,8 @@ impl Requests {
         }
         if !to_vault.is_empty() {
             let (moved, by_ground) = self.vault.copy_to_vault(to_vault).await?;
-            self.vault.vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
+            self.vault
+                .vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
                 .await?;
         }
         for chunk in held.chunks(250) {
@@ -1129,7 +1145,8 @@ impl Requests {
         if self.external_systems().is_some() {
             // The provider's systems first: a system that waits leaves
             // nothing changed here, and the step is retried whole.
-            let records = self.store
+            let records = self
+                .store
                 .records_for_request(by, &request.subject, reason)
                 .await?;
             let mut external = Vec::new();
@@ -1249,7 +1266,8 @@ impl Requests {
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
-        self.store.changed(custode_store::Change::Subject(request.subject.as_str()));
+        self.store
+            .changed(custode_store::Change::Subject(request.subject.as_str()));
         Ok(())
     }
 
@@ -1275,7 +1293,8 @@ impl Requests {
         for row in rows {
             let category: String = row.try_get(0)?;
             let aad = format!("{}|{}", request.subject, category);
-            let fields = custode_store::payload_fields(&key.open_owned(row.try_get(1)?, aad.as_bytes())?)?;
+            let fields =
+                custode_store::payload_fields(&key.open_owned(row.try_get(1)?, aad.as_bytes())?)?;
             for still in custode_domain::identifiers_in(&policy, &category, &fields) {
                 replaced.remove(&still);
             }
@@ -1526,7 +1545,8 @@ impl Requests {
         tx.commit().await?;
         // After the commit, like a subject's erasure: a crash here leaves a
         // key that no open request uses, which changes nothing readable.
-        self.store.keys()
+        self.store
+            .keys()
             .destroy(&[crate::intake::request_key_name(id).as_str()])
             .await?;
         Ok(Answer {

@@ -99,7 +99,8 @@ fn six_digits() -> Result<String, StoreError> {
 
 impl Requests {
     fn code_mac(&self, request: &str, code: &str) -> Vec<u8> {
-        self.store.keys()
+        self.store
+            .keys()
             .hasher()
             .hash("request-code", &format!("{request}|{code}"))[..]
             .to_vec()

@@ -197,7 +197,8 @@ impl Requests {
                 .is_ok_and(|p| by.scope.covers(&p, &new.subject))
         }) else {
             drop(tx);
-            self.store.audit_denied(by, Some(new.subject.as_str()), "request.file")
+            self.store
+                .audit_denied(by, Some(new.subject.as_str()), "request.file")
                 .await?;
             return Err(not_found("subject", new.subject.as_str()));
         };
@@ -220,10 +221,12 @@ impl Requests {
         // The request has a key of its own: the answer must still reach the
         // requester after an erasure has destroyed the subject's key.
         let key_name = request_key_name(&id);
-        self.store.keys()
+        self.store
+            .keys()
             .create_subject_keys(&[key_name.as_str()], to_micros(now))
             .await?;
-        let key = self.store
+        let key = self
+            .store
             .keys()
             .subject_keys(&[key_name.as_str()])
             .await?
@@ -403,7 +406,8 @@ impl Requests {
         let subject = SubjectId::parse(&row.try_get::<String, _>(1)?)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if !by.scope.covers(&path, &subject) {
-            self.store.audit_denied(by, Some(subject.as_str()), attempt)
+            self.store
+                .audit_denied(by, Some(subject.as_str()), attempt)
                 .await?;
             return Err(not_found("request", id));
         }
@@ -478,7 +482,8 @@ impl Requests {
         &self,
         request: &LoadedRequest,
     ) -> Result<custode_crypto::Key, StoreError> {
-        self.store.current_keys(&[request.subject.as_str()])
+        self.store
+            .current_keys(&[request.subject.as_str()])
             .await?
             .remove(request.subject.as_str())
             .ok_or_else(|| StoreError::Erased(request.subject.to_string()))
@@ -491,7 +496,8 @@ impl Requests {
         request: &LoadedRequest,
     ) -> Result<custode_crypto::Key, StoreError> {
         let name = request_key_name(&request.id);
-        self.store.keys()
+        self.store
+            .keys()
             .subject_keys(&[name.as_str()])
             .await?
             .remove(&name)
@@ -546,7 +552,8 @@ impl Requests {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         if !by.scope.covers(&path, &subject) {
             drop(tx);
-            self.store.audit_denied(by, Some(subject.as_str()), "request.extend")
+            self.store
+                .audit_denied(by, Some(subject.as_str()), "request.extend")
                 .await?;
             return Err(not_found("request", id));
         }
@@ -587,4 +594,3 @@ impl Requests {
         self.request(by, id).await
     }
 }
-

@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use custode_vault::VaultHolding;
 use custode_ledger::ConsentEvent;
-use custode_store::Record;
 use custode_policy::{Held, Lang, Policy};
+use custode_store::Record;
+use custode_vault::VaultHolding;
 use serde_json::json;
 
 /// The files of a package, in order.

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use custode_audit::{Action, Event};
 
+use custode_domain::Principal;
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::retention::resolve;
-use custode_domain::Principal;
 use jiff::Timestamp;
 use serde_json::json;
 use sqlx::Row;
@@ -415,7 +415,9 @@ impl Retention {
             // what it kept under a newer one.
             let names: Vec<String> = emptied
                 .iter()
-                .flat_map(|(_, id, generation)| custode_store::keys::key_names_through(id, *generation))
+                .flat_map(|(_, id, generation)| {
+                    custode_store::keys::key_names_through(id, *generation)
+                })
                 .collect();
             for (_, id, _) in &emptied {
                 self.store.changed(custode_store::Change::Subject(id));

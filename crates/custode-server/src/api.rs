@@ -266,7 +266,10 @@ pub async fn close_tenant(
         .require(&state, Operation::CloseTenant, "close tenants")
         .await?;
     let id = TenantId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let done = state.requests.close_tenant(&caller.0, &id, &c.reason).await?;
+    let done = state
+        .requests
+        .close_tenant(&caller.0, &id, &c.reason)
+        .await?;
     Ok(Json(TenantClosureOut {
         tenant: done.tenant.to_string(),
         closed_at: done.closed_at.to_string(),

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use custode_consent::receipt::{Format, Publication};
 use custode_consent::{Channel, EventId, EventKind, Evidence};
 use custode_domain::{Operation, Role};
-use custode_policy::{Catalog, Lang, html_escape};
 use custode_ledger::{ConsentEvent, NewConsentEvent, Unsubscribed};
+use custode_policy::{Catalog, Lang, html_escape};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

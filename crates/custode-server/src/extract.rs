@@ -47,7 +47,9 @@ impl Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         if let Some(token) = bearer {
-            return Ok(Caller(state.accounts.authenticate_token(token.trim()).await?));
+            return Ok(Caller(
+                state.accounts.authenticate_token(token.trim()).await?,
+            ));
         }
         // A browser session: the cookie says who, and any request that can
         // change something must also carry the anti-CSRF token, which a

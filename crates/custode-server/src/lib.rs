@@ -6,7 +6,7 @@
 //! the store bounds every query by the caller's scope and audits it.
 
 mod api;
-pub mod app;
+
 mod consent;
 mod error;
 mod extract;
@@ -30,7 +30,7 @@ use axum::routing::{get, post};
 use custode_domain::Clock;
 use custode_store::Store;
 
-pub use app::Custode;
+pub use custode_app::Custode;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};

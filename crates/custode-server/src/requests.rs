@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use custode_domain::Operation;
 use custode_domain::requests::Right;
-use custode_requests::{Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester};
+use custode_requests::{
+    Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -381,7 +383,10 @@ pub async fn verify_code(
             "check a requester's identity",
         )
         .await?;
-    state.requests.check_code(&caller.0, &id, &input.code).await?;
+    state
+        .requests
+        .check_code(&caller.0, &id, &input.code)
+        .await?;
     Ok(Json(out(state.requests.request(&caller.0, &id).await?)))
 }
 

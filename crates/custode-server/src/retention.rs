@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use custode_domain::Operation;
-use custode_store::{LifeEvent};
-use custode_retention::{RetentionLine};
+use custode_retention::RetentionLine;
+use custode_store::LifeEvent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

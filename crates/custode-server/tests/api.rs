@@ -4,6 +4,7 @@
 
 mod common;
 
+use custode_server::Custode;
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,13 +13,14 @@ use axum::http::{Method, Request, StatusCode};
 use common::SmtpPeer;
 use custode_domain::{Principal, Role, Scope, SubjectId, TenantKind};
 use custode_server::{AppState, router};
-use custode_store::{Grant, Store};
+
+use custode_accounts::Grant;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 struct World {
     app: Router,
-    store: Arc<Store>,
+    custode: Custode,
     dir: std::path::PathBuf,
     a_subject: SubjectId,
     b_subject: SubjectId,
@@ -51,33 +53,37 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
     };
     let policy = Arc::new(custode_policy::load("p.toml", policy_source).expect("policy"));
     let clock = Arc::new(custode_domain::SystemClock);
-    let store = Arc::new(
-        Store::open(&config, policy, clock.clone())
-            .await
-            .expect("store"),
-    );
+    let custode = Custode::open(&config, policy, clock.clone())
+        .await
+        .expect("store");
     let sys = Principal::system("test");
-    let provider = store
+    let provider = custode
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("p");
-    let reseller = store
+    let reseller = custode
+        .store
         .create_tenant(&sys, Some(&provider.id), TenantKind::Reseller, "r")
         .await
         .expect("r");
-    let domain_a = store
+    let domain_a = custode
+        .store
         .create_tenant(&sys, Some(&reseller.id), TenantKind::Domain, "a")
         .await
         .expect("a");
-    let domain_b = store
+    let domain_b = custode
+        .store
         .create_tenant(&sys, Some(&reseller.id), TenantKind::Domain, "b")
         .await
         .expect("b");
-    let a_subject = store
+    let a_subject = custode
+        .store
         .create_subject(&sys, &domain_a.id, subject_kind, "t")
         .await
         .expect("s");
-    let b_subject = store
+    let b_subject = custode
+        .store
         .create_subject(&sys, &domain_b.id, subject_kind, "t")
         .await
         .expect("s");
@@ -113,7 +119,8 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
             grant(Role::Subject, &domain_a.path, Some(a_subject.clone())),
         ),
     ] {
-        let t = store
+        let t = custode
+            .accounts
             .issue_held_token(&root, name, &format!("the test's {name}"), &g, None)
             .await
             .expect("token");
@@ -122,8 +129,8 @@ async fn world_with(policy_source: &str, subject_kind: &str) -> World {
     let policy_path = dir.join("policy.toml");
     std::fs::write(&policy_path, policy_source).expect("policy copy");
     World {
-        app: router(AppState::new(store.clone(), clock).with_policy_path(policy_path)),
-        store,
+        app: router(AppState::new(custode.clone(), clock).with_policy_path(policy_path)),
+        custode,
         dir,
         a_subject,
         b_subject,
@@ -271,13 +278,14 @@ fn endpoints(
 async fn every_endpoint_with_every_role_follows_the_permission_table() {
     let w = world().await;
     let request = w
-        .store
+        .custode
+        .requests
         .file_request(
             &Principal::system("test"),
-            custode_store::NewRequest {
+            custode_requests::NewRequest {
                 subject: w.a_subject.clone(),
                 rights: vec![custode_domain::requests::Right::Access],
-                requester: custode_store::Requester::Subject,
+                requester: custode_requests::Requester::Subject,
                 contact: "a@example.org".into(),
                 text: String::new(),
                 language: None,
@@ -288,25 +296,29 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
         .id;
     // Verified and carried out, so its package exists.
     let sys = Principal::system("test");
-    w.store
+    w.custode
+        .requests
         .put_document(
             &sys,
             &request,
-            custode_store::DocumentKind::IdDocument,
+            custode_requests::DocumentKind::IdDocument,
             "application/pdf",
             b"%PDF-1.7 scan",
         )
         .await
         .expect("document");
-    w.store
+    w.custode
+        .requests
         .approve_identity(&sys, &request)
         .await
         .expect("approve");
-    w.store
-        .queue_fulfilment(&sys, &request, custode_store::FulfilmentInput::default())
+    w.custode
+        .requests
+        .queue_fulfilment(&sys, &request, custode_requests::FulfilmentInput::default())
         .await
         .expect("queue");
-    w.store
+    w.custode
+        .requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("jobs");
@@ -322,6 +334,7 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
         // change the next role's answer.
         let domain = custode_domain::TenantId::parse(&w.domain_a).expect("id");
         let target = w
+            .custode
             .store
             .create_subject(
                 &Principal::system("test"),
@@ -332,13 +345,14 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
             .await
             .expect("subject");
         let erase_request = w
-            .store
+            .custode
+            .requests
             .file_request(
                 &Principal::system("test"),
-                custode_store::NewRequest {
+                custode_requests::NewRequest {
                     subject: target.clone(),
                     rights: vec![custode_domain::requests::Right::Erasure],
-                    requester: custode_store::Requester::Subject,
+                    requester: custode_requests::Requester::Subject,
                     contact: "t@example.org".into(),
                     text: String::new(),
                     language: None,
@@ -348,13 +362,14 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
             .expect("request")
             .id;
         let answer_request = w
-            .store
+            .custode
+            .requests
             .file_request(
                 &Principal::system("test"),
-                custode_store::NewRequest {
+                custode_requests::NewRequest {
                     subject: target.clone(),
                     rights: vec![custode_domain::requests::Right::Access],
-                    requester: custode_store::Requester::Subject,
+                    requester: custode_requests::Requester::Subject,
                     contact: "t@example.org".into(),
                     text: String::new(),
                     language: None,
@@ -389,7 +404,7 @@ async fn every_endpoint_with_every_role_follows_the_permission_table() {
         mismatches.join("\n")
     );
     // Refusals are audited.
-    let denied = w.store.audit_verify().await.expect("verify");
+    let denied = w.custode.vault.audit_verify().await.expect("verify");
     assert!(denied.is_intact());
     let _ = std::fs::remove_dir_all(&w.dir);
 }
@@ -415,7 +430,7 @@ async fn bad_input_gets_a_4xx_problem_and_changes_nothing() {
     let t = support.as_deref();
     let a = w.a_subject.to_string();
     let sys = Principal::system("test");
-    let before = w.store.count_subjects(&sys).await.expect("count");
+    let before = w.custode.store.count_subjects(&sys).await.expect("count");
     let huge = format!(
         r#"{{"reason":"x","records":[{{"category":"contact","fields":{{"email":"{}"}},"source":"x"}}]}}"#,
         "a".repeat(5 * 1024 * 1024)
@@ -579,11 +594,12 @@ async fn bad_input_gets_a_4xx_problem_and_changes_nothing() {
         );
     }
     assert_eq!(
-        w.store.count_subjects(&sys).await.expect("count"),
+        w.custode.store.count_subjects(&sys).await.expect("count"),
         before,
         "nothing changed"
     );
     let records = w
+        .custode
         .store
         .records(&sys, &w.a_subject, "check")
         .await
@@ -596,7 +612,8 @@ async fn bad_input_gets_a_4xx_problem_and_changes_nothing() {
 async fn setup_token_works_once_and_tokens_can_be_revoked() {
     let w = world().await;
     let token = w
-        .store
+        .custode
+        .accounts
         .setup_token()
         .await
         .expect("setup")
@@ -637,7 +654,12 @@ async fn setup_token_works_once_and_tokens_can_be_revoked() {
         "a spent setup token is explained as such, not as a bad API token: {detail}"
     );
     assert!(
-        w.store.setup_token().await.expect("setup").is_none(),
+        w.custode
+            .accounts
+            .setup_token()
+            .await
+            .expect("setup")
+            .is_none(),
         "no new setup token once a user exists"
     );
     let (status, _, _) = call(
@@ -650,12 +672,17 @@ async fn setup_token_works_once_and_tokens_can_be_revoked() {
     .await;
     assert_eq!(status, StatusCode::OK);
     let by = w
-        .store
+        .custode
+        .accounts
         .authenticate_token(&admin_token)
         .await
         .expect("valid");
     let id = admin["id"].as_str().expect("id");
-    w.store.revoke_token(&by, id).await.expect("revoke");
+    w.custode
+        .accounts
+        .revoke_token(&by, id)
+        .await
+        .expect("revoke");
     let (status, _, _) = call(
         &w.app,
         Method::GET,
@@ -707,7 +734,7 @@ async fn an_invalid_policy_is_refused_and_the_old_one_stays() {
         .iter()
         .find(|(n, _)| *n == "dpo")
         .and_then(|(_, t)| t.clone());
-    let before = w.store.policy().digest.clone();
+    let before = w.custode.store.policy().digest.clone();
     let path = w.dir.join("policy.toml");
     let good = std::fs::read_to_string(&path).expect("policy");
     std::fs::write(
@@ -729,7 +756,7 @@ async fn an_invalid_policy_is_refused_and_the_old_one_stays() {
         "the problem names the line: {text}"
     );
     assert_eq!(
-        w.store.policy().digest,
+        w.custode.store.policy().digest,
         before,
         "the policy in force is unchanged"
     );
@@ -747,8 +774,15 @@ async fn an_invalid_policy_is_refused_and_the_old_one_stays() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert_ne!(w.store.policy().digest, before);
-    assert!(w.store.policy().meta.version.starts_with("reloaded-"));
+    assert_ne!(w.custode.store.policy().digest, before);
+    assert!(
+        w.custode
+            .store
+            .policy()
+            .meta
+            .version
+            .starts_with("reloaded-")
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
@@ -791,7 +825,8 @@ async fn people_log_in_with_a_session_cookie_guarded_against_csrf() {
         scope_path: "/".into(),
         subject: None,
     };
-    w.store
+    w.custode
+        .accounts
         .create_user(&root, "dora", "a long passphrase 42", &grant)
         .await
         .expect("user");
@@ -917,7 +952,8 @@ async fn failed_logins_are_audited_and_limited() {
         scope_path: "/".into(),
         subject: None,
     };
-    w.store
+    w.custode
+        .accounts
         .create_user(&root, "sam", "the right passphrase", &grant)
         .await
         .expect("user");
@@ -941,11 +977,11 @@ async fn failed_logins_are_audited_and_limited() {
         StatusCode::UNAUTHORIZED,
         "an unknown user gets the same answer"
     );
-    let log = w.store.audit_verify().await.expect("verify");
+    let log = w.custode.vault.audit_verify().await.expect("verify");
     assert!(log.is_intact());
     let denied: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(w.store.pool())
+            .fetch_one(w.custode.store.pool())
             .await
             .expect("count"),
         0,
@@ -960,7 +996,7 @@ async fn failed_logins_are_audited_and_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_login_body_is_refused_and_not_remembered() {
     let w = world().await;
-    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let state = AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock));
     let app = router(state.clone());
     let long = "u".repeat(64 * 1024);
     for path in ["/api/v1/login", "/api/v1/totp/enroll", "/api/v1/setup"] {
@@ -1015,7 +1051,7 @@ async fn bad_tokens_from_an_address_never_lock_out_valid_ones() {
         .expect("token");
     let bad = format!("cus_{}.{}", "ab".repeat(12), "0".repeat(64));
     let proxy = "10.0.0.1".parse().expect("ip");
-    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock))
+    let state = AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock))
         .with_trusted_proxies(vec![proxy]);
     let app = router(state);
     let nat = "192.0.2.1:4000";
@@ -1099,7 +1135,7 @@ async fn bad_tokens_from_an_address_never_lock_out_valid_ones() {
 async fn slow_clients_are_disconnected_after_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let w = world().await;
-    let state = AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock));
+    let state = AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -1174,10 +1210,10 @@ fn the_server_never_issues_held_tokens() {
     }
 }
 
-async fn denied_count(store: &Store) -> i64 {
+async fn denied_count(custode: &Custode) -> i64 {
     sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(store.pool())
+            .fetch_one(custode.store.pool())
             .await
             .expect("count"),
         0,
@@ -1200,7 +1236,7 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
     };
     let admin = token("administrator");
     let a = &w.a_subject;
-    let before = denied_count(&w.store).await;
+    let before = denied_count(&w.custode).await;
     let asks = [
         r#"{"name":"x","role":"dpo"}"#.to_owned(),
         r#"{"name":"x","role":"support_agent"}"#.to_owned(),
@@ -1226,7 +1262,7 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
         );
     }
     assert_eq!(
-        denied_count(&w.store).await - before,
+        denied_count(&w.custode).await - before,
         asks.len() as i64,
         "every refusal is audited"
     );
@@ -1252,7 +1288,8 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
         scope_path: "/".into(),
         subject: None,
     };
-    w.store
+    w.custode
+        .accounts
         .create_user(&root, "ada", "an admin passphrase 7", &grant)
         .await
         .expect("user");
@@ -1286,7 +1323,7 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
         .as_str()
         .expect("csrf")
         .to_owned();
-    let before = denied_count(&w.store).await;
+    let before = denied_count(&w.custode).await;
     let req = Request::post("/api/v1/tokens")
         .header("cookie", &session)
         .header("x-csrf-token", &csrf)
@@ -1295,7 +1332,7 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
         .expect("request");
     let (status, _, body) = send(&w.app, req).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(denied_count(&w.store).await - before, 1, "audited");
+    assert_eq!(denied_count(&w.custode).await - before, 1, "audited");
 
     // The local operator issues one at the console, to a named holder; the
     // DPO sees it, with its holder and issuer, never its secret.
@@ -1310,14 +1347,16 @@ async fn the_administrator_cannot_mint_credentials_that_read_personal_data() {
         subject: None,
     };
     assert!(
-        w.store
+        w.custode
+            .accounts
             .issue_held_token(&operator, "laptop", "  ", &dpo_grant, None)
             .await
             .is_err(),
         "a holder is required"
     );
     let issued = w
-        .store
+        .custode
+        .accounts
         .issue_held_token(&operator, "laptop", "Dora Rossi", &dpo_grant, None)
         .await
         .expect("issued");
@@ -1378,7 +1417,8 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         purposes: vec![],
         collected_at: None,
     };
-    w.store
+    w.custode
+        .store
         .write_records(
             &sys,
             "t",
@@ -1389,12 +1429,13 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         )
         .await
         .expect("write");
-    w.store
+    w.custode
+        .store
         .erase_subject(&sys, &w.a_subject, "request r-2")
         .await
         .expect("erase");
     let state = AppState::new(
-        w.store.clone(),
+        w.custode.clone(),
         std::sync::Arc::new(custode_domain::SystemClock),
     );
     custode_server::jobs::start(
@@ -1408,7 +1449,7 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         },
     );
     let count = |sql: &'static str| {
-        let pool = w.store.pool().clone();
+        let pool = w.custode.store.pool().clone();
         async move {
             sqlx::Row::get::<i64, _>(&sqlx::query(sql).fetch_one(&pool).await.expect("count"), 0)
         }
@@ -1418,7 +1459,13 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         if count("SELECT COUNT(*) FROM records").await == 0
             && count("SELECT COUNT(*) FROM audit_checkpoints").await > 0
-            && w.store.backup_generations().await.expect("list").len() == 1
+            && w.custode
+                .backup
+                .backup_generations()
+                .await
+                .expect("list")
+                .len()
+                == 1
         {
             done = true;
             break;
@@ -1428,7 +1475,14 @@ async fn background_jobs_sign_checkpoints_and_purge_erased_records() {
         done,
         "the erased subject's sealed records are purged, a checkpoint is signed, and the day's backup key is made"
     );
-    assert!(w.store.audit_verify().await.expect("verify").is_intact());
+    assert!(
+        w.custode
+            .vault
+            .audit_verify()
+            .await
+            .expect("verify")
+            .is_intact()
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
@@ -1781,7 +1835,7 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
     let w = world().await;
     let smtp = SmtpPeer::start(&w.dir);
     let app = router(
-        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+        AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
@@ -1923,7 +1977,8 @@ async fn a_subject_verified_by_mail_gets_a_zip_that_plain_readers_open_then_an_e
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    w.store
+    w.custode
+        .requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("jobs");
@@ -1977,7 +2032,7 @@ print("ok")
     let audited: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE reason = $1 AND action IN ('records.read', 'consent.read')")
             .bind(format!("rights request {id}"))
-            .fetch_one(w.store.pool())
+            .fetch_one(w.custode.store.pool())
             .await
             .expect("count"),
         0,
@@ -2040,7 +2095,8 @@ print("ok")
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    w.store
+    w.custode
+        .requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("jobs");
@@ -2124,7 +2180,7 @@ print("ok")
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let left: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let policy = w.store.policy();
+    let policy = w.custode.store.policy();
     let left = left.as_array().expect("records");
     assert!(!left.is_empty());
     for r in left {
@@ -2185,7 +2241,7 @@ async fn a_restriction_is_lifted_only_after_the_subject_is_told_by_mail() {
     let w = world().await;
     let smtp = SmtpPeer::start(&w.dir);
     let app = router(
-        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+        AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
@@ -2306,7 +2362,8 @@ async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
         purposes: vec![],
         collected_at: None,
     };
-    w.store
+    w.custode
+        .store
         .write_records(
             &Principal::system("test"),
             "test",
@@ -2329,7 +2386,8 @@ async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
         .expect("write");
     let dpo = token_of(&w, "dpo");
     let at = w
-        .store
+        .custode
+        .retention
         .today()
         .checked_add(jiff::Span::new().months(7))
         .expect("day")
@@ -2396,7 +2454,7 @@ async fn the_retention_plan_foresees_moves_to_the_vault_as_of_a_later_day() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
     assert_eq!(
-        w.store.vault_count().await.expect("count"),
+        w.custode.vault.vault_count().await.expect("count"),
         0,
         "changes nothing"
     );
@@ -2412,7 +2470,7 @@ async fn recipients_are_told_by_mail_or_by_staff_and_the_letter_names_only_them(
     let w = world().await;
     let smtp = SmtpPeer::start(&w.dir);
     let app = router(
-        AppState::new(w.store.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
+        AppState::new(w.custode.clone(), Arc::new(custode_domain::SystemClock)).with_mailer(
             custode_server::mail::Mailer::new(
                 &format!("smtp://127.0.0.1:{}", smtp.port),
                 "privacy@posta.example",
@@ -2446,17 +2504,22 @@ async fn recipients_are_told_by_mail_or_by_staff_and_the_letter_names_only_them(
     let filed: serde_json::Value = serde_json::from_str(&body).expect("json");
     let id = filed["id"].as_str().expect("id").to_owned();
     let sys = Principal::system("test");
-    w.store
+    w.custode
+        .requests
         .put_document(
             &sys,
             &id,
-            custode_store::DocumentKind::IdDocument,
+            custode_requests::DocumentKind::IdDocument,
             "application/pdf",
             b"%PDF-1.7 synthetic scan",
         )
         .await
         .expect("document");
-    w.store.approve_identity(&sys, &id).await.expect("approve");
+    w.custode
+        .requests
+        .approve_identity(&sys, &id)
+        .await
+        .expect("approve");
     let (status, _, body) = call(
         &app,
         Method::POST,
@@ -2466,7 +2529,8 @@ async fn recipients_are_told_by_mail_or_by_staff_and_the_letter_names_only_them(
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    w.store
+    w.custode
+        .requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("jobs");
@@ -2595,6 +2659,7 @@ async fn closing_a_tenant_erases_it_and_kills_its_credentials() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     let sys = Principal::system("test");
     let provider = w
+        .custode
         .store
         .tenant(
             &sys,
@@ -2605,6 +2670,7 @@ async fn closing_a_tenant_erases_it_and_kills_its_credentials() {
         .parent
         .expect("provider");
     let elsewhere = w
+        .custode
         .store
         .create_tenant(
             &sys,
@@ -2688,7 +2754,7 @@ async fn closing_a_tenant_erases_it_and_kills_its_credentials() {
     .await;
     assert_eq!(status, StatusCode::OK, "the neighbour is untouched");
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM tenants")
-        .fetch_all(w.store.pool())
+        .fetch_all(w.custode.store.pool())
         .await
         .expect("names");
     assert!(

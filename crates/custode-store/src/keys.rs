@@ -170,11 +170,7 @@ impl Keyring {
     }
 
     /// Creates and stores a data key for each new subject, in one transaction.
-    pub async fn create_subject_keys(
-        &self,
-        subjects: &[&str],
-        now: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn create_subject_keys(&self, subjects: &[&str], now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for chunk in subjects.chunks(300) {
             let sql = format!(
@@ -345,12 +341,7 @@ impl Keyring {
 
     /// Accepts a TOTP step once: true when it is newer than every step
     /// accepted before (a replayed code is refused). Confirms enrolment.
-    pub async fn use_totp_step(
-        &self,
-        user: &str,
-        step: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn use_totp_step(&self, user: &str, step: i64, now: i64) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE user_secrets SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2) \
              WHERE user_id = $3 AND (last_step IS NULL OR last_step < $1)",
@@ -371,11 +362,7 @@ impl Keyring {
 
     /// Re-wraps every key under a new master key, in one transaction;
     /// payloads are not touched. Returns the number of keys re-wrapped.
-    pub async fn rotate(
-        &mut self,
-        source: &MasterKeySource,
-        new: Key,
-    ) -> Result<u64, StoreError> {
+    pub async fn rotate(&mut self, source: &MasterKeySource, new: Key) -> Result<u64, StoreError> {
         source.stage(&new)?;
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query("SELECT subject_id, wrapped FROM subject_keys")
@@ -507,10 +494,7 @@ impl Keyring {
     }
 
     /// A backup key generation, unless it was destroyed.
-    pub async fn backup_generation(
-        &self,
-        generation: i64,
-    ) -> Result<Option<Key>, StoreError> {
+    pub async fn backup_generation(&self, generation: i64) -> Result<Option<Key>, StoreError> {
         let Some(row) = sqlx::query("SELECT wrapped FROM backup_keys WHERE generation = $1")
             .bind(generation)
             .fetch_optional(&self.pool)

@@ -43,7 +43,6 @@ pub use keyfile::{MASTER_KEY_ENV, MasterKeySource, VAULT_KEY_ENV};
 pub use lifecycle::LifeEvent;
 pub use sql::{delete_ids, in_query, placeholders, values};
 
-
 use keys::Keyring;
 
 /// Where the store and its key store are, and where the master key comes from.
@@ -1742,9 +1741,7 @@ fn parse_fields(plain: Vec<u8>) -> Result<BTreeMap<String, serde_json::Value>, S
 }
 
 /// A decrypted payload's fields.
-pub fn payload_fields(
-    plain: &[u8],
-) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
+pub fn payload_fields(plain: &[u8]) -> Result<BTreeMap<String, serde_json::Value>, StoreError> {
     serde_json::from_slice(plain)
         .map_err(|e| StoreError::Invalid(format!("record payload is not a JSON object: {e}")))
 }

@@ -222,7 +222,6 @@ impl Store {
         }
         Ok(changed.len() as u64)
     }
-
 }
 
 /// Writes the report lines of one retention step: per (category, rule or

@@ -61,4 +61,3 @@ pub fn placeholders(engine: Engine, start: usize, n: usize) -> String {
             .join(", "),
     }
 }
-

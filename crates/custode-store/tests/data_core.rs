@@ -1,23 +1,21 @@
 //! The data core's promises, each shown on SQLite and on PostgreSQL.
 
-mod common;
-
-use common::*;
 use custode_domain::{Role, SubjectId};
 use custode_policy::IdentifierKind;
 use custode_store::{Engine, StoreError};
+use custode_testkit::*;
 
-async fn new_user(store: &custode_store::Store, tree: &Tree) -> SubjectId {
-    store
+async fn new_user(app: &Custode, tree: &Tree) -> SubjectId {
+    app.store
         .create_subject(&admin(), &tree.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject")
 }
 
 /// A new user with one contact record.
-async fn user_with_contact(store: &custode_store::Store, tree: &Tree, email: &str) -> SubjectId {
-    let s = new_user(store, tree).await;
-    store
+async fn user_with_contact(app: &Custode, tree: &Tree, email: &str) -> SubjectId {
+    let s = new_user(app, tree).await;
+    app.store
         .write_records(
             &admin(),
             "signup",
@@ -30,10 +28,11 @@ async fn user_with_contact(store: &custode_store::Store, tree: &Tree, email: &st
 
 on_both_engines!(records_round_trip_and_are_found_by_identifier);
 async fn records_round_trip_and_are_found_by_identifier(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
-    let n = store
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = new_user(&app, &t).await;
+    let n = app
+        .store
         .write_records(
             &admin(),
             "signup",
@@ -45,7 +44,8 @@ async fn records_round_trip_and_are_found_by_identifier(env: &Env) {
         .await
         .expect("write");
     assert_eq!(n, 1);
-    let records = store
+    let records = app
+        .store
         .records(&admin(), &s, "support ticket 17")
         .await
         .expect("read");
@@ -57,46 +57,51 @@ async fn records_round_trip_and_are_found_by_identifier(env: &Env) {
     );
     // Event rules (account closed + N days) leave the end open.
     assert_eq!(records[0].retain_until, None);
-    let found = store
+    let found = app
+        .store
         .find_subjects(&admin(), IdentifierKind::Email, "  anna.verdi@example.COM ")
         .await
         .expect("find");
     assert_eq!(found, std::slice::from_ref(&s));
-    let found = store
+    let found = app
+        .store
         .find_subjects(&admin(), IdentifierKind::Phone, "0039055 1112222")
         .await
         .expect("find");
     assert_eq!(found, std::slice::from_ref(&s));
     // The read was audited with reader and reason.
-    let log = store.audit_of_subject(&s, 10).await.expect("audit");
+    let log = app.store.audit_of_subject(&s, 10).await.expect("audit");
     let last = log[0].fields();
     assert_eq!(last.action, "records.read");
     assert_eq!(last.actor, "user:admin");
     assert_eq!(last.reason.as_deref(), Some("support ticket 17"));
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(no_personal_value_is_stored_in_clear);
 async fn no_personal_value_is_stored_in_clear(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
     let markers = [
         "zq-marker-7f3a@example.org",
         "+39 055 9876 5432",
         "Marker Surname Qx",
     ];
-    let s = new_user(&store, &t).await;
+    let s = new_user(&app, &t).await;
     let mut record = contact(markers[0], markers[1]);
     record
         .fields
         .insert("name".into(), serde_json::Value::from(markers[2]));
-    store
+    app.store
         .write_records(&admin(), "signup", vec![(s.clone(), record)])
         .await
         .expect("write");
-    store.records(&admin(), &s, "check").await.expect("read");
-    store.audit_checkpoint().await.expect("checkpoint");
-    store.close().await;
+    app.store
+        .records(&admin(), &s, "check")
+        .await
+        .expect("read");
+    app.store.audit_checkpoint().await.expect("checkpoint");
+    app.close().await;
     let haystack: Vec<u8> = match env.engine {
         Engine::Sqlite => {
             let mut all = Vec::new();
@@ -136,7 +141,7 @@ async fn no_personal_value_is_stored_in_clear(env: &Env) {
 }
 
 /// A copy of the main database, as a backup would hold it.
-async fn backup(env: &Env, store: &custode_store::Store) -> custode_store::StoreConfig {
+async fn backup(env: &Env, app: &Custode) -> custode_store::StoreConfig {
     let mut copy = env.config.clone();
     match env.engine {
         Engine::Sqlite => {
@@ -145,7 +150,7 @@ async fn backup(env: &Env, store: &custode_store::Store) -> custode_store::Store
                 "VACUUM INTO '{}'",
                 path.display()
             )))
-            .execute(store.pool())
+            .execute(app.store.pool())
             .await
             .expect("vacuum into");
             copy.database_url = format!("sqlite://{}", path.display());
@@ -180,11 +185,11 @@ async fn backup(env: &Env, store: &custode_store::Store) -> custode_store::Store
 
 on_both_engines!(erasing_a_subject_makes_every_copy_unreadable);
 async fn erasing_a_subject_makes_every_copy_unreadable(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let erased = new_user(&store, &t).await;
-    let kept = new_user(&store, &t).await;
-    store
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let erased = new_user(&app, &t).await;
+    let kept = new_user(&app, &t).await;
+    app.store
         .write_records(
             &admin(),
             "import",
@@ -195,23 +200,23 @@ async fn erasing_a_subject_makes_every_copy_unreadable(env: &Env) {
         )
         .await
         .expect("write");
-    let copy = backup(env, &store).await;
-    store
+    let copy = backup(env, &app).await;
+    app.store
         .erase_subject(&admin(), &erased, "erasure request r-9")
         .await
         .expect("erase");
     assert!(matches!(
-        store.records(&admin(), &erased, "x").await,
+        app.store.records(&admin(), &erased, "x").await,
         Err(StoreError::Erased(_))
     ));
     assert!(
-        store
+        app.store
             .find_subjects(&admin(), IdentifierKind::Email, "gone@example.org")
             .await
             .expect("find")
             .is_empty()
     );
-    store.close().await;
+    app.close().await;
 
     // The old copy still holds the sealed records and does not know of the
     // erasure, but the key store no longer holds the key.
@@ -240,22 +245,25 @@ async fn erasing_a_subject_makes_every_copy_unreadable(env: &Env) {
 
 on_both_engines!(a_principal_sees_only_its_scope);
 async fn a_principal_sees_only_its_scope(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
     let a = admin();
-    let in_a = store
+    let in_a = app
+        .store
         .create_subject(&a, &t.domain_a.id, "mailbox_user", "x")
         .await
         .expect("a");
-    let in_b = store
+    let in_b = app
+        .store
         .create_subject(&a, &t.domain_b.id, "mailbox_user", "x")
         .await
         .expect("b");
-    let direct = store
+    let direct = app
+        .store
         .create_subject(&a, &t.direct.id, "mailbox_user", "x")
         .await
         .expect("direct");
-    store
+    app.store
         .write_records(
             &a,
             "x",
@@ -266,10 +274,11 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
 
     let domain_a = principal_of(&t.domain_a, Role::DomainAdmin);
     assert!(matches!(
-        store.records(&domain_a, &in_b, "peek").await,
+        app.store.records(&domain_a, &in_b, "peek").await,
         Err(StoreError::NotFound { .. })
     ));
-    let listed: Vec<_> = store
+    let listed: Vec<_> = app
+        .store
         .subjects(&domain_a, None, 100)
         .await
         .expect("list")
@@ -277,17 +286,22 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
         .map(|s| s.id)
         .collect();
     assert_eq!(listed, std::slice::from_ref(&in_a));
-    assert_eq!(store.count_subjects(&domain_a).await.expect("count"), 1);
+    assert_eq!(app.store.count_subjects(&domain_a).await.expect("count"), 1);
     assert!(
-        store
+        app.store
             .find_subjects(&domain_a, IdentifierKind::Email, "b@b.example")
             .await
             .expect("find")
             .is_empty()
     );
-    assert!(store.erase_subject(&domain_a, &in_b, "x").await.is_err());
     assert!(
-        store
+        app.store
+            .erase_subject(&domain_a, &in_b, "x")
+            .await
+            .is_err()
+    );
+    assert!(
+        app.store
             .write_records(
                 &domain_a,
                 "x",
@@ -298,7 +312,8 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
     );
 
     let reseller = principal_of(&t.reseller, Role::ResellerAdmin);
-    let mut seen: Vec<_> = store
+    let mut seen: Vec<_> = app
+        .store
         .subjects(&reseller, None, 100)
         .await
         .expect("list")
@@ -312,9 +327,9 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
         seen, expected,
         "a reseller sees its domains, not the provider's direct customers"
     );
-    assert_eq!(store.count_subjects(&reseller).await.expect("count"), 2);
+    assert_eq!(app.store.count_subjects(&reseller).await.expect("count"), 2);
     assert!(matches!(
-        store.records(&reseller, &direct, "peek").await,
+        app.store.records(&reseller, &direct, "peek").await,
         Err(StoreError::NotFound { .. })
     ));
 
@@ -324,11 +339,11 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
         role: Role::Subject,
         scope: custode_domain::Scope::subject(&t.domain_b.path, in_b.clone()),
     };
-    assert_eq!(store.count_subjects(&me).await.expect("count"), 1);
-    assert!(store.records(&me, &in_b, "my data").await.is_ok());
+    assert_eq!(app.store.count_subjects(&me).await.expect("count"), 1);
+    assert!(app.store.records(&me, &in_b, "my data").await.is_ok());
 
     // Every refusal is in the audit log.
-    let denied = store.audit_of_subject(&in_b, 50).await.expect("audit");
+    let denied = app.store.audit_of_subject(&in_b, 50).await.expect("audit");
     assert!(
         denied
             .iter()
@@ -336,14 +351,14 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
             .count()
             >= 3
     );
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(records_the_policy_does_not_declare_are_refused_whole);
 async fn records_the_policy_does_not_declare_are_refused_whole(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = new_user(&app, &t).await;
     let mut batch: Vec<_> = (0..700)
         .map(|i| (s.clone(), contact(&format!("u{i}@example.org"), "+39 4")))
         .collect();
@@ -351,7 +366,8 @@ async fn records_the_policy_does_not_declare_are_refused_whole(env: &Env) {
     bad.fields
         .insert("shoe_size".into(), serde_json::Value::from(42));
     batch.insert(650, (s.clone(), bad));
-    let err = store
+    let err = app
+        .store
         .write_records(&admin(), "import", batch)
         .await
         .expect_err("refused");
@@ -365,7 +381,8 @@ async fn records_the_policy_does_not_declare_are_refused_whole(env: &Env) {
 
     let mut unknown = contact("y@example.org", "+39 6");
     unknown.category = "biometrics".into();
-    let err = store
+    let err = app
+        .store
         .write_records(&admin(), "import", vec![(s.clone(), unknown)])
         .await
         .expect_err("refused");
@@ -375,21 +392,21 @@ async fn records_the_policy_does_not_declare_are_refused_whole(env: &Env) {
         "{err}"
     );
     assert!(
-        store
+        app.store
             .records(&admin(), &s, "check")
             .await
             .expect("read")
             .is_empty()
     );
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(a_failure_midway_leaves_nothing_half_written);
 async fn a_failure_midway_leaves_nothing_half_written(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
-    let before = store.audit_verify().await.expect("verify").last_seq;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = new_user(&app, &t).await;
+    let before = app.vault.audit_verify().await.expect("verify").last_seq;
     // Inject a failure after the records are inserted: the identifier
     // insert of the same transaction aborts.
     let trigger = match env.engine {
@@ -403,47 +420,48 @@ async fn a_failure_midway_leaves_nothing_half_written(env: &Env) {
     };
     for sql in trigger {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(store.pool())
+            .execute(app.store.pool())
             .await
             .expect("trigger");
     }
     let batch: Vec<_> = (0..1200)
         .map(|i| (s.clone(), contact(&format!("u{i}@example.org"), "+39 7")))
         .collect();
-    let err = store
+    let err = app
+        .store
         .write_records(&admin(), "import", batch)
         .await
         .expect_err("injected");
     assert!(err.to_string().contains("injected failure"), "{err}");
     let count: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM records")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
     );
     assert_eq!(count, 0, "no record of the failed batch remains");
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.is_intact());
     assert_eq!(
         report.last_seq, before,
         "no audit entry for a change that did not happen"
     );
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(audit_verify_names_each_break);
 async fn audit_verify_names_each_break(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
     for _ in 0..10 {
-        new_user(&store, &t).await;
+        new_user(&app, &t).await;
     }
-    store.audit_checkpoint().await.expect("checkpoint");
-    let report = store.audit_verify().await.expect("verify");
+    app.store.audit_checkpoint().await.expect("checkpoint");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert_eq!(report.last_seq, 15, "5 tenants and 10 subjects");
-    let pool = store.pool();
+    let pool = app.store.pool();
     let exec = |sql: &'static str| async move {
         sqlx::raw_sql(sql).execute(pool).await.expect(sql);
     };
@@ -456,7 +474,7 @@ async fn audit_verify_names_each_break(env: &Env) {
     exec("UPDATE audit_log SET seq = -10 WHERE seq = 10").await;
     exec("UPDATE audit_log SET seq = 10 WHERE seq = 11").await;
     exec("UPDATE audit_log SET seq = 11 WHERE seq = -10").await;
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     let names: Vec<String> = report.breaks.iter().map(ToString::to_string).collect();
     assert_eq!(
         names,
@@ -469,7 +487,7 @@ async fn audit_verify_names_each_break(env: &Env) {
     );
     // Cutting off the tail is caught by the signed checkpoint.
     exec("DELETE FROM audit_log WHERE seq >= 14").await;
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(
         report
             .breaks
@@ -478,15 +496,15 @@ async fn audit_verify_names_each_break(env: &Env) {
         "{:?}",
         report.breaks
     );
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(master_key_rotation_keeps_every_record_readable);
 async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
-    let mut store = env.open().await;
-    let t = tree(&store).await;
-    let s = new_user(&store, &t).await;
-    store
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = new_user(&app, &t).await;
+    app.store
         .write_records(
             &admin(),
             "x",
@@ -494,15 +512,17 @@ async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
         )
         .await
         .expect("write");
+    app.close().await;
     // A master key given directly (environment) is rotated where it is kept.
+    let mut kernel = env.open_kernel().await;
     let new = custode_crypto::Key::generate().expect("random");
     assert!(
-        store
+        kernel
             .rotate_master_key(&admin(), new.clone())
             .await
             .is_err()
     );
-    store.close().await;
+    kernel.close().await;
 
     // Through the key file, rotation re-wraps every key and survives a restart.
     let custode_store::MasterKeySource::Given(current) = &env.config.master_key else {
@@ -522,21 +542,20 @@ async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
     }
     let mut config = env.config.clone();
     config.master_key = custode_store::MasterKeySource::File(key_path.clone());
-    let mut store = custode_store::Store::open(&config, Env::policy(), env.clock.clone())
+    let mut app = custode_store::Store::open(&config, Env::policy(), env.clock.clone())
         .await
         .expect("open");
-    let fp = store.master_fingerprint();
+    let fp = app.master_fingerprint();
     assert_eq!(
-        store
-            .rotate_master_key(&admin(), new.clone())
+        app.rotate_master_key(&admin(), new.clone())
             .await
             .expect("rotate"),
         1,
         "one subject key re-wrapped"
     );
-    assert_eq!(store.master_fingerprint(), new.fingerprint());
+    assert_eq!(app.master_fingerprint(), new.fingerprint());
     assert_ne!(fp, new.fingerprint());
-    store.close().await;
+    app.close().await;
     assert!(
         !env.dir.join("master.key.next").exists(),
         "the staged key was promoted"
@@ -546,16 +565,16 @@ async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
             .expect("hex"),
         new
     );
-    let store = custode_store::Store::open(&config, Env::policy(), env.clock.clone())
+    let app = Custode::open(&config, Env::policy(), env.clock.clone())
         .await
         .expect("reopen with the new key");
     assert_eq!(
-        store.records(&admin(), &s, "x").await.expect("read")[0].fields["email"],
+        app.store.records(&admin(), &s, "x").await.expect("read")[0].fields["email"],
         "rot@example.org"
     );
-    let log = store.audit_verify().await.expect("verify");
+    let log = app.vault.audit_verify().await.expect("verify");
     assert!(log.is_intact());
-    store.close().await;
+    app.close().await;
     // The old key no longer opens the key store.
     match custode_store::Store::open(&env.config, Env::policy(), env.clock.clone()).await {
         Err(StoreError::WrongMasterKey { .. }) => {}
@@ -581,19 +600,23 @@ on_both_engines!(concurrent_reads_are_each_audited_by_the_group_commit);
 /// own entry, durable before its data are returned, and when the commit
 /// fails every read of the group fails and returns nothing.
 async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
-    let store = std::sync::Arc::new(env.open().await);
-    let t = tree(&store).await;
-    let s = user_with_contact(&store, &t, "group@example.org").await;
+    let app = std::sync::Arc::new(env.open().await);
+    let t = tree(&app).await;
+    let s = user_with_contact(&app, &t, "group@example.org").await;
     const N: usize = 64;
     let mut reads = tokio::task::JoinSet::new();
     for i in 0..N {
-        let (store, s) = (store.clone(), s.clone());
-        reads.spawn(async move { store.records(&admin(), &s, &format!("ticket {i}")).await });
+        let (app, s) = (app.clone(), s.clone());
+        reads.spawn(async move {
+            app.store
+                .records(&admin(), &s, &format!("ticket {i}"))
+                .await
+        });
     }
     while let Some(read) = reads.join_next().await {
         assert_eq!(read.expect("task").expect("read").len(), 1);
     }
-    let log = store.audit_of_subject(&s, 1000).await.expect("audit");
+    let log = app.store.audit_of_subject(&s, 1000).await.expect("audit");
     let mut reasons: Vec<String> = log
         .iter()
         .map(|e| e.fields())
@@ -604,7 +627,7 @@ async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
     let mut expected: Vec<String> = (0..N).map(|i| format!("ticket {i}")).collect();
     expected.sort();
     assert_eq!(reasons, expected, "one entry per read, with its reason");
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.breaks);
     let before = report.last_seq;
 
@@ -621,14 +644,18 @@ async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
     };
     for sql in trigger {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(store.pool())
+            .execute(app.store.pool())
             .await
             .expect("trigger");
     }
     let mut reads = tokio::task::JoinSet::new();
     for i in 0..N {
-        let (store, s) = (store.clone(), s.clone());
-        reads.spawn(async move { store.records(&admin(), &s, &format!("doomed {i}")).await });
+        let (app, s) = (app.clone(), s.clone());
+        reads.spawn(async move {
+            app.store
+                .records(&admin(), &s, &format!("doomed {i}"))
+                .await
+        });
     }
     while let Some(read) = reads.join_next().await {
         let err = read
@@ -636,11 +663,11 @@ async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
             .expect_err("no data without its audit entry");
         assert!(matches!(err, StoreError::AuditFailed(_)), "{err}");
     }
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert_eq!(report.last_seq, before, "no entry of the failed group");
-    if let Ok(store) = std::sync::Arc::try_unwrap(store) {
-        store.close().await;
+    if let Ok(app) = std::sync::Arc::try_unwrap(app) {
+        app.close().await;
     }
 }
 
@@ -651,17 +678,20 @@ async fn concurrent_reads_are_each_audited_by_the_group_commit(env: &Env) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audited_reads_keep_the_sqlite_log_short() {
     let env = Env::new(custode_store::Engine::Sqlite).await;
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = user_with_contact(&store, &t, "wal@example.org").await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = user_with_contact(&app, &t, "wal@example.org").await;
     let wal = env.dir.join("custode.db-wal");
-    let before = store.audit_verify().await.expect("verify").last_seq;
+    let before = app.vault.audit_verify().await.expect("verify").last_seq;
     // One read at a time: each is a group commit of its own, three or
     // four WAL pages, so 3,000 of them would make a log of 40 MiB.
     const READS: i64 = 3_000;
     let mut largest = 0;
     for i in 0..READS {
-        let read = store.records(&admin(), &s, &format!("ticket {i}")).await;
+        let read = app
+            .store
+            .records(&admin(), &s, &format!("ticket {i}"))
+            .await;
         assert_eq!(read.expect("read").len(), 1);
         largest = largest.max(std::fs::metadata(&wal).expect("the WAL").len());
     }
@@ -669,10 +699,10 @@ async fn audited_reads_keep_the_sqlite_log_short() {
         largest < 8 << 20,
         "the WAL grew to {largest} bytes over {READS} audited reads"
     );
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.is_intact(), "{:?}", report.breaks);
     assert_eq!(report.last_seq, before + READS, "every read has its entry");
-    store.close().await;
+    app.close().await;
     env.cleanup().await;
 }
 
@@ -683,8 +713,8 @@ on_both_engines!(personal_data_tokens_come_from_the_console_with_a_holder);
 /// issuer and last use.
 async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
     use custode_domain::Principal;
-    let store = env.open().await;
-    let grant = |role| custode_store::Grant {
+    let app = env.open().await;
+    let grant = |role| custode_accounts::Grant {
         role,
         scope_path: "/".into(),
         subject: None,
@@ -692,7 +722,7 @@ async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
     let denied = || async {
         sqlx::Row::get::<i64, _>(
             &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-                .fetch_one(store.pool())
+                .fetch_one(app.store.pool())
                 .await
                 .expect("count"),
             0,
@@ -705,14 +735,15 @@ async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
         Role::LegalOfficer,
         Role::System,
     ] {
-        let e = store
+        let e = app
+            .accounts
             .issue_token(&admin(), "mine", &grant(role), None)
             .await
             .expect_err("refused");
         assert!(matches!(e, StoreError::Forbidden(_)), "{e}");
     }
     assert_eq!(denied().await - before, 4, "each refusal is audited");
-    store
+    app.accounts
         .issue_token(&admin(), "deputy", &grant(Role::Administrator), None)
         .await
         .expect("an administrator's token reads no personal data");
@@ -721,15 +752,16 @@ async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
         role: Role::Administrator,
         scope: custode_domain::Scope::everything(),
     };
-    let held = store
+    let held = app
+        .accounts
         .issue_held_token(&operator, "laptop", " Dora Rossi ", &grant(Role::Dpo), None)
         .await
         .expect("issued at the console");
-    store
+    app.accounts
         .authenticate_token(&held.token)
         .await
         .expect("the token works");
-    let list = store.list_tokens(&admin()).await.expect("list");
+    let list = app.accounts.list_tokens(&admin()).await.expect("list");
     assert_eq!(list.len(), 2);
     let t = list.iter().find(|t| t.id == held.id).expect("listed");
     assert_eq!(t.holder.as_deref(), Some("Dora Rossi"));
@@ -741,7 +773,7 @@ async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
         &sqlx::query(
             "SELECT body FROM audit_log WHERE action = 'access.granted' ORDER BY seq DESC LIMIT 1",
         )
-        .fetch_one(store.pool())
+        .fetch_one(app.store.pool())
         .await
         .expect("entry"),
         0,
@@ -750,5 +782,5 @@ async fn personal_data_tokens_come_from_the_console_with_a_holder(env: &Env) {
         granted.contains("Dora Rossi") && granted.contains("cli:operator"),
         "the audit names issuer and holder: {granted}"
     );
-    store.close().await;
+    app.close().await;
 }

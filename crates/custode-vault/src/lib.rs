@@ -731,14 +731,15 @@ impl Vault {
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<(), StoreError> {
-        self.store.audit_alone(Event {
-            actor: by.id.clone(),
-            action: Action::AccessDenied,
-            subject: target.subject_id(),
-            reason: Some(format!("order {} of {}", order.number, order.authority)),
-            detail: json!({ "attempt": "vault.query", "why": why }),
-        })
-        .await
+        self.store
+            .audit_alone(Event {
+                actor: by.id.clone(),
+                action: Action::AccessDenied,
+                subject: target.subject_id(),
+                reason: Some(format!("order {} of {}", order.number, order.authority)),
+                detail: json!({ "attempt": "vault.query", "why": why }),
+            })
+            .await
     }
 
     /// Writes a line of the vault access log, then the audit entry that
@@ -773,17 +774,18 @@ impl Vault {
             detail["attempt"] = json!("vault.query");
             detail["why"] = json!(why);
         }
-        self.store.audit_alone(Event {
-            actor: access.by.id.clone(),
-            action: access.action,
-            subject: access.subject,
-            reason: Some(format!(
-                "order {} of {}",
-                access.order.number, access.order.authority
-            )),
-            detail,
-        })
-        .await
+        self.store
+            .audit_alone(Event {
+                actor: access.by.id.clone(),
+                action: access.action,
+                subject: access.subject,
+                reason: Some(format!(
+                    "order {} of {}",
+                    access.order.number, access.order.authority
+                )),
+                detail,
+            })
+            .await
     }
 
     /// Appends a line to the vault access log's chain; returns its
@@ -1439,10 +1441,7 @@ impl Vault {
 
     /// What the vault holds of a subject, by category and ground: counts
     /// and end dates only, for the answer to an erasure request.
-    pub async fn vault_lines_of(
-        &self,
-        subject: &SubjectId,
-    ) -> Result<Vec<KeptLine>, StoreError> {
+    pub async fn vault_lines_of(&self, subject: &SubjectId) -> Result<Vec<KeptLine>, StoreError> {
         let policy = self.store.policy();
         sqlx::query(
             "SELECT category, grounds, COUNT(*), MAX(vault_until) FROM vault_records WHERE subject_id = $1 \
@@ -1550,11 +1549,7 @@ impl Vault {
     /// What the vault will erase from `now` to `until` (microseconds), its
     /// open ends settled as the sweeper would settle them, and what it
     /// holds now.
-    pub async fn vault_outlook(
-        &self,
-        now: i64,
-        until: i64,
-    ) -> Result<VaultOutlook, StoreError> {
+    pub async fn vault_outlook(&self, now: i64, until: i64) -> Result<VaultOutlook, StoreError> {
         let policy = self.store.policy();
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         let mut ends = Vec::new();

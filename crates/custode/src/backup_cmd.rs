@@ -76,7 +76,8 @@ pub(crate) async fn backup(args: &StoreArgs, cmd: BackupCommand) -> anyhow::Resu
             )?;
         }
         BackupCommand::Rotate => {
-            let r = app.backup
+            let r = app
+                .backup
                 .rotate_backup_keys(&Principal::system("backup-keys-cli"))
                 .await?;
             match r.current {
@@ -128,7 +129,10 @@ pub(crate) async fn restore(args: &StoreArgs, r: RestoreArgs) -> anyhow::Result<
     if let Some(vault) = &r.to_vault {
         target.vault_url = vault.clone();
     }
-    let report = live.backup.restore_backup(&operator(), &r.from, &target).await?;
+    let report = live
+        .backup
+        .restore_backup(&operator(), &r.from, &target)
+        .await?;
     let policy = live.store.policy();
     live.close().await;
     outln!(

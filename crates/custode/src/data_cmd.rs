@@ -91,7 +91,10 @@ impl StoreArgs {
     }
 
     /// Where everything is, and the policy, read and validated.
-    fn config_and_policy(&self, mode: OpenMode) -> anyhow::Result<(StoreConfig, custode_policy::Policy)> {
+    fn config_and_policy(
+        &self,
+        mode: OpenMode,
+    ) -> anyhow::Result<(StoreConfig, custode_policy::Policy)> {
         let source = std::fs::read_to_string(&self.policy)
             .with_context(|| format!("cannot read the policy file {}", self.policy.display()))?;
         let policy = match custode_policy::load(&self.policy.display().to_string(), &source) {
@@ -333,13 +336,15 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
                 )
             })?;
             let parent = parent.map(|p| TenantId::parse(&p)).transpose()?;
-            let t = app.store
+            let t = app
+                .store
                 .create_tenant(&operator(), parent.as_ref(), kind, &name)
                 .await?;
             outln!("{}", t.id)?;
         }
         TenantCommand::Close { id, reason } => {
-            let done = app.requests
+            let done = app
+                .requests
                 .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
                 .await?;
             if done.already_closed
@@ -376,14 +381,19 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
             kind,
             reason,
         } => {
-            let id = app.store
+            let id = app
+                .store
                 .create_subject(&operator(), &TenantId::parse(&tenant)?, &kind, &reason)
                 .await?;
             outln!("{id}")?;
         }
         SubjectCommand::List { after, limit } => {
             let after = after.as_deref().map(parse_subject).transpose()?;
-            for s in app.store.subjects(&operator(), after.as_ref(), limit).await? {
+            for s in app
+                .store
+                .subjects(&operator(), after.as_ref(), limit)
+                .await?
+            {
                 let erasure = match &s.erasure {
                     custode_store::ErasureState::Partial { kept_until, .. } => format!(
                         "partial (kept until {})",
@@ -491,7 +501,8 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                 }
                 pending.push(parse_line(i + 1, &line)?);
                 if pending.len() == batch {
-                    total += app.store
+                    total += app
+                        .store
                         .write_records(&by, "import", std::mem::take(&mut pending))
                         .await?;
                     progress.set_message(format!("importing records: {total} committed"));
@@ -552,13 +563,19 @@ pub(crate) async fn tokens(args: &StoreArgs, cmd: TokenCommand) -> anyhow::Resul
                 bail!("--subject is given exactly for the subject role");
             }
             let scope_path = match tenant {
-                Some(t) => app.store.tenant(&operator(), &TenantId::parse(&t)?).await?.path,
+                Some(t) => {
+                    app.store
+                        .tenant(&operator(), &TenantId::parse(&t)?)
+                        .await?
+                        .path
+                }
                 None => "/".to_owned(),
             };
             let expires = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(
                 24 * i64::from(days.clamp(1, 365)),
             ))?;
-            let issued = app.accounts
+            let issued = app
+                .accounts
                 .issue_held_token(
                     &operator(),
                     &name,

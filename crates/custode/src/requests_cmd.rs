@@ -276,7 +276,8 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             recipient,
         } => {
             let app = args.open(OpenMode::Existing).await?;
-            let n = app.requests
+            let n = app
+                .requests
                 .confirm_recipient_notice(&dpo(), &id, &right, &recipient)
                 .await?;
             print_notice(&n);

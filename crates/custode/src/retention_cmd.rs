@@ -3,8 +3,8 @@
 
 use clap::Subcommand;
 use custode_domain::Principal;
-use custode_store::{OpenMode};
 use custode_retention::{PlanLine, RetentionLine, RetentionPlan, SweepReport};
+use custode_store::OpenMode;
 
 use crate::Outcome;
 use crate::data_cmd::StoreArgs;
@@ -145,7 +145,12 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RetentionCommand) -> anyhow::Resu
             // `--days` has a default; `--at`, when given, decides.
             let days = if at.is_some() { None } else { Some(days) };
             let day = app.retention.plan_day(days, at.as_deref())?;
-            print_plan(&app.retention.retention_plan(app.retention.end_of_day(day)?).await?, day)?;
+            print_plan(
+                &app.retention
+                    .retention_plan(app.retention.end_of_day(day)?)
+                    .await?,
+                day,
+            )?;
         }
         RetentionCommand::Report { days: n } => {
             let now = jiff::Timestamp::now();

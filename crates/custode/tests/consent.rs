@@ -1,6 +1,7 @@
 //! `custode consent verify`: a receipt the store signed verifies offline;
 //! an altered one, or one checked against another key, does not.
 
+use custode_server::Custode;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use custode_consent::receipt::{Format, Publication};
 use custode_consent::{Channel, EventKind, Evidence};
 use custode_domain::{Principal, TenantKind};
-use custode_store::{NewConsentEvent, OpenMode, Store, StoreConfig};
+use custode_ledger::NewConsentEvent;
+use custode_store::{OpenMode, StoreConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -45,19 +47,22 @@ async fn a_signed_receipt_verifies_and_a_tampered_one_fails() {
     let source = std::fs::read_to_string(root().join("policies/telecom.toml")).expect("policy");
     let policy = Arc::new(custode_policy::load("telecom.toml", &source).expect("valid"));
     let config = StoreConfig::in_data_dir(&data, OpenMode::CreateIfMissing).expect("config");
-    let store = Store::open(&config, policy, Arc::new(custode_domain::SystemClock))
+    let app = Custode::open(&config, policy, Arc::new(custode_domain::SystemClock))
         .await
         .expect("store");
     let sys = Principal::system("test");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
-    let subject = store
+    let subject = app
+        .store
         .create_subject(&sys, &provider.id, "customer", "signup")
         .await
         .expect("subject");
-    let event = store
+    let event = app
+        .ledger
         .record_consent(
             &sys,
             &subject,
@@ -74,7 +79,8 @@ async fn a_signed_receipt_verifies_and_a_tampered_one_fails() {
         )
         .await
         .expect("consent");
-    let signed = store
+    let signed = app
+        .ledger
         .consent_receipt(
             &sys,
             &event.id,
@@ -85,7 +91,7 @@ async fn a_signed_receipt_verifies_and_a_tampered_one_fails() {
         )
         .await
         .expect("receipt");
-    store.close().await;
+    app.close().await;
 
     let good = dir.join("receipt.json");
     std::fs::write(&good, serde_json::to_string_pretty(&signed).expect("json")).expect("write");

@@ -3,15 +3,15 @@
 //! same package, the same records erased, kept and vaulted, the same
 //! answer figures, each side effect once, the audit chain intact.
 
+use custode_server::Custode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use custode_domain::requests::Right;
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{
-    DocumentKind, FulfilmentInput, NewRequest, OpenMode, Requester, Store, StoreConfig,
-};
+use custode_requests::{DocumentKind, FulfilmentInput, NewRequest, Requester};
+use custode_store::{OpenMode, StoreConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -33,8 +33,8 @@ fn policy() -> Arc<custode_policy::Policy> {
     Arc::new(custode_policy::load("p.toml", &source).expect("valid"))
 }
 
-async fn open(data: &Path, mode: OpenMode) -> Store {
-    Store::open(
+async fn open(data: &Path, mode: OpenMode) -> Custode {
+    Custode::open(
         &StoreConfig::in_data_dir(data, mode).expect("config"),
         policy(),
         Arc::new(SystemClock),
@@ -68,18 +68,21 @@ fn record(category: &str, n: usize) -> NewRecord {
 /// them vault-bound) whose access-and-erasure request is verified and
 /// queued; returns the subject and the request.
 async fn prepared(data: &Path) -> (SubjectId, String) {
-    let store = open(data, OpenMode::CreateIfMissing).await;
+    let app = open(data, OpenMode::CreateIfMissing).await;
     let sys = Principal::system("setup");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
     // Mailboxes live in a domain (the policy's `tenants`).
-    let domain = store
+    let domain = app
+        .store
         .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
         .await
         .expect("domain");
-    let s = store
+    let s = app
+        .store
         .create_subject(&sys, &domain.id, "mailbox_user", "setup")
         .await
         .expect("subject");
@@ -89,11 +92,12 @@ async fn prepared(data: &Path) -> (SubjectId, String) {
             (s.clone(), record(category, n))
         })
         .collect();
-    store
+    app.store
         .write_records(&sys, "setup", batch)
         .await
         .expect("write");
-    let id = store
+    let id = app
+        .requests
         .file_request(
             &sys,
             NewRequest {
@@ -108,7 +112,7 @@ async fn prepared(data: &Path) -> (SubjectId, String) {
         .await
         .expect("file")
         .id;
-    store
+    app.requests
         .put_document(
             &sys,
             &id,
@@ -118,24 +122,27 @@ async fn prepared(data: &Path) -> (SubjectId, String) {
         )
         .await
         .expect("document");
-    store.approve_identity(&sys, &id).await.expect("approve");
-    store
+    app.requests
+        .approve_identity(&sys, &id)
+        .await
+        .expect("approve");
+    app.requests
         .queue_fulfilment(&sys, &id, FulfilmentInput::default())
         .await
         .expect("queue");
-    store.close().await;
+    app.close().await;
     (s, id)
 }
 
 /// What a finished run leaves, without ids, keys or instants.
 async fn final_state(data: &Path, subject: &SubjectId, id: &str) -> serde_json::Value {
-    let store = open(data, OpenMode::Existing).await;
+    let app = open(data, OpenMode::Existing).await;
     let dpo = Principal {
         id: "check".into(),
         role: custode_domain::Role::Dpo,
         scope: custode_domain::Scope::everything(),
     };
-    let request = store.request(&dpo, id).await.expect("request");
+    let request = app.requests.request(&dpo, id).await.expect("request");
     let jobs: Vec<serde_json::Value> = request
         .jobs
         .iter()
@@ -153,21 +160,23 @@ async fn final_state(data: &Path, subject: &SubjectId, id: &str) -> serde_json::
             serde_json::json!({ "right": j.right, "state": j.state, "step": j.step, "result": result })
         })
         .collect();
-    let zip = store
+    let zip = app
+        .requests
         .request_export(&dpo, id, Right::Access)
         .await
         .expect("package");
     let records_json = unzip_member(&zip, "records.json");
     let mut package: serde_json::Value = serde_json::from_slice(&records_json).expect("json");
     package["exported_at"] = serde_json::Value::Null;
-    let mut left: Vec<(String, Vec<String>)> = store
+    let mut left: Vec<(String, Vec<String>)> = app
+        .store
         .records_for(&dpo, subject, "authority_requests", "check")
         .await
         .map(|rs| rs.into_iter().map(|r| (r.category, r.purposes)).collect())
         .unwrap_or_default();
     left.sort();
     let count = |sql: &'static str| {
-        let pool = store.pool().clone();
+        let pool = app.store.pool().clone();
         async move {
             sqlx::Row::get::<i64, _>(&sqlx::query(sql).fetch_one(&pool).await.expect("count"), 0)
         }
@@ -176,16 +185,16 @@ async fn final_state(data: &Path, subject: &SubjectId, id: &str) -> serde_json::
         "jobs": jobs,
         "package": package,
         "records_left": left,
-        "vaulted": store.vault_count().await.expect("vault"),
+        "vaulted": app.vault.vault_count().await.expect("vault"),
         "closed_events": count("SELECT COUNT(*) FROM audit_log WHERE action = 'subject.event'").await,
         "fulfilled_events": count("SELECT COUNT(*) FROM audit_log WHERE action = 'request.fulfilled'").await,
         "packages": count("SELECT COUNT(*) FROM request_exports").await,
     });
     assert!(
-        store.audit_verify().await.expect("verify").is_intact(),
+        app.vault.audit_verify().await.expect("verify").is_intact(),
         "the audit chain survives the crash"
     );
-    store.close().await;
+    app.close().await;
     state
 }
 

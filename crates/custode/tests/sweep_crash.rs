@@ -2,13 +2,14 @@
 //! due ends erased, nothing else, each erasure reported once, the audit
 //! chain intact.
 
+use custode_server::Custode;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use custode_domain::{NewRecord, Principal, SystemClock, TenantKind};
-use custode_store::{LifeEvent, OpenMode, Store, StoreConfig};
+use custode_store::{LifeEvent, OpenMode, StoreConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -46,7 +47,7 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
     let source =
         std::fs::read_to_string(root().join("policies/email-hosting.toml")).expect("policy");
     let policy = Arc::new(custode_policy::load("p.toml", &source).expect("valid"));
-    let store = Store::open(
+    let app = Custode::open(
         &StoreConfig::in_data_dir(&data, OpenMode::CreateIfMissing).expect("config"),
         policy,
         Arc::new(SystemClock),
@@ -54,16 +55,19 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
     .await
     .expect("store");
     let sys = Principal::system("setup");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
     // Mailboxes live in a domain (the policy's `tenants`).
-    let domain = store
+    let domain = app
+        .store
         .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
         .await
         .expect("domain");
-    let closed = store
+    let closed = app
+        .store
         .create_subjects(&sys, &domain.id, "mailbox_user", 30, "setup")
         .await
         .expect("subjects");
@@ -71,11 +75,11 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
         let batch = (0..2000)
             .map(|n| (s.clone(), contact(i * 2000 + n)))
             .collect();
-        store
+        app.store
             .write_records(&sys, "setup", batch)
             .await
             .expect("write");
-        store
+        app.store
             .record_life_event(
                 &sys,
                 s,
@@ -86,19 +90,20 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
             .await
             .expect("close");
     }
-    let open = store
+    let open = app
+        .store
         .create_subject(&sys, &domain.id, "mailbox_user", "setup")
         .await
         .expect("subject");
     let batch = (0..500)
         .map(|n| (open.clone(), contact(100_000 + n)))
         .collect();
-    store
+    app.store
         .write_records(&sys, "setup", batch)
         .await
         .expect("write");
-    assert_eq!(store.retention_due().await.expect("due"), 60_000);
-    store.close().await;
+    assert_eq!(app.retention.retention_due().await.expect("due"), 60_000);
+    app.close().await;
 
     // Killed after its first committed batch.
     let mut child = custode(&data)
@@ -147,17 +152,18 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
         "{text}"
     );
 
-    let store = Store::open(
+    let app = Custode::open(
         &StoreConfig::in_data_dir(&data, OpenMode::Existing).expect("config"),
         Arc::new(custode_policy::load("p.toml", &source).expect("valid")),
         Arc::new(SystemClock),
     )
     .await
     .expect("store");
-    assert_eq!(store.retention_due().await.expect("due"), 0);
-    let kept = store.records(&sys, &open, "check").await.expect("read");
+    assert_eq!(app.retention.retention_due().await.expect("due"), 0);
+    let kept = app.store.records(&sys, &open, "check").await.expect("read");
     assert_eq!(kept.len(), 500, "nothing that was not due was erased");
-    let reported: u64 = store
+    let reported: u64 = app
+        .retention
         .retention_report(jiff::Timestamp::UNIX_EPOCH)
         .await
         .expect("report")
@@ -165,7 +171,7 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
         .map(|l| l.records)
         .sum();
     assert_eq!(reported, 60_000, "each erasure reported once");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

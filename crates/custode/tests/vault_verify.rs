@@ -1,22 +1,23 @@
 //! `custode audit verify` names a line removed from the vault access log
 //! with plain SQL, and exits 1 (issue "Every promise kept", 2).
 
+use custode_server::Custode;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
 use custode_domain::SystemClock;
-use custode_store::{OpenMode, Store, StoreConfig};
+use custode_store::{OpenMode, StoreConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn open(data: &std::path::Path) -> Store {
+async fn open(data: &std::path::Path) -> Custode {
     let source =
         std::fs::read_to_string(root().join("policies/email-hosting.toml")).expect("policy");
     let policy = Arc::new(custode_policy::load("p.toml", &source).expect("valid"));
-    Store::open(
+    Custode::open(
         &StoreConfig::in_data_dir(data, OpenMode::CreateIfMissing).expect("config"),
         policy,
         Arc::new(SystemClock),

@@ -3,16 +3,16 @@
 //! here from the rules' wording (Regulation 1182/71 counting), not from the
 //! store's code.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use common::*;
 use custode_consent::{Channel, EventKind, Evidence};
 use custode_domain::{NewRecord, Principal, SubjectId};
+use custode_ledger::NewConsentEvent;
 use custode_policy::{Basis, Event, Policy, Unit};
-use custode_store::{LifeEvent, NewConsentEvent, RetentionPlan, Store};
+use custode_retention::RetentionPlan;
+use custode_store::LifeEvent;
+use custode_testkit::*;
 use jiff::civil::Date;
 use jiff::{Span, Timestamp, tz::TimeZone};
 use sqlx::Row;
@@ -181,11 +181,11 @@ fn record(policy: &Policy, category: &str, n: u64) -> NewRecord {
     }
 }
 
-async fn present(store: &Store) -> HashSet<(String, String, i64)> {
+async fn present(app: &Custode) -> HashSet<(String, String, i64)> {
     sqlx::query(
         "SELECT s.id, r.category, r.collected_at FROM records r JOIN subjects s ON s.key = r.subject_key",
     )
-    .fetch_all(store.pool())
+    .fetch_all(app.store.pool())
     .await
     .expect("records")
     .iter()
@@ -209,8 +209,8 @@ async fn vault_present(env: &Env) -> HashSet<(String, String, i64)> {
 
 async fn a_year_under(env: &Env, source: &str, seed: u64) {
     let policy = Arc::new(custode_policy::load("p.toml", source).expect("policy"));
-    let store = env.open_with(policy.clone()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(policy.clone()).await;
+    let t = tree(&app).await;
     let system = Principal::system("simulation");
     let kinds = writable(&policy);
     let start = Date::new(2026, 1, 1).expect("date");
@@ -231,8 +231,9 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
         // New subjects in the first four months.
         if d < 120 && d % 3 == 0 {
             let (kind, _, _) = &kinds[(rng(&mut state) % kinds.len() as u64) as usize];
-            let home = home_for(&store, &t, kind).await;
-            let s = store
+            let home = home_for(&app, &t, kind).await;
+            let s = app
+                .store
                 .create_subject(&system, &home, kind, "simulation")
                 .await
                 .expect("subject");
@@ -251,7 +252,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     .purpose(p)
                     .is_some_and(|x| x.subjects.iter().any(|k| &k.value == kind))
                 {
-                    store
+                    app.ledger
                         .record_consent(
                             &system,
                             &s,
@@ -290,7 +291,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     .iter()
                     .any(|r| r.subject == s && r.category == *category && r.collected == today)
                 {
-                    store
+                    app.store
                         .write_records(
                             &system,
                             "simulation",
@@ -309,7 +310,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     });
                 }
             } else if roll < 30 {
-                store
+                app.store
                     .record_life_event(&system, &s, LifeEvent::Activity, None, "login")
                     .await
                     .expect("activity");
@@ -321,7 +322,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     .find(|(_, ev)| ev.last().is_some_and(|(_, w)| !w))
                     .map(|(p, _)| p.clone())
                 {
-                    store
+                    app.ledger
                         .record_consent(
                             &system,
                             &s,
@@ -338,25 +339,25 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     life.consent.entry(p).or_default().push((today, true));
                 }
             } else if roll == 31 && life.contract_end.is_none() {
-                store
+                app.store
                     .record_life_event(&system, &s, LifeEvent::ContractEnded, None, "ended")
                     .await
                     .expect("contract end");
                 life.contract_end = Some(today);
             } else if roll == 32 && d > 30 {
-                store
+                app.store
                     .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "closed")
                     .await
                     .expect("close");
                 life.closed = Some(today);
             }
         }
-        store.sweep_all(&system, 7).await.expect("sweep");
-        let in_main = present(&store).await;
+        app.retention.sweep_all(&system, 7).await.expect("sweep");
+        let in_main = present(&app).await;
         let in_vault = vault_present(env).await;
         for r in tracked
             .iter_mut()
-            // Still somewhere: in the main store, or moved and not yet out of the vault.
+            // Still somewhere: in the main app, or moved and not yet out of the vault.
             .filter(|r| !r.vault_gone && (!r.gone || r.moved))
         {
             let life = &lives[&r.subject];
@@ -411,7 +412,8 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
     if policy.purposes.iter().any(|p| p.vault) {
         assert!(moved > 0, "the year should move some records to the vault");
     }
-    let report = store
+    let report = app
+        .retention
         .retention_report(Timestamp::UNIX_EPOCH)
         .await
         .expect("report");
@@ -433,8 +435,8 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
         vault_erased,
         "and every erasure from the vault"
     );
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(every_record_goes_on_its_day_under_each_example_policy);
@@ -454,12 +456,13 @@ async fn messaging_rules_hold_to_the_day(env: &Env) {
 
 /// `subjects` closed accounts of `per` contact records each, all due, and
 /// one open account whose records are not.
-async fn due_and_kept(store: &Store, t: &Tree, subjects: usize, per: usize) -> SubjectId {
+async fn due_and_kept(app: &Custode, t: &Tree, subjects: usize, per: usize) -> SubjectId {
     let system = Principal::system("setup");
-    let policy = store.policy();
-    let now = store_now(store).await;
+    let policy = app.store.policy();
+    let now = store_now(app).await;
     let three_years = jiff::SignedDuration::from_hours(24 * 365 * 3);
-    let ids = store
+    let ids = app
+        .store
         .create_subjects(&system, &t.domain_a.id, "mailbox_user", subjects, "setup")
         .await
         .expect("subjects");
@@ -471,11 +474,11 @@ async fn due_and_kept(store: &Store, t: &Tree, subjects: usize, per: usize) -> S
                 (s.clone(), r)
             })
             .collect();
-        store
+        app.store
             .write_records(&system, "setup", batch)
             .await
             .expect("write");
-        store
+        app.store
             .record_life_event(
                 &system,
                 s,
@@ -486,27 +489,28 @@ async fn due_and_kept(store: &Store, t: &Tree, subjects: usize, per: usize) -> S
             .await
             .expect("close");
     }
-    let open = store
+    let open = app
+        .store
         .create_subject(&system, &t.domain_a.id, "mailbox_user", "setup")
         .await
         .expect("subject");
     let batch = (0..per)
         .map(|n| (open.clone(), record(&policy, "contact", n as u64)))
         .collect();
-    store
+    app.store
         .write_records(&system, "setup", batch)
         .await
         .expect("write");
     open
 }
 
-async fn store_now(_store: &Store) -> Timestamp {
+async fn store_now(_app: &Custode) -> Timestamp {
     Timestamp::new(1_767_225_600, 0).expect("2026-01-01")
 }
 
-async fn count(store: &Store, sql: &'static str) -> i64 {
+async fn count(app: &Custode, sql: &'static str) -> i64 {
     sqlx::query(sql)
-        .fetch_one(store.pool())
+        .fetch_one(app.store.pool())
         .await
         .expect("count")
         .get::<i64, _>(0)
@@ -518,12 +522,15 @@ async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
     let b = env.open().await;
     let t = tree(&a).await;
     let open = due_and_kept(&a, &t, 40, 50).await;
-    assert_eq!(a.retention_due().await.expect("due"), 2000);
+    assert_eq!(a.retention.retention_due().await.expect("due"), 2000);
     let (sa, sb) = (
         Principal::system("sweeper-a"),
         Principal::system("sweeper-b"),
     );
-    let (ra, rb) = tokio::join!(a.sweep_all(&sa, 37), b.sweep_all(&sb, 37));
+    let (ra, rb) = tokio::join!(
+        a.retention.sweep_all(&sa, 37),
+        b.retention.sweep_all(&sb, 37)
+    );
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
     assert_eq!(
         ra.erased + rb.erased,
@@ -543,6 +550,7 @@ async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
         "the open account's records stay"
     );
     let left = a
+        .store
         .records(&Principal::system("check"), &open, "check")
         .await
         .expect("read");
@@ -564,7 +572,7 @@ async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
         .await,
         40
     );
-    assert!(a.audit_verify().await.expect("verify").is_intact());
+    assert!(a.vault.audit_verify().await.expect("verify").is_intact());
     a.close().await;
     b.close().await;
 }
@@ -572,9 +580,9 @@ async fn two_sweepers_never_erase_a_batch_twice(env: &Env) {
 /// Per (day in the controller's zone, action, category, rule): records.
 type Tally = BTreeMap<(Date, String, String, String), u64>;
 
-fn zone_of(store: &Store) -> TimeZone {
+fn zone_of(app: &Custode) -> TimeZone {
     TimeZone::get(custode_domain::records::zone_for(
-        &store.policy().meta.jurisdiction,
+        &app.store.policy().meta.jurisdiction,
     ))
     .expect("zone")
 }
@@ -588,10 +596,11 @@ fn tally_plan(plan: &RetentionPlan) -> Tally {
     t
 }
 
-async fn tally_report(store: &Store) -> Tally {
-    let tz = zone_of(store);
+async fn tally_report(app: &Custode) -> Tally {
+    let tz = zone_of(app);
     let mut t = Tally::new();
-    for l in store
+    for l in app
+        .retention
         .retention_report(Timestamp::UNIX_EPOCH)
         .await
         .expect("report")
@@ -602,13 +611,13 @@ async fn tally_report(store: &Store) -> Tally {
     t
 }
 
-/// Per (store, category): records held, as the databases say.
-async fn held(env: &Env, store: &Store) -> BTreeMap<(&'static str, String), u64> {
+/// Per (app, category): records held, as the databases say.
+async fn held(env: &Env, app: &Custode) -> BTreeMap<(&'static str, String), u64> {
     let mut out = BTreeMap::new();
     let vault = sqlx::AnyPool::connect(&env.config.vault_url)
         .await
         .expect("vault");
-    for (name, pool) in [("main", store.pool()), ("vault", &vault)] {
+    for (name, pool) in [("main", app.store.pool()), ("vault", &vault)] {
         let table = if name == "main" {
             "SELECT category, COUNT(*) FROM records GROUP BY category"
         } else {
@@ -640,9 +649,9 @@ fn held_in(plan: &RetentionPlan, now: bool) -> BTreeMap<(&'static str, String), 
 /// (nothing of it may happen yet) and at its instant; then checks that
 /// the sweeper did exactly what the plan said, on the days it said, and
 /// that each store holds what the plan said it would.
-async fn follow(env: &Env, store: &Store, plan: &RetentionPlan) {
+async fn follow(env: &Env, app: &Custode, plan: &RetentionPlan) {
     let sweeper = Principal::system("sweeper");
-    let baseline = tally_report(store).await;
+    let baseline = tally_report(app).await;
     let mut instants: Vec<Timestamp> = plan.lines.iter().map(|l| l.at).collect();
     instants.sort();
     instants.dedup();
@@ -651,21 +660,21 @@ async fn follow(env: &Env, store: &Store, plan: &RetentionPlan) {
         let before = at - jiff::SignedDuration::from_secs(1);
         if before > last {
             env.clock.set(before);
-            let done = tally_report(store).await;
-            store.sweep_all(&sweeper, 5).await.expect("sweep");
+            let done = tally_report(app).await;
+            app.retention.sweep_all(&sweeper, 5).await.expect("sweep");
             assert_eq!(
-                tally_report(store).await,
+                tally_report(app).await,
                 done,
                 "nothing the plan puts at {at} happens a second earlier"
             );
         }
         env.clock.set(at);
-        store.sweep_all(&sweeper, 5).await.expect("sweep");
+        app.retention.sweep_all(&sweeper, 5).await.expect("sweep");
         last = at;
     }
     env.clock.set(plan.until);
-    store.sweep_all(&sweeper, 5).await.expect("sweep");
-    let mut done = tally_report(store).await;
+    app.retention.sweep_all(&sweeper, 5).await.expect("sweep");
+    let mut done = tally_report(app).await;
     for (key, n) in baseline {
         if let Some(m) = done.get_mut(&key) {
             *m -= n;
@@ -677,7 +686,7 @@ async fn follow(env: &Env, store: &Store, plan: &RetentionPlan) {
         tally_plan(plan),
         "the sweeper did what the plan foresaw, on its days"
     );
-    let actual = held(env, store).await;
+    let actual = held(env, app).await;
     assert_eq!(
         actual,
         held_in(plan, false),
@@ -691,12 +700,13 @@ async fn follow(env: &Env, store: &Store, plan: &RetentionPlan) {
 // store — and, as of a future day, what will remain, changing nothing.
 on_both_engines!(the_plan_foresees_every_action_on_every_store_to_the_day);
 async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
-    let store = env.open_with(Env::telecom()).await;
-    let policy = store.policy();
-    let t = tree(&store).await;
+    let app = env.open_with(Env::telecom()).await;
+    let policy = app.store.policy();
+    let t = tree(&app).await;
     let system = Principal::system("setup");
     env.clock.set(noon(Date::new(2026, 1, 1).expect("date")));
-    let customer = store
+    let customer = app
+        .store
         .create_subject(&system, &t.domain_a.id, "customer", "setup")
         .await
         .expect("subject");
@@ -711,16 +721,17 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
             batch.push((customer.clone(), record(&policy, category, i)));
         }
     }
-    store
+    app.store
         .write_records(&system, "setup", batch)
         .await
         .expect("write");
-    let before = held(env, &store).await;
+    let before = held(env, &app).await;
     let day = |y, m, d| Date::new(y, m, d).expect("date");
 
     // As of the end of 2028-02-01: everything foreseeable has happened.
-    let plan = store
-        .retention_plan(store.end_of_day(day(2028, 2, 1)).expect("day"))
+    let plan = app
+        .retention
+        .retention_plan(app.retention.end_of_day(day(2028, 2, 1)).expect("day"))
         .await
         .expect("plan");
     let line = |d: Date, action: &str, category: &str, rule: &str, n: u64| {
@@ -777,7 +788,7 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
     assert_eq!(tally_plan(&plan), expected);
     assert_eq!(
         plan.closures,
-        [custode_store::Closure {
+        [custode_retention::Closure {
             day: day(2028, 1, 2),
             kind: "customer".to_owned(),
             accounts: 1,
@@ -800,8 +811,9 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
     assert_eq!(then.get(&("vault", "phone_traffic".to_owned())), None);
 
     // The state as of 2026-08-01: the traffic moved, not yet erased.
-    let august = store
-        .retention_plan(store.end_of_day(day(2026, 8, 1)).expect("day"))
+    let august = app
+        .retention
+        .retention_plan(app.retention.end_of_day(day(2026, 8, 1)).expect("day"))
         .await
         .expect("plan");
     let until_august: Tally = expected
@@ -816,12 +828,12 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
     assert_eq!(then.get(&("vault", "unanswered_calls".to_owned())), None);
 
     // A what-if: nothing was done.
-    assert!(tally_report(&store).await.is_empty());
-    assert_eq!(held(env, &store).await, before);
+    assert!(tally_report(&app).await.is_empty());
+    assert_eq!(held(env, &app).await, before);
 
-    follow(env, &store, &plan).await;
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    follow(env, &app, &plan).await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 // Issue "Every promise kept", B: a vault record whose legal end waited for
@@ -829,34 +841,36 @@ async fn the_plan_foresees_every_action_on_every_store_to_the_day(env: &Env) {
 // open) is foreseen once the account closes, before the sweeper settles it.
 on_both_engines!(the_plan_settles_vault_ends_that_waited_for_an_event);
 async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let policy = store.policy();
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let policy = app.store.policy();
+    let t = tree(&app).await;
     let system = Principal::system("setup");
-    let home = home_for(&store, &t, "subscriber").await;
-    let subscriber = store
+    let home = home_for(&app, &t, "subscriber").await;
+    let subscriber = app
+        .store
         .create_subject(&system, &home, "subscriber", "setup")
         .await
         .expect("subject");
     let mut payment = record(&policy, "payment", 1);
     payment.purposes = vec!["legal_minimum".to_owned()];
-    store
+    app.store
         .write_records(&system, "setup", vec![(subscriber.clone(), payment)])
         .await
         .expect("write");
-    store
+    app.retention
         .sweep_all(&system, 10)
         .await
         .expect("moved to the vault at once");
-    let far = store
+    let far = app
+        .retention
         .end_of_day(Date::new(2037, 1, 1).expect("date"))
         .expect("day");
     assert!(
-        tally_plan(&store.retention_plan(far).await.expect("plan")).is_empty(),
+        tally_plan(&app.retention.retention_plan(far).await.expect("plan")).is_empty(),
         "no end while the account is open"
     );
     env.clock.set(noon(Date::new(2026, 3, 10).expect("date")));
-    store
+    app.store
         .record_life_event(
             &system,
             &subscriber,
@@ -866,7 +880,7 @@ async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
         )
         .await
         .expect("close");
-    let plan = store.retention_plan(far).await.expect("plan");
+    let plan = app.retention.retention_plan(far).await.expect("plan");
     let expected: Tally = [(
         (
             Date::new(2036, 3, 11).expect("date"),
@@ -879,6 +893,6 @@ async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
     .into_iter()
     .collect();
     assert_eq!(tally_plan(&plan), expected);
-    follow(env, &store, &plan).await;
-    store.close().await;
+    follow(env, &app, &plan).await;
+    app.close().await;
 }

@@ -4,26 +4,23 @@
 //! decision but that ground's, and refuses new data — on SQLite and
 //! PostgreSQL.
 
-mod common;
-
-use common::*;
 use custode_domain::requests::Right;
 use custode_domain::{Principal, Role, SubjectId};
-use custode_store::{
-    DocumentKind, ErasureState, FulfilmentInput, NewRequest, Requester, Store, StoreConfig,
-    StoreError,
-};
+use custode_requests::{DocumentKind, FulfilmentInput, NewRequest, Requester};
+use custode_store::{ErasureState, StoreConfig, StoreError};
+use custode_testkit::*;
 use sqlx::Row;
 
 /// A mailbox user with a record of each category the email-hosting policy
 /// gives it: an erasure keeps `contact` (authority requests) and `billing`,
 /// vaults `usage`, and erases `credentials` and `mail`.
-async fn mailbox_user(store: &Store, t: &Tree) -> SubjectId {
-    let s = store
+async fn mailbox_user(app: &Custode, t: &Tree) -> SubjectId {
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject");
-    let policy = store.policy();
+    let policy = app.store.policy();
     let batch = ["contact", "credentials", "usage", "billing", "mail"]
         .iter()
         .map(|category| {
@@ -53,7 +50,7 @@ async fn mailbox_user(store: &Store, t: &Tree) -> SubjectId {
             )
         })
         .collect();
-    store
+    app.store
         .write_records(&Principal::system("test"), "signup", batch)
         .await
         .expect("write");
@@ -61,8 +58,9 @@ async fn mailbox_user(store: &Store, t: &Tree) -> SubjectId {
 }
 
 /// Files an erasure request for `s` as the DPO and approves the ID.
-async fn erasure_request(store: &Store, dpo: &Principal, s: &SubjectId) -> String {
-    let filed = store
+async fn erasure_request(app: &Custode, dpo: &Principal, s: &SubjectId) -> String {
+    let filed = app
+        .requests
         .file_request(
             dpo,
             NewRequest {
@@ -76,7 +74,7 @@ async fn erasure_request(store: &Store, dpo: &Principal, s: &SubjectId) -> Strin
         )
         .await
         .expect("file");
-    store
+    app.requests
         .put_document(
             dpo,
             &filed.id,
@@ -86,35 +84,36 @@ async fn erasure_request(store: &Store, dpo: &Principal, s: &SubjectId) -> Strin
         )
         .await
         .expect("document");
-    store
+    app.requests
         .approve_identity(dpo, &filed.id)
         .await
         .expect("approve");
-    store
+    app.requests
         .queue_fulfilment(dpo, &filed.id, FulfilmentInput::default())
         .await
         .expect("queue");
     filed.id
 }
 
-async fn run_jobs(store: &Store) {
-    store
+async fn run_jobs(app: &Custode) {
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
 }
 
 /// Runs the erasure job's steps up to and including `last`.
-async fn run_steps_through(store: &Store, last: &str) {
+async fn run_steps_through(app: &Custode, last: &str) {
     loop {
-        let claim = store
+        let claim = app
+            .requests
             .claim_job(std::time::Duration::from_secs(30))
             .await
             .expect("claim")
             .expect("the erasure job is due");
-        let name = custode_store::steps(claim.right)[claim.step as usize];
-        store.run_step(&claim, |_| {}).await.expect("step");
-        lapse_leases(store).await;
+        let name = custode_requests::steps(claim.right)[claim.step as usize];
+        app.requests.run_step(&claim, |_| {}).await.expect("step");
+        lapse_leases(app).await;
         if name == last {
             return;
         }
@@ -122,9 +121,9 @@ async fn run_steps_through(store: &Store, last: &str) {
 }
 
 /// Lets the worker's lease on the next step lapse, as after its death.
-async fn lapse_leases(store: &Store) {
+async fn lapse_leases(app: &Custode) {
     sqlx::query("UPDATE request_jobs SET next_at = 0 WHERE state = 'pending'")
-        .execute(store.pool())
+        .execute(app.store.pool())
         .await
         .expect("lapse");
 }
@@ -132,7 +131,7 @@ async fn lapse_leases(store: &Store) {
 /// A copy of the main store taken now, as a backup would be: on SQLite
 /// the database file (`VACUUM INTO`), on PostgreSQL the subjects and
 /// records rows in side tables.
-async fn backup(env: &Env, store: &Store) -> Option<std::path::PathBuf> {
+async fn backup(env: &Env, app: &Custode) -> Option<std::path::PathBuf> {
     match env.engine {
         custode_store::Engine::Sqlite => {
             let path = env.dir.join("backup.db");
@@ -140,7 +139,7 @@ async fn backup(env: &Env, store: &Store) -> Option<std::path::PathBuf> {
                 "VACUUM INTO '{}'",
                 path.display()
             )))
-            .execute(store.pool())
+            .execute(app.store.pool())
             .await
             .expect("backup");
             Some(path)
@@ -150,7 +149,7 @@ async fn backup(env: &Env, store: &Store) -> Option<std::path::PathBuf> {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "CREATE TABLE {t}_backup AS SELECT * FROM {t}"
                 )))
-                .execute(store.pool())
+                .execute(app.store.pool())
                 .await
                 .expect("side table");
             }
@@ -161,7 +160,7 @@ async fn backup(env: &Env, store: &Store) -> Option<std::path::PathBuf> {
 
 /// The store as restored from the backup, opened with the current key
 /// store and master key: what someone holding an old copy would read.
-async fn restored(env: &Env, live: Store, file: Option<std::path::PathBuf>) -> Store {
+async fn restored(env: &Env, live: Custode, file: Option<std::path::PathBuf>) -> Custode {
     let mut config: StoreConfig = env.config.clone();
     match file {
         Some(path) => {
@@ -169,7 +168,7 @@ async fn restored(env: &Env, live: Store, file: Option<std::path::PathBuf>) -> S
             config.database_url = format!("sqlite://{}", path.display());
         }
         None => {
-            let pool = live.pool().clone();
+            let pool = live.store.pool().clone();
             for sql in [
                 "DELETE FROM records",
                 "INSERT INTO records SELECT * FROM records_backup",
@@ -182,7 +181,7 @@ async fn restored(env: &Env, live: Store, file: Option<std::path::PathBuf>) -> S
             live.close().await;
         }
     }
-    Store::open(&config, Env::policy(), env.clock.clone())
+    Custode::open(&config, Env::policy(), env.clock.clone())
         .await
         .expect("the restored copy opens")
 }
@@ -203,7 +202,7 @@ async fn key_names(env: &Env) -> Vec<String> {
     names
 }
 
-/// Puts a key row back into the key store, as a crash between the
+/// Puts a key row back into the key app, as a crash between the
 /// re-seal's commit and the old key's destruction would leave it.
 async fn put_key_back(env: &Env, name: &str, wrapped: Vec<u8>) {
     let pool = sqlx::AnyPool::connect(&env.config.keystore_url)
@@ -234,15 +233,16 @@ async fn wrapped_key(env: &Env, name: &str) -> Vec<u8> {
 
 on_both_engines!(a_partial_erasure_leaves_no_earlier_copy_readable);
 async fn a_partial_erasure_leaves_no_earlier_copy_readable(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = mailbox_user(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = mailbox_user(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let copy = backup(env, &store).await;
-    erasure_request(&store, &dpo, &s).await;
-    run_jobs(&store).await;
+    let copy = backup(env, &app).await;
+    erasure_request(&app, &dpo, &s).await;
+    run_jobs(&app).await;
     // What is kept still opens, for its ground, under the new key.
-    let kept = store
+    let kept = app
+        .store
         .records_for(&dpo, &s, "authority_requests", "order 12/2026")
         .await
         .expect("kept for its ground");
@@ -258,8 +258,8 @@ async fn a_partial_erasure_leaves_no_earlier_copy_readable(env: &Env) {
     );
     // The copy taken before the erasure, opened with today's keys, shows
     // nothing: neither the mail erased nor the contact kept.
-    let old = restored(env, store, copy).await;
-    let read = old.records(&dpo, &s, "restore check").await;
+    let old = restored(env, app, copy).await;
+    let read = old.store.records(&dpo, &s, "restore check").await;
     assert!(
         matches!(read, Err(StoreError::Erased(_))),
         "the backup must not open: {read:?}"
@@ -269,42 +269,42 @@ async fn a_partial_erasure_leaves_no_earlier_copy_readable(env: &Env) {
 
 on_both_engines!(a_crash_between_the_reseal_and_the_key_destruction_is_finished);
 async fn a_crash_between_the_reseal_and_the_key_destruction_is_finished(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = mailbox_user(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = mailbox_user(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let first = wrapped_key(env, s.as_str()).await;
-    let copy = backup(env, &store).await;
-    erasure_request(&store, &dpo, &s).await;
-    run_steps_through(&store, "erase").await;
+    let copy = backup(env, &app).await;
+    erasure_request(&app, &dpo, &s).await;
+    run_steps_through(&app, "erase").await;
     // The crash: the re-seal committed, the old key still there.
     put_key_back(env, s.as_str(), first.clone()).await;
-    store.close().await;
+    app.close().await;
     // The next start finishes the destruction.
-    let store = env.open().await;
+    let app = env.open().await;
     assert!(
         !key_names(env).await.contains(&s.to_string()),
         "the next start destroys the old key"
     );
     // The rerun (the `shred` step) does too, and keeps what is kept.
     put_key_back(env, s.as_str(), first).await;
-    lapse_leases(&store).await;
-    run_jobs(&store).await;
+    lapse_leases(&app).await;
+    run_jobs(&app).await;
     assert!(
         !key_names(env).await.contains(&s.to_string()),
         "the shred step destroys the old key"
     );
     assert_eq!(
-        store
+        app.store
             .records_for(&dpo, &s, "authority_requests", "order 12/2026")
             .await
             .expect("kept")
             .len(),
         2
     );
-    let old = restored(env, store, copy).await;
+    let old = restored(env, app, copy).await;
     assert!(matches!(
-        old.records(&dpo, &s, "restore check").await,
+        old.store.records(&dpo, &s, "restore check").await,
         Err(StoreError::Erased(_))
     ));
     old.close().await;
@@ -312,12 +312,12 @@ async fn a_crash_between_the_reseal_and_the_key_destruction_is_finished(env: &En
 
 on_both_engines!(kept_data_are_read_only_for_their_ground);
 async fn kept_data_are_read_only_for_their_ground(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = mailbox_user(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = mailbox_user(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    erasure_request(&store, &dpo, &s).await;
-    run_jobs(&store).await;
+    erasure_request(&app, &dpo, &s).await;
+    run_jobs(&app).await;
     let me = Principal {
         id: "user:me".into(),
         role: Role::Subject,
@@ -330,7 +330,7 @@ async fn kept_data_are_read_only_for_their_ground(env: &Env) {
         principal_of(&t.domain_a, Role::DomainAdmin),
         me,
     ] {
-        match store.records(&who, &s, "look").await {
+        match app.store.records(&who, &s, "look").await {
             Err(StoreError::Restricted { kept, .. }) => {
                 assert!(
                     kept.contains("kept only for authority_requests under legal_obligation")
@@ -344,26 +344,29 @@ async fn kept_data_are_read_only_for_their_ground(env: &Env) {
     // The ground's reader, for the ground: only the records it keeps.
     let support = principal_of(&t.provider, Role::SupportAgent);
     assert!(matches!(
-        store
+        app.store
             .records_for(&support, &s, "authority_requests", "order")
             .await,
         Err(StoreError::Restricted { .. })
     ));
     assert!(
         matches!(
-            store.records_for(&dpo, &s, "service", "look").await,
+            app.store.records_for(&dpo, &s, "service", "look").await,
             Err(StoreError::Restricted { .. })
         ),
         "a purpose that keeps nothing reads nothing"
     );
     assert!(
         matches!(
-            store.records_for(&dpo, &s, "billing", "tax audit").await,
+            app.store
+                .records_for(&dpo, &s, "billing", "tax audit")
+                .await,
             Err(StoreError::Restricted { .. })
         ),
         "billing keeps nothing of a mailbox user"
     );
-    let kept = store
+    let kept = app
+        .store
         .records_for(&dpo, &s, "authority_requests", "tax audit 2026")
         .await
         .expect("kept");
@@ -371,7 +374,7 @@ async fn kept_data_are_read_only_for_their_ground(env: &Env) {
         kept.iter().map(|r| r.category.as_str()).collect::<Vec<_>>(),
         ["contact", "billing"]
     );
-    let audit = store.audit_of_subject(&s, 50).await.expect("audit");
+    let audit = app.store.audit_of_subject(&s, 50).await.expect("audit");
     assert!(
         audit
             .iter()
@@ -384,26 +387,26 @@ async fn kept_data_are_read_only_for_their_ground(env: &Env) {
         .filter(|e| e.body.contains("access.denied"))
         .count();
     assert!(refused >= 7, "every refusal is audited: {refused}");
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(decisions_and_writes_after_a_partial_erasure_answer_erased);
 async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = mailbox_user(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = mailbox_user(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let asker = principal_of(&t.provider, Role::SupportAgent);
     // Warm: the decision is cached before the erasure.
     assert!(
-        store
+        app.ledger
             .decide(&asker, &s, "service")
             .await
             .expect("decide")
             .allowed
     );
     assert_eq!(
-        store
+        app.store
             .subjects(&dpo, None, 100)
             .await
             .expect("list")
@@ -413,12 +416,17 @@ async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
             .erasure,
         ErasureState::None
     );
-    erasure_request(&store, &dpo, &s).await;
-    run_jobs(&store).await;
-    let service = store.decide(&asker, &s, "service").await.expect("decide");
+    erasure_request(&app, &dpo, &s).await;
+    run_jobs(&app).await;
+    let service = app
+        .ledger
+        .decide(&asker, &s, "service")
+        .await
+        .expect("decide");
     assert!(!service.allowed, "{service:?}");
     assert_eq!(service.reason, custode_consent::Reason::Erased);
-    let ground = store
+    let ground = app
+        .ledger
         .decide(&asker, &s, "authority_requests")
         .await
         .expect("decide");
@@ -427,19 +435,19 @@ async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
         "the ground that keeps data still holds: {ground:?}"
     );
     // A fresh instance (cold cache) answers the same.
-    store.close().await;
-    let store = env.open().await;
+    app.close().await;
+    let app = env.open().await;
     assert_eq!(
-        store
+        app.ledger
             .decide(&asker, &s, "service")
             .await
             .expect("decide")
             .reason,
         custode_consent::Reason::Erased
     );
-    store.warm_decisions().await.expect("warm");
+    app.ledger.warm_decisions().await.expect("warm");
     assert_eq!(
-        store
+        app.ledger
             .decide(&asker, &s, "support")
             .await
             .expect("decide")
@@ -447,9 +455,10 @@ async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
         custode_consent::Reason::Erased
     );
     // No new data, as after a whole erasure.
-    let policy = store.policy();
+    let policy = app.store.policy();
     let c = policy.category("contact").expect("contact");
-    let write = store
+    let write = app
+        .store
         .write_records(
             &Principal::system("test"),
             "late sync",
@@ -471,13 +480,13 @@ async fn decisions_and_writes_after_a_partial_erasure_answer_erased(env: &Env) {
         .await;
     assert!(matches!(write, Err(StoreError::Erased(_))), "{write:?}");
     // The listing says how far it is erased, and until when data stay.
-    let listed = store.subjects(&dpo, None, 100).await.expect("list");
+    let listed = app.store.subjects(&dpo, None, 100).await.expect("list");
     let me = listed.iter().find(|x| x.id == s).expect("listed");
     match &me.erasure {
         ErasureState::Partial { kept_until, .. } => assert!(kept_until.is_some(), "{me:?}"),
         other => panic!("not partial: {other:?}"),
     }
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(kept_records_hold_only_the_fields_their_grounds_keep);
@@ -493,13 +502,14 @@ async fn kept_records_hold_only_the_fields_their_grounds_keep(env: &Env) {
         1,
     );
     let policy = custode_policy::load("email-hosting.toml", &source).expect("policy");
-    let store = env.open_with(std::sync::Arc::new(policy)).await;
-    let t = tree(&store).await;
-    let s = mailbox_user(&store, &t).await;
+    let app = env.open_with(std::sync::Arc::new(policy)).await;
+    let t = tree(&app).await;
+    let s = mailbox_user(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let id = erasure_request(&store, &dpo, &s).await;
-    run_jobs(&store).await;
-    let kept = store
+    let id = erasure_request(&app, &dpo, &s).await;
+    run_jobs(&app).await;
+    let kept = app
+        .store
         .records_for(&dpo, &s, "authority_requests", "order 12/2026")
         .await
         .expect("kept");
@@ -519,7 +529,7 @@ async fn kept_records_hold_only_the_fields_their_grounds_keep(env: &Env) {
         "SELECT result FROM request_jobs WHERE request_id = $1 AND right_name = 'erasure'",
     )
     .bind(&id)
-    .fetch_one(store.pool())
+    .fetch_one(app.store.pool())
     .await
     .expect("job");
     let result: serde_json::Value = serde_json::from_str(&row.get::<String, _>(0)).expect("json");
@@ -530,5 +540,5 @@ async fn kept_records_hold_only_the_fields_their_grounds_keep(env: &Env) {
         .find(|l| l["category"] == "contact")
         .expect("contact line");
     assert_eq!(contact["fields"], serde_json::json!(["name", "email"]));
-    store.close().await;
+    app.close().await;
 }

@@ -1,23 +1,22 @@
 //! Closing a tenant keeps seed 002's promise (issue "Every promise kept"):
 //! a deactivated subscriber is deleted promptly and permanently — its
 //! interlocutors erased (what a legal ground keeps, restricted to it), its
-//! credentials dead, its name gone from the store, nothing new under it,
+//! credentials dead, its name gone from the app, nothing new under it,
 //! everything audited, and a rerun finishes an interrupted close — on
 //! SQLite and PostgreSQL.
 
-mod common;
-
-use common::*;
+use custode_accounts::Grant;
 use custode_domain::{NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
-use custode_store::{ErasureState, Grant, Store, StoreError, Tenant};
+use custode_store::{ErasureState, StoreError, Tenant};
+use custode_testkit::*;
 use sqlx::Row;
 
 const NAME: &str = "Bottega Rossi di Mario Rossi";
 
 /// A record of `category` with every field filled, for `purposes` (none:
 /// the policy's).
-fn record(store: &Store, category: &str, purposes: &[&str]) -> NewRecord {
-    let policy = store.policy();
+fn record(app: &Custode, category: &str, purposes: &[&str]) -> NewRecord {
+    let policy = app.store.policy();
     let c = policy.category(category).expect("category");
     let fields = c
         .fields
@@ -52,45 +51,50 @@ struct Shop {
     token: String,
 }
 
-async fn shop(store: &Store) -> Shop {
+async fn shop(app: &Custode) -> Shop {
     let a = admin();
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&a, None, TenantKind::Provider, "BottegaChat")
         .await
         .expect("provider");
-    let subscriber = store
+    let subscriber = app
+        .store
         .create_tenant(&a, Some(&provider.id), TenantKind::Subscriber, NAME)
         .await
         .expect("subscriber");
     let system = Principal::system("test");
-    let interlocutors = store
+    let interlocutors = app
+        .store
         .create_subjects(&system, &subscriber.id, "interlocutor", 2, "registry")
         .await
         .expect("interlocutors");
-    let owner = store
+    let owner = app
+        .store
         .create_subject(&system, &subscriber.id, "subscriber", "signup")
         .await
         .expect("owner");
     let batch: Vec<(SubjectId, NewRecord)> = vec![
         (
             interlocutors[0].clone(),
-            record(store, "interlocutor_data", &["interlocutor_account"]),
+            record(app, "interlocutor_data", &["interlocutor_account"]),
         ),
         (
             interlocutors[1].clone(),
             record(
-                store,
+                app,
                 "interlocutor_data",
                 &["interlocutor_account", "law_enforcement"],
             ),
         ),
-        (owner.clone(), record(store, "subscriber_identity", &[])),
+        (owner.clone(), record(app, "subscriber_identity", &[])),
     ];
-    store
+    app.store
         .write_records(&system, "registry", batch)
         .await
         .expect("write");
-    let token = store
+    let token = app
+        .accounts
         .issue_held_token(
             &Principal::system("cli:operator"),
             "shop integration",
@@ -105,7 +109,10 @@ async fn shop(store: &Store) -> Shop {
         .await
         .expect("token")
         .token;
-    store.authenticate_token(&token).await.expect("token works");
+    app.accounts
+        .authenticate_token(&token)
+        .await
+        .expect("token works");
     Shop {
         provider,
         subscriber,
@@ -116,9 +123,9 @@ async fn shop(store: &Store) -> Shop {
 }
 
 /// Whether the subscriber's name is anywhere in the tenants table.
-async fn name_in_tenants(store: &Store) -> bool {
+async fn name_in_tenants(app: &Custode) -> bool {
     sqlx::query("SELECT name FROM tenants")
-        .fetch_all(store.pool())
+        .fetch_all(app.store.pool())
         .await
         .expect("tenants")
         .iter()
@@ -126,16 +133,17 @@ async fn name_in_tenants(store: &Store) -> bool {
 }
 
 async fn closing_a_subscriber_deletes_it(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let s = shop(&store).await;
-    assert!(name_in_tenants(&store).await);
+    let app = env.open_with(Env::messaging()).await;
+    let s = shop(&app).await;
+    assert!(name_in_tenants(&app).await);
     let dpo = Principal {
         id: "user:dpo".into(),
         role: Role::Dpo,
         scope: Scope::everything(),
     };
 
-    let done = store
+    let done = app
+        .requests
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("close");
@@ -149,13 +157,13 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
     // destroyed (the subscriber's identity now only in the vault, for the
     // law).
     for i in [&s.interlocutors[0], &s.owner] {
-        match store.records(&dpo, i, "check").await {
+        match app.store.records(&dpo, i, "check").await {
             Err(StoreError::Erased(_)) => {}
             other => panic!("a subject of a closed tenant is erased, got {other:?}"),
         }
     }
     assert!(
-        store
+        app.store
             .audit_of_subject(&s.owner, 50)
             .await
             .expect("audit")
@@ -165,11 +173,11 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
     );
     // The second's registry entry stays for the authorities only,
     // restricted to that ground.
-    match store.records(&dpo, &s.interlocutors[1], "check").await {
+    match app.store.records(&dpo, &s.interlocutors[1], "check").await {
         Err(StoreError::Restricted { .. }) => {}
         other => panic!("what the law keeps is restricted to it, got {other:?}"),
     }
-    let listed = store.subjects(&dpo, None, 100).await.expect("list");
+    let listed = app.store.subjects(&dpo, None, 100).await.expect("list");
     assert_eq!(listed.len(), 3);
     for l in &listed {
         if l.id == s.interlocutors[1] {
@@ -181,18 +189,20 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
 
     // Its token no longer works; its name is nowhere in the tenants table.
     assert!(matches!(
-        store.authenticate_token(&s.token).await,
+        app.accounts.authenticate_token(&s.token).await,
         Err(StoreError::Unauthenticated(_))
     ));
-    assert!(!name_in_tenants(&store).await, "the name is replaced");
-    let marked = store
+    assert!(!name_in_tenants(&app).await, "the name is replaced");
+    let marked = app
+        .store
         .tenant(&admin(), &s.subscriber.id)
         .await
         .expect("still listed");
     assert_eq!(marked.name, format!("closed tenant {}", s.subscriber.id));
 
     // Nothing new under it, with a clear error.
-    match store
+    match app
+        .store
         .create_subject(
             &Principal::system("test"),
             &s.subscriber.id,
@@ -212,14 +222,15 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
         subject: None,
     };
     assert!(matches!(
-        store
+        app.accounts
             .issue_held_token(&admin(), "again", "someone", &grant, None)
             .await,
         Err(StoreError::Conflict(_))
     ));
 
     // A second close changes nothing.
-    let again = store
+    let again = app
+        .requests
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("close again");
@@ -235,10 +246,10 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
         (0, 0, 0, 0)
     );
 
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(report.breaks.is_empty(), "{:?}", report.breaks);
     let closed: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'tenant.closed'")
-        .fetch_one(store.pool())
+        .fetch_one(app.store.pool())
         .await
         .expect("audit")
         .try_get(0)
@@ -246,27 +257,28 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
     assert_eq!(closed, 1, "one entry for the close, none for the no-op");
     // The provider is untouched.
     assert!(
-        store
+        app.store
             .tenant(&admin(), &s.provider.id)
             .await
             .expect("provider")
             .name
             == "BottegaChat"
     );
-    store.close().await;
+    app.close().await;
 }
 on_both_engines!(closing_a_subscriber_deletes_it);
 
 async fn an_interrupted_close_is_finished_by_a_rerun(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let s = shop(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let s = shop(&app).await;
     // As if a close had stopped after its first transaction.
     sqlx::query("UPDATE tenants SET closed_at = 1, name = 'closed tenant ' || id WHERE id = $1")
         .bind(s.subscriber.id.as_str())
-        .execute(store.pool())
+        .execute(app.store.pool())
         .await
         .expect("half a close");
-    let done = store
+    let done = app
+        .requests
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("rerun");
@@ -277,20 +289,20 @@ async fn an_interrupted_close_is_finished_by_a_rerun(env: &Env) {
         "the rerun erases what was left and revokes what still worked"
     );
     assert!(matches!(
-        store
+        app.store
             .records(&admin_dpo(), &s.interlocutors[0], "check")
             .await,
         Err(StoreError::Erased(_))
     ));
     assert!(
-        store
+        app.vault
             .audit_verify()
             .await
             .expect("verify")
             .breaks
             .is_empty()
     );
-    store.close().await;
+    app.close().await;
 }
 on_both_engines!(an_interrupted_close_is_finished_by_a_rerun);
 
@@ -303,32 +315,38 @@ fn admin_dpo() -> Principal {
 }
 
 async fn only_a_node_above_closes_a_tenant(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let s = shop(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let s = shop(&app).await;
     let a = admin();
-    let other = store
+    let other = app
+        .store
         .create_tenant(&a, Some(&s.provider.id), TenantKind::Reseller, "another")
         .await
         .expect("reseller");
     // Outside the caller's scope: not found, and nothing changes.
     let outsider = principal_of(&other, Role::ResellerAdmin);
     assert!(matches!(
-        store.close_tenant(&outsider, &s.subscriber.id, "no").await,
+        app.requests
+            .close_tenant(&outsider, &s.subscriber.id, "no")
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     // The tenant's own principals cannot close it.
     let own = principal_of(&s.subscriber, Role::ResellerAdmin);
     assert!(matches!(
-        store.close_tenant(&own, &s.subscriber.id, "no").await,
+        app.requests
+            .close_tenant(&own, &s.subscriber.id, "no")
+            .await,
         Err(StoreError::Forbidden(_))
     ));
-    assert!(name_in_tenants(&store).await);
-    store
+    assert!(name_in_tenants(&app).await);
+    app.accounts
         .authenticate_token(&s.token)
         .await
         .expect("still works");
     // A reseller closes a subscriber under it.
-    let sub = store
+    let sub = app
+        .store
         .create_tenant(
             &a,
             Some(&other.id),
@@ -337,10 +355,10 @@ async fn only_a_node_above_closes_a_tenant(env: &Env) {
         )
         .await
         .expect("subscriber");
-    store
+    app.requests
         .close_tenant(&outsider, &sub.id, "contract ended")
         .await
         .expect("reseller closes its own subscriber");
-    store.close().await;
+    app.close().await;
 }
 on_both_engines!(only_a_node_above_closes_a_tenant);

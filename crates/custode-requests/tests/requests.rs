@@ -2,15 +2,13 @@
 //! the first month and with reasons, duplicates linked, the nearest
 //! deadline first, the scope respected — on SQLite and PostgreSQL.
 
-mod common;
-
-use common::*;
 use custode_domain::requests::Right;
 use custode_domain::{Clock, Role, SubjectId};
-use custode_store::{
-    DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester, Store,
-    StoreError,
+use custode_requests::{
+    DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester,
 };
+use custode_store::StoreError;
+use custode_testkit::*;
 use jiff::SignedDuration;
 use jiff::civil::Date;
 
@@ -26,8 +24,8 @@ fn request(subject: &SubjectId, rights: &[Right]) -> NewRequest {
 }
 
 /// A staff member approves the subject's ID document.
-async fn verify_by_document(store: &Store, by: &custode_domain::Principal, id: &str) {
-    store
+async fn verify_by_document(app: &Custode, by: &custode_domain::Principal, id: &str) {
+    app.requests
         .put_document(
             by,
             id,
@@ -37,31 +35,35 @@ async fn verify_by_document(store: &Store, by: &custode_domain::Principal, id: &
         )
         .await
         .expect("document");
-    store.approve_identity(by, id).await.expect("approve");
+    app.requests
+        .approve_identity(by, id)
+        .await
+        .expect("approve");
 }
 
 /// Files a request for `subject` as `by`, and has `verifier` approve the
 /// requester's ID document.
 async fn filed_and_verified(
-    store: &Store,
+    app: &Custode,
     by: &custode_domain::Principal,
     verifier: &custode_domain::Principal,
     subject: &SubjectId,
     rights: &[Right],
 ) -> RequestSummary {
-    let filed = store
+    let filed = app
+        .requests
         .file_request(by, request(subject, rights))
         .await
         .expect("file");
-    verify_by_document(store, verifier, &filed.id).await;
+    verify_by_document(app, verifier, &filed.id).await;
     filed
 }
 
 /// How many refusals the audit log holds.
-async fn refusals_audited(store: &Store) -> i64 {
+async fn refusals_audited(app: &Custode) -> i64 {
     sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
@@ -70,17 +72,20 @@ async fn refusals_audited(store: &Store) -> i64 {
 
 /// Queues the fulfilment and runs its jobs to the end.
 async fn fulfil(
-    store: &Store,
+    app: &Custode,
     by: &custode_domain::Principal,
     id: &str,
     input: FulfilmentInput,
 ) -> RequestSummary {
-    store.queue_fulfilment(by, id, input).await.expect("queue");
-    store
+    app.requests
+        .queue_fulfilment(by, id, input)
+        .await
+        .expect("queue");
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
-    store.request(by, id).await.expect("request")
+    app.requests.request(by, id).await.expect("request")
 }
 
 fn job<'a>(r: &'a RequestSummary, right: &str) -> &'a serde_json::Value {
@@ -93,8 +98,8 @@ fn job<'a>(r: &'a RequestSummary, right: &str) -> &'a serde_json::Value {
     j.result.as_ref().expect("result")
 }
 
-async fn subject(store: &Store, t: &Tree) -> SubjectId {
-    store
+async fn subject(app: &Custode, t: &Tree) -> SubjectId {
+    app.store
         .create_subject(&admin(), &t.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject")
@@ -102,14 +107,15 @@ async fn subject(store: &Store, t: &Tree) -> SubjectId {
 
 on_both_engines!(a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month);
 async fn a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     // The clock reads 2026-01-01 (noon-ish UTC, Rome): the month ends on
     // Sunday 1 February, so the law says Monday 2 February; the policy's
     // promise of 30 days says 31 January, stricter.
-    let filed = store
+    let filed = app
+        .requests
         .file_request(&dpo, request(&s, &[Right::Access]))
         .await
         .expect("file");
@@ -117,13 +123,15 @@ async fn a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month(
     assert_eq!(filed.days_left, 30);
     assert_eq!(filed.duplicate_of, None);
 
-    let err = store
+    let err = app
+        .requests
         .extend_request(&dpo, &filed.id, "  ")
         .await
         .expect_err("no reason");
     assert!(err.to_string().contains("reasons"), "{err}");
     env.clock.advance(SignedDuration::from_hours(24 * 20));
-    let extended = store
+    let extended = app
+        .requests
         .extend_request(&dpo, &filed.id, "the request covers ten years of mail logs")
         .await
         .expect("extend");
@@ -137,7 +145,7 @@ async fn a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month(
         Some("the request covers ten years of mail logs")
     );
     assert!(
-        store
+        app.requests
             .extend_request(&dpo, &filed.id, "again")
             .await
             .is_err(),
@@ -145,36 +153,40 @@ async fn a_request_gets_its_legal_deadline_and_one_extension_in_the_first_month(
     );
 
     // Another request, later, no longer extendable after its first month.
-    let late = store
+    let late = app
+        .requests
         .file_request(&dpo, request(&s, &[Right::Erasure]))
         .await
         .expect("file");
     env.clock.advance(SignedDuration::from_hours(24 * 40));
-    let err = store
+    let err = app
+        .requests
         .extend_request(&dpo, &late.id, "too busy")
         .await
         .expect_err("too late");
     assert!(err.to_string().contains("first month"), "{err}");
-    let list = store.requests(&dpo, true).await.expect("list");
+    let list = app.requests.requests(&dpo, true).await.expect("list");
     assert_eq!(list[0].id, late.id, "the late request comes first");
     assert!(list[0].days_left < 0);
-    let health = store.request_health().await.expect("health");
+    let health = app.requests.request_health().await.expect("health");
     assert_eq!((health.open, health.overdue), (2, 1), "{health:?}");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(duplicates_are_linked_and_scope_is_respected);
 async fn duplicates_are_linked_and_scope_is_respected(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let agent = principal_of(&t.provider, Role::SupportAgent);
-    let first = store
+    let first = app
+        .requests
         .file_request(&agent, request(&s, &[Right::Access, Right::Portability]))
         .await
         .expect("first");
-    let again = store
+    let again = app
+        .requests
         .file_request(&agent, request(&s, &[Right::Portability, Right::Access]))
         .await
         .expect("again");
@@ -183,17 +195,24 @@ async fn duplicates_are_linked_and_scope_is_respected(env: &Env) {
         Some(first.id.as_str()),
         "linked, not lost"
     );
-    assert_eq!(store.requests(&agent, true).await.expect("list").len(), 2);
+    assert_eq!(
+        app.requests
+            .requests(&agent, true)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
 
     let other_domain = principal_of(&t.domain_b, Role::DomainAdmin);
     assert!(matches!(
-        store
+        app.requests
             .file_request(&other_domain, request(&s, &[Right::Erasure]))
             .await,
         Err(StoreError::NotFound { .. })
     ));
     assert!(
-        store
+        app.requests
             .requests(&other_domain, true)
             .await
             .expect("list")
@@ -202,12 +221,12 @@ async fn duplicates_are_linked_and_scope_is_respected(env: &Env) {
     let mut delegate = request(&s, &[Right::Access]);
     delegate.requester = Requester::Delegate { name: " ".into() };
     assert!(
-        store.file_request(&agent, delegate).await.is_err(),
+        app.requests.file_request(&agent, delegate).await.is_err(),
         "a delegate names themselves"
     );
-    let denied = refusals_audited(&store).await;
+    let denied = refusals_audited(&app).await;
     assert_eq!(denied, 1, "the out-of-scope attempt is audited");
-    store.close().await;
+    app.close().await;
 }
 
 fn record(policy: &custode_policy::Policy, category: &str) -> custode_domain::NewRecord {
@@ -266,11 +285,11 @@ async fn portability_returns_what_a_customer_typed_into_a_form_under_each_exampl
     ] {
         // A data directory per policy, as a provider would have.
         let env = Env::new(env.engine).await;
-        let store = env.open_with(policy.clone()).await;
-        let t = tree(&store).await;
+        let app = env.open_with(policy.clone()).await;
+        let t = tree(&app).await;
         let home = match tenant_kind {
             Some(k) => {
-                store
+                app.store
                     .create_tenant(&admin(), Some(&t.provider.id), k, "Bottega Esempio")
                     .await
                     .expect("tenant")
@@ -278,7 +297,8 @@ async fn portability_returns_what_a_customer_typed_into_a_form_under_each_exampl
             }
             None => t.domain_a.id.clone(),
         };
-        let s = store
+        let s = app
+            .store
             .create_subject(&admin(), &home, kind, "signup form")
             .await
             .expect("subject");
@@ -286,14 +306,15 @@ async fn portability_returns_what_a_customer_typed_into_a_form_under_each_exampl
             .iter()
             .map(|c| (s.clone(), record(&policy, c)))
             .collect();
-        store
+        app.store
             .write_records(&admin(), "signup form", batch)
             .await
             .expect("write");
         let dpo = principal_of(&t.provider, Role::Dpo);
-        let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Portability]).await;
-        fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
-        let zip = store
+        let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Portability]).await;
+        fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
+        let zip = app
+            .requests
             .request_export(&dpo, &req.id, Right::Portability)
             .await
             .expect("package");
@@ -309,20 +330,20 @@ async fn portability_returns_what_a_customer_typed_into_a_form_under_each_exampl
         let mut want = categories.clone();
         want.sort_unstable();
         assert_eq!(got, want, "{kind}: what was typed in and observed");
-        store.close().await;
+        app.close().await;
         env.cleanup().await;
     }
 }
 
 on_both_engines!(an_erasure_keeps_only_what_the_law_requires_and_says_why);
 async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
-    let policy = store.policy();
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
     let categories = ["contact", "credentials", "usage", "billing", "mail"];
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -334,21 +355,22 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
+    let req = app
+        .requests
         .file_request(&dpo, request(&s, &[Right::Erasure]))
         .await
         .expect("file");
     assert!(
         matches!(
-            store
+            app.requests
                 .queue_fulfilment(&dpo, &req.id, FulfilmentInput::default())
                 .await,
             Err(StoreError::Conflict(_))
         ),
         "nothing is done before the identity is checked"
     );
-    verify_by_document(&store, &dpo, &req.id).await;
-    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    verify_by_document(&app, &dpo, &req.id).await;
+    let done = fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
     let answer = job(&done, "erasure").clone();
     // usage: kept for the law in the vault (ip_retention); contact and
     // billing: legal obligations kept in place with their ground; the rest
@@ -383,10 +405,11 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
     );
     // Restricted to its ground: readable by the DPO for it, by no one else.
     assert!(matches!(
-        store.records(&dpo, &s, "check").await,
+        app.store.records(&dpo, &s, "check").await,
         Err(StoreError::Restricted { .. })
     ));
-    let left = store
+    let left = app
+        .store
         .records_for(&dpo, &s, "authority_requests", "check")
         .await
         .expect("read");
@@ -403,9 +426,10 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         "what stays serves only legal obligations: {left:?}"
     );
     // Queuing it again changes nothing.
-    let again = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let again = fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
     assert_eq!(job(&again, "erasure"), &answer);
-    let sent = store
+    let sent = app
+        .requests
         .answer_request(&dpo, &req.id, Outcome::Accepted, "")
         .await
         .expect("answer");
@@ -425,13 +449,13 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         "the vaulted category is listed with its ground: {letter}"
     );
     assert_eq!(
-        store.requests(&dpo, true).await.expect("list").len(),
+        app.requests.requests(&dpo, true).await.expect("list").len(),
         0,
         "answered"
     );
     assert!(
         matches!(
-            store
+            app.requests
                 .answer_request(&dpo, &req.id, Outcome::Accepted, "")
                 .await,
             Err(StoreError::Conflict(_))
@@ -440,26 +464,27 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
     );
     let documents: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM request_documents")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
     );
     assert_eq!(documents, 0, "the ID document goes with the answer");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 /// A store under the telecom policy and a prospect holding a record of
 /// every category that no law keeps, so an erasure leaves nothing.
-async fn prospect_with_nothing_kept(env: &Env) -> (Store, Tree, SubjectId) {
-    let store = env.open_with(Env::telecom()).await;
-    let t = tree(&store).await;
-    let s = store
+async fn prospect_with_nothing_kept(env: &Env) -> (Custode, Tree, SubjectId) {
+    let app = env.open_with(Env::telecom()).await;
+    let t = tree(&app).await;
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "prospect", "signup")
         .await
         .expect("subject");
-    let policy = store.policy();
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
     let writable: Vec<String> = policy
         .categories
@@ -476,7 +501,7 @@ async fn prospect_with_nothing_kept(env: &Env) -> (Store, Tree, SubjectId) {
         .map(|c| c.id.value.clone())
         .collect();
     assert!(!writable.is_empty());
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -487,42 +512,43 @@ async fn prospect_with_nothing_kept(env: &Env) -> (Store, Tree, SubjectId) {
         )
         .await
         .expect("write");
-    (store, t, s)
+    (app, t, s)
 }
 
 on_both_engines!(an_erasure_with_nothing_to_keep_destroys_the_key);
 async fn an_erasure_with_nothing_to_keep_destroys_the_key(env: &Env) {
-    let (store, t, s) = prospect_with_nothing_kept(env).await;
+    let (app, t, s) = prospect_with_nothing_kept(env).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
-    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Erasure]).await;
+    let done = fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
     let answer = job(&done, "erasure");
     assert_eq!(answer["kept"], serde_json::json!([]), "{answer}");
     assert_eq!(answer["vaulted"], serde_json::json!([]), "{answer}");
     assert_eq!(answer["shredded"], true);
     assert!(matches!(
-        store.records(&dpo, &s, "check").await,
+        app.store.records(&dpo, &s, "check").await,
         Err(StoreError::Erased(_))
     ));
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(an_erasure_cut_short_under_schema_6_ends_after_the_upgrade);
 async fn an_erasure_cut_short_under_schema_6_ends_after_the_upgrade(env: &Env) {
-    let (store, t, s) = prospect_with_nothing_kept(env).await;
+    let (app, t, s) = prospect_with_nothing_kept(env).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
-    store
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Erasure]).await;
+    app.requests
         .queue_fulfilment(&dpo, &req.id, FulfilmentInput::default())
         .await
         .expect("queue");
-    let claim = store
+    let claim = app
+        .requests
         .claim_job(std::time::Duration::from_secs(30))
         .await
         .expect("claim")
         .expect("the erasure job is due");
     assert_eq!((claim.right, claim.step), (Right::Erasure, 0));
-    store
+    app.requests
         .run_step(&claim, |_| {})
         .await
         .expect("external systems");
@@ -535,43 +561,43 @@ async fn an_erasure_cut_short_under_schema_6_ends_after_the_upgrade(env: &Env) {
         "DELETE FROM schema_migrations WHERE version = 7",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
-            .execute(store.pool())
+            .execute(app.store.pool())
             .await
             .expect(statement);
     }
-    store.close().await;
+    app.close().await;
 
-    let store = env.open_with(Env::telecom()).await;
-    let before = store.request(&dpo, &req.id).await.expect("request");
+    let app = env.open_with(Env::telecom()).await;
+    let before = app.requests.request(&dpo, &req.id).await.expect("request");
     assert_eq!(
         (before.jobs[0].step, before.jobs[0].steps),
         (1, 3),
         "old steps 1-3 are the new `erase`: {:?}",
         before.jobs
     );
-    store
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
-    let done = store.request(&dpo, &req.id).await.expect("request");
+    let done = app.requests.request(&dpo, &req.id).await.expect("request");
     let answer = job(&done, "erasure");
     assert_eq!(answer["shredded"], true, "{answer}");
     assert!(matches!(
-        store.records(&dpo, &s, "check").await,
+        app.store.records(&dpo, &s, "check").await,
         Err(StoreError::Erased(_))
     ));
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(a_code_checks_the_subjects_email_once_and_refuses_every_misuse);
 async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
-    let policy = store.policy();
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -585,11 +611,13 @@ async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &En
         scope: custode_domain::Scope::subject(&t.domain_a.path, s.clone()),
     };
     // A contact the subject is not known by gets no code.
-    let stranger = store
+    let stranger = app
+        .requests
         .file_request(&me, request(&s, &[Right::Access]))
         .await
         .expect("file");
-    let err = store
+    let err = app
+        .requests
         .issue_code(&me, &stranger.id)
         .await
         .err()
@@ -598,11 +626,11 @@ async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &En
 
     let mut known = request(&s, &[Right::Access]);
     known.contact = "Erase.Me@example.org".into();
-    let filed = store.file_request(&me, known).await.expect("file");
-    let sent = store.issue_code(&me, &filed.id).await.expect("code");
+    let filed = app.requests.file_request(&me, known).await.expect("file");
+    let sent = app.requests.issue_code(&me, &filed.id).await.expect("code");
     assert_eq!(sent.code.len(), 6);
     assert!(
-        store.issue_code(&me, &filed.id).await.is_err(),
+        app.requests.issue_code(&me, &filed.id).await.is_err(),
         "no second code within a minute"
     );
     let wrong = if sent.code == "000000" {
@@ -610,90 +638,108 @@ async fn a_code_checks_the_subjects_email_once_and_refuses_every_misuse(env: &En
     } else {
         "000000"
     };
-    let err = store
+    let err = app
+        .requests
         .check_code(&me, &filed.id, wrong)
         .await
         .expect_err("wrong");
     assert!(err.to_string().contains("4 attempt(s) left"), "{err}");
     // Expired: a fresh code, then the clock moves past its life.
     env.clock.advance(SignedDuration::from_mins(2));
-    let second = store.issue_code(&me, &filed.id).await.expect("code");
+    let second = app.requests.issue_code(&me, &filed.id).await.expect("code");
     assert!(
-        store.check_code(&me, &filed.id, &sent.code).await.is_err(),
+        app.requests
+            .check_code(&me, &filed.id, &sent.code)
+            .await
+            .is_err(),
         "the first code is replaced"
     );
     env.clock.advance(SignedDuration::from_mins(16));
-    let err = store
+    let err = app
+        .requests
         .check_code(&me, &filed.id, &second.code)
         .await
         .expect_err("expired");
     assert!(err.to_string().contains("expired"), "{err}");
     // Exhausted: five wrong codes, then even the right one is refused.
-    let third = store.issue_code(&me, &filed.id).await.expect("code");
+    let third = app.requests.issue_code(&me, &filed.id).await.expect("code");
     let wrong = if third.code == "999999" {
         "999998"
     } else {
         "999999"
     };
     for _ in 0..5 {
-        assert!(store.check_code(&me, &filed.id, wrong).await.is_err());
+        assert!(
+            app.requests
+                .check_code(&me, &filed.id, wrong)
+                .await
+                .is_err()
+        );
     }
-    let err = store
+    let err = app
+        .requests
         .check_code(&me, &filed.id, &third.code)
         .await
         .expect_err("exhausted");
     assert!(err.to_string().contains("too many"), "{err}");
     // The right code, in time: verified; replayed: refused.
     env.clock.advance(SignedDuration::from_mins(2));
-    let fourth = store.issue_code(&me, &filed.id).await.expect("code");
-    store
+    let fourth = app.requests.issue_code(&me, &filed.id).await.expect("code");
+    app.requests
         .check_code(&me, &filed.id, &fourth.code)
         .await
         .expect("verified");
-    let err = store
+    let err = app
+        .requests
         .check_code(&me, &filed.id, &fourth.code)
         .await
         .expect_err("replay");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    let r = store.request(&me, &filed.id).await.expect("request");
+    let r = app.requests.request(&me, &filed.id).await.expect("request");
     assert_eq!(r.identity, "verified");
     assert_eq!(r.identity_method.as_deref(), Some("email_code"));
     // Someone else's request is not found, and the attempt is audited.
     let other = principal_of(&t.domain_b, Role::DomainAdmin);
     assert!(matches!(
-        store.check_code(&other, &filed.id, &fourth.code).await,
+        app.requests
+            .check_code(&other, &filed.id, &fourth.code)
+            .await,
         Err(StoreError::NotFound { .. })
     ));
     let failed: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'request.verification_failed'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
     );
     assert_eq!(failed, 10, "every refused code is audited");
-    let denied = refusals_audited(&store).await;
+    let denied = refusals_audited(&app).await;
     assert_eq!(denied, 1);
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(a_delegate_needs_the_proxy_and_their_own_id);
 async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let agent = principal_of(&t.provider, Role::SupportAgent);
     let mut asked = request(&s, &[Right::Access]);
     asked.requester = Requester::Delegate {
         name: "Avv. Carla Neri".into(),
     };
-    let filed = store.file_request(&agent, asked).await.expect("file");
+    let filed = app
+        .requests
+        .file_request(&agent, asked)
+        .await
+        .expect("file");
     assert!(
-        store.issue_code(&agent, &filed.id).await.is_err(),
+        app.requests.issue_code(&agent, &filed.id).await.is_err(),
         "a delegate is not checked by the subject's code"
     );
-    store
+    app.requests
         .put_document(
             &agent,
             &filed.id,
@@ -703,19 +749,20 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
         )
         .await
         .expect("delegate id");
-    let err = store
+    let err = app
+        .requests
         .approve_identity(&agent, &filed.id)
         .await
         .expect_err("no proxy");
     assert!(err.to_string().contains("missing: proxy"), "{err}");
     assert!(
-        store
+        app.requests
             .put_document(&agent, &filed.id, DocumentKind::Proxy, "text/html", b"<p>")
             .await
             .is_err(),
         "documents are PDF or images"
     );
-    store
+    app.requests
         .put_document(
             &agent,
             &filed.id,
@@ -725,27 +772,32 @@ async fn a_delegate_needs_the_proxy_and_their_own_id(env: &Env) {
         )
         .await
         .expect("proxy");
-    let doc = store
+    let doc = app
+        .requests
         .document(&agent, &filed.id, DocumentKind::Proxy)
         .await
         .expect("read");
     assert_eq!(doc.bytes, b"%PDF-1.7 proxy");
-    store
+    app.requests
         .approve_identity(&agent, &filed.id)
         .await
         .expect("approve");
-    let r = store.request(&agent, &filed.id).await.expect("request");
+    let r = app
+        .requests
+        .request(&agent, &filed.id)
+        .await
+        .expect("request");
     assert_eq!(r.identity_method.as_deref(), Some("proxy_and_delegate_id"));
     // Documents are sealed: their bytes are nowhere in clear.
     let raw: Vec<u8> = sqlx::Row::get(
         &sqlx::query("SELECT sealed FROM request_documents WHERE kind = 'proxy'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("row"),
         0,
     );
     assert!(!raw.windows(14).any(|w| w == b"%PDF-1.7 proxy"));
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(
@@ -754,11 +806,12 @@ on_both_engines!(
 async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledger_and_the_audit(
     env: &Env,
 ) {
-    let store = env.open_with(Env::telecom()).await;
-    let t = tree(&store).await;
-    let policy = store.policy();
+    let app = env.open_with(Env::telecom()).await;
+    let t = tree(&app).await;
+    let policy = app.store.policy();
     let kind = policy.subjects[0].id.value.clone();
-    let s = store
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, &kind, "signup")
         .await
         .expect("subject");
@@ -776,7 +829,7 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
         .expect("a category with a plain field")
         .value
         .clone();
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -785,7 +838,7 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let before = store.records(&dpo, &s, "check").await.expect("read");
+    let before = app.store.records(&dpo, &s, "check").await.expect("read");
     let field = policy
         .category(&category)
         .expect("category")
@@ -796,7 +849,8 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
         .id
         .value
         .clone();
-    let req = store
+    let req = app
+        .requests
         .file_request(
             &dpo,
             request(
@@ -812,22 +866,22 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
         )
         .await
         .expect("file");
-    verify_by_document(&store, &dpo, &req.id).await;
+    verify_by_document(&app, &dpo, &req.id).await;
     let input = FulfilmentInput {
-        corrections: vec![custode_store::Correction {
+        corrections: vec![custode_requests::Correction {
             record: before[0].id,
             fields: [(field.clone(), serde_json::json!("corrected value 42"))].into(),
         }],
         ..Default::default()
     };
-    let done = fulfil(&store, &dpo, &req.id, input).await;
+    let done = fulfil(&app, &dpo, &req.id, input).await;
     assert_eq!(job(&done, "rectification")["rectified"], 1);
-    let after = store.records(&dpo, &s, "check").await.expect("read");
+    let after = app.store.records(&dpo, &s, "check").await.expect("read");
     assert_eq!(after[0].fields[&field], "corrected value 42");
     // Before and after are in the audit, sealed: neither value in clear.
     let detail: String = sqlx::Row::get(
         &sqlx::query("SELECT body FROM audit_log WHERE action = 'records.rectified'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("row"),
         0,
@@ -842,7 +896,8 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
     );
     // Restricted: only legal obligations go on; objection to all direct
     // marketing; every consent withdrawn.
-    let state = store
+    let state = app
+        .ledger
         .consent_history(&dpo, &s, "check")
         .await
         .expect("ledger");
@@ -854,24 +909,30 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
         .iter()
         .filter(|p| p.basis != custode_policy::Basis::LegalObligation)
     {
-        let d = store.decide(&dpo, &s, &p.id.value).await.expect("decide");
+        let d = app
+            .ledger
+            .decide(&dpo, &s, &p.id.value)
+            .await
+            .expect("decide");
         assert!(!d.allowed, "{} is stopped by the restriction", p.id.value);
     }
     assert!(job(&done, "restriction")["recipients_to_tell"].is_array());
     // Portability keeps what the person gave on consent or contract.
-    let package = store
+    let package = app
+        .requests
         .request_export(&dpo, &req.id, Right::Portability)
         .await
         .expect("package");
     assert!(package.starts_with(b"PK"));
     // Answered partially: the reasons are required, and go in the letter.
     assert!(
-        store
+        app.requests
             .answer_request(&dpo, &req.id, Outcome::PartiallyAccepted, " ")
             .await
             .is_err()
     );
-    let sent = store
+    let sent = app
+        .requests
         .answer_request(
             &dpo,
             &req.id,
@@ -887,40 +948,43 @@ async fn rectification_restriction_objection_and_withdrawal_go_through_the_ledge
     );
     assert!(
         matches!(
-            store
+            app.requests
                 .request_export(&dpo, &req.id, Right::Portability)
                 .await,
             Err(StoreError::Conflict(_))
         ),
         "packages go with the answer"
     );
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(a_refusal_needs_reasons_and_cancels_what_was_queued);
 async fn a_refusal_needs_reasons_and_cancels_what_was_queued(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = store
+    let req = app
+        .requests
         .file_request(&dpo, request(&s, &[Right::Erasure]))
         .await
         .expect("file");
     assert!(
-        store
+        app.requests
             .answer_request(&dpo, &req.id, Outcome::Accepted, "")
             .await
             .is_err(),
         "not verified, not carried out"
     );
-    let err = store
+    let err = app
+        .requests
         .answer_request(&dpo, &req.id, Outcome::Refused, "")
         .await
         .expect_err("no reasons");
     assert!(err.to_string().contains("reasons"), "{err}");
-    let sent = store
+    let sent = app
+        .requests
         .answer_request(
             &dpo,
             &req.id,
@@ -936,36 +1000,38 @@ async fn a_refusal_needs_reasons_and_cancels_what_was_queued(env: &Env) {
         "the right to complain: {letter}"
     );
     assert_eq!(
-        store.answer_of(&dpo, &req.id).await.expect("stored"),
+        app.requests.answer_of(&dpo, &req.id).await.expect("stored"),
         letter
     );
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(only_a_role_that_may_erase_queues_an_erasure_request);
 async fn only_a_role_that_may_erase_queues_an_erasure_request(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let agent = principal_of(&t.provider, Role::SupportAgent);
-    let access = filed_and_verified(&store, &agent, &dpo, &s, &[Right::Access]).await;
-    let queued = store
+    let access = filed_and_verified(&app, &agent, &dpo, &s, &[Right::Access]).await;
+    let queued = app
+        .requests
         .queue_fulfilment(&agent, &access.id, FulfilmentInput::default())
         .await
         .expect("a support agent carries out an access request");
     assert_eq!(queued.jobs.len(), 1, "{queued:?}");
 
     let erasure =
-        filed_and_verified(&store, &agent, &dpo, &s, &[Right::Access, Right::Erasure]).await;
-    let err = store
+        filed_and_verified(&app, &agent, &dpo, &s, &[Right::Access, Right::Erasure]).await;
+    let err = app
+        .requests
         .queue_fulfilment(&agent, &erasure.id, FulfilmentInput::default())
         .await
         .expect_err("a support agent may not erase");
     assert!(matches!(err, StoreError::Forbidden(_)), "{err:?}");
     assert!(err.to_string().contains("erasure"), "{err}");
     assert!(
-        store
+        app.requests
             .request(&dpo, &erasure.id)
             .await
             .expect("request")
@@ -973,32 +1039,33 @@ async fn only_a_role_that_may_erase_queues_an_erasure_request(env: &Env) {
             .is_empty(),
         "nothing of the refused request is queued, not even its access package"
     );
-    let denied = refusals_audited(&store).await;
+    let denied = refusals_audited(&app).await;
     assert_eq!(denied, 1, "the refusal is audited");
-    let queued = store
+    let queued = app
+        .requests
         .queue_fulfilment(&dpo, &erasure.id, FulfilmentInput::default())
         .await
         .expect("the DPO carries it out");
     assert_eq!(queued.jobs.len(), 2, "{queued:?}");
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(a_failing_step_is_retried_and_shown_never_lost);
 async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Rectification]).await;
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Rectification]).await;
     // A correction of a record that is not the subject's: the step fails.
     let input = FulfilmentInput {
-        corrections: vec![custode_store::Correction {
+        corrections: vec![custode_requests::Correction {
             record: 999_999,
             fields: [("email".to_owned(), serde_json::json!("x@example.org"))].into(),
         }],
         ..Default::default()
     };
-    let shown = fulfil(&store, &dpo, &req.id, input).await;
+    let shown = fulfil(&app, &dpo, &req.id, input).await;
     let job = &shown.jobs[0];
     assert_eq!(job.state, "pending", "{job:?}");
     assert_eq!(job.attempts, 1);
@@ -1010,27 +1077,31 @@ async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
     );
     assert!(job.next_at > env.clock.now(), "retried later, not at once");
     assert_eq!(
-        store.request_health().await.expect("health").steps_failing,
+        app.requests
+            .request_health()
+            .await
+            .expect("health")
+            .steps_failing,
         1
     );
     // Not due yet: nothing runs; once due, it fails again, twice as late.
     assert_eq!(
-        store
+        app.requests
             .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
             .await
             .expect("run"),
         0
     );
     env.clock.advance(SignedDuration::from_secs(3));
-    store
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
-    let again = store.request(&dpo, &req.id).await.expect("request");
+    let again = app.requests.request(&dpo, &req.id).await.expect("request");
     assert_eq!(again.jobs[0].attempts, 2, "{:?}", again.jobs[0]);
     assert!(again.jobs[0].next_at >= env.clock.now() + SignedDuration::from_secs(4));
     // Refusing the request ends the retries.
-    store
+    app.requests
         .answer_request(
             &dpo,
             &req.id,
@@ -1040,10 +1111,14 @@ async fn a_failing_step_is_retried_and_shown_never_lost(env: &Env) {
         .await
         .expect("refused");
     assert_eq!(
-        store.request_health().await.expect("health").steps_failing,
+        app.requests
+            .request_health()
+            .await
+            .expect("health")
+            .steps_failing,
         0
     );
-    store.close().await;
+    app.close().await;
 }
 
 /// One member of a ZIP, read with Python's standard library.
@@ -1078,7 +1153,7 @@ on_both_engines!(a_request_reaches_the_providers_own_database);
 /// through it and kept under Art. 2220 c.c.; the subject's access and
 /// erasure request filed and verified, ready to fulfil.
 struct CrmCase {
-    store: Store,
+    app: Custode,
     crm: sqlx::PgPool,
     schema: String,
     dpo: custode_domain::Principal,
@@ -1095,11 +1170,12 @@ async fn drop_crm(crm: &sqlx::PgPool, schema: &str) {
 /// Answers the request and checks that the letter names the CRM's law for
 /// the orders it keeps.
 async fn the_answer_says_what_the_crm_keeps(
-    store: &Store,
+    app: &Custode,
     dpo: &custode_domain::Principal,
     request: &str,
 ) {
-    let sent = store
+    let sent = app
+        .requests
         .answer_request(dpo, request, Outcome::Accepted, "")
         .await
         .expect("answer");
@@ -1139,8 +1215,8 @@ async fn crm_case(env: &Env) -> CrmCase {
             .await
             .expect("crm");
     }
-    let store = env.open_with(Env::telecom()).await;
-    let policy = store.policy();
+    let app = env.open_with(Env::telecom()).await;
+    let policy = app.store.policy();
     let systems = format!(
         r#"
 [system]
@@ -1170,18 +1246,19 @@ item = "billing.invoices"
 "#
     );
     let mapping = custode_connectors::load("crm.toml", &systems, &policy).expect("mapping");
-    store
+    app.requests
         .attach_systems(
             custode_connectors::Connectors::from_mappings(vec![mapping]).expect("connectors"),
         )
         .expect("attach");
-    let t = tree(&store).await;
-    let s = store
+    let t = tree(&app).await;
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "customer", "signup")
         .await
         .expect("subject");
     let sys = custode_domain::Principal::system("test");
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -1206,9 +1283,9 @@ item = "billing.invoices"
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access, Right::Erasure]).await;
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Access, Right::Erasure]).await;
     CrmCase {
-        store,
+        app,
         crm,
         schema,
         dpo,
@@ -1218,17 +1295,18 @@ item = "billing.invoices"
 
 async fn a_request_reaches_the_providers_own_database(env: &Env) {
     let CrmCase {
-        store,
+        app,
         crm,
         schema,
         dpo,
         request,
     } = crm_case(env).await;
     let req_id = request;
-    let done = fulfil(&store, &dpo, &req_id, FulfilmentInput::default()).await;
+    let done = fulfil(&app, &dpo, &req_id, FulfilmentInput::default()).await;
 
     // The package holds the subject's rows of the CRM, and only them.
-    let zip = store
+    let zip = app
+        .requests
         .request_export(&dpo, &req_id, Right::Access)
         .await
         .expect("package");
@@ -1274,25 +1352,26 @@ async fn a_request_reaches_the_providers_own_database(env: &Env) {
             (2, "other@example.org".to_owned())
         ]
     );
-    the_answer_says_what_the_crm_keeps(&store, &dpo, &req_id).await;
+    the_answer_says_what_the_crm_keeps(&app, &dpo, &req_id).await;
     drop_crm(&crm, &schema).await;
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(a_crash_after_the_external_erasure_still_says_what_the_crm_keeps);
 async fn a_crash_after_the_external_erasure_still_says_what_the_crm_keeps(env: &Env) {
     let case = crm_case(env).await;
-    let store = std::sync::Arc::new(case.store);
-    store
+    let app = case.app.clone();
+    app.requests
         .queue_fulfilment(&case.dpo, &case.request, FulfilmentInput::default())
         .await
         .expect("queue");
     // The worker dies right after the CRM's erasure, before its outcome is
     // recorded: the customer's e-mail is masked, so the orders can no
     // longer be found through it.
-    let worker = store.clone();
+    let worker = app.clone();
     let crashed = tokio::spawn(async move {
         worker
+            .requests
             .run_due_jobs(std::time::Duration::from_secs(30), &|claim| {
                 if claim.right == Right::Erasure && claim.step == 0 {
                     panic!("crash after the external erasure");
@@ -1314,11 +1393,12 @@ async fn a_crash_after_the_external_erasure_still_says_what_the_crm_keeps(env: &
     // Once the lease lapses, another run does the step again and still
     // reports the orders kept, with their law, as planned before erasing.
     env.clock.advance(SignedDuration::from_secs(31));
-    store
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
-    let done = store
+    let done = app
+        .requests
         .request(&case.dpo, &case.request)
         .await
         .expect("request");
@@ -1327,20 +1407,17 @@ async fn a_crash_after_the_external_erasure_still_says_what_the_crm_keeps(env: &
     assert_eq!(kept[0]["table"], "orders", "{erasure}");
     assert_eq!(kept[0]["rows"], 2, "{erasure}");
     assert_eq!(erasure["systems"][0]["rows_found"], 3, "{erasure}");
-    the_answer_says_what_the_crm_keeps(&store, &case.dpo, &case.request).await;
+    the_answer_says_what_the_crm_keeps(&app, &case.dpo, &case.request).await;
     drop_crm(&case.crm, &case.schema).await;
-    std::sync::Arc::into_inner(store)
-        .expect("the worker is gone")
-        .close()
-        .await;
+    app.close().await;
 }
 
 on_both_engines!(a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it);
 async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it(env: &Env) {
     use custode_policy::IdentifierKind::Email;
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let policy = store.policy();
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
     let dpo = principal_of(&t.provider, Role::Dpo);
     let field = policy
@@ -1354,9 +1431,9 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
         .value
         .clone();
     // `kept` has two records with the old address, `moved` one.
-    let kept = subject(&store, &t).await;
-    let moved = subject(&store, &t).await;
-    store
+    let kept = subject(&app, &t).await;
+    let moved = subject(&app, &t).await;
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -1369,9 +1446,10 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
         .await
         .expect("write");
     let find = |address: &'static str| {
-        let (store, dpo) = (&store, &dpo);
+        let (app, dpo) = (&app, &dpo);
         async move {
-            let mut found = store
+            let mut found = app
+                .store
                 .find_subjects(dpo, Email, address)
                 .await
                 .expect("find");
@@ -1383,10 +1461,10 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
     both.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     assert_eq!(find("erase.me@example.org").await, both);
     for s in [&kept, &moved] {
-        let first = store.records(&dpo, s, "check").await.expect("read")[0].id;
-        let req = filed_and_verified(&store, &dpo, &dpo, s, &[Right::Rectification]).await;
+        let first = app.store.records(&dpo, s, "check").await.expect("read")[0].id;
+        let req = filed_and_verified(&app, &dpo, &dpo, s, &[Right::Rectification]).await;
         let input = FulfilmentInput {
-            corrections: vec![custode_store::Correction {
+            corrections: vec![custode_requests::Correction {
                 record: first,
                 fields: [(
                     field.clone(),
@@ -1396,14 +1474,14 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
             }],
             ..Default::default()
         };
-        let done = fulfil(&store, &dpo, &req.id, input).await;
+        let done = fulfil(&app, &dpo, &req.id, input).await;
         assert_eq!(job(&done, "rectification")["rectified"], 1);
     }
     // The old address still finds `kept` (its second record carries it),
     // no longer `moved`; the corrected one finds both.
     assert_eq!(find("erase.me@example.org").await, vec![kept.clone()]);
     assert_eq!(find(" right.address@example.org").await, both);
-    store.close().await;
+    app.close().await;
 }
 
 // Issue "Every promise kept", item 2 (Art. 19): only the recipients that
@@ -1413,12 +1491,12 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
 // names those told with their day and those still pending, and no other.
 on_both_engines!(recipients_that_received_the_data_are_told_and_the_answer_says_who_and_when);
 async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_when(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let s = subject(&store, &t).await;
-    let policy = store.policy();
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let s = subject(&app, &t).await;
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
-    store
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -1430,10 +1508,14 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Erasure]).await;
-    fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Erasure]).await;
+    fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
 
-    let pending = store.recipient_notices(&dpo, true).await.expect("notices");
+    let pending = app
+        .requests
+        .recipient_notices(&dpo, true)
+        .await
+        .expect("notices");
     let ids: Vec<(&str, &str)> = pending
         .iter()
         .map(|n| (n.recipient.as_str(), n.channel.as_str()))
@@ -1465,14 +1547,14 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
     // Out of scope: nothing listed, nothing confirmed.
     let other = principal_of(&t.domain_b, Role::Dpo);
     assert!(
-        store
+        app.requests
             .recipient_notices(&other, false)
             .await
             .expect("notices")
             .is_empty()
     );
     assert!(matches!(
-        store
+        app.requests
             .confirm_recipient_notice(&other, &req.id, "erasure", "mail_relay")
             .await,
         Err(StoreError::NotFound { .. })
@@ -1480,7 +1562,7 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
 
     // The mail goes to the one recipient with an address, naming the
     // subject by its id and the categories it received.
-    let mails = store.recipient_mails_due(10).await.expect("due");
+    let mails = app.requests.recipient_mails_due(10).await.expect("due");
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].to, "privacy@centrodati.example");
     assert!(mails[0].body.contains(s.as_str()), "{}", mails[0].body);
@@ -1490,38 +1572,49 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
         "{}",
         mails[0].subject_line
     );
-    store.recipient_mailed(&mails[0]).await.expect("mailed");
-    assert!(store.recipient_mails_due(10).await.expect("due").is_empty());
+    app.requests
+        .recipient_mailed(&mails[0])
+        .await
+        .expect("mailed");
+    assert!(
+        app.requests
+            .recipient_mails_due(10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
 
     // A task confirmed by staff, once.
-    let confirmed = store
+    let confirmed = app
+        .requests
         .confirm_recipient_notice(&dpo, &req.id, "erasure", "mail_relay")
         .await
         .expect("confirm");
     assert_eq!(confirmed.told_by.as_deref(), Some(dpo.id.as_str()));
     assert!(confirmed.told_at.is_some());
     assert!(matches!(
-        store
+        app.requests
             .confirm_recipient_notice(&dpo, &req.id, "erasure", "mail_relay")
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store
+        app.requests
             .confirm_recipient_notice(&dpo, &req.id, "erasure", "accountant")
             .await,
         Err(StoreError::NotFound { .. })
     ));
     let audited: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM audit_log WHERE body LIKE '%recipient_told%'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
     );
     assert_eq!(audited, 2, "the mail and the confirmation are audited");
 
-    let answer = store
+    let answer = app
+        .requests
         .answer_request(&dpo, &req.id, Outcome::Accepted, "")
         .await
         .expect("answer");
@@ -1548,14 +1641,14 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
     }
     // The tasks outlive the answer, so staff can still confirm them.
     assert_eq!(
-        store
+        app.requests
             .recipient_notices(&dpo, true)
             .await
             .expect("notices")
             .len(),
         2
     );
-    store.close().await;
+    app.close().await;
 }
 
 // Issue "Every promise kept", 3: seven months after a telecom subscriber's
@@ -1563,15 +1656,16 @@ async fn recipients_that_received_the_data_are_told_and_the_answer_says_who_and_
 // them.
 on_both_engines!(an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_allows);
 async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_allows(env: &Env) {
-    let store = env.open_with(Env::telecom()).await;
-    let t = tree(&store).await;
-    let s = store
+    let app = env.open_with(Env::telecom()).await;
+    let t = tree(&app).await;
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "customer", "signup")
         .await
         .expect("subject");
-    let policy = store.policy();
+    let policy = app.store.policy();
     let sys = custode_domain::Principal::system("test");
-    store
+    app.store
         .write_records(
             &sys,
             "calls",
@@ -1585,12 +1679,12 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
     // Billing and bill checks end after six months; the law keeps the
     // calls 24 months, in the vault.
     env.clock.advance(SignedDuration::from_hours(24 * 214));
-    store.sweep_all(&sys, 100).await.expect("sweep");
-    assert_eq!(store.vault_count().await.expect("count"), 2);
+    app.retention.sweep_all(&sys, 100).await.expect("sweep");
+    assert_eq!(app.vault.vault_count().await.expect("count"), 2);
 
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let req = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access]).await;
-    let done = fulfil(&store, &dpo, &req.id, FulfilmentInput::default()).await;
+    let req = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Access]).await;
+    let done = fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
     let result = job(&done, "access").clone();
     assert_eq!(
         result["vault"],
@@ -1610,7 +1704,8 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
     );
     let lang = custode_policy::Lang::parse(result["language"].as_str().expect("language"))
         .expect("a notice language");
-    let zip = store
+    let zip = app
+        .requests
         .request_export(&dpo, &req.id, Right::Access)
         .await
         .expect("package");
@@ -1644,7 +1739,8 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
             "the summary states {what}: {summary}"
         );
     }
-    let letter = store
+    let letter = app
+        .requests
         .answer_request(&dpo, &req.id, Outcome::Accepted, "")
         .await
         .expect("answer")
@@ -1660,7 +1756,7 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
         scope: custode_domain::Scope::everything(),
     };
     assert!(
-        store
+        app.vault
             .vault_access_log(&root_dpo, 10)
             .await
             .expect("log")
@@ -1691,11 +1787,15 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
             .access_content,
         custode_policy::AccessContent::Given
     );
-    store.set_policy(&admin(), giving).await.expect("policy");
-    let again = filed_and_verified(&store, &dpo, &dpo, &s, &[Right::Access]).await;
-    let done = fulfil(&store, &dpo, &again.id, FulfilmentInput::default()).await;
+    app.store
+        .set_policy(&admin(), giving)
+        .await
+        .expect("policy");
+    let again = filed_and_verified(&app, &dpo, &dpo, &s, &[Right::Access]).await;
+    let done = fulfil(&app, &dpo, &again.id, FulfilmentInput::default()).await;
     assert_eq!(job(&done, "access")["vault"][0]["given"], 2);
-    let zip = store
+    let zip = app
+        .requests
         .request_export(&dpo, &again.id, Right::Access)
         .await
         .expect("package");
@@ -1708,15 +1808,20 @@ async fn an_access_request_says_what_the_vault_keeps_and_gives_what_the_policy_a
     );
     let csv = String::from_utf8(unzip(&zip, "records.csv")).expect("utf-8");
     assert!(csv.contains("\"vault\""), "{csv}");
-    let log = store.vault_access_log(&root_dpo, 10).await.expect("log");
+    let log = app
+        .vault
+        .vault_access_log(&root_dpo, 10)
+        .await
+        .expect("log");
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].order.number, again.id);
     assert_eq!(log[0].records, 2);
-    let of_domain_a = store
+    let of_domain_a = app
+        .vault
         .vault_access_log(&principal_of(&t.domain_a, Role::Dpo), 10)
         .await
         .expect("log");
     assert_eq!(of_domain_a.len(), 1, "the subject's domain reviews it");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }

@@ -2,14 +2,14 @@
 //! obligation keeps, apart, until its legal end; and only the legal officer,
 //! with a fresh code and an order reference, reads it — every attempt logged.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use custode_accounts::Grant;
 use custode_domain::{NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
 use custode_policy::IdentifierKind;
-use custode_store::{Grant, LifeEvent, Store, StoreError, VaultOrder, VaultTarget};
+use custode_store::{LifeEvent, StoreError};
+use custode_testkit::*;
+use custode_vault::{VaultOrder, VaultTarget};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row;
 
@@ -50,12 +50,12 @@ fn profile() -> NewRecord {
     }
 }
 
-async fn records_of(store: &Store, s: &SubjectId) -> i64 {
+async fn records_of(app: &Custode, s: &SubjectId) -> i64 {
     sqlx::query(
         "SELECT COUNT(*) FROM records r JOIN subjects s ON s.key = r.subject_key WHERE s.id = $1",
     )
     .bind(s.as_str())
-    .fetch_one(store.pool())
+    .fetch_one(app.store.pool())
     .await
     .expect("count")
     .get(0)
@@ -63,19 +63,20 @@ async fn records_of(store: &Store, s: &SubjectId) -> i64 {
 
 /// A legal officer with a confirmed second factor; returns the principal
 /// and the TOTP secret.
-async fn legal_officer(env: &Env, store: &Store) -> (Principal, [u8; 20]) {
-    legal_officer_at(env, store, "lea", "/").await
+async fn legal_officer(env: &Env, app: &Custode) -> (Principal, [u8; 20]) {
+    legal_officer_at(env, app, "lea", "/").await
 }
 
 /// A legal officer named `name` whose scope is the node at `path`.
 async fn legal_officer_at(
     env: &Env,
-    store: &Store,
+    app: &Custode,
     name: &str,
     path: &str,
 ) -> (Principal, [u8; 20]) {
     let passphrase = format!("a long passphrase for {name}");
-    let user = store
+    let user = app
+        .accounts
         .create_user(
             &admin(),
             name,
@@ -88,11 +89,15 @@ async fn legal_officer_at(
         )
         .await
         .expect("user");
-    let (secret, _) = store.enroll_totp(name, &passphrase).await.expect("enrol");
+    let (secret, _) = app
+        .accounts
+        .enroll_totp(name, &passphrase)
+        .await
+        .expect("enrol");
     let secret = custode_crypto::totp::secret_from_base32(&secret).expect("160 bits");
     env.clock.advance(SignedDuration::from_secs(30));
     let code = custode_crypto::totp::code_at(&secret, now_secs(env));
-    store
+    app.accounts
         .confirm_totp(name, &passphrase, &code)
         .await
         .expect("confirm");
@@ -130,19 +135,20 @@ fn order() -> VaultOrder {
 
 on_both_engines!(closing_an_account_leaves_only_what_the_law_keeps_until_its_end);
 async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
     let system = Principal::system("test");
-    let s = store
+    let s = app
+        .store
         .create_subject(
             &system,
-            &home_for(&store, &t, "subscriber").await,
+            &home_for(&app, &t, "subscriber").await,
             "subscriber",
             "signup",
         )
         .await
         .expect("subject");
-    store
+    app.store
         .write_records(
             &system,
             "signup",
@@ -153,37 +159,38 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
         )
         .await
         .expect("write");
-    store.sweep_all(&system, 100).await.expect("sweep");
+    app.retention.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(
-        store.vault_count().await.expect("count"),
+        app.vault.vault_count().await.expect("count"),
         0,
         "an open account keeps its data"
     );
 
     env.clock.advance(SignedDuration::from_hours(24 * 10));
     let closed_at = custode_domain::Clock::now(&*env.clock);
-    store
+    app.store
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "customer left")
         .await
         .expect("close");
-    let r = store.sweep_all(&system, 100).await.expect("sweep");
+    let r = app.retention.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(r.vaulted, 1, "the identity moves to the vault at closure");
     assert_eq!(
-        records_of(&store, &s).await,
+        records_of(&app, &s).await,
         1,
         "the profile waits for its own end"
     );
 
     env.clock.advance(SignedDuration::from_hours(24 * 31));
-    store.sweep_all(&system, 100).await.expect("sweep");
+    app.retention.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(
-        records_of(&store, &s).await,
+        records_of(&app, &s).await,
         0,
         "only vault-held records are left"
     );
-    assert_eq!(store.vault_count().await.expect("count"), 1);
-    let (officer, secret) = legal_officer(env, &store).await;
-    let held = store
+    assert_eq!(app.vault.vault_count().await.expect("count"), 1);
+    let (officer, secret) = legal_officer(env, &app).await;
+    let held = app
+        .vault
         .vault_query(
             &officer,
             Some(&fresh_code(env, &secret)),
@@ -213,13 +220,14 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
 
     // The day before: still there. From its end: gone.
     env.clock.set(until - SignedDuration::from_hours(24));
-    store.sweep_all(&system, 100).await.expect("sweep");
-    assert_eq!(store.vault_count().await.expect("count"), 1);
+    app.retention.sweep_all(&system, 100).await.expect("sweep");
+    assert_eq!(app.vault.vault_count().await.expect("count"), 1);
     env.clock.set(until);
-    let r = store.sweep_all(&system, 100).await.expect("sweep");
+    let r = app.retention.sweep_all(&system, 100).await.expect("sweep");
     assert_eq!(r.vault_erased, 1);
-    assert_eq!(store.vault_count().await.expect("count"), 0);
-    let report = store
+    assert_eq!(app.vault.vault_count().await.expect("count"), 0);
+    let report = app
+        .retention
         .retention_report(Timestamp::UNIX_EPOCH)
         .await
         .expect("report");
@@ -229,25 +237,26 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
             "report has {action}: {report:?}"
         );
     }
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault);
 async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
     let system = Principal::system("test");
-    let s = store
+    let s = app
+        .store
         .create_subject(
             &system,
-            &home_for(&store, &t, "subscriber").await,
+            &home_for(&app, &t, "subscriber").await,
             "subscriber",
             "signup",
         )
         .await
         .expect("subject");
-    store
+    app.store
         .write_records(
             &system,
             "signup",
@@ -255,13 +264,13 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         )
         .await
         .expect("write");
-    store
+    app.store
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "left")
         .await
         .expect("close");
-    store.sweep_all(&system, 100).await.expect("sweep");
-    assert_eq!(store.vault_count().await.expect("count"), 1);
-    let (officer, secret) = legal_officer(env, &store).await;
+    app.retention.sweep_all(&system, 100).await.expect("sweep");
+    assert_eq!(app.vault.vault_count().await.expect("count"), 1);
+    let (officer, secret) = legal_officer(env, &app).await;
     // Found by the VAT number the ground keeps: the e-mail address is not
     // among its `keep_fields`, so it did not go to the vault.
     let by_vat = VaultTarget::Identifier(IdentifierKind::VatNumber, "IT00000000000".into());
@@ -271,7 +280,8 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         role: Role::Dpo,
         scope: Scope::everything(),
     };
-    let err = store
+    let err = app
+        .vault
         .vault_query(&dpo, Some(&fresh_code(env, &secret)), &order(), &by_vat)
         .await
         .expect_err("not the legal officer");
@@ -281,7 +291,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         ..officer.clone()
     };
     assert!(matches!(
-        store
+        app.vault
             .vault_query(&token, Some("123456"), &order(), &by_vat)
             .await,
         Err(StoreError::Forbidden(_))
@@ -290,7 +300,8 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         number: String::new(),
         ..order()
     };
-    let err = store
+    let err = app
+        .vault
         .vault_query(
             &officer,
             Some(&fresh_code(env, &secret)),
@@ -301,11 +312,14 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         .expect_err("no order number");
     assert!(err.to_string().contains("order number"), "{err}");
     assert!(matches!(
-        store.vault_query(&officer, None, &order(), &by_vat).await,
+        app.vault
+            .vault_query(&officer, None, &order(), &by_vat)
+            .await,
         Err(StoreError::Forbidden(_))
     ));
     let code = fresh_code(env, &secret);
-    let found = store
+    let found = app
+        .vault
         .vault_query(&officer, Some(&code), &order(), &by_vat)
         .await
         .expect("allowed");
@@ -314,7 +328,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     assert!(!found[0].fields.contains_key("email"));
     assert_eq!(found[0].subject, s.to_string());
     assert!(
-        store
+        app.vault
             .vault_query(&officer, Some(&code), &order(), &by_vat)
             .await
             .is_err(),
@@ -322,13 +336,14 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     );
 
     // Ordinary reads never reach the vault.
-    let err = store
+    let err = app
+        .store
         .records(&system, &s, "rights request")
         .await
         .expect_err("erased");
     assert!(matches!(err, StoreError::Erased(_)), "{err}");
 
-    let log = store.vault_access_log(&dpo, 100).await.expect("log");
+    let log = app.vault.vault_access_log(&dpo, 100).await.expect("log");
     let answered: Vec<_> = log.iter().filter(|l| l.outcome == "answered").collect();
     assert_eq!(answered.len(), 1, "{log:?}");
     assert_eq!(answered[0].order, order());
@@ -348,16 +363,16 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
     let audited: i64 = sqlx::query(
         "SELECT COUNT(*) FROM audit_log WHERE action IN ('vault.queried', 'access.denied')",
     )
-    .fetch_one(store.pool())
+    .fetch_one(app.store.pool())
     .await
     .expect("audit")
     .get(0);
     assert_eq!(audited, 6, "every attempt is in the audit chain");
     assert!(matches!(
-        store.vault_access_log(&agent_of(&t), 10).await,
+        app.vault.vault_access_log(&agent_of(&t), 10).await,
         Err(StoreError::Forbidden(_))
     ));
-    store.close().await;
+    app.close().await;
 }
 
 fn agent_of(t: &Tree) -> Principal {
@@ -367,24 +382,25 @@ fn agent_of(t: &Tree) -> Principal {
 /// A closed subscriber of `tenant` whose identity (with `email`) is in the
 /// vault.
 async fn vaulted_subscriber(
-    store: &Store,
+    app: &Custode,
     tenant: &custode_domain::TenantId,
     email: &str,
 ) -> SubjectId {
     let system = Principal::system("test");
-    let s = store
+    let s = app
+        .store
         .create_subject(&system, tenant, "subscriber", "signup")
         .await
         .expect("subject");
-    store
+    app.store
         .write_records(&system, "signup", vec![(s.clone(), identity(email))])
         .await
         .expect("write");
-    store
+    app.store
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "left")
         .await
         .expect("close");
-    store.sweep_all(&system, 100).await.expect("sweep");
+    app.retention.sweep_all(&system, 100).await.expect("sweep");
     s
 }
 
@@ -393,11 +409,12 @@ async fn vaulted_subscriber(
 // domain read every line of the vault access log.
 on_both_engines!(vault_queries_and_the_access_log_are_bounded_by_the_callers_scope);
 async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
     // Subscribers live in subscriber tenants (seed 002): one under the
     // reseller, one straight under the provider.
-    let shop_a = store
+    let shop_a = app
+        .store
         .create_tenant(
             &admin(),
             Some(&t.reseller.id),
@@ -406,7 +423,8 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         )
         .await
         .expect("shop a");
-    let shop_b = store
+    let shop_b = app
+        .store
         .create_tenant(
             &admin(),
             Some(&t.provider.id),
@@ -415,12 +433,13 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         )
         .await
         .expect("shop b");
-    let a = vaulted_subscriber(&store, &shop_a.id, "same@example.org").await;
-    let b = vaulted_subscriber(&store, &shop_b.id, "same@example.org").await;
-    assert_eq!(store.vault_count().await.expect("count"), 2);
-    let (officer_a, secret_a) = legal_officer_at(env, &store, "lina", &shop_a.path).await;
+    let a = vaulted_subscriber(&app, &shop_a.id, "same@example.org").await;
+    let b = vaulted_subscriber(&app, &shop_b.id, "same@example.org").await;
+    assert_eq!(app.vault.vault_count().await.expect("count"), 2);
+    let (officer_a, secret_a) = legal_officer_at(env, &app, "lina", &shop_a.path).await;
 
-    let err = store
+    let err = app
+        .vault
         .vault_query(
             &officer_a,
             Some(&fresh_code(env, &secret_a)),
@@ -434,7 +453,8 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         "not found, never forbidden: {err}"
     );
     let unknown = SubjectId::generate();
-    let err_unknown = store
+    let err_unknown = app
+        .vault
         .vault_query(
             &officer_a,
             Some(&fresh_code(env, &secret_a)),
@@ -451,7 +471,8 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
     // Both shops share a VAT number (the messaging policy keeps it in the
     // vault, not the e-mail address): the officer finds only its own.
     let by_email = VaultTarget::Identifier(IdentifierKind::VatNumber, "IT00000000000".into());
-    let found = store
+    let found = app
+        .vault
         .vault_query(
             &officer_a,
             Some(&fresh_code(env, &secret_a)),
@@ -462,7 +483,8 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         .expect("query");
     assert_eq!(found.len(), 1, "only the record in scope: {found:?}");
     assert_eq!(found[0].subject, a.to_string());
-    let own = store
+    let own = app
+        .vault
         .vault_query(
             &officer_a,
             Some(&fresh_code(env, &secret_a)),
@@ -474,13 +496,14 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
     assert_eq!(own.len(), 1);
 
     // A legal officer of the whole tree reaches both, one at a time.
-    let (officer, secret) = legal_officer(env, &store).await;
+    let (officer, secret) = legal_officer(env, &app).await;
     let other = VaultOrder {
         number: "RG 999/2026".into(),
         scope: "the holder of the other domain".into(),
         ..order()
     };
-    let found = store
+    let found = app
+        .vault
         .vault_query(
             &officer,
             Some(&fresh_code(env, &secret)),
@@ -505,7 +528,7 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         },
     ] {
         assert!(matches!(
-            store
+            app.vault
                 .vault_query(&who, Some("123456"), &denied, &by_email)
                 .await,
             Err(StoreError::Forbidden(_))
@@ -519,7 +542,7 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         role: Role::Dpo,
         scope: Scope::everything(),
     };
-    let log_a = store.vault_access_log(&dpo_a, 100).await.expect("log");
+    let log_a = app.vault.vault_access_log(&dpo_a, 100).await.expect("log");
     assert!(
         log_a.iter().all(|l| l.order.number == order().number
             && (l.outcome == "answered" || (l.outcome == "not found" && l.records == 0))),
@@ -530,11 +553,11 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
         4,
         "two not found, the identifier query and the query of A: {log_a:?}"
     );
-    let log_b = store.vault_access_log(&dpo_b, 100).await.expect("log");
+    let log_b = app.vault.vault_access_log(&dpo_b, 100).await.expect("log");
     assert_eq!(log_b.len(), 1, "{log_b:?}");
     assert_eq!(log_b[0].order, other);
     assert_eq!(log_b[0].target, format!("subject {b}"));
-    let all = store.vault_access_log(&dpo, 100).await.expect("log");
+    let all = app.vault.vault_access_log(&dpo, 100).await.expect("log");
     assert_eq!(
         all.len(),
         5,
@@ -547,16 +570,16 @@ async fn vault_queries_and_the_access_log_are_bounded_by_the_callers_scope(env: 
     let spam: i64 = sqlx::query(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied' AND reason LIKE 'order spam%'",
     )
-    .fetch_one(store.pool())
+    .fetch_one(app.store.pool())
     .await
     .expect("audit")
     .get(0);
     assert_eq!(spam, 2, "both are audit entries");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
-/// The vault's database, opened beside the store, as someone with shell
+/// The vault's database, opened beside the app, as someone with shell
 /// access to it would.
 async fn vault_db(env: &Env) -> sqlx::AnyPool {
     sqlx::AnyPool::connect(&env.config.vault_url)
@@ -586,13 +609,13 @@ fn vault_breaks(report: &custode_audit::Report) -> Vec<(i64, String)> {
 // with plain SQL went unnoticed by `audit verify`.
 on_both_engines!(a_line_removed_or_altered_in_the_vault_access_log_is_named);
 async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
-    let home = home_for(&store, &t, "subscriber").await;
-    let s = vaulted_subscriber(&store, &home, "shop@example.org").await;
-    let (officer, secret) = legal_officer(env, &store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
+    let home = home_for(&app, &t, "subscriber").await;
+    let s = vaulted_subscriber(&app, &home, "shop@example.org").await;
+    let (officer, secret) = legal_officer(env, &app).await;
     for _ in 0..4 {
-        store
+        app.vault
             .vault_query(
                 &officer,
                 Some(&fresh_code(env, &secret)),
@@ -603,7 +626,8 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
             .expect("query");
     }
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let lines: Vec<i64> = store
+    let lines: Vec<i64> = app
+        .vault
         .vault_access_log(&dpo, 10)
         .await
         .expect("log")
@@ -611,7 +635,7 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
         .map(|l| l.line)
         .collect();
     assert_eq!(lines, [4, 3, 2, 1], "each line has its place");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
     let vault = vault_db(env).await;
 
     // Altered: the order number changed.
@@ -620,7 +644,7 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
         "UPDATE vault_access_log SET order_number = 'RG 1/2020' WHERE seq = 2",
     )
     .await;
-    let report = store.audit_verify().await.expect("verify");
+    let report = app.vault.audit_verify().await.expect("verify");
     assert!(!report.is_intact());
     let breaks = vault_breaks(&report);
     assert!(
@@ -639,17 +663,17 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
         "UPDATE vault_access_log SET order_number = 'RG 1234/2026' WHERE seq = 2",
     )
     .await;
-    assert!(store.audit_verify().await.expect("verify").is_intact());
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
 
     // Removed: a line in the middle, then the last one.
     sql(&vault, "DELETE FROM vault_access_log WHERE seq = 3").await;
-    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    let breaks = vault_breaks(&app.vault.audit_verify().await.expect("verify"));
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!(breaks[0].0, 3);
     assert!(breaks[0].1.contains("missing"), "{breaks:?}");
     sql(&vault, "DELETE FROM vault_access_log WHERE seq = 4").await;
     sql(&vault, "UPDATE vault_log_head SET seq = 2, hash = (SELECT hash FROM vault_access_log WHERE seq = 2)").await;
-    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    let breaks = vault_breaks(&app.vault.audit_verify().await.expect("verify"));
     let named: Vec<i64> = breaks.iter().map(|(l, _)| *l).collect();
     assert_eq!(
         named,
@@ -661,7 +685,7 @@ async fn a_line_removed_or_altered_in_the_vault_access_log_is_named(env: &Env) {
         "{breaks:?}"
     );
     vault.close().await;
-    store.close().await;
+    app.close().await;
 }
 
 /// A telecom customer with the whole master-data record and billing data,
@@ -702,14 +726,15 @@ fn telecom_records() -> Vec<NewRecord> {
 // upgrades in place, its lines chained at the first start.
 on_both_engines!(an_existing_vault_access_log_is_chained_at_upgrade);
 async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
-    let home = home_for(&store, &t, "subscriber").await;
-    let s = store
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
+    let home = home_for(&app, &t, "subscriber").await;
+    let s = app
+        .store
         .create_subject(&admin(), &home, "subscriber", "signup")
         .await
         .expect("subject");
-    store.close().await;
+    app.close().await;
     // Back to the vault's first schema, with lines written by it.
     let vault = vault_db(env).await;
     for statement in [
@@ -739,23 +764,24 @@ async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
         )
         .await;
     }
-    let store = env.open_with(Env::messaging()).await;
+    let app = env.open_with(Env::messaging()).await;
     let dpo = Principal {
         id: "user:dpo".into(),
         role: Role::Dpo,
         scope: Scope::everything(),
     };
-    let log = store.vault_access_log(&dpo, 10).await.expect("log");
+    let log = app.vault.vault_access_log(&dpo, 10).await.expect("log");
     assert_eq!(
         log.iter().map(|l| l.line).collect::<Vec<_>>(),
         [3, 2, 1],
         "{log:?}"
     );
     assert_eq!(log[2].order.number, "RG 1/2025");
-    let of_a = store
+    let of_a = app
+        .vault
         .vault_access_log(
             &principal_of(
-                &store.tenant(&admin(), &home).await.expect("home"),
+                &app.store.tenant(&admin(), &home).await.expect("home"),
                 Role::Dpo,
             ),
             10,
@@ -767,35 +793,36 @@ async fn an_existing_vault_access_log_is_chained_at_upgrade(env: &Env) {
         [1],
         "a line about a subject goes to its node's reviewers; the others, whose owner is unknown, to the whole tree's: {of_a:?}"
     );
-    assert!(store.audit_verify().await.expect("verify").is_intact());
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
     let chained: i64 =
         sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'vault.log_chained'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("audit")
             .get(0);
     assert_eq!(chained, 1, "the upgrade is in the audit chain");
-    store.close().await;
+    app.close().await;
     // Chained once: a second start changes nothing.
-    let store = env.open_with(Env::messaging()).await;
+    let app = env.open_with(Env::messaging()).await;
     sql(&vault, "DELETE FROM vault_access_log WHERE seq = 3").await;
-    let breaks = vault_breaks(&store.audit_verify().await.expect("verify"));
+    let breaks = vault_breaks(&app.vault.audit_verify().await.expect("verify"));
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!(breaks[0].0, 3, "{breaks:?}");
     vault.close().await;
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(an_erasure_keeps_only_the_fields_the_law_needs);
 async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
-    let store = env.open_with(Env::telecom()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::telecom()).await;
+    let t = tree(&app).await;
     let system = Principal::system("test");
-    let s = store
+    let s = app
+        .store
         .create_subject(&system, &t.domain_a.id, "customer", "contract")
         .await
         .expect("subject");
-    store
+    app.store
         .write_records(
             &system,
             "contract",
@@ -807,13 +834,14 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
         .await
         .expect("write");
     let dpo = principal_of(&t.provider, Role::Dpo);
-    let filed = store
+    let filed = app
+        .requests
         .file_request(
             &dpo,
-            custode_store::NewRequest {
+            custode_requests::NewRequest {
                 subject: s.clone(),
                 rights: vec![custode_domain::requests::Right::Erasure],
-                requester: custode_store::Requester::Subject,
+                requester: custode_requests::Requester::Subject,
                 contact: "mario.sintetico@example.org".into(),
                 text: "Cancellate i miei dati.".into(),
                 language: Some(custode_policy::Lang::En),
@@ -821,33 +849,38 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
         )
         .await
         .expect("file");
-    store
+    app.requests
         .put_document(
             &dpo,
             &filed.id,
-            custode_store::DocumentKind::IdDocument,
+            custode_requests::DocumentKind::IdDocument,
             "image/png",
             b"\x89PNG\r\n\x1a\n synthetic scan",
         )
         .await
         .expect("document");
-    store
+    app.requests
         .approve_identity(&dpo, &filed.id)
         .await
         .expect("approve");
-    store
-        .queue_fulfilment(&dpo, &filed.id, custode_store::FulfilmentInput::default())
+    app.requests
+        .queue_fulfilment(
+            &dpo,
+            &filed.id,
+            custode_requests::FulfilmentInput::default(),
+        )
         .await
         .expect("queue");
-    store
+    app.requests
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
         .await
         .expect("run");
 
     // Tax law and the authorities' orders keep master data and billing in
     // the vault: only the fields their `keep_fields` list went there.
-    let (officer, secret) = legal_officer(env, &store).await;
-    let mut held = store
+    let (officer, secret) = legal_officer(env, &app).await;
+    let mut held = app
+        .vault
         .vault_query(
             &officer,
             Some(&fresh_code(env, &secret)),
@@ -881,7 +914,7 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
     // A kept identifier still finds the person; one not kept does not.
     let by_tax_code = VaultTarget::Identifier(IdentifierKind::TaxCode, "SNTMRA80A01D653X".into());
     assert_eq!(
-        store
+        app.vault
             .vault_query(
                 &officer,
                 Some(&fresh_code(env, &secret)),
@@ -896,7 +929,7 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
     let by_email =
         VaultTarget::Identifier(IdentifierKind::Email, "mario.sintetico@example.org".into());
     assert!(
-        store
+        app.vault
             .vault_query(
                 &officer,
                 Some(&fresh_code(env, &secret)),
@@ -909,8 +942,9 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
     );
 
     // The answer tells the person which fields are kept.
-    let sent = store
-        .answer_request(&dpo, &filed.id, custode_store::Outcome::Accepted, "")
+    let sent = app
+        .requests
+        .answer_request(&dpo, &filed.id, custode_requests::Outcome::Accepted, "")
         .await
         .expect("answer");
     let letter = sent.letter.to_markdown();
@@ -922,5 +956,5 @@ async fn an_erasure_keeps_only_the_fields_the_law_needs(env: &Env) {
         letter.contains("Only these fields are kept: Invoices, Payment terms and status;"),
         "{letter}"
     );
-    store.close().await;
+    app.close().await;
 }

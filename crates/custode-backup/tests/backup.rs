@@ -5,24 +5,23 @@
 //! the rotation ran, it restores no one, and a fresh backup restores every
 //! subject not erased.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
 use custode_crypto::Key;
 use custode_domain::{Clock, Principal, SubjectId};
-use custode_store::{Engine, MasterKeySource, OpenMode, Store, StoreConfig, StoreError};
+use custode_store::{Engine, MasterKeySource, OpenMode, StoreConfig, StoreError};
+use custode_testkit::*;
 use jiff::SignedDuration;
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 
-async fn new_user(store: &Store, t: &Tree, email: &str) -> SubjectId {
-    let s = store
+async fn new_user(app: &Custode, t: &Tree, email: &str) -> SubjectId {
+    let s = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject");
-    store
+    app.store
         .write_records(
             &admin(),
             "signup",
@@ -55,7 +54,7 @@ fn pg_tool(tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
 /// Takes a backup as the README says: on PostgreSQL, the main store and
 /// the vault dumped first (here restored at once under schema names of
 /// their own, `{main}_{name}` and `{main}_{name}_vault`), then `backup`.
-async fn take_backup(env: &Env, store: &Store, name: &str) -> PathBuf {
+async fn take_backup(env: &Env, app: &Custode, name: &str) -> PathBuf {
     if let (Engine::Postgres, Some((main, _))) = (env.engine, &env.schemas) {
         let vault = format!("{main}_vault");
         let dump = pg_tool(
@@ -71,7 +70,7 @@ async fn take_backup(env: &Env, store: &Store, name: &str) -> PathBuf {
         );
     }
     let dir = env.dir.join(name);
-    let report = store.backup(&admin(), &dir).await.expect("backup");
+    let report = app.backup.backup(&admin(), &dir).await.expect("backup");
     assert_eq!(
         report.restorable_until,
         env.clock.now() + SignedDuration::from_hours(35 * 24 - 1),
@@ -171,8 +170,8 @@ async fn holds_no_key(dir: &Path, subjects: &[&SubjectId]) {
     }
 }
 
-async fn email_of(store: &Store, s: &SubjectId) -> Result<String, StoreError> {
-    let records = store.records(&admin(), s, "backup check").await?;
+async fn email_of(app: &Custode, s: &SubjectId) -> Result<String, StoreError> {
+    let records = app.store.records(&admin(), s, "backup check").await?;
     Ok(records[0].fields["email"]
         .as_str()
         .unwrap_or_default()
@@ -181,15 +180,15 @@ async fn email_of(store: &Store, s: &SubjectId) -> Result<String, StoreError> {
 
 on_both_engines!(an_erasure_reaches_every_backup_within_the_declared_lifetime);
 async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
-    let erased = new_user(&store, &t, "gone@example.org").await;
-    let kept = new_user(&store, &t, "stays@example.org").await;
+    let app = env.open().await;
+    let t = tree(&app).await;
+    let erased = new_user(&app, &t, "gone@example.org").await;
+    let kept = new_user(&app, &t, "stays@example.org").await;
     let job = Principal::system("backup-keys");
 
-    let old_backup = take_backup(env, &store, "b1").await;
+    let old_backup = take_backup(env, &app, "b1").await;
     holds_no_key(&old_backup, &[&erased, &kept]).await;
-    store
+    app.store
         .erase_subject(&admin(), &erased, "erasure request r-12")
         .await
         .expect("erase");
@@ -198,12 +197,13 @@ async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env)
     // subject erased since is readable in it (so the notice's bound is
     // the generation's life, not zero).
     let restored_config = target(env, "b1", "r1").await;
-    let report = store
+    let report = app
+        .backup
         .restore_backup(&admin(), &old_backup, &restored_config)
         .await
         .expect("restore while the generation lives");
     assert_eq!(report.subjects, 2);
-    let restored = Store::open(&restored_config, Env::policy(), env.clock.clone())
+    let restored = Custode::open(&restored_config, Env::policy(), env.clock.clone())
         .await
         .expect("the restored store opens");
     assert_eq!(
@@ -219,19 +219,20 @@ async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env)
     // A day short of the lifetime the rotation makes new generations and
     // destroys nothing.
     env.clock.advance(DAY * 34);
-    let rotation = store.rotate_backup_keys(&job).await.expect("rotate");
+    let rotation = app.backup.rotate_backup_keys(&job).await.expect("rotate");
     assert!(rotation.created);
     assert!(rotation.destroyed.is_empty());
-    let generations = store.backup_generations().await.expect("list");
+    let generations = app.backup.backup_generations().await.expect("list");
     assert_eq!(generations.len(), 2);
     let first = generations[0].generation;
 
     // Once the lifetime has passed and the rotation ran, the old backup
     // opens for no one: not the erased subject, nor anyone else in it.
     env.clock.advance(DAY);
-    let rotation = store.rotate_backup_keys(&job).await.expect("rotate");
+    let rotation = app.backup.rotate_backup_keys(&job).await.expect("rotate");
     assert_eq!(rotation.destroyed, [first]);
-    match store
+    match app
+        .backup
         .restore_backup(&admin(), &old_backup, &target(env, "b1", "r2").await)
         .await
     {
@@ -240,7 +241,7 @@ async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env)
     }
     // Running the rotation again changes nothing.
     assert!(
-        store
+        app.backup
             .rotate_backup_keys(&job)
             .await
             .expect("rotate")
@@ -249,15 +250,16 @@ async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env)
     );
 
     // A fresh backup restores every subject not erased, and not the erased one.
-    let new_backup = take_backup(env, &store, "b3").await;
+    let new_backup = take_backup(env, &app, "b3").await;
     holds_no_key(&new_backup, &[&erased, &kept]).await;
     let restored_config = target(env, "b3", "r3").await;
-    let report = store
+    let report = app
+        .backup
         .restore_backup(&admin(), &new_backup, &restored_config)
         .await
         .expect("restore the fresh backup");
     assert_eq!(report.subjects, 1);
-    let restored = Store::open(&restored_config, Env::policy(), env.clock.clone())
+    let restored = Custode::open(&restored_config, Env::policy(), env.clock.clone())
         .await
         .expect("the restored store opens");
     assert_eq!(
@@ -268,46 +270,46 @@ async fn an_erasure_reaches_every_backup_within_the_declared_lifetime(env: &Env)
         email_of(&restored, &erased).await,
         Err(StoreError::Erased(_))
     ));
-    let audit = restored.audit_verify().await.expect("verify");
+    let audit = restored.vault.audit_verify().await.expect("verify");
     assert!(audit.is_intact(), "the restored audit chain verifies");
     restored.close().await;
 
     // Restoring over a store that exists is refused: nothing is overwritten.
     assert!(
-        store
+        app.backup
             .restore_backup(&admin(), &new_backup, &env.config)
             .await
             .is_err()
     );
-    store.close().await;
+    app.close().await;
     drop_copies(env).await;
 }
 
 on_both_engines!(only_the_administrator_and_jobs_handle_backups);
 async fn only_the_administrator_and_jobs_handle_backups(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
     let dpo = principal_of(&t.provider, custode_domain::Role::Dpo);
     assert!(matches!(
-        store.backup(&dpo, &env.dir.join("b-refused")).await,
+        app.backup.backup(&dpo, &env.dir.join("b-refused")).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(matches!(
-        store.rotate_backup_keys(&dpo).await,
+        app.backup.rotate_backup_keys(&dpo).await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(!env.dir.join("b-refused").exists());
-    store.close().await;
+    app.close().await;
 }
 
 on_both_engines!(without_a_declared_lifetime_no_backup_is_taken);
 async fn without_a_declared_lifetime_no_backup_is_taken(env: &Env) {
     // A generation made while the policy promised 35 days ...
-    let store = env.open().await;
+    let app = env.open().await;
     let job = Principal::system("backup-keys");
-    let made = store.rotate_backup_keys(&job).await.expect("rotate");
+    let made = app.backup.rotate_backup_keys(&job).await.expect("rotate");
     assert!(made.created);
-    store.close().await;
+    app.close().await;
 
     // ... still dies at its end after the promise is dropped from the
     // policy, while no new backup can be taken: the notice would say nothing.
@@ -318,18 +320,24 @@ async fn without_a_declared_lifetime_no_backup_is_taken(env: &Env) {
         .to_owned();
     let policy = std::sync::Arc::new(custode_policy::load("p.toml", &without).expect("loads"));
     assert_eq!(policy.security.backup_key_lifetime_days, None);
-    let store = env.open_with(policy).await;
-    match store.backup(&admin(), &env.dir.join("b-none")).await {
+    let app = env.open_with(policy).await;
+    match app.backup.backup(&admin(), &env.dir.join("b-none")).await {
         Err(StoreError::Invalid(m)) => assert!(m.contains("backup_key_lifetime"), "{m}"),
         other => panic!("a backup without a declared bound must be refused: {other:?}"),
     }
     env.clock.advance(DAY * 35);
-    let rotation = store.rotate_backup_keys(&job).await.expect("rotate");
+    let rotation = app.backup.rotate_backup_keys(&job).await.expect("rotate");
     assert_eq!(rotation.current, None);
     assert_eq!(
         rotation.destroyed,
         made.current.into_iter().collect::<Vec<_>>()
     );
-    assert!(store.backup_generations().await.expect("list").is_empty());
-    store.close().await;
+    assert!(
+        app.backup
+            .backup_generations()
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    app.close().await;
 }

@@ -3,25 +3,25 @@
 //! (seed 001), no dormant account kept forever (seeds 000 and 004) — on
 //! SQLite and PostgreSQL.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use custode_consent::{Channel, EventKind, Evidence, Reason};
 use custode_domain::records::RecordError;
 use custode_domain::{NewRecord, Principal, SubjectId, TenantKind};
-use custode_store::{LifeEvent, NewConsentEvent, Store, StoreError};
+use custode_ledger::NewConsentEvent;
+use custode_store::{LifeEvent, StoreError};
+use custode_testkit::*;
 use jiff::{SignedDuration, Timestamp};
 
 on_both_engines!(interlocutors_live_under_their_subscriber_and_a_subscriber_is_one);
 /// Seed 002: an interlocutor exists only under a subscriber, and a
 /// subscriber tenant is one subscriber.
 async fn interlocutors_live_under_their_subscriber_and_a_subscriber_is_one(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
     let a = admin();
-    let shop = store
+    let shop = app
+        .store
         .create_tenant(&a, Some(&t.provider.id), TenantKind::Subscriber, "Bottega")
         .await
         .expect("subscriber tenant");
@@ -31,7 +31,7 @@ async fn interlocutors_live_under_their_subscriber_and_a_subscriber_is_one(env: 
         (&t.domain_a.id, "interlocutor"),
         (&t.provider.id, "subscriber"),
     ] {
-        match store.create_subject(&a, home, kind, "signup").await {
+        match app.store.create_subject(&a, home, kind, "signup").await {
             Err(StoreError::Invalid(m)) => assert!(
                 m.contains(&format!("`{kind}`")) && m.contains("under a subscriber"),
                 "{m}"
@@ -39,19 +39,20 @@ async fn interlocutors_live_under_their_subscriber_and_a_subscriber_is_one(env: 
             other => panic!("{kind} created where the policy does not put it: {other:?}"),
         }
     }
-    store
+    app.store
         .create_subject(&a, &shop.id, "subscriber", "signup")
         .await
         .expect("the shop's subscriber");
     for _ in 0..3 {
-        store
+        app.store
             .create_subject(&a, &shop.id, "interlocutor", "added to the registry")
             .await
             .expect("an interlocutor under its subscriber");
     }
     // A second subscriber in the same tenant is refused, alone or in bulk.
     for n in [1, 2] {
-        match store
+        match app
+            .store
             .create_subjects(&a, &shop.id, "subscriber", n, "signup")
             .await
         {
@@ -59,7 +60,7 @@ async fn interlocutors_live_under_their_subscriber_and_a_subscriber_is_one(env: 
             other => panic!("a second subscriber was created: {other:?}"),
         }
     }
-    let subjects = store.subjects(&a, None, 100).await.expect("list");
+    let subjects = app.store.subjects(&a, None, 100).await.expect("list");
     assert_eq!(
         subjects.iter().filter(|s| s.kind == "subscriber").count(),
         1,
@@ -72,16 +73,16 @@ async fn interlocutors_live_under_their_subscriber_and_a_subscriber_is_one(env: 
         .expect("subscriber")
         .id
         .clone();
-    store
+    app.store
         .erase_subject(&a, &first, "deactivated")
         .await
         .expect("erase");
-    store
+    app.store
         .create_subject(&a, &shop.id, "subscriber", "signup again")
         .await
         .expect("a new subscriber once the old one is gone");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 /// Telecom master data with this birth date.
@@ -110,8 +111,8 @@ fn given(purpose: &str) -> NewConsentEvent {
     }
 }
 
-async fn customer(store: &Store, t: &Tree) -> SubjectId {
-    store
+async fn customer(app: &Custode, t: &Tree) -> SubjectId {
+    app.store
         .create_subject(&admin(), &t.domain_a.id, "customer", "signup")
         .await
         .expect("customer")
@@ -132,10 +133,10 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         )
         .expect("policy"),
     );
-    let store = env.open_with(fourteen).await;
-    let t = tree(&store).await;
-    let teen = customer(&store, &t).await;
-    store
+    let app = env.open_with(fourteen).await;
+    let t = tree(&app).await;
+    let teen = customer(&app, &t).await;
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -143,12 +144,12 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         )
         .await
         .expect("14 and over under the old policy");
-    store
+    app.ledger
         .record_consent(&sys, &teen, given("marketing"))
         .await
         .expect("consent under the old policy");
     assert!(
-        store
+        app.ledger
             .decide(&sys, &teen, "marketing")
             .await
             .expect("d")
@@ -156,12 +157,13 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
     );
 
     // The shipped policy: adults only, birth date in master_data.
-    store
+    app.store
         .set_policy(&sys, Env::telecom())
         .await
         .expect("adults only");
-    let minor = customer(&store, &t).await;
-    match store
+    let minor = customer(&app, &t).await;
+    match app
+        .store
         .write_records(
             &sys,
             "signup",
@@ -175,7 +177,8 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         }) => {}
         other => panic!("a 14-year-old was stored: {other:?}"),
     }
-    let err = store
+    let err = app
+        .store
         .write_records(
             &sys,
             "signup",
@@ -188,7 +191,7 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         "{err}"
     );
     assert!(
-        store
+        app.store
             .records(&sys, &minor, "check")
             .await
             .expect("read")
@@ -196,7 +199,7 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         "nothing of the refused record is kept"
     );
     assert!(matches!(
-        store
+        app.store
             .write_records(
                 &sys,
                 "signup",
@@ -208,8 +211,8 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
             ..
         })
     ));
-    let adult = customer(&store, &t).await;
-    store
+    let adult = customer(&app, &t).await;
+    app.store
         .write_records(
             &sys,
             "signup",
@@ -217,12 +220,12 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         )
         .await
         .expect("an adult");
-    store
+    app.ledger
         .record_consent(&sys, &adult, given("marketing"))
         .await
         .expect("an adult's consent");
     assert!(
-        store
+        app.ledger
             .decide(&sys, &adult, "marketing")
             .await
             .expect("d")
@@ -231,11 +234,16 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
 
     // The teenager stored before: no new consent, and no processing but
     // what the law requires.
-    match store.record_consent(&sys, &teen, given("marketing")).await {
+    match app
+        .ledger
+        .record_consent(&sys, &teen, given("marketing"))
+        .await
+    {
         Err(StoreError::Invalid(m)) => assert!(m.contains("younger than 18"), "{m}"),
         other => panic!("a minor's consent was recorded: {other:?}"),
     }
-    let d = store
+    let d = app
+        .ledger
         .decide(&sys, &teen, "marketing")
         .await
         .expect("decide");
@@ -243,7 +251,7 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
     assert_eq!(d.reason, Reason::UnderAge);
     assert_eq!(d.reason.code(), "under_age");
     assert_eq!(
-        store
+        app.ledger
             .decide(&sys, &teen, "service")
             .await
             .expect("d")
@@ -251,14 +259,14 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
         Reason::UnderAge
     );
     assert!(
-        store
+        app.ledger
             .decide(&sys, &teen, "tax_records")
             .await
             .expect("d")
             .allowed
     );
     // Withdrawing is always possible.
-    store
+    app.ledger
         .record_consent(
             &sys,
             &teen,
@@ -273,19 +281,19 @@ async fn a_customer_under_the_minimum_age_is_refused_where_the_policy_says(env: 
     // On their eighteenth birthday, 2029-05-01, they are of age.
     env.clock
         .set(Timestamp::new(1_872_331_200, 0).expect("2029-05-01 noon"));
-    store
+    app.ledger
         .record_consent(&sys, &teen, given("marketing"))
         .await
         .expect("of age now");
     assert!(
-        store
+        app.ledger
             .decide(&sys, &teen, "marketing")
             .await
             .expect("d")
             .allowed
     );
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(a_dormant_account_is_closed_and_its_data_end);
@@ -294,19 +302,21 @@ on_both_engines!(a_dormant_account_is_closed_and_its_data_end);
 /// is closed (dated when the 24 months ran out), and 30 days later what no
 /// law keeps is gone and the subject shredded.
 async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
-    let store = env.open().await;
-    let t = tree(&store).await;
+    let app = env.open().await;
+    let t = tree(&app).await;
     let sys = Principal::system("sweeper");
-    let dormant = store
+    let dormant = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject");
-    let active = store
+    let active = app
+        .store
         .create_subject(&admin(), &t.domain_a.id, "mailbox_user", "signup")
         .await
         .expect("subject");
     for s in [&dormant, &active] {
-        store
+        app.store
             .write_records(
                 &sys,
                 "signup",
@@ -319,16 +329,16 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
     let start = Timestamp::new(1_767_225_600, 0).expect("2026-01-01, the tests' start");
     // A year later the active one logs in; the dormant one never does.
     env.clock.set(start + day * 365);
-    store
+    app.store
         .record_life_event(&sys, &active, LifeEvent::Activity, None, "login")
         .await
         .expect("activity");
     // The day before the 24 months run out, nothing happens.
     env.clock.set(start + day * 729);
-    let r = store.sweep_all(&sys, 100).await.expect("sweep");
+    let r = app.retention.sweep_all(&sys, 100).await.expect("sweep");
     assert_eq!(r.accounts_closed, 0);
     assert_eq!(
-        store
+        app.store
             .records(&admin(), &dormant, "check")
             .await
             .expect("read")
@@ -337,9 +347,10 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
     );
     // 2028-01-02: 24 months after 2026-01-01 ran out.
     env.clock.set(start + day * 731);
-    let r = store.sweep_all(&sys, 100).await.expect("sweep");
+    let r = app.retention.sweep_all(&sys, 100).await.expect("sweep");
     assert_eq!(r.accounts_closed, 1, "only the dormant account");
-    let records = store
+    let records = app
+        .store
         .records(&admin(), &dormant, "check")
         .await
         .expect("read");
@@ -350,7 +361,7 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
         "30 days after the closure, Rome"
     );
     assert!(
-        store
+        app.store
             .records(&admin(), &active, "check")
             .await
             .expect("read")[0]
@@ -360,7 +371,7 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
     );
     // A second sweep closes nothing twice.
     assert_eq!(
-        store
+        app.retention
             .sweep_all(&sys, 100)
             .await
             .expect("sweep")
@@ -368,15 +379,15 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
         0
     );
     env.clock.set(start + day * 763);
-    let r = store.sweep_all(&sys, 100).await.expect("sweep");
+    let r = app.retention.sweep_all(&sys, 100).await.expect("sweep");
     assert_eq!(r.erased, 1);
     assert_eq!(r.subjects_shredded, 1);
     assert!(matches!(
-        store.records(&admin(), &dormant, "check").await,
+        app.store.records(&admin(), &dormant, "check").await,
         Err(StoreError::Erased(_))
     ));
     assert_eq!(
-        store
+        app.store
             .records(&admin(), &active, "check")
             .await
             .expect("read")
@@ -387,14 +398,14 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
         &sqlx::query(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'subject.event' AND body LIKE '%close_after_inactivity%'",
         )
-        .fetch_one(store.pool())
+        .fetch_one(app.store.pool())
         .await
         .expect("count"),
         0,
     );
     assert_eq!(closed, 1, "the closure is audited");
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }
 
 on_both_engines!(closing_a_subscriber_erases_its_registry_and_revokes_its_credentials);
@@ -403,36 +414,38 @@ on_both_engines!(closing_a_subscriber_erases_its_registry_and_revokes_its_creden
 /// no longer in clear, nothing new can be created under it — and another
 /// subscriber is untouched.
 async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(env: &Env) {
-    let store = env.open_with(Env::messaging()).await;
-    let t = tree(&store).await;
+    let app = env.open_with(Env::messaging()).await;
+    let t = tree(&app).await;
     let a = admin();
     let provider = principal_of(&t.provider, custode_domain::Role::SupportAgent);
     let mut shops = Vec::new();
     for name in ["Bottega Chiusa", "Bottega Aperta"] {
-        let shop = store
+        let shop = app
+            .store
             .create_tenant(&a, Some(&t.provider.id), TenantKind::Subscriber, name)
             .await
             .expect("tenant");
         let mut people = vec![
-            store
+            app.store
                 .create_subject(&a, &shop.id, "subscriber", "signup")
                 .await
                 .expect("subscriber"),
         ];
         for _ in 0..2 {
             people.push(
-                store
+                app.store
                     .create_subject(&a, &shop.id, "interlocutor", "registry")
                     .await
                     .expect("interlocutor"),
             );
         }
-        let token = store
+        let token = app
+            .accounts
             .issue_held_token(
                 &a,
                 "shop",
                 "the shop's own system",
-                &custode_store::Grant {
+                &custode_accounts::Grant {
                     role: custode_domain::Role::DomainAdmin,
                     scope_path: shop.path.clone(),
                     subject: None,
@@ -445,15 +458,19 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
     }
     let (closed, gone, token) = &shops[0];
     // The shop itself cannot close itself; its provider can.
-    let me = store
+    let me = app
+        .accounts
         .authenticate_token(&token.token)
         .await
         .expect("token works");
     assert!(matches!(
-        store.close_tenant(&me, &closed.id, "deactivation").await,
+        app.requests
+            .close_tenant(&me, &closed.id, "deactivation")
+            .await,
         Err(StoreError::Forbidden(_))
     ));
-    let erased = store
+    let erased = app
+        .requests
         .close_tenant(&provider, &closed.id, "deactivation requested")
         .await
         .expect("close");
@@ -461,16 +478,16 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
     for s in gone {
         // Erased, or erased but for what a law keeps, restricted to it.
         assert!(matches!(
-            store.records(&a, s, "check").await,
+            app.store.records(&a, s, "check").await,
             Err(StoreError::Erased(_) | StoreError::Restricted { .. })
         ));
     }
     assert!(matches!(
-        store.authenticate_token(&token.token).await,
+        app.accounts.authenticate_token(&token.token).await,
         Err(StoreError::Unauthenticated(_))
     ));
     assert!(
-        store
+        app.store
             .tenant(&a, &closed.id)
             .await
             .expect("row")
@@ -479,37 +496,38 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
     );
     let names: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM tenants WHERE name LIKE '%Chiusa%'")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
     );
     assert_eq!(names, 0, "the closed shop's name is not kept in clear");
     assert!(matches!(
-        store
+        app.store
             .create_subject(&a, &closed.id, "interlocutor", "late")
             .await,
         Err(StoreError::Conflict(_))
     ));
     // Running it again finishes nothing more and breaks nothing.
-    let again = store
+    let again = app
+        .requests
         .close_tenant(&provider, &closed.id, "again")
         .await
         .expect("again");
     assert!(again.already_closed);
     assert_eq!(again.erased + again.kept, 0);
     let (open, kept, open_token) = &shops[1];
-    store
+    app.accounts
         .authenticate_token(&open_token.token)
         .await
         .expect("other shop's token works");
     assert_eq!(
-        store.tenant(&a, &open.id).await.expect("row").name,
+        app.store.tenant(&a, &open.id).await.expect("row").name,
         "Bottega Aperta"
     );
     for s in kept {
-        store.records(&a, s, "check").await.expect("untouched");
+        app.store.records(&a, s, "check").await.expect("untouched");
     }
-    assert!(store.audit_verify().await.expect("verify").is_intact());
-    store.close().await;
+    assert!(app.vault.audit_verify().await.expect("verify").is_intact());
+    app.close().await;
 }

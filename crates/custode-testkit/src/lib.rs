@@ -1,12 +1,14 @@
-//! One environment per engine for the store's tests: a fresh SQLite data
-//! directory, or fresh schemas in the PostgreSQL that CI runs. Every test
-//! body runs on both; PostgreSQL missing is a failure, never a skip.
+//! One environment per engine for the store's and the capabilities' tests:
+//! a fresh SQLite data directory, or fresh schemas in the PostgreSQL that CI
+//! runs. Every test body runs on both; PostgreSQL missing is a failure,
+//! never a skip.
 
-#![allow(dead_code)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use custode_app::Custode;
 use custode_crypto::Key;
 use custode_domain::{ManualClock, NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
 use custode_store::{Engine, MasterKeySource, OpenMode, Store, StoreConfig, Tenant};
@@ -18,9 +20,9 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
-pub const POLICY: &str = include_str!("../../../../policies/email-hosting.toml");
-pub const TELECOM: &str = include_str!("../../../../policies/telecom.toml");
-pub const MESSAGING: &str = include_str!("../../../../policies/messaging.toml");
+pub const POLICY: &str = include_str!("../../../policies/email-hosting.toml");
+pub const TELECOM: &str = include_str!("../../../policies/telecom.toml");
+pub const MESSAGING: &str = include_str!("../../../policies/messaging.toml");
 
 pub struct Env {
     pub engine: Engine,
@@ -103,8 +105,16 @@ impl Env {
         Arc::new(custode_policy::load("email-hosting.toml", POLICY).expect("example policy"))
     }
 
-    pub async fn open(&self) -> Store {
+    /// The store with every capability, under the example policy.
+    pub async fn open(&self) -> Custode {
         self.open_with(Self::policy()).await
+    }
+
+    /// The kernel alone (what owns it may rotate its master key).
+    pub async fn open_kernel(&self) -> Store {
+        Store::open(&self.config, Self::policy(), self.clock.clone())
+            .await
+            .expect("store opens")
     }
 
     /// The example policy with consent purposes (marketing, directory).
@@ -117,8 +127,8 @@ impl Env {
         Arc::new(custode_policy::load("messaging.toml", MESSAGING).expect("example policy"))
     }
 
-    pub async fn open_with(&self, policy: Arc<custode_policy::Policy>) -> Store {
-        Store::open(&self.config, policy, self.clock.clone())
+    pub async fn open_with(&self, policy: Arc<custode_policy::Policy>) -> Custode {
+        Custode::open(&self.config, policy, self.clock.clone())
             .await
             .expect("store opens")
     }
@@ -163,7 +173,8 @@ pub struct Tree {
     pub direct: Tenant,
 }
 
-pub async fn tree(store: &Store) -> Tree {
+pub async fn tree(app: &Custode) -> Tree {
+    let store = &app.store;
     let a = admin();
     let provider = store
         .create_tenant(&a, None, TenantKind::Provider, "provider")
@@ -198,7 +209,8 @@ pub async fn tree(store: &Store) -> Tree {
 /// domain A when it may, else a new subscriber tenant of its own (a
 /// subscriber tenant holds one subscriber), else the reseller or the
 /// provider.
-pub async fn home_for(store: &Store, t: &Tree, kind: &str) -> custode_domain::TenantId {
+pub async fn home_for(app: &Custode, t: &Tree, kind: &str) -> custode_domain::TenantId {
+    let store = &app.store;
     let policy = store.policy();
     let spec = policy.subject(kind).expect("subject kind");
     if spec.may_live_in("domain") {
