@@ -109,6 +109,28 @@ struct CachedToken {
     checked_at: std::time::Instant,
 }
 
+/// Checks a TOTP code for a user: valid now, and never used before.
+/// A first valid code confirms the enrolment.
+pub async fn check_totp(store: &Store, user_id: &str, code: &str) -> Result<(), StoreError> {
+    let Some((secret, _)) = store.keys().totp(user_id).await? else {
+        return Err(StoreError::SecondFactorRequired);
+    };
+    let now = store.now();
+    let secs = u64::try_from(now.as_second()).unwrap_or(0);
+    let step = custode_crypto::totp::check(&secret, code, secs)
+        .ok_or(StoreError::Unauthenticated(Credential::Login))?;
+    let step = i64::try_from(step).unwrap_or(i64::MAX);
+    if store
+        .keys()
+        .use_totp_step(user_id, step, to_micros(now))
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(StoreError::Unauthenticated(Credential::Login))
+    }
+}
+
 /// The accounts capability: who may act, and how they prove it.
 pub struct Accounts {
     store: Arc<Store>,
@@ -658,9 +680,7 @@ impl Accounts {
         code: &str,
     ) -> Result<(), StoreError> {
         let principal = self.authenticate_password(username, password).await?;
-        self.store
-            .check_totp(principal.id.trim_start_matches("user:"), code)
-            .await
+        check_totp(&self.store, principal.id.trim_start_matches("user:"), code).await
     }
 
     /// Logs a user in with a password (and, for the administrator, the DPO
@@ -682,7 +702,7 @@ impl Accounts {
                 _ => return Err(StoreError::SecondFactorRequired),
             }
             let checked = match totp {
-                Some(code) => self.store.check_totp(&user_id, code).await,
+                Some(code) => check_totp(&self.store, &user_id, code).await,
                 None => Err(StoreError::Unauthenticated(Credential::Login)),
             };
             if let Err(e) = checked {

@@ -329,7 +329,7 @@ async fn a_dormant_account_is_closed_and_its_data_end(env: &Env) {
     let start = Timestamp::new(1_767_225_600, 0).expect("2026-01-01, the tests' start");
     // A year later the active one logs in; the dormant one never does.
     env.clock.set(start + day * 365);
-    app.store
+    app.retention
         .record_life_event(&sys, &active, LifeEvent::Activity, None, "login")
         .await
         .expect("activity");

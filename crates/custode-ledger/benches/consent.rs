@@ -1,22 +1,25 @@
 //! A consent ledger of realistic size, for the decision benchmark.
 //!
-//! `cargo bench -p custode-store --bench consent -- DIR [SUBJECTS] [EVENTS]`
+//! `cargo bench -p custode-ledger --bench consent -- DIR [SUBJECTS] [EVENTS]`
 //!
 //! Creates a data directory DIR (SQLite, telecom example policy) holding
 //! SUBJECTS subjects (default 1,000,000) over 100 domains and EVENTS ledger
 //! events (default 5,000,000: consents given and withdrawn to marketing and
 //! the directory, objections and restrictions), recorded in batches through
-//! the store, audit entries included. Writes the subject ids to
+//! the app, audit entries included. Writes the subject ids to
 //! DIR/subjects.txt for the HTTP load generator (`scripts/bench-decisions`),
 //! then times warming the decision cache and deciding in process.
 
 use std::io::Write;
 use std::sync::Arc;
+
+use custode_app::Custode;
 use std::time::Instant;
 
 use custode_consent::{Channel, EventKind, Evidence};
 use custode_domain::{Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{NewConsentEvent, OpenMode, Store, StoreConfig};
+use custode_ledger::NewConsentEvent;
+use custode_store::{OpenMode, StoreConfig};
 
 fn rng(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -32,7 +35,9 @@ async fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let Some(dir) = args.first().map(std::path::PathBuf::from) else {
-        eprintln!("usage: cargo bench -p custode-store --bench consent -- DIR [SUBJECTS] [EVENTS]");
+        eprintln!(
+            "usage: cargo bench -p custode-ledger --bench consent -- DIR [SUBJECTS] [EVENTS]"
+        );
         std::process::exit(2);
     };
     let subject_count: usize = args
@@ -49,18 +54,19 @@ async fn main() {
     .expect("policy");
     let policy = Arc::new(custode_policy::load("telecom.toml", &source).expect("policy"));
     let config = StoreConfig::in_data_dir(&dir, OpenMode::CreateIfMissing).expect("config");
-    let store = Store::open(&config, policy, Arc::new(SystemClock))
+    let app = Custode::open(&config, policy, Arc::new(SystemClock))
         .await
         .expect("store");
     let sys = Principal::system("bench");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "provider")
         .await
         .expect("provider");
     let mut domains = Vec::new();
     for i in 0..100 {
         domains.push(
-            store
+            app.store
                 .create_tenant(
                     &sys,
                     Some(&provider.id),
@@ -77,7 +83,7 @@ async fn main() {
         let n = (subject_count - subjects.len()).min(10_000);
         let domain = &domains[subjects.len() / 10_000 % domains.len()];
         subjects.extend(
-            store
+            app.store
                 .create_subjects(&sys, &domain.id, "customer", n, "bench")
                 .await
                 .expect("subjects"),
@@ -133,7 +139,8 @@ async fn main() {
                 )
             })
             .collect();
-        written += store
+        written += app
+            .ledger
             .record_consents(&sys, batch)
             .await
             .expect("events")
@@ -152,7 +159,7 @@ async fn main() {
     }
     file.flush().expect("flush");
     let started = Instant::now();
-    let warm = store.warm_decisions().await.expect("warm");
+    let warm = app.ledger.warm_decisions().await.expect("warm");
     println!(
         "decision cache warmed with {warm} subjects in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -162,7 +169,8 @@ async fn main() {
     let mut allowed = 0u64;
     for _ in 0..n {
         let s = &subjects[(rng(&mut seed) % subjects.len() as u64) as usize];
-        if store
+        if app
+            .ledger
             .decide(&sys, s, "marketing")
             .await
             .expect("decide")
@@ -177,5 +185,5 @@ async fn main() {
         n as f64 / secs,
         allowed as f64 * 100.0 / n as f64
     );
-    store.close().await;
+    app.close().await;
 }

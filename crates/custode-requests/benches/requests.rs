@@ -1,6 +1,6 @@
 //! Rights requests under load, on SQLite.
 //!
-//! `cargo bench -p custode-store --bench requests -- [BACKGROUND] [PER_SUBJECT] [SUBJECTS]`
+//! `cargo bench -p custode-requests --bench requests -- [BACKGROUND] [PER_SUBJECT] [SUBJECTS]`
 //!
 //! A store holding BACKGROUND records (default 10,000,000: usage records of
 //! the email-hosting example over 100,000 mailboxes), plus SUBJECTS
@@ -15,13 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use custode_app::Custode;
 use std::time::{Duration, Instant};
 
 use custode_domain::requests::Right;
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{
-    DocumentKind, FulfilmentInput, NewRequest, OpenMode, Requester, Store, StoreConfig,
-};
+use custode_requests::{DocumentKind, FulfilmentInput, NewRequest, Requester};
+use custode_store::{OpenMode, StoreConfig};
 
 fn record(category: &str, n: usize) -> NewRecord {
     let mut fields = BTreeMap::new();
@@ -85,23 +86,25 @@ async fn main() {
         )
         .expect("policy"),
     );
-    let store = Store::open(&config, policy.clone(), Arc::new(SystemClock))
+    let app = Custode::open(&config, policy.clone(), Arc::new(SystemClock))
         .await
         .expect("store");
     let sys = Principal::system("bench");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
     // Mailboxes live in a domain (the policy's `tenants`).
-    let domain = store
+    let domain = app
+        .store
         .create_tenant(&sys, Some(&provider.id), TenantKind::Domain, "d.example")
         .await
         .expect("domain");
     let started = Instant::now();
     let stored: i64 = sqlx::Row::get(
         &sqlx::query("SELECT COUNT(*) FROM records")
-            .fetch_one(store.pool())
+            .fetch_one(app.store.pool())
             .await
             .expect("count"),
         0,
@@ -115,7 +118,7 @@ async fn main() {
     let mut others: Vec<SubjectId> = Vec::new();
     while background > 0 && others.len() < 100_000.min(background.max(1)) {
         others.extend(
-            store
+            app.store
                 .create_subjects(&sys, &domain.id, "mailbox_user", 10_000, "bench")
                 .await
                 .expect("subjects"),
@@ -127,12 +130,14 @@ async fn main() {
         let batch = (written..written + n)
             .map(|i| (others[i % others.len()].clone(), record("usage", i)))
             .collect();
-        written += store
+        written += app
+            .store
             .write_records(&sys, "bench", batch)
             .await
             .expect("write") as usize;
     }
-    let subjects = store
+    let subjects = app
+        .store
         .create_subjects(&sys, &domain.id, "mailbox_user", count, "bench")
         .await
         .expect("subjects");
@@ -141,7 +146,7 @@ async fn main() {
         let batch = (0..per)
             .map(|i| (s.clone(), record(categories[i % categories.len()], i)))
             .collect();
-        store
+        app.store
             .write_records(&sys, "bench", batch)
             .await
             .expect("write");
@@ -163,43 +168,50 @@ async fn main() {
             text: String::new(),
             language: None,
         };
-        let access = store
+        let access = app
+            .requests
             .file_request(&sys, file(vec![Right::Access]))
             .await
             .expect("file");
-        verify(&store, &sys, &access.id).await;
+        verify(&app, &sys, &access.id).await;
         // From the verified request queued to its package ready and read.
         let t = Instant::now();
-        store
+        app.requests
             .queue_fulfilment(&sys, &access.id, FulfilmentInput::default())
             .await
             .expect("queue");
-        store
+        app.requests
             .run_due_jobs(Duration::from_secs(30), &|_| {})
             .await
             .expect("jobs");
-        let zip = store
+        let zip = app
+            .requests
             .request_export(&sys, &access.id, Right::Access)
             .await
             .expect("package");
         exports.push(t.elapsed());
         size = zip.len();
-        let erasure = store
+        let erasure = app
+            .requests
             .file_request(&sys, file(vec![Right::Erasure]))
             .await
             .expect("file");
-        verify(&store, &sys, &erasure.id).await;
+        verify(&app, &sys, &erasure.id).await;
         let t = Instant::now();
-        store
+        app.requests
             .queue_fulfilment(&sys, &erasure.id, FulfilmentInput::default())
             .await
             .expect("queue");
-        store
+        app.requests
             .run_due_jobs(Duration::from_secs(30), &|_| {})
             .await
             .expect("jobs");
         erasures.push(t.elapsed());
-        let done = store.request(&sys, &erasure.id).await.expect("request");
+        let done = app
+            .requests
+            .request(&sys, &erasure.id)
+            .await
+            .expect("request");
         assert!(
             done.jobs[0]
                 .result
@@ -214,15 +226,15 @@ async fn main() {
         stats(exports)
     );
     println!("erasure ({per} records): {}", stats(erasures));
-    store.close().await;
+    app.close().await;
     if kept.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
 /// The identity, checked on a document (outside the timed part).
-async fn verify(store: &custode_store::Store, by: &custode_domain::Principal, id: &str) {
-    store
+async fn verify(app: &Custode, by: &custode_domain::Principal, id: &str) {
+    app.requests
         .put_document(
             by,
             id,
@@ -232,5 +244,8 @@ async fn verify(store: &custode_store::Store, by: &custode_domain::Principal, id
         )
         .await
         .expect("document");
-    store.approve_identity(by, id).await.expect("approve");
+    app.requests
+        .approve_identity(by, id)
+        .await
+        .expect("approve");
 }

@@ -1,6 +1,6 @@
 //! Rights requests that reach the provider's own database, end to end.
 //!
-//! `cargo bench -p custode-store --bench requests_systems`
+//! `cargo bench -p custode-requests --bench requests_systems`
 //!
 //! The benchmark database `../shared/bench/app_data.sql` (1.65M rows) in
 //! the schema `bench_app_data` of the local PostgreSQL, as loaded by
@@ -14,14 +14,15 @@
 //! actions committed, then Custode's own steps). Prints medians and p90.
 
 use std::sync::Arc;
+
+use custode_app::Custode;
 use std::time::{Duration, Instant};
 
 use custode_connectors::Connectors;
 use custode_domain::requests::Right;
 use custode_domain::{NewRecord, Principal, SystemClock, TenantKind};
-use custode_store::{
-    DocumentKind, FulfilmentInput, NewRequest, OpenMode, Requester, Store, StoreConfig,
-};
+use custode_requests::{DocumentKind, FulfilmentInput, NewRequest, Requester};
+use custode_store::{OpenMode, StoreConfig};
 use sqlx::{Connection, Row};
 
 const SCHEMA: &str = "bench_app_data";
@@ -90,18 +91,19 @@ async fn main() {
         .collect();
     let mapping = custode_connectors::load("app.toml", &source, &policy).expect("app.toml maps");
     let dir = std::env::temp_dir().join(format!("custode-bench-reqsys-{}", std::process::id()));
-    let store = Store::open(
+    let app = Custode::open(
         &StoreConfig::in_data_dir(&dir, OpenMode::CreateIfMissing).expect("config"),
         policy,
         Arc::new(SystemClock),
     )
     .await
     .expect("store");
-    store
+    app.requests
         .attach_systems(Connectors::from_mappings(vec![mapping]).expect("connectors"))
         .expect("attach");
     let sys = Principal::system("bench");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
@@ -109,7 +111,8 @@ async fn main() {
     let mut erasure = Vec::new();
     let mut external_rows = 0usize;
     for (i, customer) in picked.iter().enumerate() {
-        let s = store
+        let s = app
+            .store
             .create_subject(&sys, &provider.id, "customer", "bench")
             .await
             .expect("subject");
@@ -124,12 +127,13 @@ async fn main() {
             purposes: vec![],
             collected_at: None,
         };
-        store
+        app.store
             .write_records(&sys, "bench", vec![(s.clone(), record)])
             .await
             .expect("write");
         let right = if i < n { Right::Access } else { Right::Erasure };
-        let id = store
+        let id = app
+            .requests
             .file_request(
                 &sys,
                 NewRequest {
@@ -144,7 +148,7 @@ async fn main() {
             .await
             .expect("file")
             .id;
-        store
+        app.requests
             .put_document(
                 &sys,
                 &id,
@@ -154,18 +158,22 @@ async fn main() {
             )
             .await
             .expect("document");
-        store.approve_identity(&sys, &id).await.expect("approve");
+        app.requests
+            .approve_identity(&sys, &id)
+            .await
+            .expect("approve");
         let t = Instant::now();
-        store
+        app.requests
             .queue_fulfilment(&sys, &id, FulfilmentInput::default())
             .await
             .expect("queue");
-        store
+        app.requests
             .run_due_jobs(Duration::from_secs(30), &|_| {})
             .await
             .expect("jobs");
         if right == Right::Access {
-            let zip = store
+            let zip = app
+                .requests
                 .request_export(&sys, &id, Right::Access)
                 .await
                 .expect("package");
@@ -173,12 +181,12 @@ async fn main() {
             external_rows += zip.windows(11).filter(|w| w == b"\"customers\"").count();
         } else {
             erasure.push(t.elapsed());
-            let done = store.request(&sys, &id).await.expect("request");
+            let done = app.requests.request(&sys, &id).await.expect("request");
             assert_eq!(done.jobs[0].state, "done", "{:?}", done.jobs[0]);
         }
     }
     println!(
-        "app_data (1.65M rows) attached to a Custode store; {} cores",
+        "app_data (1.65M rows) attached to a Custode app; {} cores",
         std::thread::available_parallelism().map_or(0, |c| c.get())
     );
     assert!(
@@ -193,6 +201,6 @@ async fn main() {
         "erasure request, queued to job done:    {}",
         stats(&mut erasure)
     );
-    store.close().await;
+    app.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

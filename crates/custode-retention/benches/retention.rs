@@ -1,6 +1,6 @@
 //! The retention sweeper under load, on SQLite.
 //!
-//! `cargo bench -p custode-store --bench retention -- [TOTAL:EXPIRED ...]`
+//! `cargo bench -p custode-retention --bench retention -- [TOTAL:EXPIRED ...]`
 //!
 //! For each pair, a fresh store holds TOTAL records (website visit
 //! statistics of the email-hosting example, kept 13 months from collection)
@@ -15,10 +15,12 @@
 //! 4,000,000 stored.
 
 use std::sync::Arc;
+
+use custode_app::Custode;
 use std::time::Instant;
 
 use custode_domain::{NewRecord, Principal, SubjectId, SystemClock, TenantKind};
-use custode_store::{OpenMode, Store, StoreConfig};
+use custode_store::{OpenMode, StoreConfig};
 
 /// Records per sweep transaction; BENCH_BATCH overrides.
 fn batch() -> u32 {
@@ -61,15 +63,17 @@ async fn run(total: usize, expired: usize) {
         )
         .expect("policy"),
     );
-    let store = Store::open(&config, policy, Arc::new(SystemClock))
+    let app = Custode::open(&config, policy, Arc::new(SystemClock))
         .await
         .expect("store");
     let sys = Principal::system("bench");
-    let provider = store
+    let provider = app
+        .store
         .create_tenant(&sys, None, TenantKind::Provider, "p")
         .await
         .expect("tenant");
-    let visitors: Vec<SubjectId> = store
+    let visitors: Vec<SubjectId> = app
+        .store
         .create_subjects(&sys, &provider.id, "visitor", 1000, "bench")
         .await
         .expect("subjects");
@@ -93,24 +97,25 @@ async fn run(total: usize, expired: usize) {
                 )
             })
             .collect();
-        written += store
+        written += app
+            .store
             .write_records(&sys, "bench", batch)
             .await
             .expect("write") as usize;
     }
-    let due = store.retention_due().await.expect("due");
+    let due = app.retention.retention_due().await.expect("due");
     assert_eq!(due as usize, expired, "the set-up made {due} records due");
     let started = Instant::now();
-    let report = store.sweep_all(&sys, batch()).await.expect("sweep");
+    let report = app.retention.sweep_all(&sys, batch()).await.expect("sweep");
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(report.erased as usize, expired);
-    assert_eq!(store.retention_due().await.expect("due"), 0);
+    assert_eq!(app.retention.retention_due().await.expect("due"), 0);
     println!(
         "total {total:>9}  expired {expired:>9}{}  swept in {secs:>7.3} s  {:>9.0} records/s",
         if scatter { " (scattered)" } else { "" },
         expired as f64 / secs
     );
-    store.close().await;
+    app.close().await;
     if std::env::var_os("BENCH_KEEP").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }

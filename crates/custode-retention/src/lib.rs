@@ -14,18 +14,19 @@ use std::collections::BTreeMap;
 
 use custode_audit::{Action, Event};
 
-use custode_domain::Principal;
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::retention::resolve;
+use custode_domain::{Principal, SubjectId};
 use jiff::Timestamp;
 use serde_json::json;
 use sqlx::Row;
 
 use std::sync::Arc;
 
-use custode_store::lifecycle::{life_of, log_lines};
-use custode_store::{LifeEvent, Store, StoreError, audit_log};
+use custode_store::lifecycle::life_of;
+use custode_store::{LifeEvent, Store, StoreError, audit_log, not_found};
 use custode_vault::Vault;
+use custode_vault::log_lines;
 
 /// The retention capability.
 pub struct Retention {
@@ -34,6 +35,79 @@ pub struct Retention {
 }
 
 impl Retention {
+    /// Records an event of a subject's life and re-resolves the end of its
+    /// records, with the audit entry, in one transaction.
+    pub async fn record_life_event(
+        &self,
+        by: &Principal,
+        subject: &SubjectId,
+        event: LifeEvent,
+        at: Option<Timestamp>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.store.now();
+        let at = at.unwrap_or(now);
+        if at > now {
+            return Err(StoreError::Invalid(format!(
+                "`{}` cannot be in the future ({at})",
+                event.name()
+            )));
+        }
+        let mut tx = self.store.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT key, tenant_path, erased_at, closed_at FROM subjects WHERE id = $1",
+        )
+        .bind(subject.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| not_found("subject", subject.as_str()))?;
+        let path: String = row.try_get(1)?;
+        if !by.scope.covers(&path, subject) {
+            drop(tx);
+            self.store
+                .audit_denied(by, Some(subject.as_str()), "subject.event")
+                .await?;
+            return Err(not_found("subject", subject.as_str()));
+        }
+        if row.try_get::<Option<i64>, _>(2)?.is_some() {
+            return Err(StoreError::Erased(subject.to_string()));
+        }
+        let key: i64 = row.try_get(0)?;
+        if event == LifeEvent::AccountClosed && row.try_get::<Option<i64>, _>(3)?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "the account of subject {subject} is already closed"
+            )));
+        }
+        let column = match event {
+            LifeEvent::AccountClosed => "closed_at",
+            LifeEvent::ContractEnded => "contract_end",
+            LifeEvent::Activity => "last_activity",
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE subjects SET {column} = $1 WHERE key = $2"
+        )))
+        .bind(to_micros(at))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        let changed = self.store.resolve_subject(&mut tx, key).await?;
+        audit_log::append(
+            &mut tx,
+            self.store.engine(),
+            to_micros(now),
+            &[Event {
+                actor: by.id.clone(),
+                action: Action::SubjectEvent,
+                subject: Some(subject.to_string()),
+                reason: Some(reason.to_owned()),
+                detail: json!({ "event": event.name(), "at": at.to_string(), "records_rescheduled": changed }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Retention over a store and its vault.
     pub fn new(vault: Arc<Vault>) -> Retention {
         Retention {

@@ -310,7 +310,7 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     });
                 }
             } else if roll < 30 {
-                app.store
+                app.retention
                     .record_life_event(&system, &s, LifeEvent::Activity, None, "login")
                     .await
                     .expect("activity");
@@ -339,13 +339,13 @@ async fn a_year_under(env: &Env, source: &str, seed: u64) {
                     life.consent.entry(p).or_default().push((today, true));
                 }
             } else if roll == 31 && life.contract_end.is_none() {
-                app.store
+                app.retention
                     .record_life_event(&system, &s, LifeEvent::ContractEnded, None, "ended")
                     .await
                     .expect("contract end");
                 life.contract_end = Some(today);
             } else if roll == 32 && d > 30 {
-                app.store
+                app.retention
                     .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "closed")
                     .await
                     .expect("close");
@@ -478,7 +478,7 @@ async fn due_and_kept(app: &Custode, t: &Tree, subjects: usize, per: usize) -> S
             .write_records(&system, "setup", batch)
             .await
             .expect("write");
-        app.store
+        app.retention
             .record_life_event(
                 &system,
                 s,
@@ -870,7 +870,7 @@ async fn the_plan_settles_vault_ends_that_waited_for_an_event(env: &Env) {
         "no end while the account is open"
     );
     env.clock.set(noon(Date::new(2026, 3, 10).expect("date")));
-    app.store
+    app.retention
         .record_life_event(
             &system,
             &subscriber,

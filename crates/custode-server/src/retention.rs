@@ -59,7 +59,7 @@ pub async fn life_event(
         return Err(ApiError::bad_request("give the `reason` for the event"));
     }
     state
-        .store
+        .retention
         .record_life_event(&caller.0, &parse_subject(&id)?, event, at, &input.reason)
         .await?;
     Ok(StatusCode::NO_CONTENT)

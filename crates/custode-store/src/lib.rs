@@ -1554,28 +1554,6 @@ impl Store {
 
     // ---- Keys and audit -------------------------------------------------
 
-    /// Checks a TOTP code for a user: valid now, and never used before.
-    /// A first valid code confirms the enrolment.
-    pub async fn check_totp(&self, user_id: &str, code: &str) -> Result<(), StoreError> {
-        let Some((secret, _)) = self.keys.totp(user_id).await? else {
-            return Err(StoreError::SecondFactorRequired);
-        };
-        let now = self.now();
-        let secs = u64::try_from(now.as_second()).unwrap_or(0);
-        let step = custode_crypto::totp::check(&secret, code, secs)
-            .ok_or(StoreError::Unauthenticated(Credential::Login))?;
-        let step = i64::try_from(step).unwrap_or(i64::MAX);
-        if self
-            .keys
-            .use_totp_step(user_id, step, to_micros(now))
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Unauthenticated(Credential::Login))
-        }
-    }
-
     /// Replaces the master key: every wrapped key is re-wrapped under the
     /// new one in one transaction; no payload is touched. Crash-safe: the
     /// new key is staged on disk before, and promoted after.

@@ -6,16 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use custode_audit::{Action, Event};
 use custode_consent::EventKind;
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::retention::{LifeEvents, resolve};
-use custode_domain::{Principal, SubjectId};
 use jiff::Timestamp;
-use serde_json::json;
 use sqlx::{Any, Row, Transaction};
 
-use crate::{Store, StoreError, audit_log, not_found};
+use crate::{Store, StoreError};
 
 /// An event of a subject's life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,78 +88,6 @@ pub async fn life_of(
 }
 
 impl Store {
-    /// Records an event of a subject's life and re-resolves the end of its
-    /// records, with the audit entry, in one transaction.
-    pub async fn record_life_event(
-        &self,
-        by: &Principal,
-        subject: &SubjectId,
-        event: LifeEvent,
-        at: Option<Timestamp>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let now = self.now();
-        let at = at.unwrap_or(now);
-        if at > now {
-            return Err(StoreError::Invalid(format!(
-                "`{}` cannot be in the future ({at})",
-                event.name()
-            )));
-        }
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "SELECT key, tenant_path, erased_at, closed_at FROM subjects WHERE id = $1",
-        )
-        .bind(subject.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| not_found("subject", subject.as_str()))?;
-        let path: String = row.try_get(1)?;
-        if !by.scope.covers(&path, subject) {
-            drop(tx);
-            self.audit_denied(by, Some(subject.as_str()), "subject.event")
-                .await?;
-            return Err(not_found("subject", subject.as_str()));
-        }
-        if row.try_get::<Option<i64>, _>(2)?.is_some() {
-            return Err(StoreError::Erased(subject.to_string()));
-        }
-        let key: i64 = row.try_get(0)?;
-        if event == LifeEvent::AccountClosed && row.try_get::<Option<i64>, _>(3)?.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "the account of subject {subject} is already closed"
-            )));
-        }
-        let column = match event {
-            LifeEvent::AccountClosed => "closed_at",
-            LifeEvent::ContractEnded => "contract_end",
-            LifeEvent::Activity => "last_activity",
-        };
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE subjects SET {column} = $1 WHERE key = $2"
-        )))
-        .bind(to_micros(at))
-        .bind(key)
-        .execute(&mut *tx)
-        .await?;
-        let changed = self.resolve_subject(&mut tx, key).await?;
-        audit_log::append(
-            &mut tx,
-            self.engine,
-            to_micros(now),
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::SubjectEvent,
-                subject: Some(subject.to_string()),
-                reason: Some(reason.to_owned()),
-                detail: json!({ "event": event.name(), "at": at.to_string(), "records_rescheduled": changed }),
-            }],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Recomputes the end (and vault date) of every record of a subject
     /// from its life events and consents; returns how many changed.
     pub async fn resolve_subject(
@@ -222,29 +147,6 @@ impl Store {
         }
         Ok(changed.len() as u64)
     }
-}
-
-/// Writes the report lines of one retention step: per (category, rule or
-/// grounds), how many records `action` concerned.
-pub async fn log_lines(
-    tx: &mut Transaction<'static, Any>,
-    now: i64,
-    action: &str,
-    counts: &BTreeMap<(String, String), u64>,
-) -> Result<(), StoreError> {
-    for ((category, rule), n) in counts {
-        sqlx::query(
-            "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(now)
-        .bind(action)
-        .bind(category)
-        .bind(rule)
-        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 /// Per subject row key, per consent purpose: when consent was withdrawn

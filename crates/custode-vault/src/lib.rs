@@ -24,7 +24,7 @@ use custode_domain::{Principal, SubjectId};
 use custode_policy::{IdentifierKind, Lang};
 use jiff::Timestamp;
 use serde_json::json;
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 use custode_store::engine::{self, Engine, OpenMode};
 use custode_store::keyfile::MasterKeySource;
@@ -180,6 +180,30 @@ impl Vault {
         report.breaks.extend(self.verify_vault_log().await?);
         Ok(report)
     }
+}
+
+/// Writes the report lines of one retention step (the vault's moves and
+/// expiries, the sweeper's erasures): per (category, rule or grounds), how
+/// many records `action` concerned.
+pub async fn log_lines(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    action: &str,
+    counts: &BTreeMap<(String, String), u64>,
+) -> Result<(), StoreError> {
+    for ((category, rule), n) in counts {
+        sqlx::query(
+            "INSERT INTO retention_log (at, action, category, rule, records) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(now)
+        .bind(action)
+        .bind(category)
+        .bind(rule)
+        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The day of `now` in the controller's jurisdiction, as letters and logs
@@ -623,7 +647,7 @@ impl Vault {
             moved,
         )
         .await?;
-        custode_store::lifecycle::log_lines(tx, now, "vaulted", by_ground).await?;
+        log_lines(tx, now, "vaulted", by_ground).await?;
         audit_log::append(
             tx,
             self.store.engine(),
@@ -701,7 +725,7 @@ impl Vault {
         ] {
             custode_store::delete_ids(&mut vtx, self.vault.engine, template, &ids).await?;
         }
-        custode_store::lifecycle::log_lines(&mut tx, now, "vault_erased", &by_ground).await?;
+        log_lines(&mut tx, now, "vault_erased", &by_ground).await?;
         audit_log::append(
             &mut tx,
             self.store.engine(),
@@ -1164,7 +1188,9 @@ impl Vault {
             return Err(StoreError::Invalid(why));
         }
         let fresh = match totp {
-            Some(code) => self.store.check_totp(user, code).await.is_ok(),
+            Some(code) => custode_accounts::check_totp(&self.store, user, code)
+                .await
+                .is_ok(),
             None => false,
         };
         if !fresh {

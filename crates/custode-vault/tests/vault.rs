@@ -168,7 +168,7 @@ async fn closing_an_account_leaves_only_what_the_law_keeps_until_its_end(env: &E
 
     env.clock.advance(SignedDuration::from_hours(24 * 10));
     let closed_at = custode_domain::Clock::now(&*env.clock);
-    app.store
+    app.retention
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "customer left")
         .await
         .expect("close");
@@ -264,7 +264,7 @@ async fn only_the_legal_officer_with_a_fresh_code_and_an_order_reads_the_vault(e
         )
         .await
         .expect("write");
-    app.store
+    app.retention
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "left")
         .await
         .expect("close");
@@ -396,7 +396,7 @@ async fn vaulted_subscriber(
         .write_records(&system, "signup", vec![(s.clone(), identity(email))])
         .await
         .expect("write");
-    app.store
+    app.retention
         .record_life_event(&system, &s, LifeEvent::AccountClosed, None, "left")
         .await
         .expect("close");

@@ -424,7 +424,7 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                         .with_context(|| format!("`{t}` is not an RFC 3339 instant"))
                 })
                 .transpose()?;
-            app.store
+            app.retention
                 .record_life_event(&operator(), &parse_subject(&subject)?, kind, at, &reason)
                 .await?;
             outln!("{event} recorded for {subject}; its records are rescheduled")?;

@@ -79,7 +79,7 @@ async fn a_killed_sweep_resumes_and_erases_exactly_what_is_due() {
             .write_records(&sys, "setup", batch)
             .await
             .expect("write");
-        app.store
+        app.retention
             .record_life_event(
                 &sys,
                 s,
