@@ -12,22 +12,13 @@
 
 use custode_crypto::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// The hash of the (absent) entry before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// What happened, in words the audit reader filters on.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[non_exhaustive]
 #[strum(serialize_all = "snake_case")]
 pub enum Action {

@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 
 use crate::deadline::answer_due;
 use crate::records::zone_for;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// A right a request asks for.
 #[derive(
@@ -20,9 +21,9 @@ use crate::records::zone_for;
     Hash,
     PartialOrd,
     Ord,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
 )]
 #[strum(serialize_all = "snake_case")]
 pub enum Right {

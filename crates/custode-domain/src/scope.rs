@@ -7,19 +7,10 @@
 //! and in SQL a range scan on an index.
 
 use crate::ids::SubjectId;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// Kinds of node in the tenancy tree.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum TenantKind {
     /// The provider itself: the root.
@@ -60,17 +51,7 @@ impl TenantKind {
 }
 
 /// Roles a principal can hold.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[non_exhaustive]
 #[strum(serialize_all = "snake_case")]
 pub enum Role {

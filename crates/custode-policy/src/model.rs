@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::diagnostic::Located;
 use crate::text::{Lang, Text};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// A validated privacy policy.
 #[derive(Clone, Debug)]
@@ -308,17 +309,7 @@ impl Category {
 }
 
 /// How data of a category come to be held.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum Origin {
     /// The person gives them (a form, a message they write, a request).
@@ -361,17 +352,7 @@ pub struct Field {
 }
 
 /// Kinds of identifier a subject can be found by.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
 #[strum(serialize_all = "snake_case")]
 pub enum IdentifierKind {
@@ -400,9 +381,7 @@ impl IdentifierKind {
 }
 
 /// Whether providing data is required (Art. 13(2)(e)).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum Requirement {
     /// The person may choose not to give them.
@@ -476,17 +455,7 @@ pub struct Purpose {
 }
 
 /// What an access request gives of the data a vault purpose keeps.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum AccessContent {
     /// Described (category, count, law, end) and the content withheld, the
@@ -514,17 +483,7 @@ impl AccessContent {
 }
 
 /// A legal basis of Art. 6(1).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum Basis {
     /// (a) consent.
@@ -569,9 +528,7 @@ impl Basis {
 }
 
 /// Conditions of Art. 9(2) that lift the ban on special categories.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
 #[strum(serialize_all = "snake_case")]
 pub enum SpecialCondition {
@@ -629,17 +586,7 @@ pub struct Retention {
 }
 
 /// Events a retention rule counts from.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum Event {
     /// When the datum was collected.
@@ -730,17 +677,7 @@ pub struct Recipient {
 }
 
 /// A recipient's role.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum RecipientRole {
     /// Processes on the controller's behalf (Art. 28).
@@ -767,17 +704,7 @@ impl RecipientRole {
 }
 
 /// Safeguards for transfers outside the EEA (Art. 45–49).
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum Safeguard {
     /// An adequacy decision (Art. 45).
@@ -827,17 +754,7 @@ pub struct Cookie {
 }
 
 /// Kinds of cookies.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
 #[strum(serialize_all = "snake_case")]
 pub enum CookieKind {
@@ -899,7 +816,7 @@ pub struct Measure {
 }
 
 /// Kinds of security measure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, VariantArray)]
 #[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum MeasureKind {
