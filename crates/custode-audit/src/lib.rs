@@ -12,137 +12,129 @@
 
 use custode_crypto::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// The hash of the (absent) entry before the first one.
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// What happened, in words the audit reader filters on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[non_exhaustive]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     /// A node of the tenancy tree was created.
+    #[strum(serialize = "tenant.created")]
     TenantCreated,
     /// A node of the tenancy tree was closed: its subjects erased, its
     /// credentials revoked, its name dropped.
+    #[strum(serialize = "tenant.closed")]
     TenantClosed,
     /// A data subject was created.
+    #[strum(serialize = "subject.created")]
     SubjectCreated,
     /// Records were written for a subject.
+    #[strum(serialize = "records.written")]
     RecordsWritten,
     /// A subject's records were read (decrypted) by someone.
+    #[strum(serialize = "records.read")]
     RecordsRead,
     /// A subject was erased and its key destroyed.
+    #[strum(serialize = "subject.erased")]
     SubjectErased,
     /// The master key was rotated.
+    #[strum(serialize = "key.master_rotated")]
     MasterKeyRotated,
     /// A principal tried something it may not do.
+    #[strum(serialize = "access.denied")]
     AccessDenied,
     /// A user or token was given a role.
+    #[strum(serialize = "access.granted")]
     AccessGranted,
     /// A token was revoked.
+    #[strum(serialize = "access.revoked")]
     AccessRevoked,
     /// A new policy version was put in force.
+    #[strum(serialize = "policy.loaded")]
     PolicyLoaded,
     /// A person logged in.
+    #[strum(serialize = "access.logged_in")]
     LoggedIn,
     /// A consent, objection or restriction event entered the ledger.
+    #[strum(serialize = "consent.recorded")]
     ConsentRecorded,
     /// A subject's consent ledger (with its evidence) or a receipt was read.
+    #[strum(serialize = "consent.read")]
     ConsentRead,
     /// An event of a subject's life (account closed, contract ended,
     /// activity) was recorded and its records rescheduled.
+    #[strum(serialize = "subject.event")]
     SubjectEvent,
     /// The retention sweeper erased records whose end had passed.
+    #[strum(serialize = "retention.erased")]
     RetentionErased,
     /// Records that only a legal obligation still needs moved to the vault.
+    #[strum(serialize = "retention.vaulted")]
     RetentionVaulted,
     /// The legal officer queried the vault under an authority's order.
+    #[strum(serialize = "vault.queried")]
     VaultQueried,
     /// A rights request was received.
+    #[strum(serialize = "request.filed")]
     RequestFiled,
     /// A rights request's deadline was extended, with its reasons.
+    #[strum(serialize = "request.extended")]
     RequestExtended,
     /// A rights request was answered (what was done, in counts).
+    #[strum(serialize = "request.answered")]
     RequestAnswered,
     /// A one-time code was sent to check a requester's identity.
+    #[strum(serialize = "request.code_sent")]
     RequestCodeSent,
     /// A requester's identity was checked: by code, or by a staff member
     /// who approved the documents.
+    #[strum(serialize = "request.verified")]
     RequestVerified,
     /// A wrong, expired or replayed code, or a refused approval.
+    #[strum(serialize = "request.verification_failed")]
     RequestVerificationFailed,
     /// An ID document or proxy was received, read or deleted.
+    #[strum(serialize = "request.document")]
     RequestDocument,
     /// One right of a request was carried out (what was done, in counts).
+    #[strum(serialize = "request.fulfilled")]
     RequestFulfilled,
     /// Fields of records were corrected (Art. 16); before and after are
     /// sealed under the subject's key.
+    #[strum(serialize = "records.rectified")]
     RecordsRectified,
     /// A backup was taken: the stores copied, the key store exported
     /// sealed under a backup key generation.
+    #[strum(serialize = "backup.taken")]
     BackupTaken,
     /// A backup key generation was made, or expired ones destroyed.
+    #[strum(serialize = "backup.keys_rotated")]
     BackupKeysRotated,
     /// A backup was restored into a new data directory.
+    #[strum(serialize = "backup.restored")]
     BackupRestored,
     /// The vault access log's lines written before it was a chain were
     /// chained at an upgrade; the entry holds the head they ended at.
+    #[strum(serialize = "vault.log_chained")]
     VaultLogChained,
 }
 
 impl Action {
-    /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 31] = [
-        (Action::TenantCreated, "tenant.created"),
-        (Action::TenantClosed, "tenant.closed"),
-        (Action::SubjectCreated, "subject.created"),
-        (Action::RecordsWritten, "records.written"),
-        (Action::RecordsRead, "records.read"),
-        (Action::SubjectErased, "subject.erased"),
-        (Action::MasterKeyRotated, "key.master_rotated"),
-        (Action::AccessDenied, "access.denied"),
-        (Action::AccessGranted, "access.granted"),
-        (Action::AccessRevoked, "access.revoked"),
-        (Action::PolicyLoaded, "policy.loaded"),
-        (Action::LoggedIn, "access.logged_in"),
-        (Action::ConsentRecorded, "consent.recorded"),
-        (Action::ConsentRead, "consent.read"),
-        (Action::SubjectEvent, "subject.event"),
-        (Action::RetentionErased, "retention.erased"),
-        (Action::RetentionVaulted, "retention.vaulted"),
-        (Action::VaultQueried, "vault.queried"),
-        (Action::RequestFiled, "request.filed"),
-        (Action::RequestExtended, "request.extended"),
-        (Action::RequestAnswered, "request.answered"),
-        (Action::RequestCodeSent, "request.code_sent"),
-        (Action::RequestVerified, "request.verified"),
-        (
-            Action::RequestVerificationFailed,
-            "request.verification_failed",
-        ),
-        (Action::RequestDocument, "request.document"),
-        (Action::RequestFulfilled, "request.fulfilled"),
-        (Action::RecordsRectified, "records.rectified"),
-        (Action::BackupTaken, "backup.taken"),
-        (Action::BackupKeysRotated, "backup.keys_rotated"),
-        (Action::BackupRestored, "backup.restored"),
-        (Action::VaultLogChained, "vault.log_chained"),
-    ];
+    /// Every action, in declaration order.
+    pub const ALL: &'static [Action] = <Action as strum::VariantArray>::VARIANTS;
 
     /// The stored name, e.g. `records.read`.
     pub fn name(self) -> &'static str {
-        Action::ALL
-            .iter()
-            .find(|(a, _)| *a == self)
-            .map_or("unknown", |(_, n)| n)
+        self.into()
     }
 
     /// The action with a stored name.
     pub fn from_name(name: &str) -> Option<Action> {
-        Action::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(a, _)| *a)
+        name.parse().ok()
     }
 }
 
@@ -654,3 +646,64 @@ impl Checkpoint {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod action_names {
+    use super::*;
+
+    /// The names as the audit log stores them (in every entry's hashed body):
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Action, &str); 31] = [
+        (Action::TenantCreated, "tenant.created"),
+        (Action::TenantClosed, "tenant.closed"),
+        (Action::SubjectCreated, "subject.created"),
+        (Action::RecordsWritten, "records.written"),
+        (Action::RecordsRead, "records.read"),
+        (Action::SubjectErased, "subject.erased"),
+        (Action::MasterKeyRotated, "key.master_rotated"),
+        (Action::AccessDenied, "access.denied"),
+        (Action::AccessGranted, "access.granted"),
+        (Action::AccessRevoked, "access.revoked"),
+        (Action::PolicyLoaded, "policy.loaded"),
+        (Action::LoggedIn, "access.logged_in"),
+        (Action::ConsentRecorded, "consent.recorded"),
+        (Action::ConsentRead, "consent.read"),
+        (Action::SubjectEvent, "subject.event"),
+        (Action::RetentionErased, "retention.erased"),
+        (Action::RetentionVaulted, "retention.vaulted"),
+        (Action::VaultQueried, "vault.queried"),
+        (Action::RequestFiled, "request.filed"),
+        (Action::RequestExtended, "request.extended"),
+        (Action::RequestAnswered, "request.answered"),
+        (Action::RequestCodeSent, "request.code_sent"),
+        (Action::RequestVerified, "request.verified"),
+        (
+            Action::RequestVerificationFailed,
+            "request.verification_failed",
+        ),
+        (Action::RequestDocument, "request.document"),
+        (Action::RequestFulfilled, "request.fulfilled"),
+        (Action::RecordsRectified, "records.rectified"),
+        (Action::BackupTaken, "backup.taken"),
+        (Action::BackupKeysRotated, "backup.keys_rotated"),
+        (Action::BackupRestored, "backup.restored"),
+        (Action::VaultLogChained, "vault.log_chained"),
+    ];
+
+    #[test]
+    fn every_action_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(Action::from_name(name), Some(value));
+        }
+        for value in Action::ALL {
+            assert_eq!(Action::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(Action::from_name(""), None);
+        assert_eq!(
+            Action::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}

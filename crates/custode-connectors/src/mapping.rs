@@ -398,17 +398,17 @@ impl Reader<'_> {
                     continue;
                 };
                 check_name(sink, column, span_of(v), "column name");
-                match IdentifierKind::ALL.iter().find(|(n, _)| *n == kind) {
-                    Some((_, k)) => identifiers.push((
+                match IdentifierKind::from_key(&kind) {
+                    Some(k) => identifiers.push((
                         IdentityColumn {
-                            kind: *k,
+                            kind: k,
                             column: column.to_owned(),
                         },
                         span_of(v),
                     )),
                     None => {
                         let names: Vec<&str> =
-                            IdentifierKind::ALL.iter().map(|(n, _)| *n).collect();
+                            IdentifierKind::ALL.iter().map(|k| k.key()).collect();
                         let mut p = Problem::new(
                             ProblemKind::UnknownReference,
                             span,

@@ -409,10 +409,7 @@ async fn scan_with(
             let mut seen_kinds = BTreeSet::new();
             let mut parts = Vec::new();
             for (kind, column) in ids {
-                let name = IdentifierKind::ALL
-                    .iter()
-                    .find(|(_, k)| *k == kind)
-                    .map_or("email", |(n, _)| *n);
+                let name = kind.key();
                 if seen_kinds.insert(name) {
                     if !table_facts.is_some_and(|f| f.indexed.contains(column)) {
                         body.push_str(&format!(

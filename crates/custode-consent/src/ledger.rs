@@ -7,10 +7,24 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     /// Consent given to a purpose (Art. 6(1)(a), 7).
     Given,
@@ -33,32 +47,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind with its stored name.
-    pub const ALL: [(EventKind, &'static str); 8] = [
-        (EventKind::Given, "given"),
-        (EventKind::Withdrawn, "withdrawn"),
-        (EventKind::Expired, "expired"),
-        (EventKind::Reasked, "reasked"),
-        (EventKind::Objected, "objected"),
-        (EventKind::ObjectionLifted, "objection_lifted"),
-        (EventKind::Restricted, "restricted"),
-        (EventKind::RestrictionLifted, "restriction_lifted"),
-    ];
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [EventKind] = <EventKind as strum::VariantArray>::VARIANTS;
 
     /// The stored name.
     pub fn name(self) -> &'static str {
-        EventKind::ALL
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map_or("given", |(_, n)| n)
+        self.into()
     }
 
     /// The kind with a stored name.
     pub fn from_name(name: &str) -> Option<EventKind> {
-        EventKind::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(k, _)| *k)
+        name.parse().ok()
     }
 
     /// Whether the event is about consent to one purpose (and so names it).
@@ -71,8 +70,21 @@ impl EventKind {
 }
 
 /// How the event reached the controller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     /// A form on the controller's web site.
     WebForm,
@@ -91,31 +103,17 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// Every channel with its stored name.
-    pub const ALL: [(Channel, &'static str); 7] = [
-        (Channel::WebForm, "web_form"),
-        (Channel::App, "app"),
-        (Channel::Phone, "phone"),
-        (Channel::Paper, "paper"),
-        (Channel::Email, "email"),
-        (Channel::OneClick, "one_click"),
-        (Channel::Api, "api"),
-    ];
+    /// Every channel, in declaration order.
+    pub const ALL: &'static [Channel] = <Channel as strum::VariantArray>::VARIANTS;
 
     /// The stored name.
     pub fn name(self) -> &'static str {
-        Channel::ALL
-            .iter()
-            .find(|(c, _)| *c == self)
-            .map_or("api", |(_, n)| n)
+        self.into()
     }
 
     /// The channel with a stored name.
     pub fn from_name(name: &str) -> Option<Channel> {
-        Channel::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(c, _)| *c)
+        name.parse().ok()
     }
 }
 
@@ -347,5 +345,74 @@ mod tests {
         let s = SubjectState::from_events([&o, &r, &lifted]);
         assert_eq!(s.objection(None), None);
         assert_eq!(s.restriction, Some(r.id));
+    }
+}
+
+#[cfg(test)]
+mod event_kind_names {
+    use super::*;
+
+    /// The names as the consent ledger stores them (and receipts show them):
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(EventKind, &str); 8] = [
+        (EventKind::Given, "given"),
+        (EventKind::Withdrawn, "withdrawn"),
+        (EventKind::Expired, "expired"),
+        (EventKind::Reasked, "reasked"),
+        (EventKind::Objected, "objected"),
+        (EventKind::ObjectionLifted, "objection_lifted"),
+        (EventKind::Restricted, "restricted"),
+        (EventKind::RestrictionLifted, "restriction_lifted"),
+    ];
+
+    #[test]
+    fn every_event_kind_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(EventKind::from_name(name), Some(value));
+        }
+        for value in EventKind::ALL {
+            assert_eq!(EventKind::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(EventKind::from_name(""), None);
+        assert_eq!(
+            EventKind::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod channel_names {
+    use super::*;
+
+    /// The names as the consent ledger stores them (and receipts show them):
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Channel, &str); 7] = [
+        (Channel::WebForm, "web_form"),
+        (Channel::App, "app"),
+        (Channel::Phone, "phone"),
+        (Channel::Paper, "paper"),
+        (Channel::Email, "email"),
+        (Channel::OneClick, "one_click"),
+        (Channel::Api, "api"),
+    ];
+
+    #[test]
+    fn every_channel_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(Channel::from_name(name), Some(value));
+        }
+        for value in Channel::ALL {
+            assert_eq!(Channel::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(Channel::from_name(""), None);
+        assert_eq!(
+            Channel::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
     }
 }

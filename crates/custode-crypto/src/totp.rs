@@ -35,56 +35,29 @@ pub fn code_at(secret: &TotpSecret, unix_secs: u64) -> String {
 
 /// The secret in base32 (RFC 4648, no padding), as authenticator apps take it.
 pub fn base32(secret: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &byte in secret {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            out.push(char::from(ALPHABET[((buffer >> (bits - 5)) & 31) as usize]));
-            bits -= 5;
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
+    totp_rs::Secret::from(secret.to_vec()).to_base32()
 }
 
 /// A secret from its base32 form (what an authenticator, or a script
 /// enrolling one, reads back); `None` for anything not 160 bits of base32.
+/// Case, surrounding blanks and trailing padding are forgiven, as people
+/// copy the secret by hand.
 pub fn secret_from_base32(text: &str) -> Option<TotpSecret> {
-    let (mut out, mut buffer, mut bits) = (Vec::new(), 0u32, 0u32);
-    for c in text.trim().trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a',
-            b'2'..=b'7' => c - b'2' + 26,
-            _ => return None,
-        };
-        buffer = (buffer << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    out.try_into().ok()
+    let text = text.trim().trim_end_matches('=').to_ascii_uppercase();
+    let secret = totp_rs::Secret::try_from_base32(text).ok()?;
+    secret.as_bytes().try_into().ok()
 }
+
+/// What a URI component keeps as it is: RFC 3986's unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The `otpauth://` URI an authenticator app scans.
 pub fn otpauth_uri(secret: &TotpSecret, issuer: &str, account: &str) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, COMPONENT).to_string();
     format!(
         "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits=6&period=30",
         enc(issuer),
@@ -104,6 +77,31 @@ mod tests {
         assert_eq!(secret_from_base32(&base32(&secret)), Some(secret));
         assert_eq!(secret_from_base32("GEZDGNBV"), None, "too short");
         assert_eq!(secret_from_base32("not base32!"), None);
+        // Typed by hand: lower case, blanks around, padding.
+        assert_eq!(
+            secret_from_base32(" gezdgnbvgy3tqojqGEZDGNBVGY3TQOJQ==== "),
+            Some(secret)
+        );
+        assert_eq!(
+            secret_from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGE"),
+            None,
+            "too long"
+        );
+        assert_eq!(
+            base32(&[0xff]),
+            "74",
+            "the last group padded with zero bits"
+        );
+    }
+
+    #[test]
+    fn the_otpauth_uri_escapes_what_a_uri_component_must() {
+        let secret: TotpSecret = *b"12345678901234567890";
+        assert_eq!(
+            otpauth_uri(&secret, "Custode", "anna.b-c_d~e@isp.example/x y:é"),
+            "otpauth://totp/Custode:anna.b-c_d~e%40isp.example%2Fx%20y%3A%C3%A9\
+             ?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Custode&algorithm=SHA1&digits=6&period=30"
+        );
     }
 
     #[test]

@@ -234,10 +234,7 @@ fn identifiers_of(
 }
 
 fn identifier_name(kind: IdentifierKind) -> &'static str {
-    IdentifierKind::ALL
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or("identifier", |(n, _)| n)
+    kind.key()
 }
 
 /// The canonical form of an identifier, so that `Mario.Rossi@Example.com `

@@ -9,9 +9,23 @@ use jiff::tz::TimeZone;
 
 use crate::deadline::answer_due;
 use crate::records::zone_for;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// A right a request asks for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    IntoStaticStr,
+    EnumString,
+    VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Right {
     /// Access (Art. 15).
     Access,
@@ -32,29 +46,17 @@ pub enum Right {
 }
 
 impl Right {
-    /// Every right with its name in the API.
-    pub const ALL: [(Right, &'static str); 8] = [
-        (Right::Access, "access"),
-        (Right::Rectification, "rectification"),
-        (Right::Erasure, "erasure"),
-        (Right::Restriction, "restriction"),
-        (Right::Portability, "portability"),
-        (Right::Objection, "objection"),
-        (Right::ConsentWithdrawal, "consent_withdrawal"),
-        (Right::HumanReview, "human_review"),
-    ];
+    /// Every right, in declaration order.
+    pub const ALL: &'static [Right] = <Right as strum::VariantArray>::VARIANTS;
 
     /// The name.
     pub fn name(self) -> &'static str {
-        Right::ALL
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map_or("access", |(_, n)| n)
+        self.into()
     }
 
     /// The right with a name.
     pub fn from_name(name: &str) -> Option<Right> {
-        Right::ALL.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+        name.parse().ok()
     }
 }
 
@@ -202,5 +204,40 @@ mod tests {
         ));
         assert_eq!(days_left("IT", first, at("2025-03-01T09:00:00Z")), 2);
         assert_eq!(days_left("IT", first, at("2025-03-05T09:00:00Z")), -2);
+    }
+}
+
+#[cfg(test)]
+mod right_names {
+    use super::*;
+
+    /// The names as the API takes them and the requests tables store them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Right, &str); 8] = [
+        (Right::Access, "access"),
+        (Right::Rectification, "rectification"),
+        (Right::Erasure, "erasure"),
+        (Right::Restriction, "restriction"),
+        (Right::Portability, "portability"),
+        (Right::Objection, "objection"),
+        (Right::ConsentWithdrawal, "consent_withdrawal"),
+        (Right::HumanReview, "human_review"),
+    ];
+
+    #[test]
+    fn every_right_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(Right::from_name(name), Some(value));
+        }
+        for value in Right::ALL {
+            assert_eq!(Right::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(Right::from_name(""), None);
+        assert_eq!(
+            Right::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
     }
 }

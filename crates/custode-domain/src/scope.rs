@@ -7,9 +7,11 @@
 //! and in SQL a range scan on an index.
 
 use crate::ids::SubjectId;
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// Kinds of node in the tenancy tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum TenantKind {
     /// The provider itself: the root.
     Provider,
@@ -22,28 +24,17 @@ pub enum TenantKind {
 }
 
 impl TenantKind {
-    /// Every kind, with its stored name.
-    pub const ALL: [(TenantKind, &'static str); 4] = [
-        (TenantKind::Provider, "provider"),
-        (TenantKind::Reseller, "reseller"),
-        (TenantKind::Domain, "domain"),
-        (TenantKind::Subscriber, "subscriber"),
-    ];
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [TenantKind] = <TenantKind as strum::VariantArray>::VARIANTS;
 
     /// The stored name.
     pub fn name(self) -> &'static str {
-        TenantKind::ALL
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map_or("provider", |(_, n)| n)
+        self.into()
     }
 
     /// The kind with a stored name.
     pub fn from_name(name: &str) -> Option<TenantKind> {
-        TenantKind::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(k, _)| *k)
+        name.parse().ok()
     }
 
     /// Whether a node of kind `child` may hang directly under `self`.
@@ -60,8 +51,9 @@ impl TenantKind {
 }
 
 /// Roles a principal can hold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[non_exhaustive]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Runs the instance.
     Administrator,
@@ -179,7 +171,7 @@ mod tests {
     #[test]
     fn policy_files_name_the_same_tenant_kinds() {
         assert_eq!(
-            TenantKind::ALL.map(|(_, n)| n),
+            TenantKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>(),
             custode_policy::TENANT_KINDS
         );
     }
@@ -199,5 +191,36 @@ mod tests {
         let me = Scope::subject("/aa/bb/", s.clone());
         assert!(me.covers("/aa/bb/", &s));
         assert!(!me.covers("/aa/bb/", &SubjectId::generate()));
+    }
+}
+
+#[cfg(test)]
+mod tenant_kind_names {
+    use super::*;
+
+    /// The names as the tenants table stores them and policy files name them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(TenantKind, &str); 4] = [
+        (TenantKind::Provider, "provider"),
+        (TenantKind::Reseller, "reseller"),
+        (TenantKind::Domain, "domain"),
+        (TenantKind::Subscriber, "subscriber"),
+    ];
+
+    #[test]
+    fn every_tenant_kind_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(TenantKind::from_name(name), Some(value));
+        }
+        for value in TenantKind::ALL {
+            assert_eq!(TenantKind::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(TenantKind::from_name(""), None);
+        assert_eq!(
+            TenantKind::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
     }
 }

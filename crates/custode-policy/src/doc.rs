@@ -162,23 +162,15 @@ fn tidy(mut s: String) -> String {
     s
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values, in single
+/// or double quotes (`&`, `<`, `>`, `"`, `'`).
 pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
-/// Escapes the characters CommonMark would read as markup.
+/// Escapes the characters CommonMark would read as markup. Written here:
+/// no maintained crate escapes CommonMark text (they parse or render it),
+/// and these few characters are the whole rule.
 fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -209,6 +201,45 @@ mod tests {
         assert!(
             d.to_markdown()
                 .contains("\\<script\\>alert(1)\\</script\\> \\*bold\\*")
+        );
+    }
+
+    #[test]
+    fn html_escaping_covers_content_and_both_quotes() {
+        assert_eq!(
+            html_escape(r#"<a href="x" title='y'>Q&A</a> é"#),
+            "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;Q&amp;A&lt;/a&gt; é"
+        );
+        assert_eq!(html_escape("plain text"), "plain text");
+        // What a browser reads back is the text itself (Python's `html`
+        // module unescapes as HTML5 does).
+        let text = "L'Autorità \"Garante\" <b> & co. &amp; /";
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import html, sys; sys.stdout.write(html.unescape(sys.argv[1]))",
+            ])
+            .arg(html_escape(text))
+            .output()
+            .expect("python3 runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), text);
+    }
+
+    #[test]
+    fn markdown_escaping_keeps_policy_text_literal() {
+        assert_eq!(
+            md_escape(r"a_b *c* [d](e) `f` <g> # h \ i"),
+            r"a\_b \*c\* \[d\](e) \`f\` \<g\> \# h \\ i"
+        );
+        let mut d = Document::default();
+        d.blocks.push(Block::Table(
+            vec!["a|b".into()],
+            vec![vec!["x\ny|z".into()]],
+        ));
+        assert!(
+            d.to_markdown().contains("| a\\|b |\n|---|\n| x y\\|z |\n"),
+            "{}",
+            d.to_markdown()
         );
     }
 }

@@ -117,7 +117,7 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
         automated_decisions,
         measures,
         security,
-        digest: hex(&Sha256::digest(source.as_bytes())),
+        digest: hex::encode(Sha256::digest(source.as_bytes())),
         source: std::sync::Arc::from(source),
         index: Index::default(),
     };
@@ -128,10 +128,6 @@ pub fn load(name: &str, source: &str) -> Result<Policy, PolicyError> {
     } else {
         Err(PolicyError::new(name, source, sink.problems))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
@@ -540,11 +536,11 @@ fn read_span(sink: &mut Sink, t: &mut Table, key: &'static str) -> Option<Period
 }
 
 /// A list of names from `choices` (a single name is accepted as a list of one).
-fn read_choices<T: Copy>(
+fn read_choices<T: Copy + Into<&'static str>>(
     sink: &mut Sink,
     t: &mut Table,
     key: &'static str,
-    choices: &[(&'static str, T)],
+    choices: &[T],
 ) -> Option<Vec<T>> {
     if !t.has(key) {
         return None;
@@ -557,10 +553,10 @@ fn read_choices<T: Copy>(
     };
     let mut out = Vec::new();
     for name in names {
-        match choices.iter().find(|(n, _)| *n == name.value) {
-            Some((_, v)) => out.push(*v),
+        match choices.iter().find(|c| (**c).into() == name.value) {
+            Some(v) => out.push(*v),
             None => {
-                let all: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                let all: Vec<&str> = choices.iter().map(|c| (*c).into()).collect();
                 sink.push(
                     Problem::new(
                         ProblemKind::InvalidValue,
@@ -633,7 +629,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
         let label = f.text(sink, "label");
         let dpv = read_dpv(sink, &mut f, "pd");
         let identifier = f
-            .choice(sink, "identifier", &IdentifierKind::ALL)
+            .choice(sink, "identifier", IdentifierKind::ALL)
             .map(|l| l.value);
         if label.is_none() && !f.has("label") {
             match &dpv {
@@ -660,7 +656,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
     let source = t.text(sink, "source");
     // Without `origin`: given by the person, and by someone else too when a
     // `source` says so.
-    let origin = match read_choices(sink, t, "origin", &Origin::ALL) {
+    let origin = match read_choices(sink, t, "origin", Origin::ALL) {
         Some(o) if !o.is_empty() => o,
         _ if source.is_some() => vec![Origin::Provided, Origin::ThirdParty],
         _ => vec![Origin::Provided],
@@ -679,7 +675,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
         );
     }
     let requirement = t
-        .choice(sink, "requirement", &Requirement::ALL)
+        .choice(sink, "requirement", Requirement::ALL)
         .map_or(Requirement::Voluntary, |l| l.value);
     let consequence = t.text(sink, "consequence");
     if requirement != Requirement::Voluntary && consequence.is_none() && !t.has("consequence") {
@@ -690,10 +686,7 @@ fn read_category(sink: &mut Sink, t: &mut Table) -> Category {
                 format!(
                     "category `{}` is required ({}) but does not say what happens without it",
                     id.value,
-                    Requirement::ALL
-                        .iter()
-                        .find(|(_, r)| *r == requirement)
-                        .map_or("", |(k, _)| k)
+                    requirement.key()
                 ),
             )
             .help(
@@ -724,7 +717,7 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         .unwrap_or_else(placeholder_text);
     let description = t.text(sink, "description");
     let basis = if t.has("basis") {
-        t.choice(sink, "basis", &Basis::ALL)
+        t.choice(sink, "basis", Basis::ALL)
     } else {
         t.raw("basis");
         sink.push(
@@ -757,7 +750,7 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
     }
     let retention = read_retention(sink, t, &id);
     let vault = t.bool(sink, "vault").is_some_and(|b| b.value);
-    let access_content = t.choice(sink, "access_content", &AccessContent::ALL);
+    let access_content = t.choice(sink, "access_content", AccessContent::ALL);
     let withheld_because = t.text(sink, "withheld_because");
     if !vault && (access_content.is_some() || withheld_because.is_some()) {
         sink.push(
@@ -794,11 +787,7 @@ fn read_purpose(sink: &mut Sink, t: &mut Table) -> Purpose {
         .then(|| t.str_array(sink, "keep_fields"));
     let direct_marketing = t.bool(sink, "direct_marketing").is_some_and(|b| b.value);
     let special_condition = t
-        .choice(
-            sink,
-            "special_condition",
-            &SpecialCondition::ALL.map(|(k, c, _)| (k, c)),
-        )
+        .choice(sink, "special_condition", SpecialCondition::ALL)
         .map(|l| l.value);
     let dpv = read_dpv(sink, t, "dpv");
     if let Some(b) = &basis {
@@ -903,7 +892,7 @@ fn read_retention(sink: &mut Sink, t: &mut Table, id: &Located<String>) -> Optio
         format!("the retention of purpose `{}`", id.value),
     );
     let from = r
-        .choice(sink, "from", &Event::ALL)
+        .choice(sink, "from", Event::ALL)
         .map_or(Event::Collection, |l| l.value);
     let keep = match r.raw("keep") {
         None => {
@@ -1002,14 +991,14 @@ fn read_recipient(sink: &mut Sink, t: &mut Table) -> Recipient {
         .map(|l| l.value)
         .unwrap_or_default();
     let role = t
-        .choice(sink, "role", &RecipientRole::ALL)
+        .choice(sink, "role", RecipientRole::ALL)
         .map_or(RecipientRole::Processor, |l| l.value);
     if !t.has("role") {
         t.missing(sink, "role", "processor, controller or public_authority");
     }
     let description = t.text(sink, "description");
     let country = t.required_str(sink, "country", "where it processes the data, e.g. \"IT\"");
-    let safeguard = t.choice(sink, "safeguard", &Safeguard::ALL);
+    let safeguard = t.choice(sink, "safeguard", Safeguard::ALL);
     let safeguard_reference = t.str(sink, "safeguard_reference").map(|l| l.value);
     let notify_email = t.str(sink, "notify_email").and_then(|e| {
         if is_email(&e.value) {
@@ -1123,7 +1112,7 @@ fn read_cookie(sink: &mut Sink, t: &mut Table) -> Cookie {
         .unwrap_or_default();
     t.path = format!("cookie \"{name}\"");
     let kind = t
-        .choice(sink, "kind", &CookieKind::ALL)
+        .choice(sink, "kind", CookieKind::ALL)
         .map_or(CookieKind::Technical, |l| l.value);
     if !t.has("kind") {
         t.missing(
@@ -1195,14 +1184,7 @@ fn read_automated(sink: &mut Sink, root: &mut Table) -> AutomatedDecisions {
 }
 
 fn read_measure(sink: &mut Sink, t: &mut Table) -> Option<Measure> {
-    let kind = t.choice(
-        sink,
-        "kind",
-        &[
-            ("technical", MeasureKind::Technical),
-            ("organisational", MeasureKind::Organisational),
-        ],
-    );
+    let kind = t.choice(sink, "kind", MeasureKind::ALL);
     if !t.has("kind") {
         t.missing(sink, "kind", "technical or organisational");
     }

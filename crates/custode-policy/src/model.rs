@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::diagnostic::Located;
 use crate::text::{Lang, Text};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 /// A validated privacy policy.
 #[derive(Clone, Debug)]
@@ -308,7 +309,8 @@ impl Category {
 }
 
 /// How data of a category come to be held.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Origin {
     /// The person gives them (a form, a message they write, a request).
     Provided,
@@ -322,13 +324,18 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// All origins, with their names in the policy file.
-    pub const ALL: [(&'static str, Origin); 4] = [
-        ("provided", Origin::Provided),
-        ("observed", Origin::Observed),
-        ("derived", Origin::Derived),
-        ("third_party", Origin::ThirdParty),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [Origin] = <Origin as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<Origin> {
+        name.parse().ok()
+    }
 }
 
 /// One field of a category.
@@ -345,8 +352,9 @@ pub struct Field {
 }
 
 /// Kinds of identifier a subject can be found by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
+#[strum(serialize_all = "snake_case")]
 pub enum IdentifierKind {
     Email,
     Phone,
@@ -358,20 +366,23 @@ pub enum IdentifierKind {
 }
 
 impl IdentifierKind {
-    /// All kinds, with their names in the policy file.
-    pub const ALL: [(&'static str, IdentifierKind); 7] = [
-        ("email", IdentifierKind::Email),
-        ("phone", IdentifierKind::Phone),
-        ("customer_code", IdentifierKind::CustomerCode),
-        ("tax_code", IdentifierKind::TaxCode),
-        ("vat_number", IdentifierKind::VatNumber),
-        ("ip_address", IdentifierKind::IpAddress),
-        ("username", IdentifierKind::Username),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [IdentifierKind] = <IdentifierKind as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<IdentifierKind> {
+        name.parse().ok()
+    }
 }
 
 /// Whether providing data is required (Art. 13(2)(e)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Requirement {
     /// The person may choose not to give them.
     Voluntary,
@@ -384,13 +395,18 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    /// All values, with their names in the policy file.
-    pub const ALL: [(&'static str, Requirement); 4] = [
-        ("voluntary", Requirement::Voluntary),
-        ("contractual", Requirement::Contractual),
-        ("contract_precondition", Requirement::ContractPrecondition),
-        ("statutory", Requirement::Statutory),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [Requirement] = <Requirement as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<Requirement> {
+        name.parse().ok()
+    }
 }
 
 /// A purpose of processing.
@@ -439,7 +455,8 @@ pub struct Purpose {
 }
 
 /// What an access request gives of the data a vault purpose keeps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum AccessContent {
     /// Described (category, count, law, end) and the content withheld, the
     /// reason stated: the default, since the law keeping them may restrict
@@ -451,15 +468,23 @@ pub enum AccessContent {
 }
 
 impl AccessContent {
-    /// All values, with their names in the policy file.
-    pub const ALL: [(&'static str, AccessContent); 2] = [
-        ("withheld", AccessContent::Withheld),
-        ("given", AccessContent::Given),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [AccessContent] = <AccessContent as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<AccessContent> {
+        name.parse().ok()
+    }
 }
 
 /// A legal basis of Art. 6(1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Basis {
     /// (a) consent.
     Consent,
@@ -476,15 +501,13 @@ pub enum Basis {
 }
 
 impl Basis {
-    /// All bases, with their names in the policy file.
-    pub const ALL: [(&'static str, Basis); 6] = [
-        ("consent", Basis::Consent),
-        ("contract", Basis::Contract),
-        ("legal_obligation", Basis::LegalObligation),
-        ("vital_interests", Basis::VitalInterests),
-        ("public_task", Basis::PublicTask),
-        ("legitimate_interests", Basis::LegitimateInterests),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [Basis] = <Basis as strum::VariantArray>::VARIANTS;
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<Basis> {
+        name.parse().ok()
+    }
 
     /// The letter of Art. 6(1).
     pub fn letter(self) -> char {
@@ -500,16 +523,14 @@ impl Basis {
 
     /// The name used in the policy file and in catalogues.
     pub fn key(self) -> &'static str {
-        Basis::ALL
-            .iter()
-            .find(|(_, b)| *b == self)
-            .map_or("consent", |(k, _)| k)
+        self.into()
     }
 }
 
 /// Conditions of Art. 9(2) that lift the ban on special categories.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
+#[strum(serialize_all = "snake_case")]
 pub enum SpecialCondition {
     ExplicitConsent,
     Employment,
@@ -524,30 +545,34 @@ pub enum SpecialCondition {
 }
 
 impl SpecialCondition {
-    /// All conditions, with their names in the policy file and letters.
-    pub const ALL: [(&'static str, SpecialCondition, char); 10] = [
-        ("explicit_consent", SpecialCondition::ExplicitConsent, 'a'),
-        ("employment", SpecialCondition::Employment, 'b'),
-        ("vital_interests", SpecialCondition::VitalInterests, 'c'),
-        ("not_for_profit", SpecialCondition::NotForProfit, 'd'),
-        ("made_public", SpecialCondition::MadePublic, 'e'),
-        ("legal_claims", SpecialCondition::LegalClaims, 'f'),
-        (
-            "substantial_public_interest",
-            SpecialCondition::SubstantialPublicInterest,
-            'g',
-        ),
-        ("health_care", SpecialCondition::HealthCare, 'h'),
-        ("public_health", SpecialCondition::PublicHealth, 'i'),
-        ("archiving", SpecialCondition::Archiving, 'j'),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [SpecialCondition] =
+        <SpecialCondition as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file and in catalogues.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<SpecialCondition> {
+        name.parse().ok()
+    }
 
     /// The letter of Art. 9(2).
     pub fn letter(self) -> char {
-        SpecialCondition::ALL
-            .iter()
-            .find(|(_, c, _)| *c == self)
-            .map_or('a', |(_, _, l)| *l)
+        match self {
+            SpecialCondition::ExplicitConsent => 'a',
+            SpecialCondition::Employment => 'b',
+            SpecialCondition::VitalInterests => 'c',
+            SpecialCondition::NotForProfit => 'd',
+            SpecialCondition::MadePublic => 'e',
+            SpecialCondition::LegalClaims => 'f',
+            SpecialCondition::SubstantialPublicInterest => 'g',
+            SpecialCondition::HealthCare => 'h',
+            SpecialCondition::PublicHealth => 'i',
+            SpecialCondition::Archiving => 'j',
+        }
     }
 }
 
@@ -561,7 +586,8 @@ pub struct Retention {
 }
 
 /// Events a retention rule counts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Event {
     /// When the datum was collected.
     Collection,
@@ -576,21 +602,17 @@ pub enum Event {
 }
 
 impl Event {
-    /// All events, with their names in the policy file.
-    pub const ALL: [(&'static str, Event); 5] = [
-        ("collection", Event::Collection),
-        ("account_closed", Event::AccountClosed),
-        ("contract_end", Event::ContractEnd),
-        ("last_activity", Event::LastActivity),
-        ("consent_withdrawn", Event::ConsentWithdrawn),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [Event] = <Event as strum::VariantArray>::VARIANTS;
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<Event> {
+        name.parse().ok()
+    }
 
     /// The name used in the policy file and in catalogues.
     pub fn key(self) -> &'static str {
-        Event::ALL
-            .iter()
-            .find(|(_, e)| *e == self)
-            .map_or("collection", |(k, _)| k)
+        self.into()
     }
 }
 
@@ -655,7 +677,8 @@ pub struct Recipient {
 }
 
 /// A recipient's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum RecipientRole {
     /// Processes on the controller's behalf (Art. 28).
     Processor,
@@ -666,30 +689,31 @@ pub enum RecipientRole {
 }
 
 impl RecipientRole {
-    /// All roles, with their names in the policy file.
-    pub const ALL: [(&'static str, RecipientRole); 3] = [
-        ("processor", RecipientRole::Processor),
-        ("controller", RecipientRole::Controller),
-        ("public_authority", RecipientRole::PublicAuthority),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [RecipientRole] = <RecipientRole as strum::VariantArray>::VARIANTS;
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<RecipientRole> {
+        name.parse().ok()
+    }
 
     /// The name used in the policy file and in catalogues.
     pub fn key(self) -> &'static str {
-        RecipientRole::ALL
-            .iter()
-            .find(|(_, r)| *r == self)
-            .map_or("processor", |(k, _)| k)
+        self.into()
     }
 }
 
 /// Safeguards for transfers outside the EEA (Art. 45–49).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum Safeguard {
     /// An adequacy decision (Art. 45).
     Adequacy,
     /// Standard contractual clauses (Art. 46(2)(c)).
+    #[strum(serialize = "scc")]
     StandardContractualClauses,
     /// Binding corporate rules (Art. 47).
+    #[strum(serialize = "bcr")]
     BindingCorporateRules,
     /// An approved code of conduct (Art. 46(2)(e)).
     CodeOfConduct,
@@ -700,22 +724,17 @@ pub enum Safeguard {
 }
 
 impl Safeguard {
-    /// All safeguards, with their names in the policy file.
-    pub const ALL: [(&'static str, Safeguard); 6] = [
-        ("adequacy", Safeguard::Adequacy),
-        ("scc", Safeguard::StandardContractualClauses),
-        ("bcr", Safeguard::BindingCorporateRules),
-        ("code_of_conduct", Safeguard::CodeOfConduct),
-        ("certification", Safeguard::Certification),
-        ("derogation", Safeguard::Derogation),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [Safeguard] = <Safeguard as strum::VariantArray>::VARIANTS;
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<Safeguard> {
+        name.parse().ok()
+    }
 
     /// The name used in the policy file and in catalogues.
     pub fn key(self) -> &'static str {
-        Safeguard::ALL
-            .iter()
-            .find(|(_, s)| *s == self)
-            .map_or("scc", |(k, _)| k)
+        self.into()
     }
 }
 
@@ -735,8 +754,9 @@ pub struct Cookie {
 }
 
 /// Kinds of cookies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 #[allow(missing_docs)]
+#[strum(serialize_all = "snake_case")]
 pub enum CookieKind {
     Technical,
     Preferences,
@@ -745,20 +765,17 @@ pub enum CookieKind {
 }
 
 impl CookieKind {
-    /// All kinds, with their names in the policy file.
-    pub const ALL: [(&'static str, CookieKind); 4] = [
-        ("technical", CookieKind::Technical),
-        ("preferences", CookieKind::Preferences),
-        ("analytics", CookieKind::Analytics),
-        ("marketing", CookieKind::Marketing),
-    ];
+    /// Every value, in declaration order.
+    pub const ALL: &'static [CookieKind] = <CookieKind as strum::VariantArray>::VARIANTS;
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<CookieKind> {
+        name.parse().ok()
+    }
 
     /// The name used in the policy file and in catalogues.
     pub fn key(self) -> &'static str {
-        CookieKind::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("technical", |(k, _)| k)
+        self.into()
     }
 }
 
@@ -799,9 +816,345 @@ pub struct Measure {
 }
 
 /// Kinds of security measure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum MeasureKind {
     Technical,
     Organisational,
+}
+
+impl MeasureKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [MeasureKind] = <MeasureKind as strum::VariantArray>::VARIANTS;
+}
+
+#[cfg(test)]
+mod origin_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Origin, &str); 4] = [
+        (Origin::Provided, "provided"),
+        (Origin::Observed, "observed"),
+        (Origin::Derived, "derived"),
+        (Origin::ThirdParty, "third_party"),
+    ];
+
+    #[test]
+    fn every_origin_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(Origin::from_key(name), Some(value));
+        }
+        for value in Origin::ALL {
+            assert_eq!(Origin::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(Origin::from_key(""), None);
+        assert_eq!(
+            Origin::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod identifier_kind_names {
+    use super::*;
+
+    /// The names as policy files write them and identifier hashes cover them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(IdentifierKind, &str); 7] = [
+        (IdentifierKind::Email, "email"),
+        (IdentifierKind::Phone, "phone"),
+        (IdentifierKind::CustomerCode, "customer_code"),
+        (IdentifierKind::TaxCode, "tax_code"),
+        (IdentifierKind::VatNumber, "vat_number"),
+        (IdentifierKind::IpAddress, "ip_address"),
+        (IdentifierKind::Username, "username"),
+    ];
+
+    #[test]
+    fn every_identifier_kind_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(IdentifierKind::from_key(name), Some(value));
+        }
+        for value in IdentifierKind::ALL {
+            assert_eq!(IdentifierKind::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(IdentifierKind::from_key(""), None);
+        assert_eq!(
+            IdentifierKind::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod requirement_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Requirement, &str); 4] = [
+        (Requirement::Voluntary, "voluntary"),
+        (Requirement::Contractual, "contractual"),
+        (Requirement::ContractPrecondition, "contract_precondition"),
+        (Requirement::Statutory, "statutory"),
+    ];
+
+    #[test]
+    fn every_requirement_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(Requirement::from_key(name), Some(value));
+        }
+        for value in Requirement::ALL {
+            assert_eq!(Requirement::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(Requirement::from_key(""), None);
+        assert_eq!(
+            Requirement::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod access_content_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(AccessContent, &str); 2] = [
+        (AccessContent::Withheld, "withheld"),
+        (AccessContent::Given, "given"),
+    ];
+
+    #[test]
+    fn every_access_content_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(AccessContent::from_key(name), Some(value));
+        }
+        for value in AccessContent::ALL {
+            assert_eq!(AccessContent::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(AccessContent::from_key(""), None);
+        assert_eq!(
+            AccessContent::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod basis_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Basis, &str); 6] = [
+        (Basis::Consent, "consent"),
+        (Basis::Contract, "contract"),
+        (Basis::LegalObligation, "legal_obligation"),
+        (Basis::VitalInterests, "vital_interests"),
+        (Basis::PublicTask, "public_task"),
+        (Basis::LegitimateInterests, "legitimate_interests"),
+    ];
+
+    #[test]
+    fn every_basis_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(Basis::from_key(name), Some(value));
+        }
+        for value in Basis::ALL {
+            assert_eq!(Basis::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(Basis::from_key(""), None);
+        assert_eq!(
+            Basis::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod special_condition_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(SpecialCondition, &str); 10] = [
+        (SpecialCondition::ExplicitConsent, "explicit_consent"),
+        (SpecialCondition::Employment, "employment"),
+        (SpecialCondition::VitalInterests, "vital_interests"),
+        (SpecialCondition::NotForProfit, "not_for_profit"),
+        (SpecialCondition::MadePublic, "made_public"),
+        (SpecialCondition::LegalClaims, "legal_claims"),
+        (
+            SpecialCondition::SubstantialPublicInterest,
+            "substantial_public_interest",
+        ),
+        (SpecialCondition::HealthCare, "health_care"),
+        (SpecialCondition::PublicHealth, "public_health"),
+        (SpecialCondition::Archiving, "archiving"),
+    ];
+
+    #[test]
+    fn every_special_condition_keeps_its_letter_of_art_9_2() {
+        let letters: String = SpecialCondition::ALL.iter().map(|c| c.letter()).collect();
+        assert_eq!(letters, "abcdefghij");
+    }
+
+    #[test]
+    fn every_special_condition_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(SpecialCondition::from_key(name), Some(value));
+        }
+        for value in SpecialCondition::ALL {
+            assert_eq!(SpecialCondition::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(SpecialCondition::from_key(""), None);
+        assert_eq!(
+            SpecialCondition::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod event_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Event, &str); 5] = [
+        (Event::Collection, "collection"),
+        (Event::AccountClosed, "account_closed"),
+        (Event::ContractEnd, "contract_end"),
+        (Event::LastActivity, "last_activity"),
+        (Event::ConsentWithdrawn, "consent_withdrawn"),
+    ];
+
+    #[test]
+    fn every_event_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(Event::from_key(name), Some(value));
+        }
+        for value in Event::ALL {
+            assert_eq!(Event::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(Event::from_key(""), None);
+        assert_eq!(
+            Event::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod recipient_role_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(RecipientRole, &str); 3] = [
+        (RecipientRole::Processor, "processor"),
+        (RecipientRole::Controller, "controller"),
+        (RecipientRole::PublicAuthority, "public_authority"),
+    ];
+
+    #[test]
+    fn every_recipient_role_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(RecipientRole::from_key(name), Some(value));
+        }
+        for value in RecipientRole::ALL {
+            assert_eq!(RecipientRole::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(RecipientRole::from_key(""), None);
+        assert_eq!(
+            RecipientRole::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod safeguard_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(Safeguard, &str); 6] = [
+        (Safeguard::Adequacy, "adequacy"),
+        (Safeguard::StandardContractualClauses, "scc"),
+        (Safeguard::BindingCorporateRules, "bcr"),
+        (Safeguard::CodeOfConduct, "code_of_conduct"),
+        (Safeguard::Certification, "certification"),
+        (Safeguard::Derogation, "derogation"),
+    ];
+
+    #[test]
+    fn every_safeguard_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(Safeguard::from_key(name), Some(value));
+        }
+        for value in Safeguard::ALL {
+            assert_eq!(Safeguard::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(Safeguard::from_key(""), None);
+        assert_eq!(
+            Safeguard::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
+}
+
+#[cfg(test)]
+mod cookie_kind_names {
+    use super::*;
+
+    /// The names as policy files write them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(CookieKind, &str); 4] = [
+        (CookieKind::Technical, "technical"),
+        (CookieKind::Preferences, "preferences"),
+        (CookieKind::Analytics, "analytics"),
+        (CookieKind::Marketing, "marketing"),
+    ];
+
+    #[test]
+    fn every_cookie_kind_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.key(), name);
+            assert_eq!(CookieKind::from_key(name), Some(value));
+        }
+        for value in CookieKind::ALL {
+            assert_eq!(CookieKind::from_key(value.key()), Some(*value));
+        }
+        assert_eq!(CookieKind::from_key(""), None);
+        assert_eq!(
+            CookieKind::from_key(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
 }

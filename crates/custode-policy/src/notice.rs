@@ -216,10 +216,7 @@ fn purposes(d: &mut Document, c: &Catalog, policy: &Policy, lang: Lang) {
             ));
         }
         if let Some(condition) = p.special_condition {
-            let key = SpecialCondition::ALL
-                .iter()
-                .find(|(_, sc, _)| *sc == condition)
-                .map_or("explicit_consent", |(k, _, _)| k);
+            let key = condition.key();
             lines.push(c.msg_args(
                 "purpose-special",
                 &[

@@ -205,21 +205,21 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// One of a fixed set of names.
-    pub fn choice<K: Kind, T: Copy>(
+    pub fn choice<K: Kind, T: Copy + Into<&'static str>>(
         &mut self,
         sink: &mut impl Problems<K>,
         key: &'static str,
-        choices: &[(&'static str, T)],
+        choices: &[T],
     ) -> Option<Located<T>> {
         let v = self.raw(key)?;
         let Some(s) = v.get_ref().as_str() else {
             self.wrong_type(sink, key, v, "a string");
             return None;
         };
-        match choices.iter().find(|(name, _)| *name == s) {
-            Some((_, value)) => Some(Located::new(*value, span_of(v))),
+        match choices.iter().find(|c| (**c).into() == s) {
+            Some(value) => Some(Located::new(*value, span_of(v))),
             None => {
-                let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = choices.iter().map(|c| (*c).into()).collect();
                 let mut p = Problem::new(
                     K::INVALID_VALUE,
                     span_of(v),

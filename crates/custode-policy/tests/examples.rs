@@ -473,3 +473,31 @@ fn the_examples_declare_tenancy_inactivity_age_and_origins() {
         );
     }
 }
+
+/// The digest that consent events and the record of processing cite is the
+/// SHA-256 of the policy file in lowercase hex, as any tool computes it
+/// (Python's `hashlib` here), so a regulator can check which text was in force.
+#[test]
+fn the_digest_is_the_files_sha256_in_lowercase_hex() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    for (name, policy) in examples() {
+        let out = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
+            ])
+            .arg(dir.join(&name))
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            policy.digest,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "{name}"
+        );
+    }
+}

@@ -75,9 +75,8 @@ pub fn package(
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
-    let mut csv = String::from(
-        "record_id,category,field,value,source,purposes,collected_at,retain_until\r\n",
-    );
+    let mut csv =
+        csv_writer("record_id,category,field,value,source,purposes,collected_at,retain_until");
     for r in records {
         for (field, value) in &r.fields {
             let value = match value {
@@ -94,8 +93,7 @@ pub fn package(
                 r.collected_at.to_string(),
                 r.retain_until.map(|t| t.to_string()).unwrap_or_default(),
             ];
-            csv.push_str(&row.iter().map(|f| quote(f)).collect::<Vec<_>>().join(","));
-            csv.push_str("\r\n");
+            csv.write_record(&row).map_err(|e| e.to_string())?;
         }
     }
     // Vault content given to the person: no record id (the vault's are
@@ -117,8 +115,7 @@ pub fn package(
                 r.collected_at.to_string(),
                 r.until.map(|t| t.to_string()).unwrap_or_default(),
             ];
-            csv.push_str(&row.iter().map(|f| quote(f)).collect::<Vec<_>>().join(","));
-            csv.push_str("\r\n");
+            csv.write_record(&row).map_err(|e| e.to_string())?;
         }
     }
     Ok(vec![
@@ -126,7 +123,10 @@ pub fn package(
             "records.json".to_owned(),
             serde_json::to_vec_pretty(&json).map_err(|e| e.to_string())?,
         ),
-        ("records.csv".to_owned(), csv.into_bytes()),
+        (
+            "records.csv".to_owned(),
+            csv.into_inner().map_err(|e| e.to_string())?,
+        ),
         (
             format!("summary-{}.md", lang.code()),
             summary.to_markdown().into_bytes(),
@@ -138,92 +138,208 @@ pub fn package(
     ])
 }
 
-/// A CSV field, always quoted (RFC 4180), so commas, quotes and line
-/// breaks in values stay inside it.
-fn quote(field: &str) -> String {
-    format!("\"{}\"", field.replace('"', "\"\""))
+/// A CSV writer after a header line: every field quoted (RFC 4180, so
+/// commas, quotes and line breaks in values stay inside it), CRLF line ends.
+/// The header is written as it is, unquoted, as packages always had it.
+pub(crate) fn csv_writer(header: &str) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(format!("{header}\r\n").into_bytes())
 }
 
-/// CRC-32 (IEEE), as ZIP wants it.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
+/// Whether a member is text that deflate shrinks (JSON, CSV, Markdown,
+/// HTML); anything else is stored as it is.
+fn compresses(name: &str) -> bool {
+    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+    ["json", "csv", "md", "html", "txt"]
+        .iter()
+        .any(|t| ext.eq_ignore_ascii_case(t))
 }
 
-/// A ZIP archive of `files`, stored without compression (every reader opens
-/// it; the package is small). Names are UTF-8.
+/// Members from this size on get ZIP64 sizes: 64 MiB short of 4 GiB, as
+/// deflate may grow data it cannot shrink (5 bytes a 64 KiB block).
+const ZIP64_FROM: u64 = (1 << 32) - (1 << 26);
+
+/// Whether a member needs ZIP64 sizes (the archive's own ZIP64 end records
+/// are added by the writer when offsets or counts need them).
+fn needs_zip64(len: usize) -> bool {
+    u64::try_from(len).map_or(true, |n| n >= ZIP64_FROM)
+}
+
+/// A ZIP archive of `files`: text deflated, anything else stored; ZIP64
+/// where a member or the archive outgrows 4 GiB. Names are UTF-8; every
+/// member dated 1980-01-01 00:00, so the same files give the same bytes.
 pub fn zip(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
-    let too_big = || "the package is larger than a plain ZIP holds (4 GiB)".to_owned();
-    let mut out = Vec::new();
-    let mut central = Vec::new();
+    zip_with(files, false)
+}
+
+/// [`zip`], with ZIP64 sizes on every member when `force_zip64` (so tests
+/// exercise that path without writing 4 GiB).
+fn zip_with(files: &[(String, Vec<u8>)], force_zip64: bool) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in files {
-        let offset = u32::try_from(out.len()).map_err(|_| too_big())?;
-        let size = u32::try_from(data.len()).map_err(|_| too_big())?;
-        let name_len = u16::try_from(name.len()).map_err(|_| too_big())?;
-        let crc = crc32(data);
-        // Version 2.0, UTF-8 names, stored, 1980-01-01 00:00.
-        let common = |v: &mut Vec<u8>| {
-            v.extend_from_slice(&20u16.to_le_bytes());
-            v.extend_from_slice(&0x0800u16.to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes());
-            v.extend_from_slice(&0x0021u16.to_le_bytes());
-            v.extend_from_slice(&crc.to_le_bytes());
-            v.extend_from_slice(&size.to_le_bytes());
-            v.extend_from_slice(&size.to_le_bytes());
-            v.extend_from_slice(&name_len.to_le_bytes());
-            v.extend_from_slice(&0u16.to_le_bytes());
+        let method = if compresses(name) {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
         };
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        common(&mut out);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        common(&mut central);
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u32.to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
+        let options = SimpleFileOptions::default()
+            .compression_method(method)
+            .last_modified_time(zip::DateTime::default())
+            .large_file(force_zip64 || needs_zip64(data.len()));
+        w.start_file(name.as_str(), options)
+            .map_err(|e| format!("{name}: {e}"))?;
+        w.write_all(data).map_err(|e| format!("{name}: {e}"))?;
     }
-    let count = u16::try_from(files.len()).map_err(|_| too_big())?;
-    let cd_offset = u32::try_from(out.len()).map_err(|_| too_big())?;
-    let cd_size = u32::try_from(central.len()).map_err(|_| too_big())?;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&cd_size.to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    Ok(out)
+    Ok(w.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Runs a Python script on `bytes` written to a temporary file; its
+    /// stdout. Python's standard library is what a recipient likely has.
+    fn python(script: &str, bytes: &[u8]) -> Vec<u8> {
+        let path = std::env::temp_dir().join(format!(
+            "custode-package-{}-{}.bin",
+            std::process::id(),
+            custode_domain::SubjectId::generate()
+        ));
+        std::fs::write(&path, bytes).expect("write");
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&path)
+            .output()
+            .expect("python3 runs");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn python_text(script: &str, bytes: &[u8]) -> String {
+        String::from_utf8(python(script, bytes)).expect("utf-8")
+    }
+
+    fn files() -> Vec<(String, Vec<u8>)> {
+        vec![
+            (
+                "records.json".to_owned(),
+                "{\"a\": \"é\"}\n".repeat(200).into_bytes(),
+            ),
+            ("records.csv".to_owned(), b"a,b\r\n\"1\",\"2\"\r\n".to_vec()),
+            ("photo.bin".to_owned(), (0..=255u8).collect()),
+            ("empty.md".to_owned(), Vec::new()),
+            ("città.html".to_owned(), b"<p>x</p>".to_vec()),
+        ]
+    }
+
+    /// Per member: name, method, size, bytes read, date, and whether its
+    /// local header carries ZIP64 sizes (extra field 0x0001).
+    const READ_BACK: &str = r#"
+import struct, sys, zipfile
+raw = open(sys.argv[1], "rb").read()
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None, "a member fails its CRC"
+for i in z.infolist():
+    o = i.header_offset
+    n, m = struct.unpack("<HH", raw[o + 26:o + 30])
+    extra, ids, k = raw[o + 30 + n:o + 30 + n + m], [], 0
+    while k + 4 <= len(extra):
+        hid, ln = struct.unpack("<HH", extra[k:k + 4])
+        ids.append(hid)
+        k += 4 + ln
+    print(i.filename, i.compress_type, i.file_size, len(z.read(i)), i.date_time, 1 in ids, sep="|")
+"#;
+
     #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    fn python_reads_every_member_with_its_crc() {
+        let files = files();
+        let out = python_text(READ_BACK, &zip(&files).expect("zip"));
+        let lines: Vec<&str> = out.lines().collect();
+        // 8 is deflate, 0 stored: text shrinks, the rest is kept as it is.
+        assert_eq!(
+            lines,
+            [
+                "records.json|8|2400|2400|(1980, 1, 1, 0, 0, 0)|False",
+                "records.csv|8|14|14|(1980, 1, 1, 0, 0, 0)|False",
+                "photo.bin|0|256|256|(1980, 1, 1, 0, 0, 0)|False",
+                "empty.md|8|0|0|(1980, 1, 1, 0, 0, 0)|False",
+                "città.html|8|8|8|(1980, 1, 1, 0, 0, 0)|False",
+            ]
+        );
+        let bytes = zip(&files).expect("zip");
+        assert_eq!(
+            bytes,
+            zip(&files).expect("zip"),
+            "the same files, the same bytes"
+        );
+        assert!(
+            bytes.len() < 1000,
+            "the JSON is deflated: {} bytes",
+            bytes.len()
+        );
+        let read = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+sys.stdout.buffer.write(z.read("records.json") + z.read("photo.bin"))
+"#;
+        let mut want = files[0].1.clone();
+        want.extend_from_slice(&files[2].1);
+        assert_eq!(python(read, &bytes), want);
     }
 
     #[test]
-    fn csv_fields_keep_their_commas_and_quotes() {
-        assert_eq!(quote("a,\"b\""), "\"a,\"\"b\"\"\"");
+    fn members_over_4_gib_get_zip64_sizes() {
+        assert!(!needs_zip64(0));
+        assert!(!needs_zip64(4000 << 20), "4000 MiB fit a plain ZIP");
+        assert!(needs_zip64(u32::MAX as usize));
+        assert!(needs_zip64(5 << 30));
+        // The ZIP64 path itself, without writing 4 GiB: forced on small
+        // members, Python still reads them and checks their CRCs.
+        let out = python_text(READ_BACK, &zip_with(&files(), true).expect("zip"));
+        assert_eq!(out.lines().count(), 5, "{out}");
+        assert!(out.lines().all(|l| l.ends_with("|True")), "{out}");
+        assert!(out.contains("photo.bin|0|256|256|"), "{out}");
+    }
+
+    #[test]
+    fn csv_fields_keep_their_commas_quotes_and_line_breaks() {
+        let mut w = csv_writer("a,b,c");
+        w.write_record(["x,\"y\"", "", "line\nbreak\r\nend"])
+            .expect("write");
+        w.write_record(["plain", "é", " spaced "]).expect("write");
+        let bytes = w.into_inner().expect("bytes");
+        // Byte for byte what packages always held: the header as it is,
+        // every field quoted, quotes doubled, CRLF.
+        assert_eq!(
+            String::from_utf8(bytes.clone()).expect("utf-8"),
+            "a,b,c\r\n\"x,\"\"y\"\"\",\"\",\"line\nbreak\r\nend\"\r\n\"plain\",\"é\",\" spaced \"\r\n"
+        );
+        let out = python_text(
+            r#"
+import csv, json, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    print(json.dumps(list(csv.reader(f))))
+"#,
+            &bytes,
+        );
+        let rows: Vec<Vec<String>> = serde_json::from_str(&out).expect("json");
+        assert_eq!(
+            rows,
+            [
+                vec!["a", "b", "c"],
+                vec!["x,\"y\"", "", "line\nbreak\r\nend"],
+                vec!["plain", "é", " spaced "],
+            ]
+        );
     }
 }

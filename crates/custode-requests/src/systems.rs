@@ -88,7 +88,7 @@ impl Requests {
             .await
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tables = Vec::new();
-        let mut csv = String::from("system,table,row,column,category,value\r\n");
+        let mut csv = crate::package::csv_writer("system,table,row,column,category,value");
         for s in &result.systems {
             let found = done(s)?;
             for t in found {
@@ -102,14 +102,8 @@ impl Requests {
                             c.category.clone().unwrap_or_default(),
                             value.clone().unwrap_or_default(),
                         ];
-                        csv.push_str(
-                            &cells
-                                .iter()
-                                .map(|f| format!("\"{}\"", f.replace('"', "\"\"")))
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        );
-                        csv.push_str("\r\n");
+                        csv.write_record(&cells)
+                            .map_err(|e| StoreError::Invalid(e.to_string()))?;
                     }
                 }
                 tables.push(json!({
@@ -122,7 +116,10 @@ impl Requests {
         }
         let json = serde_json::to_vec_pretty(&json!({ "systems": tables }))
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(Some((json, csv.into_bytes())))
+        let csv = csv
+            .into_inner()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Some((json, csv)))
     }
 
     /// Erases the subject in every system (the declared action per

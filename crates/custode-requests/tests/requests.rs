@@ -1328,6 +1328,14 @@ async fn a_request_reaches_the_providers_own_database(env: &Env) {
     );
     assert_eq!(rows_of("orders").len(), 2, "{external}");
     assert!(!external.to_string().contains("other@example.org"));
+    // The same rows as CSV: the header as it always was, every field quoted.
+    let csv = String::from_utf8(unzip(&zip, "systems.csv")).expect("utf-8");
+    assert!(
+        csv.starts_with("system,table,row,column,category,value\r\n\""),
+        "{csv}"
+    );
+    assert!(csv.contains(",\"ext.user@example.org\"\r\n"), "{csv}");
+    assert!(!csv.contains("other@example.org"), "{csv}");
 
     // Erased there too: the email masked, the orders kept with their law.
     let erasure = job(&done, "erasure");

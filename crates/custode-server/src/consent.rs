@@ -100,8 +100,11 @@ fn out(e: ConsentEvent) -> ConsentOut {
     }
 }
 
-fn names<T>(all: &[(T, &str)]) -> String {
-    all.iter().map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
+fn names<T: Copy + Into<&'static str>>(all: &[T]) -> String {
+    all.iter()
+        .map(|v| (*v).into())
+        .collect::<Vec<&str>>()
+        .join(", ")
 }
 
 /// Adds an event to a subject's consent ledger. A subject acting for
@@ -122,7 +125,7 @@ pub async fn record(
         ApiError::bad_request(format!(
             "unknown event kind `{}`: use one of {}",
             input.kind,
-            names(&EventKind::ALL)
+            names(EventKind::ALL)
         ))
     })?;
     let channel = match input.channel.as_deref() {

@@ -171,7 +171,7 @@ pub async fn file(
                     "unknown right `{r}`: use {}",
                     Right::ALL
                         .iter()
-                        .map(|(_, n)| *n)
+                        .map(|r| r.name())
                         .collect::<Vec<_>>()
                         .join(", ")
                 ))
@@ -396,7 +396,7 @@ fn document_kind(kind: &str) -> Result<DocumentKind, ApiError> {
             "unknown document `{kind}`: use {}",
             DocumentKind::ALL
                 .iter()
-                .map(|(_, n)| *n)
+                .map(|k| k.name())
                 .collect::<Vec<_>>()
                 .join(", ")
         ))

@@ -103,21 +103,17 @@ pub async fn query(
     let target = match (q.subject, q.identifier) {
         (Some(s), None) => VaultTarget::Subject(parse_subject(&s)?),
         (None, Some(i)) => {
-            let kind = IdentifierKind::ALL
-                .iter()
-                .find(|(n, _)| *n == i.kind)
-                .map(|(_, k)| *k)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "unknown identifier kind `{}`: use one of {}",
-                        i.kind,
-                        IdentifierKind::ALL
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                })?;
+            let kind = IdentifierKind::from_key(&i.kind).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown identifier kind `{}`: use one of {}",
+                    i.kind,
+                    IdentifierKind::ALL
+                        .iter()
+                        .map(|k| k.key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
             VaultTarget::Identifier(kind, i.value)
         }
         _ => {

@@ -1389,10 +1389,7 @@ impl Store {
         kind: IdentifierKind,
         value: &str,
     ) -> Result<Vec<SubjectId>, StoreError> {
-        let kind_name = IdentifierKind::ALL
-            .iter()
-            .find(|(_, k)| *k == kind)
-            .map_or("identifier", |(n, _)| n);
+        let kind_name = kind.key();
         let normalised = custode_domain::normalise_identifier(kind, value);
         let hash = ingest::identifier_hash(&self.keys.hasher(), kind_name, &normalised);
         let (low, high) = by.scope.path_range();

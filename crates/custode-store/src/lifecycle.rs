@@ -15,7 +15,10 @@ use sqlx::{Any, Row, Transaction};
 use crate::{Store, StoreError};
 
 /// An event of a subject's life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum LifeEvent {
     /// The account was closed: every purpose that lives with the account
     /// ends, and what a vault purpose keeps moves to the vault.
@@ -28,27 +31,17 @@ pub enum LifeEvent {
 }
 
 impl LifeEvent {
-    /// Every event with its name in the API.
-    pub const ALL: [(LifeEvent, &'static str); 3] = [
-        (LifeEvent::AccountClosed, "account_closed"),
-        (LifeEvent::ContractEnded, "contract_ended"),
-        (LifeEvent::Activity, "activity"),
-    ];
+    /// Every event, in declaration order.
+    pub const ALL: &'static [LifeEvent] = <LifeEvent as strum::VariantArray>::VARIANTS;
 
     /// The name.
     pub fn name(self) -> &'static str {
-        LifeEvent::ALL
-            .iter()
-            .find(|(e, _)| *e == self)
-            .map_or("activity", |(_, n)| n)
+        self.into()
     }
 
     /// The event with a name.
     pub fn from_name(name: &str) -> Option<LifeEvent> {
-        LifeEvent::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(e, _)| *e)
+        name.parse().ok()
     }
 }
 
@@ -200,4 +193,34 @@ pub fn moves_retention(policy: &custode_policy::Policy, purpose: Option<&str>) -
     purpose
         .and_then(|p| policy.purpose(p))
         .is_some_and(|p| p.retention.from == custode_policy::Event::ConsentWithdrawn)
+}
+
+#[cfg(test)]
+mod life_event_names {
+    use super::*;
+
+    /// The names as the API takes them and the subjects' events store them:
+    /// never renamed, whatever the enum becomes.
+    const STORED: [(LifeEvent, &str); 3] = [
+        (LifeEvent::AccountClosed, "account_closed"),
+        (LifeEvent::ContractEnded, "contract_ended"),
+        (LifeEvent::Activity, "activity"),
+    ];
+
+    #[test]
+    fn every_life_event_round_trips_and_keeps_its_name() {
+        for (value, name) in STORED {
+            assert_eq!(value.name(), name);
+            assert_eq!(LifeEvent::from_name(name), Some(value));
+        }
+        for value in LifeEvent::ALL {
+            assert_eq!(LifeEvent::from_name(value.name()), Some(*value));
+        }
+        assert_eq!(LifeEvent::from_name(""), None);
+        assert_eq!(
+            LifeEvent::from_name(&STORED[0].1.to_uppercase()),
+            None,
+            "names are exact"
+        );
+    }
 }

@@ -285,10 +285,7 @@ impl VaultTarget {
 }
 
 fn kind_name(kind: IdentifierKind) -> &'static str {
-    IdentifierKind::ALL
-        .iter()
-        .find(|(_, k)| *k == kind)
-        .map_or("identifier", |(n, _)| n)
+    kind.key()
 }
 
 /// A record as the vault holds it, opened for the legal officer.

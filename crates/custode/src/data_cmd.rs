@@ -699,8 +699,9 @@ pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result
     Ok(outcome)
 }
 
+/// The first 8 bytes of a hash, as the verify line shows it.
 fn custode_crypto_hex(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex::encode(&bytes[..bytes.len().min(8)])
 }
 
 pub(crate) async fn keys(args: &StoreArgs, cmd: KeyCommand) -> anyhow::Result<Outcome> {
