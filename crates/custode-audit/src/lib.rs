@@ -88,11 +88,16 @@ pub enum Action {
     /// The vault access log's lines written before it was a chain were
     /// chained at an upgrade; the entry holds the head they ended at.
     VaultLogChained,
+    /// A subject was found by one of its identifiers (the kind is kept,
+    /// never the value).
+    SubjectFound,
+    /// A subject's audit trail was read (by the DPO, or by the subject).
+    TrailRead,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 31] = [
+    pub const ALL: [(Action, &'static str); 33] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::TenantClosed, "tenant.closed"),
         (Action::SubjectCreated, "subject.created"),
@@ -127,6 +132,8 @@ impl Action {
         (Action::BackupKeysRotated, "backup.keys_rotated"),
         (Action::BackupRestored, "backup.restored"),
         (Action::VaultLogChained, "vault.log_chained"),
+        (Action::SubjectFound, "subject.found"),
+        (Action::TrailRead, "audit.trail_read"),
     ];
 
     /// The stored name, e.g. `records.read`.

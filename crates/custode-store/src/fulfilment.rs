@@ -704,6 +704,14 @@ impl Store {
             files.push(("systems.json".to_owned(), json));
             files.push(("systems.csv".to_owned(), csv));
         }
+        if claim.right == Right::Access {
+            // Who read or changed the person's data, when, in which role
+            // and why (C-579/21); the other files stay as they were.
+            let trail = self
+                .trail_for_access(by, &request.subject, &request.id)
+                .await?;
+            files.extend(crate::trail::package_files(&trail)?);
+        }
         let files = package::zip(&files)
             .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         let key = self.request_key_of(request).await?;

@@ -16,6 +16,7 @@ mod consent;
 mod decisions;
 mod engine;
 mod error;
+mod finding;
 mod fulfilment;
 mod identity;
 mod ingest;
@@ -31,6 +32,7 @@ mod sqlite_read;
 mod sqlite_write;
 mod systems;
 mod tenants;
+mod trail;
 mod vault;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -64,7 +66,12 @@ pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{
     Closure, Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport,
 };
+pub use finding::{FOUND_MAX, TenantListed, declared_identifier_kinds};
 pub use tenants::TenantClosure;
+pub use trail::{
+    SUBJECT_VIEW_NOTE, TRAIL_PAGE_MAX, Trail, TrailEntry, TrailFilter, TrailView, parse_from,
+    parse_until,
+};
 pub use vault::{VaultAccess, VaultHolding, VaultOrder, VaultRecord, VaultTarget};
 
 use keys::Keyring;
