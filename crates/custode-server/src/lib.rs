@@ -9,6 +9,7 @@ mod api;
 mod consent;
 mod error;
 mod extract;
+mod finding;
 pub mod jobs;
 mod limits;
 pub mod mail;
@@ -168,6 +169,7 @@ pub struct Metrics {
         requests::get_document, requests::approve_identity, requests::fulfil,
         requests::export, requests::answer, requests::answer_letter,
         requests::notices, requests::confirm_notice,
+        finding::list_tenants, finding::trail,
     ),
     modifiers(&BearerAuth),
 )]
@@ -344,7 +346,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/tokens",
             get(api::list_tokens).post(api::issue_token),
         )
-        .route("/api/v1/tenants", post(api::create_tenant))
+        .route(
+            "/api/v1/tenants",
+            get(finding::list_tenants).post(api::create_tenant),
+        )
         .route("/api/v1/tenants/{id}/close", post(api::close_tenant))
         .route(
             "/api/v1/subjects",
@@ -356,6 +361,7 @@ pub fn router(state: AppState) -> Router {
             get(api::read_records).post(api::write_records),
         )
         .route("/api/v1/subjects/{id}/erase", post(api::erase_subject))
+        .route("/api/v1/subjects/{id}/audit", get(finding::trail))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route(
             "/api/v1/subjects/{id}/consent",
