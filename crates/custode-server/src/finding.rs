@@ -57,7 +57,11 @@ pub(crate) async fn find(
     paged: bool,
 ) -> Result<Json<SubjectPage>, ApiError> {
     caller
-        .require(state, Operation::FindSubjects, "find subjects by identifier")
+        .require(
+            state,
+            Operation::FindSubjects,
+            "find subjects by identifier",
+        )
         .await?;
     let Some((kind, value)) = identifier.split_once(':') else {
         return Err(ApiError::bad_request(format!(
@@ -140,9 +144,7 @@ pub async fn list_tenants(
         .await?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "`limit` must be between 1 and 10000",
-        ));
+        return Err(ApiError::bad_request("`limit` must be between 1 and 10000"));
     }
     let after = q
         .after
@@ -288,16 +290,15 @@ pub async fn trail(
             custode_store::TRAIL_PAGE_MAX
         )));
     }
-    let after = q
-        .after
-        .as_deref()
-        .map(|a| {
-            a.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::bad_request("`after` is the `next` of the previous page"))
-        })
-        .transpose()?;
+    let after =
+        q.after
+            .as_deref()
+            .map(|a| {
+                a.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    ApiError::bad_request("`after` is the `next` of the previous page")
+                })
+            })
+            .transpose()?;
     let filter = TrailFilter {
         actor: q.actor,
         action: q.action,

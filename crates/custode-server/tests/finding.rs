@@ -311,7 +311,13 @@ async fn bad_finds_and_filters_are_400_and_record_nothing() {
         let (status, ctype, body) = get(&w.app, &uri, Some(&dpo)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
         assert_eq!(ctype, "application/problem+json");
-        assert!(json(&body)["detail"].as_str().unwrap_or_default().contains(says), "{uri}: {body}");
+        assert!(
+            json(&body)["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{uri}: {body}"
+        );
     }
     // The subject's own view names no staff, so it takes no actor filter.
     let (status, _, body) = get(
@@ -356,7 +362,11 @@ async fn a_reseller_lists_only_its_domains() {
         Some(w.token("dpo")),
     )
     .await;
-    assert_eq!(json(&body)["items"].as_array().map(Vec::len), Some(3), "{body}");
+    assert_eq!(
+        json(&body)["items"].as_array().map(Vec::len),
+        Some(3),
+        "{body}"
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
@@ -416,7 +426,12 @@ async fn the_dpo_exports_a_trail_and_the_subject_sees_its_own_and_no_one_elses()
 
     // The subject: its own, by role and purpose, no names.
     let me = w.token("subject").to_owned();
-    let (status, _, body) = get(&w.app, &format!("/api/v1/subjects/{mario}/audit"), Some(&me)).await;
+    let (status, _, body) = get(
+        &w.app,
+        &format!("/api/v1/subjects/{mario}/audit"),
+        Some(&me),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let own = json(&body);
     assert_eq!(own["view"], "subject");
@@ -429,12 +444,19 @@ async fn the_dpo_exports_a_trail_and_the_subject_sees_its_own_and_no_one_elses()
         .expect("the support agent's read");
     assert_eq!(read["role"], "support_agent");
     assert_eq!(read["reason"], "ticket 42");
-    assert!(read.get("actor").is_none() && read.get("actor_name").is_none(), "{read}");
+    assert!(
+        read.get("actor").is_none() && read.get("actor_name").is_none(),
+        "{read}"
+    );
     assert!(!body.contains("the test's"), "{body}");
     // ... and no one else's.
     let bianca = &w.bianca;
-    let (status, _, body) =
-        get(&w.app, &format!("/api/v1/subjects/{bianca}/audit"), Some(&me)).await;
+    let (status, _, body) = get(
+        &w.app,
+        &format!("/api/v1/subjects/{bianca}/audit"),
+        Some(&me),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let _ = std::fs::remove_dir_all(&w.dir);
 }

@@ -52,6 +52,7 @@ pub use backup::{BackupGeneration, BackupReport, BackupRotation, RestoreReport};
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
+pub use finding::{FOUND_MAX, TenantListed, declared_identifier_kinds};
 pub use fulfilment::{
     Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, steps,
 };
@@ -66,7 +67,6 @@ pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{
     Closure, Held, LifeEvent, PlanLine, RetentionLine, RetentionPlan, SweepReport,
 };
-pub use finding::{FOUND_MAX, TenantListed, declared_identifier_kinds};
 pub use tenants::TenantClosure;
 pub use trail::{
     SUBJECT_VIEW_NOTE, TRAIL_PAGE_MAX, Trail, TrailEntry, TrailFilter, TrailView, parse_from,

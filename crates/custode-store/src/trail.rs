@@ -194,7 +194,12 @@ fn categories_in(detail: &Value) -> Vec<String> {
         out.insert(c.to_owned());
     }
     for key in ["by_rule", "by_ground"] {
-        for line in detail.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for line in detail
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(c) = line.get("category").and_then(Value::as_str) {
                 out.insert(c.to_owned());
             }
@@ -370,7 +375,9 @@ impl Store {
             })?;
             read.push((seq, body));
         }
-        let actors = self.actors(read.iter().filter_map(|(_, b)| b["actor"].as_str())).await?;
+        let actors = self
+            .actors(read.iter().filter_map(|(_, b)| b["actor"].as_str()))
+            .await?;
         let mut entries = Vec::with_capacity(read.len());
         for (seq, body) in read {
             let action = body["action"].as_str().unwrap_or_default().to_owned();
@@ -538,11 +545,7 @@ impl Trail {
             let categories = e.categories.join(" ");
             let records = e.records.map(|n| n.to_string()).unwrap_or_default();
             if staff {
-                let detail = e
-                    .detail
-                    .as_ref()
-                    .map(Value::to_string)
-                    .unwrap_or_default();
+                let detail = e.detail.as_ref().map(Value::to_string).unwrap_or_default();
                 w.write_record([
                     seq.as_str(),
                     &at,

@@ -100,7 +100,13 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
         .await
         .expect("write");
 
-    let reseller = staff(&store, Role::ResellerAdmin, &t.reseller.path, "Rita Reseller").await;
+    let reseller = staff(
+        &store,
+        Role::ResellerAdmin,
+        &t.reseller.path,
+        "Rita Reseller",
+    )
+    .await;
     let found = store
         .find_by_identifier(&reseller, "email", " Mario.Rossi@Example.COM ", "ticket 7")
         .await
@@ -150,12 +156,9 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
     for e in &finds {
         assert!(!e.body.to_lowercase().contains("mario"), "{}", e.body);
     }
-    assert!(
-        finds
-            .iter()
-            .any(|e| e.body.contains(&reseller.id) && e.body.contains("ticket 7")
-                && e.body.contains("\"by\":\"email\""))
-    );
+    assert!(finds.iter().any(|e| e.body.contains(&reseller.id)
+        && e.body.contains("ticket 7")
+        && e.body.contains("\"by\":\"email\"")));
     let nobody: i64 = sqlx::Row::get(
         &sqlx::query(
             "SELECT COUNT(*) FROM audit_log WHERE action = 'subject.found' AND subject_id IS NULL AND actor = $1",
@@ -268,14 +271,16 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
         .list_tenants(&admin(), Some(&first[1].tenant.id), 100)
         .await
         .expect("page");
-    let paged: Vec<_> = first.iter().chain(&rest).map(|l| l.tenant.id.clone()).collect();
+    let paged: Vec<_> = first
+        .iter()
+        .chain(&rest)
+        .map(|l| l.tenant.id.clone())
+        .collect();
     let whole: Vec<_> = everything.iter().map(|l| l.tenant.id.clone()).collect();
     assert_eq!(paged, whole);
     // A tenant outside the scope cannot be a cursor: not found.
     assert!(matches!(
-        store
-            .list_tenants(&reseller, Some(&t.direct.id), 10)
-            .await,
+        store.list_tenants(&reseller, Some(&t.direct.id), 10).await,
         Err(StoreError::NotFound { .. })
     ));
     let domain = principal_of(&t.domain_a, Role::DomainAdmin);
@@ -287,7 +292,13 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
         role: Role::Subject,
         scope: Scope::subject(&t.domain_a.path, SubjectId::generate()),
     };
-    assert!(store.list_tenants(&me, None, 100).await.expect("none").is_empty());
+    assert!(
+        store
+            .list_tenants(&me, None, 100)
+            .await
+            .expect("none")
+            .is_empty()
+    );
     store.close().await;
 }
 
@@ -410,7 +421,10 @@ async fn a_subjects_trail_lists_exactly_the_reads_and_changes_of_its_data(env: &
     assert_eq!(own.entries[4].role, "dpo");
     assert!(own.note.is_some_and(|n| n.contains("role")));
     let json = own.to_json().to_string();
-    assert!(!json.contains("Sara") && !json.contains(&agent.id), "{json}");
+    assert!(
+        !json.contains("Sara") && !json.contains(&agent.id),
+        "{json}"
+    );
     let csv = String::from_utf8(own.to_csv().expect("csv")).expect("utf-8");
     assert!(csv.starts_with("seq,at,kind,action,role,reason,categories,records\r\n"));
     assert!(csv.contains("ticket 42: cannot log in") && !csv.contains("Sara"));
@@ -509,7 +523,11 @@ async fn a_subjects_trail_lists_exactly_the_reads_and_changes_of_its_data(env: &
             .await,
         Err(StoreError::Invalid(_))
     ));
-    assert_eq!(audit_rows(&store).await, before, "bad filters record nothing");
+    assert_eq!(
+        audit_rows(&store).await,
+        before,
+        "bad filters record nothing"
+    );
 
     // Paging: two at a time gives the same entries.
     let mut paged = Vec::new();
@@ -555,10 +573,7 @@ async fn the_access_package_holds_the_subjects_own_trail(env: &Env) {
         )
         .await
         .expect("write");
-    store
-        .records(&agent, &s, "ticket 42")
-        .await
-        .expect("read");
+    store.records(&agent, &s, "ticket 42").await.expect("read");
     let filed = store
         .file_request(
             &dpo,
@@ -583,7 +598,10 @@ async fn the_access_package_holds_the_subjects_own_trail(env: &Env) {
         )
         .await
         .expect("document");
-    store.approve_identity(&dpo, &filed.id).await.expect("approve");
+    store
+        .approve_identity(&dpo, &filed.id)
+        .await
+        .expect("approve");
     store
         .queue_fulfilment(&dpo, &filed.id, FulfilmentInput::default())
         .await
@@ -605,7 +623,10 @@ async fn the_access_package_holds_the_subjects_own_trail(env: &Env) {
     assert!(names.iter().any(|n| n == "audit-trail.json"), "{names:?}");
     let csv = String::from_utf8(member(&zip, "audit-trail.csv")).expect("utf-8");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "seq,at,kind,action,role,reason,categories,records");
+    assert_eq!(
+        lines[0],
+        "seq,at,kind,action,role,reason,categories,records"
+    );
     assert!(
         lines.iter().any(|l| l.contains("records.read")
             && l.contains("support_agent")
@@ -630,7 +651,11 @@ async fn the_access_package_holds_the_subjects_own_trail(env: &Env) {
 /// The names of a stored ZIP's members, in order, read with Python's
 /// standard library.
 fn members(zip: &[u8]) -> Vec<String> {
-    let out = python(zip, "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))", None);
+    let out = python(
+        zip,
+        "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+        None,
+    );
     String::from_utf8(out)
         .expect("utf-8")
         .lines()
@@ -656,6 +681,10 @@ fn python(zip: &[u8], script: &str, arg: Option<&str>) -> Vec<u8> {
     }
     let out = cmd.output().expect("python3");
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
