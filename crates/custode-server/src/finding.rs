@@ -254,7 +254,7 @@ pub struct TrailOut {
 /// role and why. The DPO reads any in scope, with actors named; a subject
 /// reads its own (another is not found), by role and purpose without
 /// staff names. Audited as a read. `format=csv` answers `text/csv`.
-#[utoipa::path(get, path = "/api/v1/subjects/{id}/audit", params(("id" = String, Path), TrailQuery), responses((status = 200, body = TrailOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
+#[utoipa::path(get, path = "/api/v1/subjects/{id}/audit", params(("id" = String, Path), TrailQuery), responses((status = 200, description = "the trail: JSON, or CSV with `format=csv`", content((TrailOut = "application/json"), (String = "text/csv"))), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn trail(
     State(state): State<AppState>,
     caller: Caller,
