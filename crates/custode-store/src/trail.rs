@@ -181,7 +181,7 @@ fn kind_of(action: &str) -> &'static str {
 /// but those its own access requests made (a job's).
 fn shown_to_subject(kind: &str, action: &str, actor: &str) -> bool {
     matches!(kind, "read" | "change" | "request")
-        && !(action == "vault.queried" && !actor.starts_with("job:"))
+        && (action != "vault.queried" || actor.starts_with("job:"))
 }
 
 /// The categories an entry's detail names.
