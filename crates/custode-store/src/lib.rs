@@ -1176,9 +1176,14 @@ impl Store {
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
         let records = open_records(key, subject, rows, fields)?;
+        // Which of its data were shown, for the subject's trail.
+        let categories: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.category.as_str()).collect();
         let detail = match read_for {
-            ReadFor::Ground(purpose) => json!({ "records": records.len(), "ground": purpose }),
-            _ => json!({ "records": records.len() }),
+            ReadFor::Ground(purpose) => {
+                json!({ "records": records.len(), "categories": categories, "ground": purpose })
+            }
+            _ => json!({ "records": records.len(), "categories": categories }),
         };
         self.audit_alone(Event {
             actor: by.id.clone(),

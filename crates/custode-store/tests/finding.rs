@@ -377,6 +377,7 @@ async fn a_subjects_trail_lists_exactly_the_reads_and_changes_of_its_data(env: &
     assert_eq!(read.actor_name.as_deref(), Some("Sara Support"));
     assert_eq!(read.reason.as_deref(), Some("ticket 42: cannot log in"));
     assert_eq!(read.at.to_string(), "2026-01-02T00:00:00Z");
+    assert_eq!(read.categories, ["contact"], "which of its data were read");
     assert_eq!(trail.entries[1].categories, ["contact"]);
     assert_eq!(trail.entries[1].records, Some(1));
     assert_eq!(trail.entries[3].kind, "refused");
