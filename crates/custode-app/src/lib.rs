@@ -12,6 +12,7 @@ use custode_policy::Policy;
 use custode_requests::Requests;
 use custode_retention::Retention;
 use custode_store::{Store, StoreConfig, StoreError};
+use custode_trail::AuditTrail;
 use custode_vault::Vault;
 
 /// The store's kernel and its capabilities.
@@ -31,6 +32,8 @@ pub struct Custode {
     pub requests: Arc<Requests>,
     /// Backups and restores.
     pub backup: Arc<Backup>,
+    /// Subjects' audit trails.
+    pub trail: Arc<AuditTrail>,
 }
 
 impl Custode {
@@ -54,6 +57,7 @@ impl Custode {
             retention: Arc::new(Retention::new(vault.clone())),
             requests: Arc::new(Requests::new(vault.clone(), ledger.clone())),
             backup: Arc::new(Backup::new(vault.clone())),
+            trail: Arc::new(AuditTrail::new(store.clone())),
             store,
             vault,
             ledger,

@@ -121,6 +121,13 @@ pub enum Action {
     /// chained at an upgrade; the entry holds the head they ended at.
     #[strum(serialize = "vault.log_chained")]
     VaultLogChained,
+    /// A subject was found by one of its identifiers (the kind is kept,
+    /// never the value).
+    #[strum(serialize = "subject.found")]
+    SubjectFound,
+    /// A subject's audit trail was read (by the DPO, or by the subject).
+    #[strum(serialize = "audit.trail_read")]
+    TrailRead,
 }
 
 impl Action {

@@ -48,11 +48,19 @@ pub enum Operation {
     /// policy allows, its credentials revoked, its name replaced. Reads no
     /// personal data.
     CloseTenant,
+    /// Find subjects by an identifier (e-mail, phone, ...): tells who a
+    /// value belongs to, so it reads personal data.
+    FindSubjects,
+    /// List the tenancy tree with its counts (no personal data).
+    ListTenants,
+    /// Read a subject's audit trail: who read or changed its data, when,
+    /// in which role and why (a subject reads its own).
+    ReadTrail,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 21] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -71,12 +79,17 @@ impl Operation {
         Operation::HandleRequests,
         Operation::ReviewAccess,
         Operation::CloseTenant,
+        Operation::FindSubjects,
+        Operation::ListTenants,
+        Operation::ReadTrail,
     ];
 
     /// The operations that show personal data (a subject's records,
     /// consents, decisions, requests, the vault and its log).
-    pub const READ_PERSONAL_DATA: [Operation; 6] = [
+    pub const READ_PERSONAL_DATA: [Operation; 8] = [
         Operation::ReadRecords,
+        Operation::FindSubjects,
+        Operation::ReadTrail,
         Operation::ReadConsent,
         Operation::AskConsent,
         Operation::QueryVault,
@@ -120,6 +133,17 @@ pub fn may(role: Role, op: Operation) -> bool {
         HandleRequests => matches!(role, Dpo | SupportAgent | System),
         ReviewAccess => matches!(role, Administrator | Dpo),
         CloseTenant => matches!(role, Administrator | Dpo | ResellerAdmin),
+        FindSubjects => matches!(
+            role,
+            Dpo | SupportAgent | ResellerAdmin | DomainAdmin | System
+        ),
+        ListTenants => matches!(
+            role,
+            Administrator | Dpo | SupportAgent | ResellerAdmin | DomainAdmin | System
+        ),
+        // The DPO oversees who touched whose data; a subject sees its own
+        // (C-579/21). Others' reads are not staff's business.
+        ReadTrail => matches!(role, Dpo | Subject),
     }
 }
 
@@ -174,6 +198,22 @@ mod tests {
         }
         for &role in Role::ALL {
             assert_eq!(Role::from_name(role.name()), Some(role));
+        }
+    }
+
+    #[test]
+    fn finding_people_and_reading_trails_are_reads_of_personal_data() {
+        assert!(!may(Role::Administrator, Operation::FindSubjects));
+        assert!(!may(Role::Subject, Operation::FindSubjects));
+        assert!(may(Role::ResellerAdmin, Operation::ListTenants));
+        assert!(!may(Role::Subject, Operation::ListTenants));
+        for &role in Role::ALL {
+            assert_eq!(
+                may(role, Operation::ReadTrail),
+                matches!(role, Role::Dpo | Role::Subject),
+                "{}",
+                role.name()
+            );
         }
     }
 

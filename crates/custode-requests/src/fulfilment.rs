@@ -721,6 +721,14 @@ impl Requests {
             files.push(("systems.json".to_owned(), json));
             files.push(("systems.csv".to_owned(), csv));
         }
+        if claim.right == Right::Access {
+            // Who read or changed the person's data, when, in which role
+            // and why (C-579/21); the other files stay as they were.
+            let trail = custode_trail::AuditTrail::new(self.store.clone())
+                .trail_for_access(by, &request.subject, &request.id)
+                .await?;
+            files.extend(custode_trail::package_files(&trail)?);
+        }
         let files = package::zip(&files)
             .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         let key = self.request_key_of(request).await?;

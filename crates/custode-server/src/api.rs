@@ -353,6 +353,12 @@ pub struct Page {
     pub after: Option<String>,
     /// At most this many (1 to 1000, default 100).
     pub limit: Option<u32>,
+    /// Find instead of list: `KIND:VALUE` with an identifier kind the
+    /// policy declares (`email:mario.rossi@example.com`, `phone:+39…`);
+    /// every match in scope at once, audited.
+    pub identifier: Option<String>,
+    /// With `identifier`: why (audited).
+    pub reason: Option<String>,
 }
 
 /// A page of subjects.
@@ -364,13 +370,24 @@ pub struct SubjectPage {
     pub next: Option<String>,
 }
 
-/// Lists the subjects in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/subjects", params(Page), responses((status = 200, body = SubjectPage)), security(("token" = [])))]
+/// Lists the subjects in the caller's scope; with `identifier`, finds
+/// those it belongs to (a read of personal data, audited with `reason`).
+#[utoipa::path(get, path = "/api/v1/subjects", params(Page), responses((status = 200, body = SubjectPage), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn list_subjects(
     State(state): State<AppState>,
     caller: Caller,
     Params(page): Params<Page>,
 ) -> Result<Json<SubjectPage>, ApiError> {
+    if let Some(identifier) = page.identifier.as_deref() {
+        let paged = page.after.is_some() || page.limit.is_some();
+        return crate::finding::find(&state, &caller, identifier, page.reason.as_deref(), paged)
+            .await;
+    }
+    if page.reason.is_some() {
+        return Err(ApiError::bad_request(
+            "`reason` goes with `identifier`: a list reads no personal data",
+        ));
+    }
     caller
         .require(&state, Operation::ListSubjects, "list subjects")
         .await?;

@@ -10,6 +10,7 @@ mod api;
 mod consent;
 mod error;
 mod extract;
+mod finding;
 pub mod jobs;
 mod limits;
 pub mod mail;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub requests: Arc<custode_requests::Requests>,
     /// Backups.
     pub backup: Arc<custode_backup::Backup>,
+    /// Subjects' audit trails.
+    pub trail: Arc<custode_trail::AuditTrail>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -83,6 +86,7 @@ impl AppState {
             retention,
             requests,
             backup,
+            trail,
         } = custode;
         AppState {
             store,
@@ -92,6 +96,7 @@ impl AppState {
             retention,
             requests,
             backup,
+            trail,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
@@ -198,6 +203,7 @@ pub struct Metrics {
         requests::get_document, requests::approve_identity, requests::fulfil,
         requests::export, requests::answer, requests::answer_letter,
         requests::notices, requests::confirm_notice,
+        finding::list_tenants, finding::trail,
     ),
     modifiers(&BearerAuth),
 )]
@@ -374,7 +380,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/tokens",
             get(api::list_tokens).post(api::issue_token),
         )
-        .route("/api/v1/tenants", post(api::create_tenant))
+        .route(
+            "/api/v1/tenants",
+            get(finding::list_tenants).post(api::create_tenant),
+        )
         .route("/api/v1/tenants/{id}/close", post(api::close_tenant))
         .route(
             "/api/v1/subjects",
@@ -386,6 +395,7 @@ pub fn router(state: AppState) -> Router {
             get(api::read_records).post(api::write_records),
         )
         .route("/api/v1/subjects/{id}/erase", post(api::erase_subject))
+        .route("/api/v1/subjects/{id}/audit", get(finding::trail))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route(
             "/api/v1/subjects/{id}/consent",

@@ -13,6 +13,7 @@
 pub mod audit_log;
 pub mod engine;
 mod error;
+mod finding;
 mod ingest;
 pub mod keyfile;
 pub mod keys;
@@ -38,6 +39,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
+pub use finding::{FOUND_MAX, TenantListed, declared_identifier_kinds};
 pub use ingest::identifier_hash;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource, VAULT_KEY_ENV};
 pub use lifecycle::LifeEvent;
@@ -1173,9 +1175,14 @@ impl Store {
             .get(subject.as_str())
             .ok_or_else(|| StoreError::Erased(subject.to_string()))?;
         let records = open_records(key, subject, rows, fields)?;
+        // Which of its data were shown, for the subject's trail.
+        let categories: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.category.as_str()).collect();
         let detail = match read_for {
-            ReadFor::Ground(purpose) => json!({ "records": records.len(), "ground": purpose }),
-            _ => json!({ "records": records.len() }),
+            ReadFor::Ground(purpose) => {
+                json!({ "records": records.len(), "categories": categories, "ground": purpose })
+            }
+            _ => json!({ "records": records.len(), "categories": categories }),
         };
         self.audit_alone(Event {
             actor: by.id.clone(),

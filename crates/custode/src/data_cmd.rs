@@ -170,6 +170,13 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         parent: Option<String>,
     },
+    /// List the tenancy tree in tree order, each node with its subjects by
+    /// kind and its children by kind.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Close a tenant and everything below it: every subject erased as the
     /// policy allows, every credential scoped to it revoked, its name
     /// replaced. Run it again to finish a close that was interrupted.
@@ -205,6 +212,26 @@ pub(crate) enum SubjectCommand {
         /// At most this many.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+    },
+    /// Find the subjects an identifier belongs to (the look-up is audited):
+    /// `--email`, `--phone`, or `--identifier KIND=VALUE` with any kind the
+    /// policy declares.
+    Find {
+        /// An e-mail address.
+        #[arg(long, conflicts_with_all = ["phone", "identifier"])]
+        email: Option<String>,
+        /// A phone number, in any usual spelling.
+        #[arg(long, conflicts_with = "identifier")]
+        phone: Option<String>,
+        /// KIND=VALUE, e.g. `vat_number=IT01234567890`.
+        #[arg(long)]
+        identifier: Option<String>,
+        /// Why you look them up (audited).
+        #[arg(long)]
+        reason: String,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
     },
     /// Erase a subject: its key is destroyed, every copy of its data unreadable.
     Erase {
@@ -303,6 +330,9 @@ pub(crate) enum AuditCommand {
     Verify,
     /// Sign the current head of the chain.
     Checkpoint,
+    /// A subject's trail: who read or changed its data, when, in which role
+    /// and why (the read is audited).
+    Trail(crate::finding_cmd::TrailArgs),
 }
 
 #[derive(Subcommand)]
@@ -342,6 +372,7 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
                 .await?;
             outln!("{}", t.id)?;
         }
+        TenantCommand::List { json } => crate::finding_cmd::list_tenants(&app, json).await?,
         TenantCommand::Close { id, reason } => {
             let done = app
                 .requests
@@ -402,6 +433,20 @@ pub(crate) async fn subjects(args: &StoreArgs, cmd: SubjectCommand) -> anyhow::R
                     other => other.name().to_owned(),
                 };
                 outln!("{}\t{}\t{}\t{erasure}", s.id, s.kind, s.tenant)?;
+            }
+        }
+        SubjectCommand::Find {
+            email,
+            phone,
+            identifier,
+            reason,
+            json,
+        } => {
+            let outcome =
+                crate::finding_cmd::find(&app, email, phone, identifier, &reason, json).await?;
+            if let Outcome::Invalid = outcome {
+                app.close().await;
+                return Ok(outcome);
             }
         }
         SubjectCommand::Erase { subject, reason } => {
@@ -687,6 +732,7 @@ pub(crate) async fn audit(args: &StoreArgs, cmd: AuditCommand) -> anyhow::Result
                 Outcome::Invalid
             }
         }
+        AuditCommand::Trail(args) => crate::finding_cmd::trail(&app, args).await?,
         AuditCommand::Checkpoint => {
             match app.store.audit_checkpoint().await? {
                 Some(cp) => outln!("signed checkpoint at entry {}", cp.seq)?,

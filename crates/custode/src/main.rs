@@ -5,6 +5,7 @@ mod backup_cmd;
 mod config;
 mod consent_cmd;
 mod data_cmd;
+mod finding_cmd;
 mod log_output;
 mod output;
 mod policy_cmd;
