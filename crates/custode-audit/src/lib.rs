@@ -88,11 +88,14 @@ pub enum Action {
     /// The vault access log's lines written before it was a chain were
     /// chained at an upgrade; the entry holds the head they ended at.
     VaultLogChained,
+    /// A one-time code for the subject's portal was sent to an address the
+    /// subject is known by.
+    PortalCodeSent,
 }
 
 impl Action {
     /// Every action with its stored name.
-    pub const ALL: [(Action, &'static str); 31] = [
+    pub const ALL: [(Action, &'static str); 32] = [
         (Action::TenantCreated, "tenant.created"),
         (Action::TenantClosed, "tenant.closed"),
         (Action::SubjectCreated, "subject.created"),
@@ -127,6 +130,7 @@ impl Action {
         (Action::BackupKeysRotated, "backup.keys_rotated"),
         (Action::BackupRestored, "backup.restored"),
         (Action::VaultLogChained, "vault.log_chained"),
+        (Action::PortalCodeSent, "portal.code_sent"),
     ];
 
     /// The stored name, e.g. `records.read`.

@@ -48,11 +48,15 @@ pub enum Operation {
     /// policy allows, its credentials revoked, its name replaced. Reads no
     /// personal data.
     CloseTenant,
+    /// Invite people and manage their accounts (role, tenant, disable,
+    /// sessions, tokens) below one's own node, never above one's own role.
+    /// Reads no personal data.
+    ManagePeople,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 19] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -71,6 +75,7 @@ impl Operation {
         Operation::HandleRequests,
         Operation::ReviewAccess,
         Operation::CloseTenant,
+        Operation::ManagePeople,
     ];
 
     /// The operations that show personal data (a subject's records,
@@ -120,6 +125,7 @@ pub fn may(role: Role, op: Operation) -> bool {
         HandleRequests => matches!(role, Dpo | SupportAgent | System),
         ReviewAccess => matches!(role, Administrator | Dpo),
         CloseTenant => matches!(role, Administrator | Dpo | ResellerAdmin),
+        ManagePeople => matches!(role, Administrator | ResellerAdmin | DomainAdmin),
     }
 }
 

@@ -290,6 +290,11 @@ impl Keyring {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The key store's pool, for `people.rs`'s second-factor rows.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Stores a (new, unconfirmed) TOTP secret for a user.
     pub(crate) async fn set_totp(
         &self,

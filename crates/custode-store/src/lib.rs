@@ -23,6 +23,7 @@ mod keyfile;
 mod keys;
 mod migrations;
 mod notices;
+mod people;
 pub mod package;
 mod principals;
 mod requests;
@@ -59,6 +60,10 @@ pub use identity::{
 };
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource};
 pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
+pub use people::{
+    INVITATION_DAYS, Invitation, InvitationInfo, PersonInfo, PersonState, PortalCode,
+    needs_second_factor,
+};
 pub use principals::{Grant, IssuedToken, SESSION_HOURS, Session, TokenInfo};
 pub use requests::{KeptLine, NewRequest, RequestSummary, Requester};
 pub use retention::{
