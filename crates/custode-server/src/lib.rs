@@ -349,7 +349,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/tokens",
             get(api::list_tokens).post(api::issue_token),
         )
-        .route("/api/v1/tokens/{id}", axum::routing::delete(people::revoke_token))
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(people::revoke_token),
+        )
         .route("/api/v1/users", get(people::list).post(people::invite))
         .route("/api/v1/users/{id}", axum::routing::patch(people::change))
         .route("/api/v1/users/{id}/disable", post(people::disable))

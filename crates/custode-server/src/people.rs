@@ -36,10 +36,8 @@ fn parse_role(name: &str) -> Result<Role, ApiError> {
 }
 
 fn parse_tenant(id: Option<&str>) -> Result<Option<TenantId>, ApiError> {
-    id.map(|t| {
-        TenantId::parse(t).map_err(|e| ApiError::bad_request(format!("`tenant`: {e}")))
-    })
-    .transpose()
+    id.map(|t| TenantId::parse(t).map_err(|e| ApiError::bad_request(format!("`tenant`: {e}"))))
+        .transpose()
 }
 
 /// The last tenant id of a scope path (none for the whole tree).
@@ -177,7 +175,15 @@ pub async fn invite(
         .await?;
     let role = parse_role(&i.role)?;
     let tenant = parse_tenant(i.tenant.as_deref())?;
-    state.store.check_invitation(&caller.0, &i.email, role).await?;
+    // Every check of the input before the relay's: a bad invitation is
+    // told as such, not as a missing relay.
+    state
+        .store
+        .check_invitation(&caller.0, &i.email, role)
+        .await?;
+    if let Some(t) = &tenant {
+        state.store.tenant(&caller.0, t).await?;
+    }
     if reads_personal_data(role) && state.mailer.is_none() {
         return Err(no_relay(role));
     }
@@ -510,8 +516,9 @@ pub async fn portal_code(
     Ok((
         StatusCode::ACCEPTED,
         Json(PortalCodeSent {
-            message: "if the provider knows you by this address, a code is on its way (valid 15 minutes)"
-                .to_owned(),
+            message:
+                "if the provider knows you by this address, a code is on its way (valid 15 minutes)"
+                    .to_owned(),
         }),
     ))
 }

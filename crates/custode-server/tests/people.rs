@@ -178,7 +178,11 @@ async fn call(
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 #[derive(Clone, Copy)]
@@ -257,14 +261,23 @@ async fn an_invited_dpo_gets_the_link_by_mail_enrols_logs_in_works_and_is_stoppe
     let mail = mails(&smtp, 1);
     assert_eq!(mail[0].0, "dora@example.org");
     assert!(
-        mail[0].2.contains("https://privacy.example/invitation#inv_"),
+        mail[0]
+            .2
+            .contains("https://privacy.example/invitation#inv_"),
         "{}",
         mail[0].2
     );
     let token = token_in_link(&mail[0].2);
     let with_token = |extra: &str| format!(r#"{{"token":"{token}"{extra}}}"#);
 
-    let (status, _, body) = call(&app, Method::POST, "/api/v1/invitations/show", Auth::None, Some(with_token(""))).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/invitations/show",
+        Auth::None,
+        Some(with_token("")),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["role"], "dpo");
     assert_eq!(json(&body)["second_factor_required"], true);
@@ -279,18 +292,40 @@ async fn an_invited_dpo_gets_the_link_by_mail_enrols_logs_in_works_and_is_stoppe
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.contains("second factor"), "{body}");
-    let (status, _, body) = call(&app, Method::POST, "/api/v1/invitations/totp", Auth::None, Some(with_token(""))).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/invitations/totp",
+        Auth::None,
+        Some(with_token("")),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let secret = custode_crypto::totp::secret_from_base32(json(&body)["secret"].as_str().expect("secret"))
-        .expect("160 bits");
+    let secret =
+        custode_crypto::totp::secret_from_base32(json(&body)["secret"].as_str().expect("secret"))
+            .expect("160 bits");
     let now = now_secs();
     let first = custode_crypto::totp::code_at(&secret, now - 30);
     let accept = with_token(&format!(r#","password":"{PASSWORD}","totp":"{first}""#));
-    let (status, _, body) = call(&app, Method::POST, "/api/v1/invitations/accept", Auth::None, Some(accept.clone())).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/invitations/accept",
+        Auth::None,
+        Some(accept.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(json(&body)["username"], "dora@example.org");
     // The link works once.
-    let (status, _, body) = call(&app, Method::POST, "/api/v1/invitations/accept", Auth::None, Some(accept)).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/invitations/accept",
+        Auth::None,
+        Some(accept),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("already used"), "{body}");
 
@@ -334,16 +369,41 @@ async fn an_invited_dpo_gets_the_link_by_mail_enrols_logs_in_works_and_is_stoppe
     assert_eq!(row["second_factor"], true);
 
     // Disabled: the session stops at once.
-    let (status, _, body) = call(&app, Method::POST, &format!("/api/v1/users/{user}/disable"), admin, None).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/users/{user}/disable"),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, _, _) = call(&app, Method::GET, "/api/v1/tokens", dora, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _, body) = call(&app, Method::POST, &format!("/api/v1/users/{user}/disable"), admin, None).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/users/{user}/disable"),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, _, body) = call(&app, Method::POST, &format!("/api/v1/users/{user}/enable"), admin, None).await;
+    let (status, _, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/users/{user}/enable"),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, _, _) = call(&app, Method::GET, "/api/v1/tokens", dora, None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old session stays ended");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the old session stays ended"
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
@@ -356,18 +416,73 @@ async fn bad_invitations_get_a_clear_4xx_and_change_nothing() {
     let b = w.domain_b.id.to_string();
     let r = w.reseller.id.to_string();
     let cases: Vec<(&str, Auth, String, u16, &str)> = vec![
-        ("invalid address", admin, r#"{"email":"not-an-address","role":"support_agent"}"#.into(), 422, "`email`"),
-        ("unknown role", admin, r#"{"email":"x@example.org","role":"king"}"#.into(), 422, "unknown role `king`"),
-        ("subject role", admin, r#"{"email":"x@example.org","role":"subject"}"#.into(), 422, "`role`"),
-        ("role above the inviter's", domain_admin, r#"{"email":"x@example.org","role":"dpo"}"#.into(), 403, "above its own"),
-        ("tenant outside scope", domain_admin, format!(r#"{{"email":"x@example.org","role":"domain_admin","tenant":"{b}"}}"#), 404, "not found"),
-        ("tenant above scope", domain_admin, format!(r#"{{"email":"x@example.org","role":"domain_admin","tenant":"{r}"}}"#), 404, "not found"),
-        ("malformed tenant", admin, r#"{"email":"x@example.org","role":"dpo","tenant":"zz"}"#.into(), 400, "`tenant`"),
-        ("unknown field", admin, r#"{"email":"x@example.org","role":"dpo","password":"x"}"#.into(), 422, "unknown field"),
-        ("a DPO link with no relay", admin, r#"{"email":"x@example.org","role":"dpo"}"#.into(), 409, "no mail relay"),
+        (
+            "invalid address",
+            admin,
+            r#"{"email":"not-an-address","role":"support_agent"}"#.into(),
+            422,
+            "`email`",
+        ),
+        (
+            "unknown role",
+            admin,
+            r#"{"email":"x@example.org","role":"king"}"#.into(),
+            422,
+            "unknown role `king`",
+        ),
+        (
+            "subject role",
+            admin,
+            r#"{"email":"x@example.org","role":"subject"}"#.into(),
+            422,
+            "`role`",
+        ),
+        (
+            "role above the inviter's",
+            domain_admin,
+            r#"{"email":"x@example.org","role":"dpo"}"#.into(),
+            403,
+            "above its own",
+        ),
+        (
+            "tenant outside scope",
+            domain_admin,
+            format!(r#"{{"email":"x@example.org","role":"domain_admin","tenant":"{b}"}}"#),
+            404,
+            "not found",
+        ),
+        (
+            "tenant above scope",
+            domain_admin,
+            format!(r#"{{"email":"x@example.org","role":"domain_admin","tenant":"{r}"}}"#),
+            404,
+            "not found",
+        ),
+        (
+            "malformed tenant",
+            admin,
+            r#"{"email":"x@example.org","role":"dpo","tenant":"zz"}"#.into(),
+            400,
+            "`tenant`",
+        ),
+        (
+            "unknown field",
+            admin,
+            r#"{"email":"x@example.org","role":"dpo","password":"x"}"#.into(),
+            422,
+            "unknown field",
+        ),
+        (
+            "a DPO link with no relay",
+            admin,
+            r#"{"email":"x@example.org","role":"dpo"}"#.into(),
+            409,
+            "no mail relay",
+        ),
     ];
     for (what, auth, body, want, says) in cases {
-        let (status, headers, text) = call(&app, Method::POST, "/api/v1/users", auth, Some(body)).await;
+        let (status, headers, text) =
+            call(&app, Method::POST, "/api/v1/users", auth, Some(body)).await;
         assert_eq!(status.as_u16(), want, "{what}: {text}");
         assert_eq!(
             headers.get("content-type").and_then(|v| v.to_str().ok()),
@@ -394,7 +509,10 @@ async fn bad_invitations_get_a_clear_4xx_and_change_nothing() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let link = json(&body)["link"].as_str().expect("a link").to_owned();
-    assert!(link.starts_with("https://privacy.example/invitation#inv_"), "{link}");
+    assert!(
+        link.starts_with("https://privacy.example/invitation#inv_"),
+        "{link}"
+    );
     // The domain admin invites below itself, within its domain (the link
     // of a role that reads personal data goes by mail).
     let smtp = SmtpPeer::start(&w.dir);
@@ -446,16 +564,51 @@ async fn tokens_and_sessions_are_revoked_over_the_api() {
         issued["id"].as_str().expect("id").to_owned(),
         issued["token"].as_str().expect("token").to_owned(),
     );
-    let (status, _, _) = call(&app, Method::GET, "/api/v1/users", Auth::Token(&token), None).await;
+    let (status, _, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/users",
+        Auth::Token(&token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "the token works (and is cached)");
     // Outside the domain admin's scope: not found, and still valid.
-    let (status, _, _) = call(&app, Method::DELETE, &format!("/api/v1/tokens/{id}"), Auth::Token(&w.domain_admin), None).await;
+    let (status, _, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        Auth::Token(&w.domain_admin),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, body) = call(&app, Method::DELETE, &format!("/api/v1/tokens/{id}"), admin, None).await;
+    let (status, _, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, _, _) = call(&app, Method::GET, "/api/v1/users", Auth::Token(&token), None).await;
+    let (status, _, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/users",
+        Auth::Token(&token),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
-    let (status, _, _) = call(&app, Method::DELETE, &format!("/api/v1/tokens/{id}"), admin, None).await;
+    let (status, _, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/tokens/{id}"),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "revoked already");
 
     // A person's sessions, ended by the administrator.
@@ -466,7 +619,12 @@ async fn tokens_and_sessions_are_revoked_over_the_api() {
     };
     let inv = w
         .store
-        .invite_person(&root, "sam@a.example", Role::SupportAgent, Some(&w.domain_a.id))
+        .invite_person(
+            &root,
+            "sam@a.example",
+            Role::SupportAgent,
+            Some(&w.domain_a.id),
+        )
         .await
         .expect("invite");
     w.store
@@ -478,18 +636,33 @@ async fn tokens_and_sessions_are_revoked_over_the_api() {
         Method::POST,
         "/api/v1/login",
         Auth::None,
-        Some(format!(r#"{{"username":"sam@a.example","password":"{PASSWORD}"}}"#)),
+        Some(format!(
+            r#"{{"username":"sam@a.example","password":"{PASSWORD}"}}"#
+        )),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (cookie, csrf) = session_of(&headers, &body);
     let sam = Auth::Session(&cookie, &csrf);
     let records = format!("/api/v1/subjects/{}/records?reason=ticket", w.a_subject);
-    assert_eq!(call(&app, Method::GET, &records, sam, None).await.0, StatusCode::OK);
-    let (status, _, body) = call(&app, Method::DELETE, &format!("/api/v1/users/{}/sessions", inv.user_id), admin, None).await;
+    assert_eq!(
+        call(&app, Method::GET, &records, sam, None).await.0,
+        StatusCode::OK
+    );
+    let (status, _, body) = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/users/{}/sessions", inv.user_id),
+        admin,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["ended"], 1);
-    assert_eq!(call(&app, Method::GET, &records, sam, None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, Method::GET, &records, sam, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
 
@@ -558,7 +731,11 @@ async fn a_subject_opens_its_portal_with_a_code_mailed_to_a_known_address() {
         None,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "another subject is not found");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another subject is not found"
+    );
     let (status, _, _) = call(&app, Method::GET, "/api/v1/users", mia, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Logout ends the portal session.

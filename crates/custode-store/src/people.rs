@@ -649,14 +649,13 @@ impl Store {
         .bind(hi)
         .fetch_all(&self.db)
         .await?;
-        let confirmed: std::collections::HashSet<String> = sqlx::query(
-            "SELECT user_id FROM user_secrets WHERE confirmed_at IS NOT NULL",
-        )
-        .fetch_all(self.keys.pool())
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
+        let confirmed: std::collections::HashSet<String> =
+            sqlx::query("SELECT user_id FROM user_secrets WHERE confirmed_at IS NOT NULL")
+                .fetch_all(self.keys.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get(0)?;
@@ -980,9 +979,10 @@ impl Store {
     }
 
     fn portal_code_mac(&self, email_hash: &[u8], code: &str) -> Vec<u8> {
-        self.keys
-            .hasher()
-            .hash("portal-code", &format!("{}|{code}", hex::encode(email_hash)))[..]
+        self.keys.hasher().hash(
+            "portal-code",
+            &format!("{}|{code}", hex::encode(email_hash)),
+        )[..]
             .to_vec()
     }
 

@@ -173,10 +173,14 @@ async fn an_invitation_reused_or_expired_is_refused(env: &Env) {
         .invite_person(&admin(), "late@example.org", Role::SupportAgent, None)
         .await
         .expect("invite");
-    env.clock
-        .set(late.expires_at);
+    env.clock.set(late.expires_at);
     refused_invitation(store.accept_invitation(&late.token, PASSWORD, None).await);
-    assert!(store.login("late@example.org", PASSWORD, None).await.is_err());
+    assert!(
+        store
+            .login("late@example.org", PASSWORD, None)
+            .await
+            .is_err()
+    );
 
     // Re-invited: the old link stops, the new one works.
     let again = store
@@ -203,7 +207,10 @@ async fn an_invitation_reused_or_expired_is_refused(env: &Env) {
             .await,
     );
     refused_invitation(store.invitation("inv_nonsense").await);
-    assert!(refusals(&store, "invitation").await >= 6, "every refusal audited");
+    assert!(
+        refusals(&store, "invitation").await >= 6,
+        "every refusal audited"
+    );
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;
 }
@@ -215,7 +222,9 @@ async fn a_disabled_persons_sessions_and_tokens_stop_at_once(env: &Env) {
         .invite_person(&admin(), "ada@example.org", Role::Administrator, None)
         .await
         .expect("invite");
-    let secret = accept(env, &store, &inv).await.expect("an administrator enrols");
+    let secret = accept(env, &store, &inv)
+        .await
+        .expect("an administrator enrols");
     let session = store
         .login(&inv.email, PASSWORD, Some(&fresh_code(env, &secret)))
         .await
@@ -298,15 +307,28 @@ async fn a_role_change_and_a_second_factor_reset_end_the_old_grant(env: &Env) {
     let store = env.open().await;
     let t = tree(&store).await;
     let inv = store
-        .invite_person(&admin(), "lee@example.org", Role::SupportAgent, Some(&t.domain_a.id))
+        .invite_person(
+            &admin(),
+            "lee@example.org",
+            Role::SupportAgent,
+            Some(&t.domain_a.id),
+        )
         .await
         .expect("invite");
     accept(env, &store, &inv).await;
-    let session = store.login(&inv.email, PASSWORD, None).await.expect("login");
+    let session = store
+        .login(&inv.email, PASSWORD, None)
+        .await
+        .expect("login");
     assert_eq!(session.principal.scope.path(), t.domain_a.path);
 
     store
-        .change_person(&admin(), &inv.user_id, Some(Role::Dpo), Some(&t.reseller.id))
+        .change_person(
+            &admin(),
+            &inv.user_id,
+            Some(Role::Dpo),
+            Some(&t.reseller.id),
+        )
         .await
         .expect("change");
     assert!(
@@ -318,7 +340,10 @@ async fn a_role_change_and_a_second_factor_reset_end_the_old_grant(env: &Env) {
         store.login(&inv.email, PASSWORD, None).await,
         Err(StoreError::SecondFactorRequired)
     ));
-    let (secret, _) = store.enroll_totp(&inv.email, PASSWORD).await.expect("enrol");
+    let (secret, _) = store
+        .enroll_totp(&inv.email, PASSWORD)
+        .await
+        .expect("enrol");
     let secret = custode_crypto::totp::secret_from_base32(&secret).expect("160 bits");
     store
         .confirm_totp(&inv.email, PASSWORD, &fresh_code(env, &secret))
@@ -338,7 +363,11 @@ async fn a_role_change_and_a_second_factor_reset_end_the_old_grant(env: &Env) {
         .expect("invite");
     let root2_secret = accept(env, &store, &other).await.expect("enrolled");
     let root2 = store
-        .login(&other.email, PASSWORD, Some(&fresh_code(env, &root2_secret)))
+        .login(
+            &other.email,
+            PASSWORD,
+            Some(&fresh_code(env, &root2_secret)),
+        )
         .await
         .expect("login")
         .principal;
@@ -346,10 +375,15 @@ async fn a_role_change_and_a_second_factor_reset_end_the_old_grant(env: &Env) {
         store.reset_second_factor(&root2, &other.user_id).await,
         Err(StoreError::Forbidden(_))
     ));
-    assert!(matches!(
-        store.reset_second_factor(&session.principal, &inv.user_id).await,
-        Err(StoreError::Forbidden(_))
-    ), "a DPO does not reset factors");
+    assert!(
+        matches!(
+            store
+                .reset_second_factor(&session.principal, &inv.user_id)
+                .await,
+            Err(StoreError::Forbidden(_))
+        ),
+        "a DPO does not reset factors"
+    );
     store
         .reset_second_factor(&root2, &inv.user_id)
         .await
@@ -400,17 +434,53 @@ async fn bad_invitations_are_refused_and_change_nothing(env: &Env) {
         role: Role::Dpo,
         scope: Scope::everything(),
     };
-    let cases: Vec<(&str, Principal, &str, Role, Option<custode_domain::TenantId>)> = vec![
+    let cases: Vec<(
+        &str,
+        Principal,
+        &str,
+        Role,
+        Option<custode_domain::TenantId>,
+    )> = vec![
         ("no @", admin(), "nobody.example.org", Role::Dpo, None),
         ("space", admin(), "a b@example.org", Role::Dpo, None),
         ("no domain dot", admin(), "a@localhost", Role::Dpo, None),
         ("a subject", admin(), "s@example.org", Role::Subject, None),
         ("a system", admin(), "s@example.org", Role::System, None),
-        ("above a domain admin", domain_admin.clone(), "d@example.org", Role::Dpo, None),
-        ("above a reseller admin", reseller_admin.clone(), "r@example.org", Role::Administrator, None),
-        ("a DPO invites nobody", dpo, "x@example.org", Role::SupportAgent, None),
-        ("tenant outside scope", domain_admin.clone(), "o@example.org", Role::DomainAdmin, Some(t.domain_b.id.clone())),
-        ("address taken", admin(), "TAKEN@example.org", Role::Dpo, None),
+        (
+            "above a domain admin",
+            domain_admin.clone(),
+            "d@example.org",
+            Role::Dpo,
+            None,
+        ),
+        (
+            "above a reseller admin",
+            reseller_admin.clone(),
+            "r@example.org",
+            Role::Administrator,
+            None,
+        ),
+        (
+            "a DPO invites nobody",
+            dpo,
+            "x@example.org",
+            Role::SupportAgent,
+            None,
+        ),
+        (
+            "tenant outside scope",
+            domain_admin.clone(),
+            "o@example.org",
+            Role::DomainAdmin,
+            Some(t.domain_b.id.clone()),
+        ),
+        (
+            "address taken",
+            admin(),
+            "TAKEN@example.org",
+            Role::Dpo,
+            None,
+        ),
     ];
     for (what, by, email, role, tenant) in cases {
         let r = store.invite_person(&by, email, role, tenant.as_ref()).await;
@@ -420,19 +490,33 @@ async fn bad_invitations_are_refused_and_change_nothing(env: &Env) {
             w if w.starts_with("above") || w.starts_with("a DPO") => {
                 matches!(&r, Err(StoreError::Forbidden(m)) if m.contains("may give"))
             }
-            _ => matches!(&r, Err(StoreError::Invalid(m)) if m.contains("`email`") || m.contains("`role`")),
+            _ => {
+                matches!(&r, Err(StoreError::Invalid(m)) if m.contains("`email`") || m.contains("`role`"))
+            }
         };
         assert!(ok, "{what}: {r:?}");
         if let Err(e) = &r {
-            assert!(!e.to_string().contains(email), "{what}: the address is not quoted: {e}");
+            assert!(
+                !e.to_string().contains(email),
+                "{what}: the address is not quoted: {e}"
+            );
         }
     }
     assert_eq!(count(&store, "users").await, users, "no user made");
-    assert_eq!(count(&store, "invitations").await, invitations, "no invitation made");
+    assert_eq!(
+        count(&store, "invitations").await,
+        invitations,
+        "no invitation made"
+    );
 
     // Within its own scope and rank, a reseller admin invites.
     let inv = store
-        .invite_person(&reseller_admin, "da@example.org", Role::DomainAdmin, Some(&t.domain_b.id))
+        .invite_person(
+            &reseller_admin,
+            "da@example.org",
+            Role::DomainAdmin,
+            Some(&t.domain_b.id),
+        )
         .await
         .expect("a domain admin below the reseller");
     assert_eq!(inv.scope_path, t.domain_b.path);
@@ -482,7 +566,11 @@ async fn a_legal_officer_enrolled_by_invitation_queries_the_vault(env: &Env) {
         .await
         .expect("subject");
     store
-        .write_records(&system, "signup", vec![(s.clone(), identity("shop@example.org"))])
+        .write_records(
+            &system,
+            "signup",
+            vec![(s.clone(), identity("shop@example.org"))],
+        )
         .await
         .expect("write");
     env.clock.advance(SignedDuration::from_hours(24 * 10));
@@ -519,7 +607,9 @@ async fn a_legal_officer_enrolled_by_invitation_queries_the_vault(env: &Env) {
     assert_eq!(held[0].category, "subscriber_identity");
     assert!(
         matches!(
-            store.vault_query(&officer, Some(&code), &order, &target).await,
+            store
+                .vault_query(&officer, Some(&code), &order, &target)
+                .await,
             Err(StoreError::Forbidden(_))
         ),
         "the same code works once"
@@ -543,7 +633,11 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
             .await
             .expect("subject");
         store
-            .write_records(&system, "signup", vec![(s.clone(), contact(email, "+390600000000"))])
+            .write_records(
+                &system,
+                "signup",
+                vec![(s.clone(), contact(email, "+390600000000"))],
+            )
             .await
             .expect("write");
         subjects.push(s);
@@ -551,7 +645,13 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
     let (mia, other) = (&subjects[0], &subjects[1]);
 
     // An unknown address gets nothing (and the face answers the same).
-    assert!(store.portal_code("nobody@a.example").await.expect("asked").is_none());
+    assert!(
+        store
+            .portal_code("nobody@a.example")
+            .await
+            .expect("asked")
+            .is_none()
+    );
     assert!(matches!(
         store.portal_code("not an address").await,
         Err(StoreError::Invalid(_))
@@ -563,9 +663,19 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
         .expect("a code for a known address");
     assert_eq!(code.code.len(), 6);
     // Asked again at once: nothing new is sent, the first code stands.
-    assert!(store.portal_code("mia@a.example").await.expect("asked").is_none());
+    assert!(
+        store
+            .portal_code("mia@a.example")
+            .await
+            .expect("asked")
+            .is_none()
+    );
 
-    let wrong = if code.code == "000000" { "111111" } else { "000000" };
+    let wrong = if code.code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     assert!(matches!(
         store.portal_login("mia@a.example", wrong, None).await,
         Err(StoreError::Unauthenticated(Credential::PortalCode))
@@ -581,7 +691,11 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
     assert_eq!(me.role, Role::Subject);
     assert_eq!(me.scope.only_subject(), Some(mia));
     assert_eq!(
-        store.records(&me, mia, "my own data").await.expect("own").len(),
+        store
+            .records(&me, mia, "my own data")
+            .await
+            .expect("own")
+            .len(),
         1
     );
     assert!(
@@ -592,8 +706,18 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
         "another subject is not found"
     );
     // The code works once; a wrong CSRF token is refused; logout ends it.
-    assert!(store.portal_login("mia@a.example", &code.code, None).await.is_err());
-    assert!(store.authenticate_session(&session.id, Some("nope")).await.is_err());
+    assert!(
+        store
+            .portal_login("mia@a.example", &code.code, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .authenticate_session(&session.id, Some("nope"))
+            .await
+            .is_err()
+    );
     store
         .authenticate_session(&session.id, Some(&session.csrf))
         .await
@@ -609,7 +733,12 @@ async fn a_subject_logs_in_to_its_portal_with_a_code_mailed_to_a_known_address(e
         .expect("asked")
         .expect("code");
     env.clock.advance(SignedDuration::from_mins(16));
-    assert!(store.portal_login("other@b.example", &late.code, None).await.is_err());
+    assert!(
+        store
+            .portal_login("other@b.example", &late.code, None)
+            .await
+            .is_err()
+    );
     assert!(refusals(&store, "portal_login").await >= 3);
     assert!(store.audit_verify().await.expect("verify").is_intact());
     store.close().await;

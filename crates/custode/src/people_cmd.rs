@@ -187,9 +187,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: UsersCommand) -> anyhow::Result<O
         UsersCommand::Role { id, role, tenant } => {
             let role = role.as_deref().map(role_of).transpose()?;
             let tenant = tenant.as_deref().map(TenantId::parse).transpose()?;
-            store
-                .change_person(&by, &id, role, tenant.as_ref())
-                .await?;
+            store.change_person(&by, &id, role, tenant.as_ref()).await?;
             outln!("Changed {id}: their sessions ended; they log in again with the new grant.")?;
         }
         UsersCommand::ResetSecondFactor { id } => {
