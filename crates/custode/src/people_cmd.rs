@@ -3,10 +3,9 @@
 //! the person, or the server mails it when invited over the API); every
 //! change is the store's, audited under `cli:$USER`.
 
-use anyhow::Context;
 use clap::Subcommand;
 use custode_domain::{Role, TenantId};
-use custode_store::OpenMode;
+use custode_store::{OpenMode, Store, StoreError};
 
 use crate::Outcome;
 use crate::data_cmd::{StoreArgs, operator};
@@ -74,13 +73,18 @@ pub(crate) enum UsersCommand {
     },
 }
 
-fn role_of(name: &str) -> anyhow::Result<Role> {
-    Role::from_name(name).with_context(|| {
-        format!(
+fn role_of(name: &str) -> Result<Role, StoreError> {
+    Role::from_name(name).ok_or_else(|| {
+        StoreError::Invalid(format!(
             "unknown role `{name}`: roles are {}",
             Role::ALL.map(|(_, n)| n).join(", ")
-        )
+        ))
     })
+}
+
+fn tenant_of(id: Option<&str>) -> Result<Option<TenantId>, StoreError> {
+    id.map(|t| TenantId::parse(t).map_err(|e| StoreError::Invalid(format!("--tenant: {e}"))))
+        .transpose()
 }
 
 fn print_invitation(
@@ -114,8 +118,30 @@ fn print_invitation(
     Ok(())
 }
 
+/// Runs a command; input the store refuses (an address, a role, a tenant,
+/// a person in a state that does not allow it) exits with 1, as invalid.
 pub(crate) async fn run(args: &StoreArgs, cmd: UsersCommand) -> anyhow::Result<Outcome> {
     let store = args.open(OpenMode::Existing).await?;
+    match act(&store, cmd).await {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<StoreError>(),
+                Some(
+                    StoreError::Invalid(_)
+                        | StoreError::Forbidden(_)
+                        | StoreError::NotFound { .. }
+                        | StoreError::Conflict(_)
+                )
+            ) =>
+        {
+            eprintln!("custode: error: {e}");
+            Ok(Outcome::Invalid)
+        }
+        other => other,
+    }
+}
+
+async fn act(store: &Store, cmd: UsersCommand) -> anyhow::Result<Outcome> {
     let by = operator();
     match cmd {
         UsersCommand::Invite {
@@ -125,7 +151,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: UsersCommand) -> anyhow::Result<O
             public_url,
         } => {
             let role = role_of(&role)?;
-            let tenant = tenant.as_deref().map(TenantId::parse).transpose()?;
+            let tenant = tenant_of(tenant.as_deref())?;
             let inv = store
                 .invite_person(&by, &email, role, tenant.as_ref())
                 .await?;
@@ -186,7 +212,7 @@ pub(crate) async fn run(args: &StoreArgs, cmd: UsersCommand) -> anyhow::Result<O
         }
         UsersCommand::Role { id, role, tenant } => {
             let role = role.as_deref().map(role_of).transpose()?;
-            let tenant = tenant.as_deref().map(TenantId::parse).transpose()?;
+            let tenant = tenant_of(tenant.as_deref())?;
             store.change_person(&by, &id, role, tenant.as_ref()).await?;
             outln!("Changed {id}: their sessions ended; they log in again with the new grant.")?;
         }
