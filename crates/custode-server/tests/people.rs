@@ -513,6 +513,17 @@ async fn bad_invitations_get_a_clear_4xx_and_change_nothing() {
         link.starts_with("https://privacy.example/invitation#inv_"),
         "{link}"
     );
+    // ... and so that account never becomes one that reads personal data.
+    let ops = json(&body)["id"].as_str().expect("id").to_owned();
+    let (status, _, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/users/{ops}"),
+        admin,
+        Some(r#"{"role":"dpo"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // The domain admin invites below itself, within its domain (the link
     // of a role that reads personal data goes by mail).
     let smtp = SmtpPeer::start(&w.dir);
@@ -778,4 +789,87 @@ fn the_openapi_document_lists_the_people_routes() {
             "{method} {p} missing from /openapi.json"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_administrators_of_a_node_manage_people_and_refusals_are_audited() {
+    let w = world().await;
+    let app = w.app(None);
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    for (role, path, subject, want) in [
+        (Role::Administrator, "/".to_owned(), None, 200),
+        (Role::ResellerAdmin, w.reseller.path.clone(), None, 200),
+        (Role::DomainAdmin, w.domain_a.path.clone(), None, 200),
+        (Role::Dpo, "/".to_owned(), None, 403),
+        (Role::SupportAgent, "/".to_owned(), None, 403),
+        (Role::LegalOfficer, "/".to_owned(), None, 403),
+        (Role::System, "/".to_owned(), None, 403),
+        (
+            Role::Subject,
+            w.domain_a.path.clone(),
+            Some(w.a_subject.clone()),
+            403,
+        ),
+    ] {
+        let token = w
+            .store
+            .issue_held_token(
+                &root,
+                "matrix",
+                "the test",
+                &Grant {
+                    role,
+                    scope_path: path,
+                    subject,
+                },
+                None,
+            )
+            .await
+            .expect("token")
+            .token;
+        for (method, uri, body) in [
+            (Method::GET, "/api/v1/users".to_owned(), None),
+            (
+                Method::POST,
+                "/api/v1/users/u_000000000000000000000000/disable".to_owned(),
+                None,
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/tokens/000000000000000000000000".to_owned(),
+                None,
+            ),
+            (
+                Method::PATCH,
+                "/api/v1/users/u_000000000000000000000000".to_owned(),
+                Some(r#"{"role":"domain_admin"}"#.to_owned()),
+            ),
+        ] {
+            let (status, _, text) =
+                call(&app, method.clone(), &uri, Auth::Token(&token), body).await;
+            // Allowed roles reach the store, which finds nobody: 404.
+            let expected = if want == 200 && method != Method::GET {
+                404
+            } else {
+                want
+            };
+            assert_eq!(
+                status.as_u16(),
+                expected,
+                "{} {method} {uri}: {text}",
+                role.name()
+            );
+        }
+    }
+    let denied: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'access.denied'")
+        .fetch_one(w.store.pool())
+        .await
+        .and_then(|r| sqlx::Row::try_get(&r, 0))
+        .expect("count");
+    assert!(denied >= 20, "each refusal audited: {denied}");
+    let _ = std::fs::remove_dir_all(&w.dir);
 }

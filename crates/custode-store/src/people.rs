@@ -19,7 +19,7 @@ use argon2::password_hash::SaltString;
 use custode_audit::{Action, Event};
 use custode_crypto::constant_time_eq;
 use custode_domain::clock::{from_micros, to_micros};
-use custode_domain::{Principal, Role, Scope, SubjectId, TenantId};
+use custode_domain::{Principal, Role, Scope, SubjectId, TenantId, reads_personal_data};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sqlx::Row;
@@ -440,13 +440,19 @@ impl Store {
             ));
         }
         let inv = self.open_invitation(token).await?;
-        if needs_second_factor(inv.role) {
+        // A code sent is checked even where the role needs none: an
+        // enrolment begun is confirmed, or the acceptance refused.
+        if needs_second_factor(inv.role) || totp.is_some() {
             let enrolled = self.keys.totp(&inv.user_id).await?.is_some();
             let Some(code) = totp.filter(|_| enrolled) else {
-                return Err(StoreError::Invalid(format!(
-                    "a {} finishes the invitation with a second factor: enrol it (POST /api/v1/invitations/totp), then send the authenticator's current code as `totp`",
-                    inv.role.name()
-                )));
+                return Err(StoreError::Invalid(if needs_second_factor(inv.role) {
+                    format!(
+                        "a {} finishes the invitation with a second factor: enrol it (POST /api/v1/invitations/totp), then send the authenticator's current code as `totp`",
+                        inv.role.name()
+                    )
+                } else {
+                    "`totp`: no authenticator was enrolled for this invitation (POST /api/v1/invitations/totp first), or leave `totp` out".to_owned()
+                }));
             };
             if self.check_totp(&inv.user_id, code).await.is_err() {
                 return Err(StoreError::Invalid(
@@ -757,7 +763,8 @@ impl Store {
 
     /// Changes a person's role and/or tenant, each no wider than the
     /// caller's; their sessions end and the tokens they issued are revoked,
-    /// so nothing keeps the old grant.
+    /// so nothing keeps the old grant. An administrator is never turned
+    /// into a role that reads personal data (`Forbidden`, audited).
     pub async fn change_person(
         &self,
         by: &Principal,
@@ -787,6 +794,24 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let target = self.managed_person(&mut tx, by, user).await?;
         let new_role = role.unwrap_or(target.role);
+        // An account that reads no personal data may have been made, and
+        // be held, by the administrator itself (its link comes back over
+        // the API): turned into a DPO, it would read what the administrator
+        // must not. A role that reads personal data starts with an
+        // invitation mailed to the person alone.
+        if !reads_personal_data(target.role) && reads_personal_data(new_role) {
+            drop(tx);
+            self.record_denied(
+                by,
+                &format!("turn a {} into a {}", target.role.name(), new_role.name()),
+            )
+            .await?;
+            return Err(StoreError::Forbidden(format!(
+                "a {} reads no personal data and is not turned into a {}, which does: invite the person with that role instead (the link goes to them alone)",
+                target.role.name(),
+                new_role.name()
+            )));
+        }
         let scope_path = new_path.unwrap_or_else(|| target.scope_path.clone());
         crate::tenants::refuse_closed_scope(&mut tx, &scope_path).await?;
         sqlx::query("UPDATE users SET role = $1, scope_path = $2 WHERE id = $3")

@@ -509,6 +509,38 @@ async fn bad_invitations_are_refused_and_change_nothing(env: &Env) {
         "no invitation made"
     );
 
+    // An administrator's account (whose link the administrator may hold)
+    // is never turned into one that reads personal data.
+    let ops = store
+        .invite_person(&admin(), "ops@example.org", Role::Administrator, None)
+        .await
+        .expect("invite");
+    for role in [Role::Dpo, Role::SupportAgent, Role::LegalOfficer] {
+        let r = store
+            .change_person(&admin(), &ops.user_id, Some(role), None)
+            .await;
+        assert!(
+            matches!(&r, Err(StoreError::Forbidden(m)) if m.contains("invite")),
+            "{r:?}"
+        );
+    }
+    accept(env, &store, &ops).await;
+    assert!(matches!(
+        store
+            .change_person(&admin(), &ops.user_id, Some(Role::Dpo), None)
+            .await,
+        Err(StoreError::Forbidden(_))
+    ));
+    let listed = store.list_people(&admin()).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .find(|p| p.id == ops.user_id)
+            .expect("listed")
+            .role,
+        "administrator"
+    );
+
     // Within its own scope and rank, a reseller admin invites.
     let inv = store
         .invite_person(
