@@ -10,6 +10,13 @@
 //! the local operator issues it at the console, bound to its holder, and
 //! the DPO sees every credential with its holder, issuer and last use.
 
+mod people;
+
+pub use people::{
+    INVITATION_DAYS, Invitation, InvitationInfo, PersonInfo, PersonState, PortalCode,
+    needs_second_factor,
+};
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use custode_audit::{Action, Event};
@@ -25,17 +32,17 @@ use std::sync::{Arc, Mutex};
 use custode_store::{Change, Credential, Store, StoreError, audit_log};
 
 /// Argon2id with OWASP's minimum cost for interactive logins (19 MiB, 2 passes).
-fn argon2() -> Argon2<'static> {
+pub(crate) fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn secret_hash(secret: &str) -> Vec<u8> {
+pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
 /// Random bytes as hex: 12 bytes for ids, 32 for secrets.
-fn random_hex<const N: usize>() -> Result<String, StoreError> {
+pub(crate) fn random_hex<const N: usize>() -> Result<String, StoreError> {
     Ok(hex::encode(custode_crypto::random_bytes::<N>()?))
 }
 
@@ -324,7 +331,7 @@ impl Accounts {
             )));
         }
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, scope_path, subject_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, username, password_hash, role, scope_path, subject_id, created_at, activated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
         )
         .bind(&id)
         .bind(username)
@@ -760,6 +767,9 @@ impl Accounts {
         id: &str,
         csrf: Option<&str>,
     ) -> Result<Principal, StoreError> {
+        if id.starts_with(crate::people::PORTAL_SESSION_PREFIX) {
+            return self.authenticate_portal_session(id, csrf).await;
+        }
         let row = sqlx::query(
             "SELECT csrf_hash, user_id, role, scope_path, subject_id, expires_at, ended_at FROM sessions WHERE id_hash = $1",
         )
@@ -790,6 +800,9 @@ impl Accounts {
 
     /// Ends a session (logout).
     pub async fn logout(&self, id: &str) -> Result<(), StoreError> {
+        if id.starts_with(crate::people::PORTAL_SESSION_PREFIX) {
+            return self.portal_logout(id).await;
+        }
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
             .bind(to_micros(self.store.now()))
             .bind(secret_hash(id))

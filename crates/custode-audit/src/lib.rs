@@ -128,6 +128,10 @@ pub enum Action {
     /// A subject's audit trail was read (by the DPO, or by the subject).
     #[strum(serialize = "audit.trail_read")]
     TrailRead,
+    /// A one-time code for the subject's portal was sent to an address the
+    /// subject is known by.
+    #[strum(serialize = "portal.code_sent")]
+    PortalCodeSent,
 }
 
 impl Action {

@@ -56,11 +56,15 @@ pub enum Operation {
     /// Read a subject's audit trail: who read or changed its data, when,
     /// in which role and why (a subject reads its own).
     ReadTrail,
+    /// Invite people and manage their accounts (role, tenant, disable,
+    /// sessions, tokens) below one's own node, never above one's own role.
+    /// Reads no personal data.
+    ManagePeople,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 22] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -82,6 +86,7 @@ impl Operation {
         Operation::FindSubjects,
         Operation::ListTenants,
         Operation::ReadTrail,
+        Operation::ManagePeople,
     ];
 
     /// The operations that show personal data (a subject's records,
@@ -144,6 +149,7 @@ pub fn may(role: Role, op: Operation) -> bool {
         // The DPO oversees who touched whose data; a subject sees its own
         // (C-579/21). Others' reads are not staff's business.
         ReadTrail => matches!(role, Dpo | Subject),
+        ManagePeople => matches!(role, Administrator | ResellerAdmin | DomainAdmin),
     }
 }
 

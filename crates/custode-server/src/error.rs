@@ -80,6 +80,17 @@ impl ApiError {
                  starts with no user yet (a new one at most once an hour); once an \
                  administrator exists, log in instead",
             ),
+            Credential::Invitation => (
+                "Invitation not valid",
+                "the invitation link is wrong, already used, expired or withdrawn: ask the \
+                 administrator who invited you for a new one (`custode users reinvite`, or \
+                 POST /api/v1/users/{id}/reinvite)",
+            ),
+            Credential::PortalCode => (
+                "Code not valid",
+                "the code is wrong, already used or expired, or too many wrong codes were \
+                 tried: ask for a new one (POST /api/v1/portal/code)",
+            ),
         };
         Self::new(StatusCode::UNAUTHORIZED, title, detail)
     }

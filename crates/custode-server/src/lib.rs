@@ -14,6 +14,7 @@ mod finding;
 pub mod jobs;
 mod limits;
 pub mod mail;
+mod people;
 mod requests;
 mod retention;
 mod vault;
@@ -204,6 +205,10 @@ pub struct Metrics {
         requests::export, requests::answer, requests::answer_letter,
         requests::notices, requests::confirm_notice,
         finding::list_tenants, finding::trail,
+        people::invite, people::list, people::change, people::disable, people::enable,
+        people::reinvite, people::reset_second_factor, people::end_sessions, people::revoke_token,
+        people::show_invitation, people::invitation_totp, people::accept_invitation,
+        people::portal_code, people::portal_login,
     ),
     modifiers(&BearerAuth),
 )]
@@ -379,6 +384,43 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/tokens",
             get(api::list_tokens).post(api::issue_token),
+        )
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(people::revoke_token),
+        )
+        .route("/api/v1/users", get(people::list).post(people::invite))
+        .route("/api/v1/users/{id}", axum::routing::patch(people::change))
+        .route("/api/v1/users/{id}/disable", post(people::disable))
+        .route("/api/v1/users/{id}/enable", post(people::enable))
+        .route("/api/v1/users/{id}/reinvite", post(people::reinvite))
+        .route(
+            "/api/v1/users/{id}/second-factor",
+            axum::routing::delete(people::reset_second_factor),
+        )
+        .route(
+            "/api/v1/users/{id}/sessions",
+            axum::routing::delete(people::end_sessions),
+        )
+        .route(
+            "/api/v1/invitations/show",
+            post(people::show_invitation).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/invitations/totp",
+            post(people::invitation_totp).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/invitations/accept",
+            post(people::accept_invitation).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/portal/code",
+            post(people::portal_code).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/portal/login",
+            post(people::portal_login).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
         )
         .route(
             "/api/v1/tenants",

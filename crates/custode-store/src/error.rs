@@ -146,4 +146,8 @@ pub enum Credential {
     Login,
     /// The one-time token that creates the first administrator.
     SetupToken,
+    /// An invitation link: wrong, used, expired or withdrawn.
+    Invitation,
+    /// A one-time code of the subject's portal: wrong, used or expired.
+    PortalCode,
 }

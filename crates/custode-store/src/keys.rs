@@ -291,6 +291,27 @@ impl Keyring {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The users whose second factor is confirmed.
+    pub async fn confirmed_second_factors(
+        &self,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        sqlx::query("SELECT user_id FROM user_secrets WHERE confirmed_at IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Forgets a user's second factor (a reset: the person enrols again).
+    pub async fn remove_totp(&self, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM user_secrets WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Stores a (new, unconfirmed) TOTP secret for a user.
     pub async fn set_totp(
         &self,

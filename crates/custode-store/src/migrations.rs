@@ -345,6 +345,45 @@ CREATE INDEX audit_vault_anchors ON audit_log (seq) WHERE action IN ('vault.quer
 ALTER TABLE tenants ADD COLUMN closed_at BIGINT
 "#,
     },
+    Migration {
+        version: 13,
+        name: "people: invitations and the subject's portal",
+        // An invited person is a user row not yet activated: its
+        // invitations are single-use secrets stored as hashes. Users made
+        // before are active. The portal's one-time codes and sessions are
+        // the subject's own: keyed MACs and hashes, no address in clear.
+        sql: r#"
+ALTER TABLE users ADD COLUMN activated_at BIGINT;
+UPDATE users SET activated_at = created_at;
+CREATE TABLE invitations (
+    id TEXT PRIMARY KEY,
+    secret_hash {blob} NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX invitations_by_user ON invitations (user_id);
+CREATE TABLE portal_codes (
+    email_hash {blob} PRIMARY KEY,
+    code_mac {blob} NOT NULL,
+    sent_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    used_at BIGINT
+);
+CREATE TABLE portal_sessions (
+    id_hash {blob} PRIMARY KEY,
+    csrf_hash {blob} NOT NULL,
+    subject_id TEXT NOT NULL,
+    scope_path {path} NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    ended_at BIGINT
+)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

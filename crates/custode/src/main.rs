@@ -8,6 +8,7 @@ mod data_cmd;
 mod finding_cmd;
 mod log_output;
 mod output;
+mod people_cmd;
 mod policy_cmd;
 mod requests_cmd;
 mod retention_cmd;
@@ -63,6 +64,9 @@ enum Command {
     /// API tokens for machines and people.
     #[command(subcommand)]
     Tokens(data_cmd::TokenCommand),
+    /// People: invite, list, disable, enable, change role, reset a second factor.
+    #[command(subcommand)]
+    Users(people_cmd::UsersCommand),
     /// The hash-chained audit log.
     #[command(subcommand)]
     Audit(data_cmd::AuditCommand),
@@ -117,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Subjects(cmd) => data_cmd::subjects(store, cmd).await,
             Command::Records(cmd) => data_cmd::records(store, cmd).await,
             Command::Tokens(cmd) => data_cmd::tokens(store, cmd).await,
+            Command::Users(cmd) => people_cmd::run(store, cmd).await,
             Command::Audit(cmd) => data_cmd::audit(store, cmd).await,
             Command::Keys(cmd) => data_cmd::keys(store, cmd).await,
             Command::Consent(cmd) => consent_cmd::run(store, cmd).await,
