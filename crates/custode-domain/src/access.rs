@@ -190,6 +190,20 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_names_the_same_roles() {
+        let names: Vec<&str> = Role::ALL.iter().map(|(_, n)| *n).collect();
+        assert_eq!(names, custode_policy::ROLE_NAMES);
+        // Attesting an identity is handling a request.
+        for (role, name) in Role::ALL {
+            assert_eq!(
+                custode_policy::ATTESTING_ROLES.contains(&name),
+                may(role, Operation::HandleRequests),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn only_the_administrator_reads_no_personal_data() {
         for (role, name) in Role::ALL {
             assert_eq!(

@@ -12,6 +12,7 @@
 
 mod audit_log;
 pub mod backup;
+mod by_identity;
 mod consent;
 mod decisions;
 mod engine;
@@ -47,6 +48,7 @@ use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use backup::{BackupGeneration, BackupReport, BackupRotation, RestoreReport};
+pub use by_identity::{Attestation, FiledByIdentity, Identity, RequestByIdentity};
 pub use consent::{ConsentEvent, NewConsentEvent, Unsubscribed};
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
