@@ -243,6 +243,11 @@ impl Store {
         new: RequestByIdentity,
     ) -> Result<FiledByIdentity, StoreError> {
         let policy = self.policy();
+        if by.scope.only_subject().is_some() {
+            return Err(StoreError::Invalid(
+                "a data subject files a request for itself: give `subject`, your own id".to_owned(),
+            ));
+        }
         // Checked before a subject is made for a request that would fail.
         if new.rights.is_empty() {
             return Err(StoreError::Invalid(
