@@ -420,16 +420,18 @@ fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
             format!("`{}` is not a role", role.value)
         };
         let p = Problem::new(ProblemKind::InvalidValue, role.span, why);
-        sink.push(match closest(&role.value, ATTESTING_ROLES.iter().copied()) {
-            Some(c) if c != role.value => p.help(format!(
-                "did you mean `{c}`? Roles that may attest: {}",
-                ATTESTING_ROLES.join(", ")
-            )),
-            _ => p.help(format!(
-                "roles that may attest: {}",
-                ATTESTING_ROLES.join(", ")
-            )),
-        });
+        sink.push(
+            match closest(&role.value, ATTESTING_ROLES.iter().copied()) {
+                Some(c) if c != role.value => p.help(format!(
+                    "did you mean `{c}`? Roles that may attest: {}",
+                    ATTESTING_ROLES.join(", ")
+                )),
+                _ => p.help(format!(
+                    "roles that may attest: {}",
+                    ATTESTING_ROLES.join(", ")
+                )),
+            },
+        );
     }
     if let Some(days) = t.int(sink, "response_days") {
         match u16::try_from(days.value) {

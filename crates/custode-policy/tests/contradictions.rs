@@ -577,11 +577,11 @@ fn who_may_attest_an_identity() {
     );
     let err = load("policy.toml", &src).expect_err("refused");
     let report = err.to_short_lines();
+    assert!(report.contains("did you mean `support_agent`"), "{report}");
     assert!(
-        report.contains("did you mean `support_agent`"),
+        report.contains("does not handle rights requests"),
         "{report}"
     );
-    assert!(report.contains("does not handle rights requests"), "{report}");
     let ok = mutate(&[(
         "[rights]\nemail = \"privacy@posta.example\"",
         "[rights]\nemail = \"privacy@posta.example\"\nattest_roles = [\"system\", \"dpo\"]",

@@ -2765,7 +2765,10 @@ async fn requests_by_identity_and_attestation_over_the_api() {
             r#"{"identifier":{"kind":"passport","value":"X1"},"rights":["access"]}"#,
             "not declared by the policy",
         ),
-        (r#"{"rights":["access"],"contact":"a@example.org"}"#, "exactly one of"),
+        (
+            r#"{"rights":["access"],"contact":"a@example.org"}"#,
+            "exactly one of",
+        ),
         (
             &format!(
                 r#"{{"subject":"{}","identifier":{{"kind":"email","value":"a@example.org"}},"rights":["access"]}}"#,
@@ -2774,13 +2777,22 @@ async fn requests_by_identity_and_attestation_over_the_api() {
             "exactly one of",
         ),
     ] {
-        let (status, ctype, text) =
-            call(&w.app, Method::POST, "/api/v1/requests", Some(&dpo), Some(body.to_owned())).await;
+        let (status, ctype, text) = call(
+            &w.app,
+            Method::POST,
+            "/api/v1/requests",
+            Some(&dpo),
+            Some(body.to_owned()),
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
         assert_eq!(ctype, "application/problem+json");
         assert!(text.contains(says), "{body}: {text}");
     }
-    assert_eq!(w.store.count_subjects(&root).await.expect("count"), subjects);
+    assert_eq!(
+        w.store.count_subjects(&root).await.expect("count"),
+        subjects
+    );
 
     // A subject files for itself only.
     let (status, _, text) = call(
@@ -2788,7 +2800,9 @@ async fn requests_by_identity_and_attestation_over_the_api() {
         Method::POST,
         "/api/v1/requests",
         Some(&me),
-        Some(r#"{"identifier":{"kind":"email","value":"x@example.net"},"rights":["access"]}"#.into()),
+        Some(
+            r#"{"identifier":{"kind":"email","value":"x@example.net"},"rights":["access"]}"#.into(),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
@@ -2822,7 +2836,14 @@ async fn requests_by_identity_and_attestation_over_the_api() {
         assert!(text.contains("attest_roles"), "{text}");
     }
     assert_eq!(denied_count(&w.store).await, denied + 2, "refusals audited");
-    let (_, _, text) = call(&w.app, Method::GET, &format!("/api/v1/requests/{id}"), Some(&dpo), None).await;
+    let (_, _, text) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/requests/{id}"),
+        Some(&dpo),
+        None,
+    )
+    .await;
     let shown: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(shown["identity"], "unverified", "nothing changed: {shown}");
 
@@ -2840,7 +2861,14 @@ async fn requests_by_identity_and_attestation_over_the_api() {
     assert_eq!(attested["identity_method"], "attestation");
 
     // Carried out and answered: nothing is held about this address.
-    let (status, _, text) = call(&w.app, Method::POST, &format!("/api/v1/requests/{id}/fulfil"), Some(&dpo), Some("{}".into())).await;
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/fulfil"),
+        Some(&dpo),
+        Some("{}".into()),
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{text}");
     w.store
         .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
@@ -2855,6 +2883,9 @@ async fn requests_by_identity_and_attestation_over_the_api() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert!(text.contains("We hold no personal data about you"), "{text}");
+    assert!(
+        text.contains("We hold no personal data about you"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&w.dir);
 }

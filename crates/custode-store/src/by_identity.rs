@@ -65,8 +65,7 @@ impl Identity {
             )));
         };
         let value = value.trim();
-        if value.is_empty() || value.len() > IDENTIFIER_MAX || value.chars().any(char::is_control)
-        {
+        if value.is_empty() || value.len() > IDENTIFIER_MAX || value.chars().any(char::is_control) {
             return Err(StoreError::Invalid(format!(
                 "the {kind_name} is empty, longer than {IDENTIFIER_MAX} bytes, or holds control characters"
             )));

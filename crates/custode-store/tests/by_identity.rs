@@ -174,7 +174,11 @@ fn systems_json(zip: &[u8]) -> Value {
         .output()
         .expect("python3");
     let _ = std::fs::remove_file(&path);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -253,7 +257,11 @@ async fn a_request_by_email_serves_a_customer_known_only_in_the_providers_databa
     // The subject made for the request is gone with it.
     assert!(
         store
-            .find_subjects(&dpo, custode_policy::IdentifierKind::Email, "only.there@example.org")
+            .find_subjects(
+                &dpo,
+                custode_policy::IdentifierKind::Email,
+                "only.there@example.org"
+            )
             .await
             .expect("find")
             .is_empty()
@@ -270,7 +278,10 @@ async fn a_request_for_an_address_known_nowhere_is_answered_nothing_held(env: &E
     let t = tree(&store).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let filed = store
-        .file_request_by_identity(&dpo, by_email(&store, "nobody@example.net", &[Right::Access]))
+        .file_request_by_identity(
+            &dpo,
+            by_email(&store, "nobody@example.net", &[Right::Access]),
+        )
         .await
         .expect("filed");
     assert_eq!(filed.found, "created");
@@ -299,7 +310,11 @@ async fn a_request_for_an_address_known_nowhere_is_answered_nothing_held(env: &E
     assert_eq!(crm.customers().await.len(), 2);
     assert!(
         store
-            .find_subjects(&dpo, custode_policy::IdentifierKind::Email, "nobody@example.net")
+            .find_subjects(
+                &dpo,
+                custode_policy::IdentifierKind::Email,
+                "nobody@example.net"
+            )
             .await
             .expect("find")
             .is_empty()
@@ -403,7 +418,10 @@ async fn only_the_roles_the_policy_names_may_attest_an_identity(env: &Env) {
     let dpo = principal_of(&t.provider, Role::Dpo);
     let agent = principal_of(&t.provider, Role::SupportAgent);
     let id = store
-        .file_request_by_identity(&dpo, by_email(&store, "someone@example.net", &[Right::Access]))
+        .file_request_by_identity(
+            &dpo,
+            by_email(&store, "someone@example.net", &[Right::Access]),
+        )
         .await
         .expect("filed")
         .request
@@ -457,7 +475,12 @@ async fn only_the_roles_the_policy_names_may_attest_an_identity(env: &Env) {
         .expect("entry"),
         0,
     );
-    for said in ["attestation", "self-care portal", "selfcare.lineavallata.example", "session 7f3a-22"] {
+    for said in [
+        "attestation",
+        "self-care portal",
+        "selfcare.lineavallata.example",
+        "session 7f3a-22",
+    ] {
         assert!(detail.contains(said), "{said} in {detail}");
     }
     let twice = store
@@ -473,7 +496,10 @@ async fn only_the_roles_the_policy_names_may_attest_an_identity(env: &Env) {
     let t = tree(&store).await;
     let dpo = principal_of(&t.provider, Role::Dpo);
     let id = store
-        .file_request_by_identity(&dpo, by_email(&store, "someone@example.net", &[Right::Access]))
+        .file_request_by_identity(
+            &dpo,
+            by_email(&store, "someone@example.net", &[Right::Access]),
+        )
         .await
         .expect("filed")
         .request
@@ -498,7 +524,11 @@ async fn bad_identifiers_are_refused_and_nothing_is_created(env: &Env) {
     let dpo = principal_of(&t.provider, Role::Dpo);
     let policy = store.policy();
     for (kind, value, says) in [
-        ("email", "anna.verdi(at)example.org", "not an e-mail address"),
+        (
+            "email",
+            "anna.verdi(at)example.org",
+            "not an e-mail address",
+        ),
         ("email", "anna@localhost", "not an e-mail address"),
         ("email", "", "empty"),
         ("phone", "call me maybe", "not a phone number"),
