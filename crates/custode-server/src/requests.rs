@@ -581,7 +581,7 @@ pub struct AttestIn {
 /// was verified elsewhere, instead of a code or documents: only the roles
 /// the policy's `[rights] attest_roles` names (none by default); a refusal
 /// is audited and changes nothing.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/attest-identity", params(("id" = String, Path)), request_body = AttestIn, responses((status = 200, body = RequestOut), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+#[utoipa::path(post, path = "/api/v1/requests/{id}/attest-identity", params(("id" = String, Path)), request_body = AttestIn, responses((status = 200, body = RequestOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn attest_identity(
     State(state): State<AppState>,
     caller: Caller,
