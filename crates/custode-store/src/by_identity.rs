@@ -35,7 +35,11 @@ const ATTESTATION_FIELD_MAX: usize = 200;
 pub struct Identity {
     kind: IdentifierKind,
     kind_name: &'static str,
+    /// Normalised: what the look-up hash is computed from.
     value: String,
+    /// As the requester wrote it (trimmed): the provider's systems may keep
+    /// that spelling rather than ours.
+    given: String,
 }
 
 impl Identity {
@@ -88,6 +92,7 @@ impl Identity {
             kind,
             kind_name,
             value: normalised,
+            given: value.to_owned(),
         })
     }
 
@@ -194,7 +199,7 @@ impl Filed {
         subject_key: i64,
         key: &custode_crypto::Key,
     ) -> Result<(), StoreError> {
-        let sealed = key.seal(self.identity.value.as_bytes(), &identity_aad(request))?;
+        let sealed = key.seal(self.identity.given.as_bytes(), &identity_aad(request))?;
         sqlx::query(
             "INSERT INTO request_identities (request_id, kind, sealed, created_subject) VALUES ($1, $2, $3, $4)",
         )
@@ -431,10 +436,16 @@ impl Store {
         };
         let key = self.request_key_of(request).await?;
         let clear = key.open(&row.try_get::<Vec<u8>, _>(1)?, &identity_aad(&request.id))?;
-        let value = String::from_utf8(clear).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let same = |x: &String| custode_domain::normalise_identifier(*kind, x) == value;
+        let given = String::from_utf8(clear).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        // As given and normalised: the systems are searched under both
+        // spellings, unless the subject's records already bring it.
+        let normalised = custode_domain::normalise_identifier(*kind, &given);
+        let same = |x: &String| custode_domain::normalise_identifier(*kind, x) == normalised;
         if !ids.values.iter().any(|(k, x)| k == kind && same(x)) {
-            ids = ids.with(*kind, value);
+            if given != normalised {
+                ids = ids.with(*kind, given);
+            }
+            ids = ids.with(*kind, normalised);
         }
         Ok(ids)
     }

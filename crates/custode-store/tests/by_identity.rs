@@ -39,7 +39,7 @@ impl Crm {
                 "CREATE TABLE {schema}.orders (id bigint PRIMARY KEY, customer_id bigint REFERENCES {schema}.customers(id), item text)"
             ),
             format!(
-                "INSERT INTO {schema}.customers VALUES (1, 'only.there@example.org', 'Only There'), (2, 'other@example.org', 'Other')"
+                "INSERT INTO {schema}.customers VALUES (1, 'only.there@example.org', 'Only There'), (2, 'other@example.org', 'Other'), (3, 'Mixed.Case@Example.org', 'Mixed Case')"
             ),
             format!(
                 "INSERT INTO {schema}.orders VALUES (10, 1, 'fibre 1 Gb/s'), (11, 1, 'router'), (12, 2, 'sim')"
@@ -243,7 +243,8 @@ async fn a_request_by_email_serves_a_customer_known_only_in_the_providers_databa
         crm.customers().await,
         vec![
             (1, "erased-1@invalid.example".to_owned()),
-            (2, "other@example.org".to_owned())
+            (2, "other@example.org".to_owned()),
+            (3, "Mixed.Case@Example.org".to_owned())
         ]
     );
     let answer = store
@@ -307,7 +308,7 @@ async fn a_request_for_an_address_known_nowhere_is_answered_nothing_held(env: &E
         "{letter}"
     );
     // The CRM is untouched, and nothing of the requester stays.
-    assert_eq!(crm.customers().await.len(), 2);
+    assert_eq!(crm.customers().await.len(), 3);
     assert!(
         store
             .find_subjects(
@@ -563,5 +564,41 @@ async fn bad_identifiers_are_refused_and_nothing_is_created(env: &Env) {
     assert!(e.to_string().contains("needs a contact"), "{e}");
     assert_eq!(store.count_subjects(&admin()).await.expect("count"), before);
     assert!(store.requests(&dpo, false).await.expect("list").is_empty());
+    store.close().await;
+}
+
+on_both_engines!(a_customer_the_providers_database_spells_in_capitals_is_found);
+async fn a_customer_the_providers_database_spells_in_capitals_is_found(env: &Env) {
+    // The CRM keeps `Mixed.Case@Example.org`; the requester writes it the
+    // same way, Custode's look-up hash uses lower case: the CRM is asked
+    // under both spellings.
+    let crm = Crm::new().await;
+    let store = env.open_with(Env::telecom()).await;
+    crm.attach(&store);
+    let t = tree(&store).await;
+    let dpo = principal_of(&t.provider, Role::Dpo);
+    let id = store
+        .file_request_by_identity(
+            &dpo,
+            by_email(&store, "Mixed.Case@Example.org", &[Right::Access]),
+        )
+        .await
+        .expect("filed")
+        .request
+        .id;
+    store
+        .attest_identity(&Principal::system("selfcare"), &id, portal())
+        .await
+        .expect("attested");
+    let done = fulfil(&store, &dpo, &id).await;
+    assert_eq!(job(&done, "access")["system_rows"], 1, "{done:?}");
+    let zip = store
+        .request_export(&dpo, &id, Right::Access)
+        .await
+        .expect("package");
+    let customers = rows_of(&systems_json(&zip), "customers");
+    assert_eq!(customers.len(), 1);
+    assert!(customers[0].to_string().contains("Mixed Case"));
+    crm.drop().await;
     store.close().await;
 }
