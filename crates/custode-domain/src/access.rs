@@ -224,6 +224,21 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_names_the_same_roles() {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names, custode_policy::ROLE_NAMES);
+        // Attesting an identity is handling a request.
+        for &role in Role::ALL {
+            let name = role.name();
+            assert_eq!(
+                custode_policy::ATTESTING_ROLES.contains(&name),
+                may(role, Operation::HandleRequests),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn only_the_administrator_reads_no_personal_data() {
         for &role in Role::ALL {
             let name = role.name();

@@ -292,6 +292,7 @@ answer-intro = { $controller }, { $date }.
 answer-accepted = We have carried out your request.
 answer-partially_accepted = We have carried out your request in part; for the rest, the reasons are below.
 answer-refused = We cannot carry out your request, for the reasons below.
+answer-nothing-held = We hold no personal data about you: we searched our records and the systems where we keep customer data under the identifier you gave, and found nothing (Art. 15 GDPR).
 answer-reasons = Reasons: { $reasons }
 answer-done = What we did
 answer-erased = { $count ->

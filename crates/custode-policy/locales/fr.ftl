@@ -295,6 +295,7 @@ answer-intro = { $controller }, { $date }.
 answer-accepted = Nous avons donné suite à votre demande.
 answer-partially_accepted = Nous avons donné suite à votre demande en partie ; pour le reste, les motifs figurent ci-dessous.
 answer-refused = Nous ne pouvons pas donner suite à votre demande, pour les motifs ci-dessous.
+answer-nothing-held = Nous ne détenons aucune donnée personnelle vous concernant : nous avons cherché dans nos registres et dans les systèmes où nous conservons les données des clients avec l'identifiant que vous avez indiqué, sans rien trouver (art. 15 RGPD).
 answer-reasons = Motifs : { $reasons }
 answer-done = Ce que nous avons fait
 answer-erased = { $count ->

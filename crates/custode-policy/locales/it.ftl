@@ -290,6 +290,7 @@ answer-intro = { $controller }, { $date }.
 answer-accepted = Abbiamo dato seguito alla Sua richiesta.
 answer-partially_accepted = Abbiamo dato seguito alla Sua richiesta in parte; per il resto, le ragioni sono indicate di seguito.
 answer-refused = Non possiamo dare seguito alla Sua richiesta, per le ragioni indicate di seguito.
+answer-nothing-held = Non trattiamo alcun dato personale che La riguardi: abbiamo cercato nei nostri archivi e nei sistemi in cui conserviamo i dati dei clienti con l'identificativo da Lei indicato, senza trovare nulla (art. 15 GDPR).
 answer-reasons = Motivi: { $reasons }
 answer-done = Che cosa abbiamo fatto
 answer-erased = { $count ->

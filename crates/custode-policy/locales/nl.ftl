@@ -292,6 +292,7 @@ answer-intro = { $controller }, { $date }.
 answer-accepted = Wij hebben uw verzoek uitgevoerd.
 answer-partially_accepted = Wij hebben uw verzoek gedeeltelijk uitgevoerd; voor de rest staan de redenen hieronder.
 answer-refused = Wij kunnen uw verzoek niet uitvoeren, om de redenen hieronder.
+answer-nothing-held = Wij verwerken geen persoonsgegevens over u: wij hebben in onze administratie en in de systemen waarin wij klantgegevens bewaren gezocht op de identificatie die u opgaf, en niets gevonden (art. 15 AVG).
 answer-reasons = Redenen: { $reasons }
 answer-done = Wat wij hebben gedaan
 answer-erased = { $count ->

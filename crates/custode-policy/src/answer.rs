@@ -56,6 +56,10 @@ pub struct AnswerFacts {
     pub pending: Vec<String>,
     /// What the vault keeps, as an access request found it (Art. 15).
     pub vault: Vec<crate::access::VaultHeld>,
+    /// The request was filed by an identifier that matched no one: not in
+    /// the store, not in any of the provider's systems. The letter says we
+    /// hold nothing about the requester (Art. 15).
+    pub nothing_held: bool,
 }
 
 /// The catalogue key of a right's line in the notice.
@@ -92,6 +96,9 @@ pub fn answer_letter(policy: &Policy, lang: Lang, facts: &AnswerFacts) -> Docume
         ],
     ));
     d.p(c.msg(&format!("answer-{}", facts.outcome)));
+    if facts.nothing_held {
+        d.p(c.msg("answer-nothing-held"));
+    }
     if !facts.reasons.trim().is_empty() {
         d.p(c.msg_args(
             "answer-reasons",

@@ -388,6 +388,7 @@ fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
             response_days: None,
             identity: None,
             delegation: None,
+            attest_roles: Vec::new(),
         };
     };
     let mut r = RightsDesk {
@@ -397,7 +398,37 @@ fn read_rights(sink: &mut Sink, root: &mut Table) -> RightsDesk {
         response_days: None,
         identity: t.text(sink, "identity"),
         delegation: t.text(sink, "delegation"),
+        attest_roles: Vec::new(),
     };
+    for role in t.str_array(sink, "attest_roles") {
+        if ATTESTING_ROLES.contains(&role.value.as_str()) {
+            if !r.attest_roles.contains(&role.value) {
+                r.attest_roles.push(role.value);
+            }
+            continue;
+        }
+        let why = if ROLE_NAMES.contains(&role.value.as_str()) {
+            format!(
+                "the role `{}` does not handle rights requests, so it cannot attest a requester's identity",
+                role.value
+            )
+        } else {
+            format!("`{}` is not a role", role.value)
+        };
+        let p = Problem::new(ProblemKind::InvalidValue, role.span, why);
+        sink.push(
+            match closest(&role.value, ATTESTING_ROLES.iter().copied()) {
+                Some(c) if c != role.value => p.help(format!(
+                    "did you mean `{c}`? Roles that may attest: {}",
+                    ATTESTING_ROLES.join(", ")
+                )),
+                _ => p.help(format!(
+                    "roles that may attest: {}",
+                    ATTESTING_ROLES.join(", ")
+                )),
+            },
+        );
+    }
     if let Some(days) = t.int(sink, "response_days") {
         match u16::try_from(days.value) {
             Ok(d @ 1..=31) => r.response_days = Some(d),

@@ -224,6 +224,10 @@ pub struct RightsDesk {
     pub identity: Option<Text>,
     /// How a delegate acts for the person.
     pub delegation: Option<Text>,
+    /// The roles that may attest that a requester's identity was verified
+    /// elsewhere (by a trusted system or in person), instead of a code or
+    /// documents; empty, none may.
+    pub attest_roles: Vec<String>,
 }
 
 /// A field named by its category: `category.field`.
@@ -240,6 +244,23 @@ pub struct FieldRef {
 /// The kinds of node in the tenancy tree, as policy files name them (the
 /// domain's `TenantKind` has the same names).
 pub const TENANT_KINDS: [&str; 4] = ["provider", "reseller", "domain", "subscriber"];
+
+/// The roles of Custode's principals, as policy files name them (the
+/// domain's `Role` has the same names).
+pub const ROLE_NAMES: [&str; 8] = [
+    "administrator",
+    "dpo",
+    "support_agent",
+    "legal_officer",
+    "reseller_admin",
+    "domain_admin",
+    "subject",
+    "system",
+];
+
+/// The roles that handle rights requests, so the only ones that may
+/// attest a requester's identity (`[rights] attest_roles`).
+pub const ATTESTING_ROLES: [&str; 3] = ["dpo", "support_agent", "system"];
 
 /// A kind of data subject.
 #[derive(Clone, Debug)]

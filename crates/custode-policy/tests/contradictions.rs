@@ -556,3 +556,36 @@ fn a_recipient_contact_for_art_19_must_be_an_address() {
     );
     assert!(!hosting.on_order);
 }
+
+/// Issue #21: the policy says which roles may attest that a requester's
+/// identity was checked elsewhere; a role that does not handle requests, or
+/// no role at all, is refused where it is written; left out, none may.
+#[test]
+fn who_may_attest_an_identity() {
+    let base = load("policy.toml", BASE).expect("base policy");
+    assert!(base.rights.attest_roles.is_empty(), "none may by default");
+    let src = mutate(&[(
+        "[rights]\nemail = \"privacy@posta.example\"",
+        "[rights]\nemail = \"privacy@posta.example\"\nattest_roles = [\"system\", \"administrator\", \"suport_agent\"]",
+    )]);
+    check(
+        &src,
+        &[
+            (ProblemKind::InvalidValue, "\"administrator\""),
+            (ProblemKind::InvalidValue, "\"suport_agent\""),
+        ],
+    );
+    let err = load("policy.toml", &src).expect_err("refused");
+    let report = err.to_short_lines();
+    assert!(report.contains("did you mean `support_agent`"), "{report}");
+    assert!(
+        report.contains("does not handle rights requests"),
+        "{report}"
+    );
+    let ok = mutate(&[(
+        "[rights]\nemail = \"privacy@posta.example\"",
+        "[rights]\nemail = \"privacy@posta.example\"\nattest_roles = [\"system\", \"dpo\"]",
+    )]);
+    let policy = load("policy.toml", &ok).expect("valid");
+    assert_eq!(policy.rights.attest_roles, ["system", "dpo"]);
+}

@@ -272,3 +272,34 @@ fn the_shipped_notices_address_the_reader_in_one_formal_register() {
         }
     }
 }
+
+/// Issue #21: a request filed by an identifier that matched no one is
+/// answered "we hold nothing about you" in the requester's language (Art.
+/// 15), and only then.
+#[test]
+fn an_answer_says_when_nothing_is_held() {
+    let policy = policy();
+    let facts = AnswerFacts {
+        request: "R-3".into(),
+        date: "2026-11-20".into(),
+        outcome: "accepted".into(),
+        done: vec!["access".into()],
+        nothing_held: true,
+        ..Default::default()
+    };
+    for (lang, words) in [
+        (Lang::It, "Non trattiamo alcun dato personale"),
+        (Lang::En, "We hold no personal data about you"),
+        (Lang::Fr, "Nous ne détenons aucune donnée personnelle"),
+        (Lang::Nl, "Wij verwerken geen persoonsgegevens over u"),
+    ] {
+        let letter = answer_letter(&policy, lang, &facts).to_markdown();
+        assert!(letter.contains(words), "{letter}");
+    }
+    let held = AnswerFacts {
+        nothing_held: false,
+        ..facts
+    };
+    let en = answer_letter(&policy, Lang::En, &held).to_markdown();
+    assert!(!en.contains("We hold no personal data"), "{en}");
+}

@@ -12,6 +12,12 @@
 //! row of the subject in the app database) read back, and a verified
 //! erasure request from queued to its job done (the app database's declared
 //! actions committed, then Custode's own steps). Prints medians and p90.
+//!
+//! With `CUSTODE_BENCH_BY_EMAIL=1` nothing is created first: each request
+//! is filed by the customer's e-mail address (issue #21), its identity
+//! attested by a system (the telecom policy's `attest_roles`), and timed
+//! from filing to the package read back (access) or the job done
+//! (erasure).
 
 use std::sync::Arc;
 
@@ -110,7 +116,70 @@ async fn main() {
     let mut access = Vec::new();
     let mut erasure = Vec::new();
     let mut external_rows = 0usize;
+    let by_email = std::env::var("CUSTODE_BENCH_BY_EMAIL").is_ok_and(|v| v == "1");
     for (i, customer) in picked.iter().enumerate() {
+        let right = if i < n { Right::Access } else { Right::Erasure };
+        if by_email {
+            let t = Instant::now();
+            let id = app
+                .requests
+                .file_request_by_identity(
+                    &sys,
+                    custode_requests::RequestByIdentity {
+                        identity: custode_requests::Identity::parse(
+                            &app.store.policy(),
+                            "email",
+                            &format!("user{customer}@example.com"),
+                        )
+                        .expect("email"),
+                        tenant: Some(provider.id.clone()),
+                        subject_kind: None,
+                        rights: vec![right],
+                        requester: Requester::Subject,
+                        contact: None,
+                        text: String::new(),
+                        language: None,
+                    },
+                )
+                .await
+                .expect("file")
+                .request
+                .id;
+            app.requests
+                .attest_identity(
+                    &sys,
+                    &id,
+                    custode_requests::Attestation {
+                        method: "bench".into(),
+                        verified_by: "bench".into(),
+                        reference: id.clone(),
+                    },
+                )
+                .await
+                .expect("attest");
+            app.requests
+                .queue_fulfilment(&sys, &id, FulfilmentInput::default())
+                .await
+                .expect("queue");
+            app.requests
+                .run_due_jobs(Duration::from_secs(30), &|_| {})
+                .await
+                .expect("jobs");
+            if right == Right::Access {
+                let zip = app
+                    .requests
+                    .request_export(&sys, &id, Right::Access)
+                    .await
+                    .expect("package");
+                access.push(t.elapsed());
+                external_rows += zip.windows(11).filter(|w| w == b"\"customers\"").count();
+            } else {
+                erasure.push(t.elapsed());
+                let done = app.requests.request(&sys, &id).await.expect("request");
+                assert_eq!(done.jobs[0].state, "done", "{:?}", done.jobs[0]);
+            }
+            continue;
+        }
         let s = app
             .store
             .create_subject(&sys, &provider.id, "customer", "bench")
@@ -131,7 +200,6 @@ async fn main() {
             .write_records(&sys, "bench", vec![(s.clone(), record)])
             .await
             .expect("write");
-        let right = if i < n { Right::Access } else { Right::Erasure };
         let id = app
             .requests
             .file_request(
@@ -193,12 +261,17 @@ async fn main() {
         external_rows >= n,
         "every package holds the app database's rows"
     );
+    let from = if by_email {
+        "filed by e-mail"
+    } else {
+        "queued"
+    };
     println!(
-        "access request, queued to package read: {}",
+        "access request, {from} to package read: {}",
         stats(&mut access)
     );
     println!(
-        "erasure request, queued to job done:    {}",
+        "erasure request, {from} to job done:    {}",
         stats(&mut erasure)
     );
     app.close().await;

@@ -327,8 +327,8 @@ impl Requests {
                             .store
                             .records_for_request(&by, &request.subject, &reason)
                             .await?;
-                        let planned = self.erasure_planned(claim, &records).await?;
-                        self.external_erasure(&records, &planned).await?
+                        let planned = self.erasure_planned(&request, claim, &records).await?;
+                        self.external_erasure(&request, &records, &planned).await?
                     }
                 };
                 Some(json!({ "systems": systems }))
@@ -518,6 +518,7 @@ impl Requests {
     /// of its outcome then cannot lose what the systems keep.
     async fn erasure_planned(
         &self,
+        request: &LoadedRequest,
         claim: &Claim,
         records: &[custode_store::Record],
     ) -> Result<Value, StoreError> {
@@ -525,7 +526,7 @@ impl Requests {
         if let Some(planned) = earlier.and_then(|r| r.get("systems_planned").cloned()) {
             return Ok(planned);
         }
-        let planned = self.external_erasure_plan(records).await?;
+        let planned = self.external_erasure_plan(request, records).await?;
         sqlx::query(
             "UPDATE request_jobs SET result = $1 WHERE request_id = $2 AND right_name = $3 AND step = $4 AND state = 'pending'",
         )
@@ -697,7 +698,8 @@ impl Requests {
             .ledger
             .consent_history(by, &request.subject, reason)
             .await?;
-        let external = self.external_rows(&all_records).await?;
+        let external = self.external_rows(request, &all_records).await?;
+        let system_rows = external.as_ref().map_or(0, |e| e.2);
         // Art. 15 covers what the vault keeps too; portability only what
         // the person gave, which the vault never holds.
         let vault = if claim.right == Right::Access {
@@ -717,7 +719,7 @@ impl Requests {
             &vault,
         )
         .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
-        if let Some((json, csv)) = external {
+        if let Some((json, csv, _)) = external {
             files.push(("systems.json".to_owned(), json));
             files.push(("systems.csv".to_owned(), csv));
         }
@@ -760,7 +762,7 @@ impl Requests {
                 })
             })
             .collect();
-        let result = json!({ "records": records.len(), "bytes": files.len(), "language": lang.code(), "vault": vault });
+        let result = json!({ "records": records.len(), "system_rows": system_rows, "bytes": files.len(), "language": lang.code(), "vault": vault });
         self.advance_in(&mut tx, by, request, claim, Some(result))
             .await?;
         tx.commit().await?;
@@ -1169,7 +1171,8 @@ impl Requests {
                     external.push((r.category.clone(), field.clone(), text));
                 }
             }
-            self.external_rectification(&records, &external).await?;
+            self.external_rectification(request, &records, &external)
+                .await?;
         }
         let now = self.store.now();
         let mut tx = self.store.begin_write().await?;
@@ -1469,6 +1472,7 @@ impl Requests {
                     });
                 }
             }
+            facts.nothing_held = self.nothing_held(&request, &jobs).await?;
             facts.art19 = jobs.iter().any(|j| {
                 j.state == "done"
                     && ["erasure", "rectification", "restriction"].contains(&j.right.as_str())
@@ -1557,6 +1561,7 @@ impl Requests {
             .keys()
             .destroy(&[crate::intake::request_key_name(id).as_str()])
             .await?;
+        self.forget_request_subject(&request).await?;
         Ok(Answer {
             request: id.to_owned(),
             outcome,

@@ -164,6 +164,17 @@ impl Requests {
         by: &Principal,
         new: NewRequest,
     ) -> Result<RequestSummary, StoreError> {
+        self.file_request_as(by, new, None).await
+    }
+
+    /// [`Store::file_request`], recording in the same transaction the
+    /// identifier a request filed by identity came with (`by_identity.rs`).
+    pub(crate) async fn file_request_as(
+        &self,
+        by: &Principal,
+        new: NewRequest,
+        filed: Option<&crate::by_identity::Filed>,
+    ) -> Result<RequestSummary, StoreError> {
         if new.rights.is_empty() {
             return Err(StoreError::Invalid(
                 "a request names at least one right".to_owned(),
@@ -274,6 +285,9 @@ impl Requests {
         .bind(language.code())
         .execute(&mut *tx)
         .await?;
+        if let Some(filed) = filed {
+            filed.record(&mut tx, &id, subject_key, &key).await?;
+        }
         audit_log::append(
             &mut tx,
             self.store.engine(),
@@ -289,6 +303,7 @@ impl Requests {
                     "requester": requester,
                     "due": due_on.to_string(),
                     "duplicate_of": duplicate_of,
+                    "filed_by": filed.map(|f| f.kind_name()),
                 }),
             }],
         )

@@ -9,6 +9,7 @@
 //! for the access package and the letter) and writes the consent ledger
 //! (an objection, a withdrawal) through their capabilities.
 
+mod by_identity;
 mod closing;
 mod fulfilment;
 mod identity;
@@ -24,6 +25,7 @@ use custode_ledger::Ledger;
 use custode_store::Store;
 use custode_vault::Vault;
 
+pub use by_identity::{Attestation, FiledByIdentity, Identity, RequestByIdentity};
 pub use closing::TenantClosure;
 pub use custode_vault::KeptLine;
 pub use fulfilment::{

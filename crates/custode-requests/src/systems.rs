@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use custode_store::{Record, StoreError};
 
 use crate::Requests;
+use crate::intake::LoadedRequest;
 
 /// How long a step waits on a failing system before handing the retry to
 /// the job's own backoff (a worker is never held for long).
@@ -74,15 +75,17 @@ impl Requests {
     }
 
     /// Every row of the subject in every system, for its package:
-    /// `(systems.json, systems.csv)`; none when no system is attached.
+    /// `(systems.json, systems.csv, rows)`; none when no system is attached.
     pub(crate) async fn external_rows(
         &self,
+        request: &LoadedRequest,
         records: &[Record],
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Option<(Vec<u8>, Vec<u8>, usize)>, StoreError> {
         let Some(systems) = self.external_systems() else {
             return Ok(None);
         };
-        let ids = self.identifiers_in(records);
+        let ids = self.identifiers_for(request, records).await?;
+        let mut rows = 0;
         let result = systems
             .access(&ids)
             .await
@@ -92,6 +95,7 @@ impl Requests {
         for s in &result.systems {
             let found = done(s)?;
             for t in found {
+                rows += t.rows.len();
                 for (n, row) in t.rows.iter().enumerate() {
                     for (c, value) in t.columns.iter().zip(row) {
                         let cells = [
@@ -119,7 +123,7 @@ impl Requests {
         let csv = csv
             .into_inner()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok(Some((json, csv)))
+        Ok(Some((json, csv, rows)))
     }
 
     /// Erases the subject in every system (the declared action per
@@ -130,10 +134,11 @@ impl Requests {
     /// unfindable.
     pub(crate) async fn external_erasure(
         &self,
+        request: &LoadedRequest,
         records: &[Record],
         planned: &Value,
     ) -> Result<Value, StoreError> {
-        let mut lines = self.erasure_in_systems(records, false).await?;
+        let mut lines = self.erasure_in_systems(request, records, false).await?;
         add_planned(&mut lines, planned);
         Ok(Value::Array(lines))
     }
@@ -142,20 +147,24 @@ impl Requests {
     /// before anything changes, in the same lines.
     pub(crate) async fn external_erasure_plan(
         &self,
+        request: &LoadedRequest,
         records: &[Record],
     ) -> Result<Value, StoreError> {
-        Ok(Value::Array(self.erasure_in_systems(records, true).await?))
+        Ok(Value::Array(
+            self.erasure_in_systems(request, records, true).await?,
+        ))
     }
 
     async fn erasure_in_systems(
         &self,
+        request: &LoadedRequest,
         records: &[Record],
         plan_only: bool,
     ) -> Result<Vec<Value>, StoreError> {
         let Some(systems) = self.external_systems() else {
             return Ok(Vec::new());
         };
-        let ids = self.identifiers_in(records);
+        let ids = self.identifiers_for(request, records).await?;
         if ids.values.is_empty() {
             return Ok(Vec::new());
         }
@@ -170,13 +179,14 @@ impl Requests {
     /// Applies corrections in every system (the same category and field).
     pub(crate) async fn external_rectification(
         &self,
+        request: &LoadedRequest,
         records: &[Record],
         corrections: &[(String, String, String)],
     ) -> Result<(), StoreError> {
         let Some(systems) = self.external_systems() else {
             return Ok(());
         };
-        let ids = self.identifiers_in(records);
+        let ids = self.identifiers_for(request, records).await?;
         for (category, field, value) in corrections {
             let result = systems
                 .rectify(

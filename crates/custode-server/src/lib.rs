@@ -201,7 +201,7 @@ pub struct Metrics {
         vault::query, vault::access_log,
         requests::file, requests::list, requests::show, requests::extend,
         requests::send_code, requests::verify_code, requests::put_document,
-        requests::get_document, requests::approve_identity, requests::fulfil,
+        requests::get_document, requests::approve_identity, requests::attest_identity, requests::fulfil,
         requests::export, requests::answer, requests::answer_letter,
         requests::notices, requests::confirm_notice,
         finding::list_tenants, finding::trail,
@@ -479,6 +479,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/requests/{id}/approve-identity",
             post(requests::approve_identity),
+        )
+        .route(
+            "/api/v1/requests/{id}/attest-identity",
+            post(requests::attest_identity),
         )
         .route("/api/v1/requests/{id}/fulfil", post(requests::fulfil))
         .route("/api/v1/requests/{id}/export", get(requests::export))

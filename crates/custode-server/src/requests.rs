@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use custode_domain::Operation;
 use custode_domain::requests::Right;
 use custode_requests::{
-    Correction, DocumentKind, FulfilmentInput, NewRequest, Outcome, RequestSummary, Requester,
+    Attestation, Correction, DocumentKind, FulfilmentInput, Identity, NewRequest, Outcome,
+    RequestByIdentity, RequestSummary, Requester,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,25 +21,50 @@ use crate::api::parse_subject;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, Params};
 
-/// A rights request.
+/// A rights request: for a subject id, or for the person an identifier
+/// belongs to (exactly one of `subject` and `identifier`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestIn {
     /// The subject it concerns.
-    pub subject: String,
+    pub subject: Option<String>,
+    /// Instead of `subject`: the e-mail address, phone number or other
+    /// identifier the requester gave. The subject known by it in your
+    /// scope is used; none known, one is made for the request, and the
+    /// provider's systems are searched when it is fulfilled (a person
+    /// known nowhere is answered "we hold nothing about you").
+    pub identifier: Option<IdentifierIn>,
+    /// With `identifier`: the tenant to look in, and where a person not
+    /// found is put (default: the root of your scope).
+    pub tenant: Option<String>,
+    /// With `identifier`: the subject kind of a person not found (default:
+    /// the policy's first kind that may hang from the tenant).
+    pub subject_kind: Option<String>,
     /// `access`, `rectification`, `erasure`, `restriction`, `portability`,
     /// `objection`, `consent_withdrawal`, `human_review`.
     pub rights: Vec<String>,
     /// The delegate's name when someone asks for the subject.
     pub delegate: Option<String>,
-    /// How to reach the requester.
-    pub contact: String,
+    /// How to reach the requester; with an e-mail `identifier`, that
+    /// address when not given.
+    pub contact: Option<String>,
     /// The request in the requester's words.
     #[serde(default)]
     pub text: String,
     /// The requester's language (one of the policy's; its first when not
     /// given): codes, packages and the answer use it.
     pub language: Option<String>,
+}
+
+/// An identifier a request is filed with.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierIn {
+    /// `email`, `phone`, or another identifier kind the policy declares
+    /// (`customer_code`, `tax_code`...).
+    pub kind: String,
+    /// The value as the requester gave it.
+    pub value: String,
 }
 
 /// A request as listed.
@@ -75,6 +101,10 @@ pub struct RequestOut {
     pub outcome: Option<String>,
     /// The fulfilment of each right, in the order it runs.
     pub jobs: Vec<JobOut>,
+    /// For a request just filed by identifier: `custode` when a subject
+    /// was known by it, `created` when one was made for the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
 }
 
 /// The fulfilment of one right.
@@ -130,6 +160,7 @@ fn out(r: RequestSummary) -> RequestOut {
                 result: j.result,
             })
             .collect(),
+        found: None,
     }
 }
 
@@ -153,7 +184,7 @@ pub(crate) fn language(
 }
 
 /// Files a rights request; its deadline is fixed at receipt.
-#[utoipa::path(post, path = "/api/v1/requests", request_body = RequestIn, responses((status = 201, body = RequestOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+#[utoipa::path(post, path = "/api/v1/requests", request_body = RequestIn, responses((status = 201, body = RequestOut), (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
 pub async fn file(
     State(state): State<AppState>,
     caller: Caller,
@@ -178,24 +209,71 @@ pub async fn file(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let requester = match input.delegate {
+        Some(name) => Requester::Delegate { name },
+        None => Requester::Subject,
+    };
+    let lang = language(&state, input.language.as_deref())?;
+    let (subject, identifier) = match (input.subject, input.identifier) {
+        (Some(s), None) => (s, None),
+        (None, Some(i)) => (String::new(), Some(i)),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `subject` (a subject id) and `identifier` (`kind` and `value`)",
+            ));
+        }
+    };
+    let Some(identifier) = identifier else {
+        if input.tenant.is_some() || input.subject_kind.is_some() {
+            return Err(ApiError::bad_request(
+                "`tenant` and `subject_kind` go with `identifier` only",
+            ));
+        }
+        let filed = state
+            .requests
+            .file_request(
+                &caller.0,
+                NewRequest {
+                    subject: parse_subject(&subject)?,
+                    rights,
+                    requester,
+                    contact: input.contact.unwrap_or_default(),
+                    text: input.text,
+                    language: lang,
+                },
+            )
+            .await?;
+        return Ok((StatusCode::CREATED, Json(out(filed))));
+    };
+    let identity = Identity::parse(&state.store.policy(), &identifier.kind, &identifier.value)
+        .map_err(|e| ApiError::bad_request(format!("identifier: {e}")))?;
+    let tenant = input
+        .tenant
+        .as_deref()
+        .map(|t| {
+            custode_domain::TenantId::parse(t)
+                .map_err(|e| ApiError::bad_request(format!("tenant: {e}")))
+        })
+        .transpose()?;
     let filed = state
         .requests
-        .file_request(
+        .file_request_by_identity(
             &caller.0,
-            NewRequest {
-                subject: parse_subject(&input.subject)?,
+            RequestByIdentity {
+                identity,
+                tenant,
+                subject_kind: input.subject_kind,
                 rights,
-                requester: match input.delegate {
-                    Some(name) => Requester::Delegate { name },
-                    None => Requester::Subject,
-                },
+                requester,
                 contact: input.contact,
                 text: input.text,
-                language: language(&state, input.language.as_deref())?,
+                language: lang,
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(out(filed))))
+    let mut body = out(filed.request);
+    body.found = Some(filed.found.to_owned());
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// Which requests.
@@ -488,6 +566,51 @@ pub async fn approve_identity(
         .await?;
     state.requests.approve_identity(&caller.0, &id).await?;
     Ok(Json(out(state.requests.request(&caller.0, &id).await?)))
+}
+
+/// How the requester's identity was verified elsewhere.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttestIn {
+    /// How (`logged in to the self-care portal`, `ID card at the shop`).
+    pub method: String,
+    /// Who verified: the system or the staff member.
+    pub verified_by: String,
+    /// The reference of the check there (a session, a ticket).
+    pub reference: String,
+}
+
+/// A trusted system or staff member attests that the requester's identity
+/// was verified elsewhere, instead of a code or documents: only the roles
+/// the policy's `[rights] attest_roles` names (none by default); a refusal
+/// is audited and changes nothing.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/attest-identity", params(("id" = String, Path)), request_body = AttestIn, responses((status = 200, body = RequestOut), (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)), security(("token" = [])))]
+pub async fn attest_identity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(input): Body<AttestIn>,
+) -> Result<Json<RequestOut>, ApiError> {
+    caller
+        .require(
+            &state,
+            Operation::HandleRequests,
+            "attest requesters' identity",
+        )
+        .await?;
+    let attested = state
+        .requests
+        .attest_identity(
+            &caller.0,
+            &id,
+            Attestation {
+                method: input.method,
+                verified_by: input.verified_by,
+                reference: input.reference,
+            },
+        )
+        .await?;
+    Ok(Json(out(attested)))
 }
 
 /// A correction of one record.

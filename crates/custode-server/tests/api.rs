@@ -720,6 +720,7 @@ async fn the_openapi_document_lists_every_api_route() {
         "/api/v1/audit/verify",
         "/api/v1/policy",
         "/api/v1/policy/ropa",
+        "/api/v1/requests/{id}/attest-identity",
         "/notice",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
@@ -2787,4 +2788,176 @@ async fn closing_a_tenant_erases_it_and_kills_its_credentials() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(report.contains(r#""intact":true"#), "{report}");
+}
+
+/// Issue #21: a request filed by e-mail over the API, bad identifiers
+/// refused with a 400 that changes nothing, and an attestation by a role
+/// the policy does not name refused with a 403 that changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_by_identity_and_attestation_over_the_api() {
+    // Telecom lets a trusted system attest, and no staff role.
+    let w = world_with(TELECOM, "customer").await;
+    let dpo = token_of(&w, "dpo");
+    let agent = token_of(&w, "support_agent");
+    let me = token_of(&w, "subject");
+    let root = Principal {
+        id: "test:root".into(),
+        role: Role::Administrator,
+        scope: Scope::everything(),
+    };
+    let portal = w
+        .custode
+        .accounts
+        .issue_held_token(
+            &root,
+            "selfcare",
+            "the self-care portal",
+            &Grant {
+                role: Role::System,
+                scope_path: "/".into(),
+                subject: None,
+            },
+            None,
+        )
+        .await
+        .expect("system token")
+        .token;
+    let subjects = w.custode.store.count_subjects(&root).await.expect("count");
+    for (body, says) in [
+        (
+            r#"{"identifier":{"kind":"email","value":"not-an-address"},"rights":["access"]}"#,
+            "not an e-mail address",
+        ),
+        (
+            r#"{"identifier":{"kind":"passport","value":"X1"},"rights":["access"]}"#,
+            "not declared by the policy",
+        ),
+        (
+            r#"{"rights":["access"],"contact":"a@example.org"}"#,
+            "exactly one of",
+        ),
+        (
+            &format!(
+                r#"{{"subject":"{}","identifier":{{"kind":"email","value":"a@example.org"}},"rights":["access"]}}"#,
+                w.a_subject
+            ),
+            "exactly one of",
+        ),
+    ] {
+        let (status, ctype, text) = call(
+            &w.app,
+            Method::POST,
+            "/api/v1/requests",
+            Some(&dpo),
+            Some(body.to_owned()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        assert_eq!(ctype, "application/problem+json");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    assert_eq!(
+        w.custode.store.count_subjects(&root).await.expect("count"),
+        subjects
+    );
+
+    // A subject files for itself only.
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/requests",
+        Some(&me),
+        Some(
+            r#"{"identifier":{"kind":"email","value":"x@example.net"},"rights":["access"]}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        "/api/v1/requests",
+        Some(&dpo),
+        Some(r#"{"identifier":{"kind":"email","value":"New.Person@Example.net"},"rights":["access"],"language":"en"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let filed: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(filed["found"], "created", "{filed}");
+    let id = filed["id"].as_str().expect("id").to_owned();
+
+    let attest = r#"{"method":"logged in to the self-care portal","verified_by":"selfcare","reference":"session 42"}"#;
+    let denied = denied_count(&w.custode).await;
+    for token in [&dpo, &agent] {
+        let (status, ctype, text) = call(
+            &w.app,
+            Method::POST,
+            &format!("/api/v1/requests/{id}/attest-identity"),
+            Some(token),
+            Some(attest.into()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+        assert_eq!(ctype, "application/problem+json");
+        assert!(text.contains("attest_roles"), "{text}");
+    }
+    assert_eq!(
+        denied_count(&w.custode).await,
+        denied + 2,
+        "refusals audited"
+    );
+    let (_, _, text) = call(
+        &w.app,
+        Method::GET,
+        &format!("/api/v1/requests/{id}"),
+        Some(&dpo),
+        None,
+    )
+    .await;
+    let shown: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(shown["identity"], "unverified", "nothing changed: {shown}");
+
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/attest-identity"),
+        Some(&portal),
+        Some(attest.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let attested: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(attested["identity"], "verified");
+    assert_eq!(attested["identity_method"], "attestation");
+
+    // Carried out and answered: nothing is held about this address.
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/fulfil"),
+        Some(&dpo),
+        Some("{}".into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+    w.custode
+        .requests
+        .run_due_jobs(std::time::Duration::from_secs(30), &|_| {})
+        .await
+        .expect("jobs");
+    let (status, _, text) = call(
+        &w.app,
+        Method::POST,
+        &format!("/api/v1/requests/{id}/answer"),
+        Some(&dpo),
+        Some(r#"{"outcome":"accepted"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(
+        text.contains("We hold no personal data about you"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
 }

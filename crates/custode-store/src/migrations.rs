@@ -384,6 +384,21 @@ CREATE TABLE portal_sessions (
 )
 "#,
     },
+    Migration {
+        version: 14,
+        name: "requests filed by identity",
+        // The identifier a request was filed with (an e-mail address, a
+        // phone number), sealed under the request's own key so that it dies
+        // with the answer; whether Custode created the subject for it.
+        sql: r#"
+CREATE TABLE request_identities (
+    request_id TEXT PRIMARY KEY REFERENCES rights_requests(id),
+    kind TEXT NOT NULL,
+    sealed {blob} NOT NULL,
+    created_subject INTEGER NOT NULL
+)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

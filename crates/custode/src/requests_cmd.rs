@@ -6,9 +6,10 @@
 use std::io::Write;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{ArgGroup, Subcommand};
 use custode_domain::requests::Right;
 use custode_domain::{Principal, Role, SystemClock};
+use custode_server::Custode;
 use custode_store::OpenMode;
 
 use crate::Outcome;
@@ -32,6 +33,67 @@ pub(crate) enum RequestCommand {
         /// The controller's own promise in days, when stricter ("within 30 days").
         #[arg(long)]
         promised_days: Option<u16>,
+    },
+    /// File a rights request, for a subject id or for the person an e-mail
+    /// address, phone number or other identifier belongs to: the subject
+    /// known by it is used; none known, one is made for the request and
+    /// the provider's systems are searched when it is fulfilled. Prints the
+    /// request id, the subject, the deadline and `found` (custode/created).
+    #[command(group(ArgGroup::new("who").required(true).args(["subject", "email", "phone", "identifier"])))]
+    File {
+        /// The subject id.
+        #[arg(long)]
+        subject: Option<String>,
+        /// The requester's e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// The requester's phone number.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Another identifier the policy declares, as KIND=VALUE
+        /// (e.g. customer_code=C-1234).
+        #[arg(long)]
+        identifier: Option<String>,
+        /// A right asked (repeat for several): access, rectification,
+        /// erasure, restriction, portability, objection,
+        /// consent_withdrawal, human_review.
+        #[arg(long = "right", required = true)]
+        rights: Vec<String>,
+        /// How to reach the requester (default: the e-mail address given).
+        #[arg(long)]
+        contact: Option<String>,
+        /// The delegate's name, when someone asks for the person.
+        #[arg(long)]
+        delegate: Option<String>,
+        /// By identifier: the tenant to look in and to put a person not
+        /// found under (default: the only top-level tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// By identifier: the subject kind of a person not found.
+        #[arg(long)]
+        kind: Option<String>,
+        /// The requester's language (one of the policy's).
+        #[arg(long)]
+        language: Option<String>,
+        /// The request in the requester's words.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Record that a requester's identity was verified elsewhere (how, by
+    /// whom, with which reference), instead of a code or documents: only
+    /// when the policy's `[rights] attest_roles` lets the DPO attest.
+    Attest {
+        /// The request id.
+        id: String,
+        /// How the identity was verified.
+        #[arg(long)]
+        method: String,
+        /// Who verified it.
+        #[arg(long)]
+        verified_by: String,
+        /// The reference of that check.
+        #[arg(long)]
+        reference: String,
     },
     /// List rights requests, nearest deadline first: id, due date, days
     /// left, rights, status.
@@ -284,6 +346,67 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             app.close().await;
             Ok(Outcome::Ok)
         }
+        RequestCommand::File {
+            subject,
+            email,
+            phone,
+            identifier,
+            rights,
+            contact,
+            delegate,
+            tenant,
+            kind,
+            language,
+            text,
+        } => {
+            let app = args.open(OpenMode::Existing).await?;
+            let outcome = file(
+                &app,
+                FileArgs {
+                    subject,
+                    email,
+                    phone,
+                    identifier,
+                    rights,
+                    contact,
+                    delegate,
+                    tenant,
+                    kind,
+                    language,
+                    text,
+                },
+            )
+            .await;
+            app.close().await;
+            invalid_is_exit_1(outcome)
+        }
+        RequestCommand::Attest {
+            id,
+            method,
+            verified_by,
+            reference,
+        } => {
+            let app = args.open(OpenMode::Existing).await?;
+            let outcome = app
+                .requests
+                .attest_identity(
+                    &dpo(),
+                    &id,
+                    custode_requests::Attestation {
+                        method,
+                        verified_by,
+                        reference,
+                    },
+                )
+                .await;
+            app.close().await;
+            let r = match outcome {
+                Ok(r) => r,
+                Err(e) => return invalid_is_exit_1(Err(e.into())),
+            };
+            outln!("{}	identity {}", r.id, r.identity)?;
+            Ok(Outcome::Ok)
+        }
         RequestCommand::Export { id, right, out } => {
             let right = match right.as_str() {
                 "access" => Right::Access,
@@ -302,6 +425,135 @@ pub(crate) async fn run(args: &StoreArgs, cmd: RequestCommand) -> anyhow::Result
             Ok(Outcome::Ok)
         }
     }
+}
+
+struct FileArgs {
+    subject: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    identifier: Option<String>,
+    rights: Vec<String>,
+    contact: Option<String>,
+    delegate: Option<String>,
+    tenant: Option<String>,
+    kind: Option<String>,
+    language: Option<String>,
+    text: String,
+}
+
+/// Input the store refuses is the user's to fix: exit 1, not 2.
+fn invalid_is_exit_1(outcome: anyhow::Result<Outcome>) -> anyhow::Result<Outcome> {
+    match outcome {
+        Err(e) => match e.downcast_ref::<custode_store::StoreError>() {
+            Some(
+                custode_store::StoreError::Invalid(_)
+                | custode_store::StoreError::Forbidden(_)
+                | custode_store::StoreError::Conflict(_)
+                | custode_store::StoreError::NotFound { .. },
+            ) => {
+                eprintln!("custode: error: {e}");
+                Ok(Outcome::Invalid)
+            }
+            _ => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+async fn file(app: &Custode, a: FileArgs) -> anyhow::Result<Outcome> {
+    let invalid = |m: String| anyhow::Error::new(custode_store::StoreError::Invalid(m));
+    let rights = a
+        .rights
+        .iter()
+        .map(|r| Right::from_name(r).ok_or_else(|| invalid(format!("unknown right `{r}`"))))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let policy = app.store.policy();
+    let language = a
+        .language
+        .as_deref()
+        .map(|code| {
+            custode_policy::Lang::parse(code)
+                .ok_or_else(|| invalid(format!("`{code}` is not a language code")))
+        })
+        .transpose()?;
+    let requester = match a.delegate {
+        Some(name) => custode_requests::Requester::Delegate { name },
+        None => custode_requests::Requester::Subject,
+    };
+    let identity = match (a.email, a.phone, a.identifier) {
+        (Some(e), _, _) => Some(custode_requests::Identity::parse(&policy, "email", &e)?),
+        (_, Some(p), _) => Some(custode_requests::Identity::parse(&policy, "phone", &p)?),
+        (_, _, Some(i)) => {
+            let Some((kind, value)) = i.split_once('=') else {
+                return Err(invalid(format!(
+                    "`--identifier {i}`: write KIND=VALUE, e.g. customer_code=C-1234"
+                )));
+            };
+            Some(custode_requests::Identity::parse(
+                &policy,
+                kind.trim(),
+                value,
+            )?)
+        }
+        _ => None,
+    };
+    let by = dpo();
+    let (r, found) = match identity {
+        None => {
+            let subject = a.subject.unwrap_or_default();
+            let subject = custode_domain::SubjectId::parse(&subject)
+                .map_err(|e| invalid(format!("`{subject}`: {e}")))?;
+            let r = app
+                .requests
+                .file_request(
+                    &by,
+                    custode_requests::NewRequest {
+                        subject,
+                        rights,
+                        requester,
+                        contact: a.contact.unwrap_or_default(),
+                        text: a.text,
+                        language,
+                    },
+                )
+                .await?;
+            (r, None)
+        }
+        Some(identity) => {
+            let tenant = a
+                .tenant
+                .as_deref()
+                .map(|t| {
+                    custode_domain::TenantId::parse(t).map_err(|e| invalid(format!("`{t}`: {e}")))
+                })
+                .transpose()?;
+            let f = app
+                .requests
+                .file_request_by_identity(
+                    &by,
+                    custode_requests::RequestByIdentity {
+                        identity,
+                        tenant,
+                        subject_kind: a.kind,
+                        rights,
+                        requester,
+                        contact: a.contact,
+                        text: a.text,
+                        language,
+                    },
+                )
+                .await?;
+            (f.request, Some(f.found))
+        }
+    };
+    outln!(
+        "{}	subject {}	due {}{}",
+        r.id,
+        r.subject,
+        r.due,
+        found.map(|f| format!("	found {f}")).unwrap_or_default()
+    )?;
+    Ok(Outcome::Ok)
 }
 
 /// Writes a file only its owner can read: it holds personal data.

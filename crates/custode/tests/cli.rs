@@ -510,3 +510,101 @@ fn closing_a_tenant_erases_it_and_says_what_was_done() {
     assert!(verified.status.success(), "{}", text(&verified.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue #21: a request filed at the console with an e-mail address; a
+/// malformed one, or an identifier kind the policy does not declare, is the
+/// user's mistake (exit 1) and files nothing; the DPO may not attest where
+/// the policy names no role.
+#[test]
+fn a_request_is_filed_by_email_at_the_console() {
+    let dir = std::env::temp_dir().join(format!("custode-cli-byid-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = dir.display().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--data", &data];
+        all.extend_from_slice(args);
+        custode(&all)
+    };
+    let init = run(&["init"]);
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let p = run(&["tenants", "create", "--kind", "provider", "--name", "p"]);
+    assert!(p.status.success(), "{}", text(&p.stderr));
+
+    for (args, says) in [
+        (
+            vec![
+                "requests",
+                "file",
+                "--email",
+                "anna(at)example.org",
+                "--right",
+                "access",
+            ],
+            "not an e-mail address",
+        ),
+        (
+            vec![
+                "requests",
+                "file",
+                "--identifier",
+                "tax_code=RSSMRA80A01H501U",
+                "--right",
+                "access",
+            ],
+            "not declared by the policy",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+    let none = run(&["requests", "list"]);
+    assert!(
+        text(&none.stdout).contains("no requests"),
+        "{}",
+        text(&none.stdout)
+    );
+
+    let out = run(&[
+        "requests",
+        "file",
+        "--email",
+        "Anna.Verdi@Example.org",
+        "--right",
+        "access",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(line.contains("found created"), "{line}");
+    let id = line.split('\t').next().expect("id").trim().to_owned();
+
+    let out = run(&[
+        "requests",
+        "attest",
+        &id,
+        "--method",
+        "ID card at the shop",
+        "--verified-by",
+        "shop 12",
+        "--reference",
+        "ticket 881",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("attest_roles"),
+        "{}",
+        text(&out.stderr)
+    );
+    let shown = run(&["requests", "show", &id]);
+    assert!(
+        text(&shown.stdout).contains("identity  unverified"),
+        "{}",
+        text(&shown.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
