@@ -135,8 +135,6 @@ pub(crate) struct Details {
     pub(crate) contact: String,
 }
 
-/// Today in the controller's calendar, YYYY-MM-DD.
-
 /// The name of a request's key in the key store.
 pub(crate) fn request_key_name(id: &str) -> String {
     format!("request:{id}")

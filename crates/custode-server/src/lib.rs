@@ -38,9 +38,22 @@ use utoipa::OpenApi;
 pub use error::{ApiError, Problem};
 pub use limits::Attempts;
 
-/// What every handler shares.
+/// What every handler shares: one pointer, so that the state axum clones
+/// for each request costs one atomic increment, whatever it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state's contents.
+#[derive(Clone)]
+pub struct Shared {
     /// The kernel.
     pub store: Arc<Store>,
     /// The vault.
@@ -89,7 +102,7 @@ impl AppState {
             backup,
             trail,
         } = custode;
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             vault,
             ledger,
@@ -106,31 +119,31 @@ impl AppState {
             public_url: Arc::from("http://127.0.0.1:8080"),
             mailer: None,
             jobs_queued: Arc::new(tokio::sync::Notify::new()),
-        }
+        }))
     }
 
     /// The same state, sending mail through `mailer`.
     pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
-        self.mailer = Some(Arc::new(mailer));
+        Arc::make_mut(&mut self.0).mailer = Some(Arc::new(mailer));
         self
     }
 
     /// The same state, believing `X-Forwarded-For` from these proxies
     /// (and from no one else) for the client's address.
     pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
-        self.trusted_proxies = Arc::from(proxies);
+        Arc::make_mut(&mut self.0).trusted_proxies = Arc::from(proxies);
         self
     }
 
     /// The same state, with the public base URL links are made from.
     pub fn with_public_url(mut self, url: &str) -> Self {
-        self.public_url = Arc::from(url.trim_end_matches('/'));
+        Arc::make_mut(&mut self.0).public_url = Arc::from(url.trim_end_matches('/'));
         self
     }
 
     /// The same state, reloading the policy from `path`.
     pub fn with_policy_path(mut self, path: std::path::PathBuf) -> Self {
-        self.policy_path = Some(path);
+        Arc::make_mut(&mut self.0).policy_path = Some(path);
         self
     }
 
