@@ -7,6 +7,7 @@ use std::sync::Arc;
 use custode_accounts::Accounts;
 use custode_backup::Backup;
 use custode_domain::Clock;
+use custode_erasure::Eraser;
 use custode_ledger::Ledger;
 use custode_policy::Policy;
 use custode_requests::Requests;
@@ -28,6 +29,8 @@ pub struct Custode {
     pub accounts: Arc<Accounts>,
     /// The sweeper, the plan and the report.
     pub retention: Arc<Retention>,
+    /// Erasure that keeps only what a law requires; closing tenants.
+    pub erasure: Arc<Eraser>,
     /// Rights requests.
     pub requests: Arc<Requests>,
     /// Backups and restores.
@@ -52,10 +55,16 @@ impl Custode {
     pub async fn over(store: Arc<Store>, config: &StoreConfig) -> Result<Custode, StoreError> {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
+        let erasure = Arc::new(Eraser::new(vault.clone()));
         Ok(Custode {
             accounts: Arc::new(Accounts::new(store.clone())),
             retention: Arc::new(Retention::new(vault.clone())),
-            requests: Arc::new(Requests::new(vault.clone(), ledger.clone())),
+            requests: Arc::new(Requests::new(
+                vault.clone(),
+                ledger.clone(),
+                erasure.clone(),
+            )),
+            erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
             store,

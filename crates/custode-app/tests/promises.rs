@@ -464,13 +464,13 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
         .await
         .expect("token works");
     assert!(matches!(
-        app.requests
+        app.erasure
             .close_tenant(&me, &closed.id, "deactivation")
             .await,
         Err(StoreError::Forbidden(_))
     ));
     let erased = app
-        .requests
+        .erasure
         .close_tenant(&provider, &closed.id, "deactivation requested")
         .await
         .expect("close");
@@ -510,7 +510,7 @@ async fn closing_a_subscriber_erases_its_registry_and_revokes_its_credentials(en
     ));
     // Running it again finishes nothing more and breaks nothing.
     let again = app
-        .requests
+        .erasure
         .close_tenant(&provider, &closed.id, "again")
         .await
         .expect("again");

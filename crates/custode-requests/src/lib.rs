@@ -10,7 +10,6 @@
 //! (an objection, a withdrawal) through their capabilities.
 
 mod by_identity;
-mod closing;
 mod fulfilment;
 mod identity;
 mod intake;
@@ -21,12 +20,13 @@ mod systems;
 use std::sync::{Arc, OnceLock};
 
 use custode_connectors::Connectors;
+use custode_erasure::Eraser;
 use custode_ledger::Ledger;
 use custode_store::Store;
 use custode_vault::Vault;
 
 pub use by_identity::{Attestation, FiledByIdentity, Identity, RequestByIdentity};
-pub use closing::TenantClosure;
+pub use custode_erasure::TenantClosure;
 pub use custode_vault::KeptLine;
 pub use fulfilment::{
     Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, steps,
@@ -43,17 +43,19 @@ pub struct Requests {
     store: Arc<Store>,
     vault: Arc<Vault>,
     ledger: Arc<Ledger>,
+    eraser: Arc<Eraser>,
     /// The provider's own databases that rights requests reach, if any.
     systems: OnceLock<Arc<Connectors>>,
 }
 
 impl Requests {
     /// Requests over a store, its vault and its consent ledger.
-    pub fn new(vault: Arc<Vault>, ledger: Arc<Ledger>) -> Requests {
+    pub fn new(vault: Arc<Vault>, ledger: Arc<Ledger>, eraser: Arc<Eraser>) -> Requests {
         Requests {
             store: vault.store().clone(),
             vault,
             ledger,
+            eraser,
             systems: OnceLock::new(),
         }
     }

@@ -66,15 +66,6 @@ pub fn recipients_to_tell<'p>(
         .collect()
 }
 
-/// (category, purpose) pairs of a record whose purposes are stored
-/// comma-separated.
-pub(crate) fn held_pairs(category: &str, purposes: &str) -> impl Iterator<Item = (String, String)> {
-    purposes
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(move |p| (category.to_owned(), p.to_owned()))
-}
-
 /// One Art. 19 notice to a recipient.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecipientNotice {

@@ -267,7 +267,7 @@ pub async fn close_tenant(
         .await?;
     let id = TenantId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let done = state
-        .requests
+        .erasure
         .close_tenant(&caller.0, &id, &c.reason)
         .await?;
     Ok(Json(TenantClosureOut {

@@ -64,6 +64,8 @@ pub struct Shared {
     pub accounts: Arc<custode_accounts::Accounts>,
     /// Retention.
     pub retention: Arc<custode_retention::Retention>,
+    /// Erasure; closing tenants.
+    pub erasure: Arc<custode_erasure::Eraser>,
     /// Rights requests.
     pub requests: Arc<custode_requests::Requests>,
     /// Backups.
@@ -98,6 +100,7 @@ impl AppState {
             ledger,
             accounts,
             retention,
+            erasure,
             requests,
             backup,
             trail,
@@ -108,6 +111,7 @@ impl AppState {
             ledger,
             accounts,
             retention,
+            erasure,
             requests,
             backup,
             trail,

@@ -375,7 +375,7 @@ pub(crate) async fn tenants(args: &StoreArgs, cmd: TenantCommand) -> anyhow::Res
         TenantCommand::List { json } => crate::finding_cmd::list_tenants(&app, json).await?,
         TenantCommand::Close { id, reason } => {
             let done = app
-                .requests
+                .erasure
                 .close_tenant(&operator(), &TenantId::parse(&id)?, &reason)
                 .await?;
             if done.already_closed

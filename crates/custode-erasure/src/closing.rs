@@ -21,7 +21,7 @@ use sqlx::Row;
 
 use custode_store::{StoreError, audit_log, keys, mark_erased, not_found};
 
-use crate::Requests;
+use crate::Eraser;
 
 /// Subjects erased per look-up; each is erased in its own transaction.
 const BATCH: i64 = 200;
@@ -51,7 +51,7 @@ pub struct TenantClosure {
     pub users_disabled: u64,
 }
 
-impl Requests {
+impl Eraser {
     /// Closes a tenant below the caller's own node (see the module doc).
     /// Outside the caller's scope it is not found; the caller's own node
     /// is refused (its parent's principals close it). Idempotent: a rerun

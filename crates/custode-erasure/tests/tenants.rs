@@ -143,7 +143,7 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
     };
 
     let done = app
-        .requests
+        .erasure
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("close");
@@ -230,7 +230,7 @@ async fn closing_a_subscriber_deletes_it(env: &Env) {
 
     // A second close changes nothing.
     let again = app
-        .requests
+        .erasure
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("close again");
@@ -278,7 +278,7 @@ async fn an_interrupted_close_is_finished_by_a_rerun(env: &Env) {
         .await
         .expect("half a close");
     let done = app
-        .requests
+        .erasure
         .close_tenant(&admin(), &s.subscriber.id, "subscriber deactivated")
         .await
         .expect("rerun");
@@ -326,7 +326,7 @@ async fn only_a_node_above_closes_a_tenant(env: &Env) {
     // Outside the caller's scope: not found, and nothing changes.
     let outsider = principal_of(&other, Role::ResellerAdmin);
     assert!(matches!(
-        app.requests
+        app.erasure
             .close_tenant(&outsider, &s.subscriber.id, "no")
             .await,
         Err(StoreError::NotFound { .. })
@@ -334,9 +334,7 @@ async fn only_a_node_above_closes_a_tenant(env: &Env) {
     // The tenant's own principals cannot close it.
     let own = principal_of(&s.subscriber, Role::ResellerAdmin);
     assert!(matches!(
-        app.requests
-            .close_tenant(&own, &s.subscriber.id, "no")
-            .await,
+        app.erasure.close_tenant(&own, &s.subscriber.id, "no").await,
         Err(StoreError::Forbidden(_))
     ));
     assert!(name_in_tenants(&app).await);
@@ -355,7 +353,7 @@ async fn only_a_node_above_closes_a_tenant(env: &Env) {
         )
         .await
         .expect("subscriber");
-    app.requests
+    app.erasure
         .close_tenant(&outsider, &sub.id, "contract ended")
         .await
         .expect("reseller closes its own subscriber");
