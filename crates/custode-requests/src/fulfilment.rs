@@ -27,7 +27,7 @@ use custode_ledger::NewConsentEvent;
 use custode_store::{StoreError, audit_log};
 use custode_vault::KeptLine;
 
-use crate::{Requests, package};
+use crate::Requests;
 
 /// The order jobs of one request run in: nothing is erased before it is
 /// packaged for the requester.
@@ -690,7 +690,7 @@ impl Requests {
         } else {
             Vec::new()
         };
-        let mut files = package::package(
+        let mut files = custode_package::package(
             &policy,
             lang,
             request.subject.as_str(),
@@ -712,7 +712,7 @@ impl Requests {
                 .await?;
             files.extend(custode_trail::package_files(&trail)?);
         }
-        let files = package::zip(&files)
+        let files = custode_package::zip(&files)
             .map_err(|e| StoreError::Invalid(format!("the package cannot be built: {e}")))?;
         let key = self.request_key_of(request).await?;
         let sealed = key.seal(&files, export_aad(&request.id, claim.right).as_bytes())?;

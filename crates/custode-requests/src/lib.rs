@@ -14,7 +14,6 @@ mod fulfilment;
 mod identity;
 mod intake;
 mod notices;
-pub mod package;
 mod systems;
 
 use std::sync::{Arc, OnceLock};
@@ -27,6 +26,7 @@ use custode_vault::Vault;
 
 pub use by_identity::{Attestation, FiledByIdentity, Identity, RequestByIdentity};
 pub use custode_erasure::TenantClosure;
+pub use custode_package as package;
 pub use custode_vault::KeptLine;
 pub use fulfilment::{
     Answer, Claim, Correction, FulfilmentInput, JobStatus, Outcome, backoff, steps,

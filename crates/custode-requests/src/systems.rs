@@ -91,7 +91,7 @@ impl Requests {
             .await
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tables = Vec::new();
-        let mut csv = crate::package::csv_writer("system,table,row,column,category,value");
+        let mut csv = custode_package::csv_writer("system,table,row,column,category,value");
         for s in &result.systems {
             let found = done(s)?;
             for t in found {

@@ -2,7 +2,7 @@
 //! record as JSON and as CSV, the consent ledger, what the vault keeps
 //! (described, and its content where the policy gives it), and the summary
 //! in the requester's language. Pure packaging, no I/O: the fulfilment job
-//! reads the data (audited; the vault's through `vault.rs`) and stores the
+//! reads the data (audited; the vault's through `custode-vault`) and stores the
 //! bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -141,7 +141,7 @@ pub fn package(
 /// A CSV writer after a header line: every field quoted (RFC 4180, so
 /// commas, quotes and line breaks in values stay inside it), CRLF line ends.
 /// The header is written as it is, unquoted, as packages always had it.
-pub(crate) fn csv_writer(header: &str) -> csv::Writer<Vec<u8>> {
+pub fn csv_writer(header: &str) -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
         .terminator(csv::Terminator::CRLF)
