@@ -40,7 +40,13 @@ async fn a_data_directory_of_an_earlier_release_opens_upgrades_and_verifies() {
         "custode-upgrade-{}",
         &SubjectId::generate().as_str()[..12]
     ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    // As an operator restores a data directory: its owner alone reads it
+    // (git keeps no such mode, and the keys are refused without it).
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .expect("temp dir");
     for f in [
         "custode.db",
         "keys.db",
@@ -48,7 +54,9 @@ async fn a_data_directory_of_an_earlier_release_opens_upgrades_and_verifies() {
         "master.key",
         "vault.key",
     ] {
-        std::fs::copy(format!("{FIXTURE}/{f}"), dir.join(f)).expect("copy the fixture");
+        let to = dir.join(f);
+        std::fs::copy(format!("{FIXTURE}/{f}"), &to).expect("copy the fixture");
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
 
     let app = open(&dir).await;
