@@ -866,27 +866,8 @@ impl Accounts {
         let now = to_micros(self.store.now());
         let mut tx = self.store.begin_write().await?;
         let _target = self.managed_person(&mut tx, by, user).await?;
-        let ended = sqlx::query(
-            "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(user)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        audit_log::append(
-            &mut tx,
-            self.store.engine(),
-            now,
-            &[Event {
-                actor: by.id.clone(),
-                action: Action::AccessRevoked,
-                subject: None,
-                reason: None,
-                detail: json!({ "change": "second_factor_reset", "user": user, "sessions_ended": ended }),
-            }],
-        )
-        .await?;
+        self.end_sessions_in(&mut tx, by, user, "second_factor_reset", now)
+            .await?;
         // The secret lives in the key store: removed once the reset is on
         // the record, so nothing is done unaudited (a failure here leaves
         // the factor in place, and the reset can be asked again).
@@ -900,16 +881,33 @@ impl Accounts {
         let now = to_micros(self.store.now());
         let mut tx = self.store.begin_write().await?;
         self.managed_person(&mut tx, by, user).await?;
+        let ended = self
+            .end_sessions_in(&mut tx, by, user, "sessions_ended", now)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Ends a person's live sessions in the caller's transaction, with the
+    /// audit entry naming the change that ended them; returns how many.
+    async fn end_sessions_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        by: &Principal,
+        user: &str,
+        change: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
         let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL",
         )
         .bind(now)
         .bind(user)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         audit_log::append(
-            &mut tx,
+            tx,
             self.store.engine(),
             now,
             &[Event {
@@ -917,11 +915,10 @@ impl Accounts {
                 action: Action::AccessRevoked,
                 subject: None,
                 reason: None,
-                detail: json!({ "change": "sessions_ended", "user": user, "sessions_ended": ended }),
+                detail: json!({ "change": change, "user": user, "sessions_ended": ended }),
             }],
         )
         .await?;
-        tx.commit().await?;
         Ok(ended)
     }
 
