@@ -53,6 +53,49 @@ pub fn held_pairs(category: &str, purposes: &str) -> impl Iterator<Item = (Strin
         .map(move |p| (category.to_owned(), p.to_owned()))
 }
 
+/// The purposes among a record's that keep it through an erasure: the
+/// legal obligations (Art. 17(3)(b)). None: the record is erased.
+pub fn legal_grounds<'a>(
+    policy: &custode_policy::Policy,
+    purposes: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    purposes
+        .into_iter()
+        .filter(|p| {
+            policy
+                .purpose(p)
+                .is_some_and(|x| x.basis == Basis::LegalObligation)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What an erasure of records held as (category, purposes) would keep, and
+/// why, before anything is done: by the same grounds and `keep_fields` as
+/// [`Eraser::erase_keeping`]. When each line ends is known only once the
+/// account is closed, so `until` is left empty.
+pub fn would_keep<'a>(
+    policy: &custode_policy::Policy,
+    held: impl IntoIterator<Item = (&'a str, &'a [String])>,
+) -> Vec<KeptLine> {
+    let mut kept: BTreeMap<(String, Vec<String>), u64> = BTreeMap::new();
+    for (category, purposes) in held {
+        let grounds = legal_grounds(policy, purposes.iter().map(String::as_str));
+        if !grounds.is_empty() {
+            *kept.entry((category.to_owned(), grounds)).or_default() += 1;
+        }
+    }
+    kept.into_iter()
+        .map(|((category, grounds), records)| KeptLine {
+            fields: policy.kept_fields(&category, &grounds).unwrap_or_default(),
+            category,
+            grounds,
+            records,
+            until: None,
+        })
+        .collect()
+}
+
 /// The keys of an erasure (see [`Eraser::erasure_keys`]).
 pub struct ErasureKeys {
     /// The subject's row key.
@@ -184,15 +227,7 @@ impl Eraser {
             let purposes: String = r.try_get(2)?;
             let collected = from_micros(r.try_get(3)?);
             had.extend(held_pairs(&category, &purposes));
-            let legal: Vec<String> = purposes
-                .split(',')
-                .filter(|p| {
-                    policy
-                        .purpose(p)
-                        .is_some_and(|x| x.basis == Basis::LegalObligation)
-                })
-                .map(str::to_owned)
-                .collect();
+            let legal = legal_grounds(&policy, purposes.split(','));
             if legal.is_empty() {
                 erase.push(id);
                 continue;

@@ -258,6 +258,16 @@ impl Requests {
             Some(l) => l,
             None => policy.meta.languages[0],
         };
+        // A subject filing for itself through its portal session proved it
+        // holds an address the provider knows it by (the portal's code), as
+        // the code of the identity check would: asking it again proves
+        // nothing more. A delegate's proxy is still checked.
+        let (identity, identity_method) =
+            if by.role == custode_domain::Role::Subject && new.requester == Requester::Subject {
+                ("verified", Some("portal"))
+            } else {
+                ("unverified", None)
+            };
         let details = serde_json::to_vec(&json!({
             "contact": new.contact,
             "text": new.text,
@@ -267,8 +277,8 @@ impl Requests {
         let sealed = key.seal(&details, format!("request|{id}").as_bytes())?;
         let at = to_micros(now);
         sqlx::query(
-            "INSERT INTO rights_requests (id, subject_key, tenant_path, rights, requester, details, received_at, due_on, status, duplicate_of, created_by, language) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11)",
+            "INSERT INTO rights_requests (id, subject_key, tenant_path, rights, requester, details, received_at, due_on, status, duplicate_of, created_by, language, identity, identity_method) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13)",
         )
         .bind(&id)
         .bind(subject_key)
@@ -281,6 +291,8 @@ impl Requests {
         .bind(duplicate_of.clone())
         .bind(by.id.as_str())
         .bind(language.code())
+        .bind(identity)
+        .bind(identity_method)
         .execute(&mut *tx)
         .await?;
         if let Some(filed) = filed {
@@ -302,6 +314,7 @@ impl Requests {
                     "due": due_on.to_string(),
                     "duplicate_of": duplicate_of,
                     "filed_by": filed.map(|f| f.kind_name()),
+                    "identity": identity_method,
                 }),
             }],
         )
@@ -318,8 +331,8 @@ impl Requests {
             days_left: days_left(&jurisdiction, due_on, now),
             status: "open".to_owned(),
             duplicate_of,
-            identity: "unverified".to_owned(),
-            identity_method: None,
+            identity: identity.to_owned(),
+            identity_method: identity_method.map(str::to_owned),
             language: language.code().to_owned(),
             outcome: None,
             jobs: Vec::new(),

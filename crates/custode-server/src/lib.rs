@@ -36,7 +36,9 @@ pub use custode_app::Custode;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
+pub use extract::SESSION_COOKIE;
 pub use limits::Attempts;
+pub use people::{PortalCodeError, send_portal_code};
 
 /// What every handler shares: one pointer, so that the state axum clones
 /// for each request costs one atomic increment, whatever it holds.
@@ -370,8 +372,21 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// a user name, a password and a code fit in far less.
 pub const MAX_CREDENTIALS_BODY: usize = 8 * 1024;
 
-/// The whole application.
+/// The whole application: the API alone, its JSON 404 answering every
+/// other path.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new().fallback(not_found))
+}
+
+/// The JSON 404 of the API, for a face that merges its own pages and
+/// answers the paths under `/api/` with it.
+pub async fn api_not_found() -> Response {
+    not_found().await.into_response()
+}
+
+/// The API with another face's routes merged in (`pages` brings its own
+/// fallback), under the same limits, timeout, request ids and counters.
+pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -512,7 +527,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/requests/{id}/notices/confirm",
             post(requests::confirm_notice),
         )
-        .fallback(not_found)
+        .merge(pages)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -560,9 +575,19 @@ pub async fn serve_with(
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app(listener, router(state), limits, shutdown).await
+}
+
+/// Serves `app` (the API, with or without the pages merged in) under
+/// `limits` until `shutdown` resolves, as [`serve_with`] does.
+pub async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
-    let app = router(state);
     let max = limits.max_connections.clamp(1, 1 << 20);
     let slots = Arc::new(tokio::sync::Semaphore::new(max));
     let (closing, closed) = tokio::sync::watch::channel(false);

@@ -499,14 +499,49 @@ pub async fn portal_code(
     State(state): State<AppState>,
     Body(p): Body<PortalCodeIn>,
 ) -> Result<(StatusCode, Json<PortalCodeSent>), ApiError> {
+    match send_portal_code(&state, &p.email).await {
+        Ok(()) => {}
+        Err(PortalCodeError::NoRelay) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "No mail relay",
+                "this instance has no mail relay (serve --smtp), so it cannot send portal codes",
+            ));
+        }
+        Err(PortalCodeError::Store(e)) => return Err(e.into()),
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PortalCodeSent {
+            message:
+                "if the provider knows you by this address, a code is on its way (valid 15 minutes)"
+                    .to_owned(),
+        }),
+    ))
+}
+
+/// Why a portal code was not sent.
+#[derive(Debug)]
+pub enum PortalCodeError {
+    /// This instance has no mail relay.
+    NoRelay,
+    /// The address is not one (`Invalid`), or the store failed.
+    Store(custode_store::StoreError),
+}
+
+/// Mails a one-time portal code to `email` when a subject is known by it,
+/// for the JSON API and the portal's pages alike. Nothing tells a known
+/// address from an unknown one: the mail leaves after the caller answers.
+pub async fn send_portal_code(state: &AppState, email: &str) -> Result<(), PortalCodeError> {
     let Some(mailer) = state.mailer.clone() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "No mail relay",
-            "this instance has no mail relay (serve --smtp), so it cannot send portal codes",
-        ));
+        return Err(PortalCodeError::NoRelay);
     };
-    if let Some(code) = state.accounts.portal_code(&p.email).await? {
+    if let Some(code) = state
+        .accounts
+        .portal_code(email)
+        .await
+        .map_err(PortalCodeError::Store)?
+    {
         let body = format!(
             "Your code to open your privacy portal: {}\n\nIt works once, until {}.\n\
              If you did not ask for it, ignore this message.\n",
@@ -525,14 +560,7 @@ pub async fn portal_code(
             }
         });
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(PortalCodeSent {
-            message:
-                "if the provider knows you by this address, a code is on its way (valid 15 minutes)"
-                    .to_owned(),
-        }),
-    ))
+    Ok(())
 }
 
 /// A portal login.

@@ -201,7 +201,15 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
-    custode_server::serve_with(listener, state.clone(), limits, shutdown_signal()).await?;
+    // The pages and the API, one router (the pages first; `/api/` keeps
+    // the API's JSON 404).
+    custode_server::serve_app(
+        listener,
+        custode_web::app(state.clone()),
+        limits,
+        shutdown_signal(),
+    )
+    .await?;
     drop(state);
     app.close().await;
     Ok(Outcome::Ok)

@@ -1,0 +1,74 @@
+//! The pages' catalogues: every message in all four languages, every id the
+//! templates and handlers ask for present, no syntax error.
+
+use std::collections::BTreeSet;
+
+use custode_policy::Lang;
+use custode_web::i18n::{SOURCES, Texts};
+
+fn ids(source: &str) -> BTreeSet<String> {
+    source
+        .lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+        .filter_map(|l| l.split_once(" =").map(|(id, _)| id.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_message_is_in_every_language() {
+    let en = ids(SOURCES[1].1);
+    assert!(en.len() > 100, "the English catalogue is read");
+    for (lang, source) in SOURCES {
+        fluent_ok(lang, source);
+        let here = ids(source);
+        let missing: Vec<_> = en.difference(&here).collect();
+        let extra: Vec<_> = here.difference(&en).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{lang}: missing {missing:?}, not in English {extra:?}"
+        );
+    }
+}
+
+fn fluent_ok(lang: Lang, source: &str) {
+    if let Err((_, errors)) = fluent_bundle::FluentResource::try_new(source.to_owned()) {
+        panic!("{lang}: syntax errors {errors:?}");
+    }
+}
+
+/// Every literal id the templates and the handlers ask for (`.t("…")`), and
+/// every id made from a name (`right-…`, `role-…`).
+#[test]
+fn every_id_asked_for_exists() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"));
+    let mut asked = BTreeSet::new();
+    for sub in ["templates", "src"] {
+        for entry in std::fs::read_dir(format!("{dir}/{sub}")).expect("dir") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("file");
+            for (i, _) in text.match_indices(".t(\"") {
+                let rest = &text[i + 4..];
+                if let Some(end) = rest.find('"') {
+                    asked.insert(rest[..end].to_owned());
+                }
+            }
+        }
+    }
+    assert!(asked.len() > 80, "the ids are found: {}", asked.len());
+    for r in custode_domain::requests::Right::ALL {
+        asked.insert(format!("right-{}", r.name()));
+    }
+    for r in custode_domain::Role::ALL {
+        asked.insert(format!("role-{}", r.name()));
+    }
+    for role in ["operator", "unknown", "anonymous"] {
+        asked.insert(format!("role-{role}"));
+    }
+    for kind in ["read", "change", "request", "refused", "other"] {
+        asked.insert(format!("trail-{kind}"));
+    }
+    for lang in Lang::ALL {
+        let t = Texts::of(lang);
+        let missing: Vec<_> = asked.iter().filter(|id| !t.has(id)).collect();
+        assert!(missing.is_empty(), "{lang}: no message for {missing:?}");
+    }
+}
