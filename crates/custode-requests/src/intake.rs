@@ -258,16 +258,18 @@ impl Requests {
             Some(l) => l,
             None => policy.meta.languages[0],
         };
-        // A subject filing for itself through its portal session proved it
-        // holds an address the provider knows it by (the portal's code), as
-        // the code of the identity check would: asking it again proves
-        // nothing more. A delegate's proxy is still checked.
-        let (identity, identity_method) =
-            if by.role == custode_domain::Role::Subject && new.requester == Requester::Subject {
-                ("verified", Some("portal"))
-            } else {
-                ("unverified", None)
-            };
+        // A subject filing for itself through its portal session (the
+        // accounts crate names that principal `subject:…`; a subject's API
+        // token is `token:…` and proves nothing of the sort) proved it holds
+        // an address the provider knows it by (the portal's code), as the
+        // code of the identity check would: asking it again proves nothing
+        // more. A delegate's proxy is still checked.
+        let portal = by.role == custode_domain::Role::Subject && by.id.starts_with("subject:");
+        let (identity, identity_method) = if portal && new.requester == Requester::Subject {
+            ("verified", Some("portal"))
+        } else {
+            ("unverified", None)
+        };
         let details = serde_json::to_vec(&json!({
             "contact": new.contact,
             "text": new.text,
