@@ -62,7 +62,7 @@ pub enum BrowserError {
         command: String,
         /// The W3C error code, e.g. `no such element`.
         error: String,
-        /// Its first line of explanation.
+        /// chromedriver's explanation (its first 600 characters).
         message: String,
     },
     /// A script run in the page failed or returned what it should not.
@@ -156,15 +156,22 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The first of `names` found on `PATH`, unless `var` names a program.
-fn program(var: &str, names: &[&str]) -> Option<PathBuf> {
+/// The program `var` names, else the first of `names` found on `PATH`;
+/// the error says where it was looked for.
+fn program(var: &str, names: &[&str]) -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("{var} names {}, which is not a file", p.display()))
+        };
     }
-    let path = std::env::var_os("PATH")?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
         .find(|p| p.is_file())
+        .ok_or_else(|| format!("no {} on PATH", names.join(" or ")))
 }
 
 /// A running chromedriver in a process group of its own, with the
@@ -178,10 +185,10 @@ struct Driver {
 
 impl Driver {
     fn start(dir: PathBuf) -> Result<Driver, BrowserError> {
-        let exe = program("CUSTODE_CHROMEDRIVER", &["chromedriver"]).ok_or_else(|| {
+        let exe = program("CUSTODE_CHROMEDRIVER", &["chromedriver"]).map_err(|detail| {
             BrowserError::Missing {
                 what: "chromedriver",
-                detail: "no chromedriver on PATH (Debian: chromium-driver)".into(),
+                detail: format!("{detail} (Debian's package: chromium-driver)"),
             }
         })?;
         std::fs::create_dir_all(&dir)
@@ -299,10 +306,10 @@ impl Browser {
     /// A session as `options` say.
     pub fn start_with(options: Options) -> Result<Browser, BrowserError> {
         let chromium =
-            program("CUSTODE_CHROMIUM", &["chromium", "chromium-browser"]).ok_or_else(|| {
+            program("CUSTODE_CHROMIUM", &["chromium", "chromium-browser"]).map_err(|detail| {
                 BrowserError::Missing {
                     what: "Chromium",
-                    detail: "no chromium on PATH (Debian: chromium)".into(),
+                    detail: format!("{detail} (Debian's package: chromium)"),
                 }
             })?;
         static N: AtomicUsize = AtomicUsize::new(0);

@@ -63,10 +63,10 @@ pub(crate) fn call(
             message: value["message"]
                 .as_str()
                 .unwrap_or_default()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+                .trim()
+                .chars()
+                .take(600)
+                .collect(),
         });
     }
     Ok(value)

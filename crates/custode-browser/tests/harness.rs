@@ -282,3 +282,42 @@ fn the_driver_and_the_browser_end_with_the_test_even_when_it_panics() {
     assert!(!process_mentions(&dir), "nothing left after the panic");
     assert!(!dir.exists());
 }
+
+/// Run only by the test below, in a child process with a program hidden.
+#[test]
+#[ignore = "run by a_missing_driver_browser_or_axe_fails_the_test_and_says_how_to_install_it"]
+fn starts_a_browser_and_runs_axe() {
+    let addr = serve();
+    let b = Browser::start().unwrap_or_else(|e| panic!("{e}"));
+    b.goto(&format!("http://{addr}/")).expect("goto");
+    b.assert_accessible();
+}
+
+#[test]
+fn a_missing_driver_browser_or_axe_fails_the_test_and_says_how_to_install_it() {
+    let exe = std::env::current_exe().expect("this test binary");
+    for (var, said) in [
+        ("CUSTODE_CHROMEDRIVER", "chromedriver is missing"),
+        ("CUSTODE_CHROMIUM", "Chromium is missing"),
+        ("CUSTODE_AXE", "axe-core is missing"),
+    ] {
+        let out = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "starts_a_browser_and_runs_axe",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env(var, "/nonexistent/hidden")
+            .output()
+            .expect("the test binary runs");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{var} hidden: the test fails\n{all}");
+        assert!(all.contains(said), "{var} hidden: `{said}` in\n{all}");
+        assert!(all.contains("./scripts/services installs it"), "{all}");
+    }
+}
