@@ -375,40 +375,13 @@ async fn two_instances_on_one_postgres_agree_and_a_killed_one_loses_no_acknowled
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The DOM a real browser builds from a page.
+/// The DOM a real browser builds from a page (custode-browser: headless
+/// Chromium over WebDriver, ended when it returns).
 fn browser_dom(url: &str) -> String {
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|b| {
-            Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is required for this test; ./scripts/services installs it");
-    // A profile per call: tests run in parallel, and Chromium refuses a
-    // profile another instance holds.
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let profile = std::env::temp_dir().join(format!("custode-chromium-{}-{n}", std::process::id()));
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.display()),
-            "--dump-dom",
-            url,
-        ])
-        .output()
-        .expect("chromium runs");
-    let _ = std::fs::remove_dir_all(&profile);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let b = custode_browser::Browser::start()
+        .unwrap_or_else(|e| panic!("this test needs a browser: {e}"));
+    b.goto(url).expect("the page opens");
+    b.source().expect("the page's DOM")
 }
 
 #[test]
