@@ -5,6 +5,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+pub mod authenticator;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
