@@ -505,3 +505,189 @@ pub fn counter_ok(stored: u32, presented: u32) -> Result<(), PasskeyError> {
         Err(PasskeyError::Cloned { stored, presented })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custode_testkit::authenticator::{Authenticator, cbor as w};
+    use serde_json::json;
+
+    const ORIGIN: &str = "https://privacy.example";
+
+    fn rp() -> RelyingParty {
+        RelyingParty::from_public_url(ORIGIN).expect("valid")
+    }
+
+    fn options(challenge: &[u8]) -> serde_json::Value {
+        json!({ "publicKey": { "challenge": to_b64url(challenge), "user": { "id": to_b64url(b"user:u_1") } } })
+    }
+
+    fn field(v: &serde_json::Value, name: &str) -> Vec<u8> {
+        b64url("test", v["response"][name].as_str().expect(name)).expect("base64url")
+    }
+
+    #[test]
+    fn the_relying_party_comes_from_the_public_url() {
+        let local = RelyingParty::from_public_url("http://127.0.0.1:8080").expect("valid");
+        assert_eq!((local.id(), local.origin()), ("127.0.0.1", "http://127.0.0.1:8080"));
+        let default_port =
+            RelyingParty::from_public_url("https://Privacy.Example:443/base/").expect("valid");
+        assert_eq!(
+            (default_port.id(), default_port.origin()),
+            ("privacy.example", "https://privacy.example")
+        );
+        let v6 = RelyingParty::from_public_url("http://[::1]:8080").expect("valid");
+        assert_eq!(v6.origin(), "http://[::1]:8080");
+        for bad in ["privacy.example", "ftp://x.example", "https://", "https://a@b.example", "https://x.example:port"] {
+            assert!(RelyingParty::from_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_none_attestation_registers_and_its_assertions_verify() {
+        let mut a = Authenticator::new(ORIGIN);
+        let reg = a.register(&options(b"challenge-1"));
+        let r = check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject"))
+            .expect("registers");
+        assert_eq!(r.challenge, b"challenge-1");
+        assert_eq!(r.credential_id, a.credential_id);
+        assert_eq!(r.format, "none");
+        assert_eq!(r.public_key.0.len(), 65);
+
+        let s = a.assertion(&options(b"challenge-2"));
+        let ok = check_assertion(&rp(), &r.public_key, &s.client_data_json, &s.authenticator_data, &s.signature)
+            .expect("verifies");
+        assert_eq!((ok.challenge.as_slice(), ok.sign_count), (&b"challenge-2"[..], 1));
+
+        // One bit of the signed data changed, or of the signature: refused.
+        let mut data = s.authenticator_data.clone();
+        data[36] ^= 1;
+        assert_eq!(
+            check_assertion(&rp(), &r.public_key, &s.client_data_json, &data, &s.signature).err(),
+            Some(PasskeyError::Signature)
+        );
+        let mut sig = s.signature.clone();
+        let last = sig.len() - 1;
+        sig[last] ^= 1;
+        assert_eq!(
+            check_assertion(&rp(), &r.public_key, &s.client_data_json, &s.authenticator_data, &sig).err(),
+            Some(PasskeyError::Signature)
+        );
+        // Another key's signature.
+        let other = Authenticator::new(ORIGIN);
+        let mut o = other.clone();
+        o.credential_id = a.credential_id.clone();
+        let forged = o.assertion(&options(b"challenge-2"));
+        assert_eq!(
+            check_assertion(&rp(), &r.public_key, &forged.client_data_json, &forged.authenticator_data, &forged.signature).err(),
+            Some(PasskeyError::Signature)
+        );
+        // A registration's client data is not an assertion's.
+        assert!(matches!(
+            check_assertion(&rp(), &r.public_key, &field(&reg, "clientDataJSON"), &s.authenticator_data, &s.signature),
+            Err(PasskeyError::WrongType { .. })
+        ));
+    }
+
+    #[test]
+    fn the_origin_the_rp_id_and_the_flags_are_checked() {
+        let mut evil = Authenticator::new("https://privacy.example.evil");
+        evil.rp_id = "privacy.example".to_owned();
+        let reg = evil.register(&options(b"c"));
+        assert!(matches!(
+            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")),
+            Err(PasskeyError::WrongOrigin { .. })
+        ));
+
+        let mut other_rp = Authenticator::new(ORIGIN);
+        other_rp.rp_id = "evil.example".to_owned();
+        let reg = other_rp.register(&options(b"c"));
+        assert!(matches!(
+            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")),
+            Err(PasskeyError::RpIdHash(_))
+        ));
+
+        let mut no_uv = Authenticator::new(ORIGIN);
+        no_uv.verifies_user = false;
+        let reg = no_uv.register(&options(b"c"));
+        assert_eq!(
+            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")).err(),
+            Some(PasskeyError::NotVerified)
+        );
+
+        let framed = br#"{"type":"webauthn.get","challenge":"Yw","origin":"https://privacy.example","crossOrigin":true}"#;
+        assert_eq!(check_client_data(framed, "webauthn.get", &rp()).err(), Some(PasskeyError::CrossOrigin));
+        assert!(matches!(
+            check_client_data(b"not json", "webauthn.get", &rp()),
+            Err(PasskeyError::ClientData(_))
+        ));
+        assert!(matches!(
+            check_client_data(&vec![b' '; 5000], "webauthn.get", &rp()),
+            Err(PasskeyError::ClientData(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_attestation_objects_and_authenticator_data_are_refused() {
+        let a = Authenticator::new(ORIGIN);
+        let client_data = a.client_data("webauthn.create", &to_b64url(b"c"));
+        let check = |att: &[u8]| check_registration(&rp(), &client_data, att);
+
+        assert!(matches!(check(b"\xff\x00garbage"), Err(PasskeyError::Cbor(_))));
+        assert!(matches!(check(&[0x5a, 0xff, 0xff, 0xff, 0xff]), Err(PasskeyError::Cbor(_))));
+        // A map without `fmt`.
+        assert!(matches!(check(&[0xa0]), Err(PasskeyError::Attestation(_))));
+        // `none` with a statement.
+        let mut att = Vec::new();
+        w::head(5, 3, &mut att);
+        w::text("fmt", &mut att);
+        w::text("none", &mut att);
+        w::text("attStmt", &mut att);
+        w::head(5, 1, &mut att);
+        w::text("sig", &mut att);
+        w::bytes(b"x", &mut att);
+        w::text("authData", &mut att);
+        w::bytes(&a.registration_auth_data(), &mut att);
+        assert!(matches!(check(&att), Err(PasskeyError::Attestation(_))));
+
+        // Authenticator data: too short, trailing bytes, credential id too long.
+        let good = a.registration_auth_data();
+        assert!(matches!(check(&Authenticator::attestation_object(&good[..20])), Err(PasskeyError::AuthData(_))));
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(check(&Authenticator::attestation_object(&trailing)), Err(PasskeyError::AuthData(_))));
+        let mut long_id = good.clone();
+        long_id[53] = 0x04;
+        long_id[54] = 0x00;
+        assert!(matches!(check(&Authenticator::attestation_object(&long_id)), Err(PasskeyError::AuthData(_))));
+        // No attested credential.
+        let mut no_at = good[..37].to_vec();
+        no_at[32] &= !FLAG_AT;
+        assert!(matches!(check(&Authenticator::attestation_object(&no_at)), Err(PasskeyError::AuthData(_))));
+        // The COSE key of another algorithm (EdDSA, -8), or off the curve.
+        let cose = a.cose_key();
+        let at = good.len() - cose.len();
+        let mut eddsa = good.clone();
+        let alg = at + 1 + 2; // map head, then 1: 2, then 3: alg
+        assert_eq!(eddsa[alg..alg + 2], [0x03, 0x26]);
+        eddsa[alg + 1] = 0x27;
+        assert!(matches!(check(&Authenticator::attestation_object(&eddsa)), Err(PasskeyError::Algorithm(_))));
+        let mut off_curve = good.clone();
+        let last = off_curve.len() - 1;
+        off_curve[last] ^= 1;
+        assert_eq!(
+            check(&Authenticator::attestation_object(&off_curve)).err(),
+            Some(PasskeyError::PublicKey("the point is not on P-256"))
+        );
+    }
+
+    #[test]
+    fn a_counter_must_grow_unless_the_authenticator_keeps_none() {
+        assert!(counter_ok(0, 0).is_ok());
+        assert!(counter_ok(0, 1).is_ok());
+        assert!(counter_ok(5, 6).is_ok());
+        assert_eq!(counter_ok(5, 5), Err(PasskeyError::Cloned { stored: 5, presented: 5 }));
+        assert_eq!(counter_ok(5, 0), Err(PasskeyError::Cloned { stored: 5, presented: 0 }));
+        assert_eq!(counter_ok(5, 4), Err(PasskeyError::Cloned { stored: 5, presented: 4 }));
+    }
+}
