@@ -257,7 +257,10 @@ mod tests {
         assert_eq!(v.by_text("n").and_then(Value::int), Some(-7));
         assert_eq!(
             v.by_text("a"),
-            Some(&Value::Array(vec![Value::Unsigned(1), Value::Bytes(&[1, 2])]))
+            Some(&Value::Array(vec![
+                Value::Unsigned(1),
+                Value::Bytes(&[1, 2])
+            ]))
         );
         // 16-, 32- and 64-bit arguments.
         assert_eq!(decode(&[0x19, 0x01, 0x00]), Ok(Value::Unsigned(256)));
@@ -291,13 +294,22 @@ mod tests {
         many.extend(std::iter::repeat_n(0x00, 2048));
         assert_eq!(decode(&many), Err(CborError::TooMany));
         // Indefinite lengths, tags, floats, reserved heads.
-        assert!(matches!(decode(&[0x5f, 0xff]), Err(CborError::Unsupported { .. })));
-        assert!(matches!(decode(&[0xc0, 0x00]), Err(CborError::Unsupported { .. })));
+        assert!(matches!(
+            decode(&[0x5f, 0xff]),
+            Err(CborError::Unsupported { .. })
+        ));
+        assert!(matches!(
+            decode(&[0xc0, 0x00]),
+            Err(CborError::Unsupported { .. })
+        ));
         assert!(matches!(
             decode(&[0xf9, 0x3c, 0x00]),
             Err(CborError::Unsupported { .. })
         ));
-        assert!(matches!(decode(&[0x1c]), Err(CborError::Unsupported { .. })));
+        assert!(matches!(
+            decode(&[0x1c]),
+            Err(CborError::Unsupported { .. })
+        ));
         // Bad UTF-8, a repeated key, trailing bytes, nothing at all.
         assert_eq!(decode(&[0x61, 0xff]), Err(CborError::Utf8(0)));
         assert_eq!(

@@ -19,11 +19,11 @@ pub use passkeys::{
     AssertionResponse, CHALLENGE_MINUTES, Ceremony, CreationOptions, Descriptor, FreshFactor,
     PasskeyInfo, RegistrationResponse, RequestOptions, check_fresh_factor,
 };
-pub use webauthn::{PasskeyError, RelyingParty};
 pub use people::{
     INVITATION_DAYS, Invitation, InvitationInfo, PersonInfo, PersonState, PortalCode,
     needs_second_factor,
 };
+pub use webauthn::{PasskeyError, RelyingParty};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

@@ -178,12 +178,17 @@ pub async fn check_fresh_factor(
             response,
         } => {
             let owner = format!("user:{user}");
-            Ok(
-                verify_assertion(store, rp, Ceremony::Vault, Some(&owner), challenge_id, response)
-                    .await?
-                    .map(|_| ())
-                    .map_err(|e| format!("a fresh passkey assertion is required: {e}")),
+            Ok(verify_assertion(
+                store,
+                rp,
+                Ceremony::Vault,
+                Some(&owner),
+                challenge_id,
+                response,
             )
+            .await?
+            .map(|_| ())
+            .map_err(|e| format!("a fresh passkey assertion is required: {e}")))
         }
     }
 }
@@ -258,14 +263,13 @@ async fn spend_challenge(
         return Ok(Err(PasskeyError::ChallengeUsed));
     }
     let now = to_micros(store.now());
-    let spent = sqlx::query(
-        "UPDATE passkey_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(store.writer())
-    .await?
-    .rows_affected();
+    let spent =
+        sqlx::query("UPDATE passkey_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(store.writer())
+            .await?
+            .rows_affected();
     if spent != 1 {
         return Ok(Err(PasskeyError::ChallengeUsed));
     }
@@ -350,7 +354,9 @@ async fn verify_assertion(
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
-    if let Err(e) = spend_challenge(store, challenge_id, ceremony, owner, &asserted.challenge).await? {
+    if let Err(e) =
+        spend_challenge(store, challenge_id, ceremony, owner, &asserted.challenge).await?
+    {
         return Ok(Err(e));
     }
     if let Err(e) = webauthn::counter_ok(stored, asserted.sign_count) {
@@ -427,11 +433,13 @@ impl Accounts {
 
     /// How many passkeys an owner holds.
     pub(crate) async fn passkey_count(&self, owner: &str) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM passkeys WHERE owner = $1")
-            .bind(owner)
-            .fetch_one(self.store.reader())
-            .await?
-            .try_get(0)?)
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM passkeys WHERE owner = $1")
+                .bind(owner)
+                .fetch_one(self.store.reader())
+                .await?
+                .try_get(0)?,
+        )
     }
 
     /// The people (user ids) holding at least one passkey.
@@ -568,12 +576,12 @@ impl Accounts {
     ) -> Result<PasskeyInfo, StoreError> {
         let name = checked_name(name)?;
         let reported = b64url("rawId", response.credential_id).map_err(not_registered)?;
-        let client_data = b64url("response.clientDataJSON", response.client_data_json)
-            .map_err(not_registered)?;
+        let client_data =
+            b64url("response.clientDataJSON", response.client_data_json).map_err(not_registered)?;
         let attestation = b64url("response.attestationObject", response.attestation_object)
             .map_err(not_registered)?;
-        let reg = webauthn::check_registration(rp, &client_data, &attestation)
-            .map_err(not_registered)?;
+        let reg =
+            webauthn::check_registration(rp, &client_data, &attestation).map_err(not_registered)?;
         if reg.credential_id != reported {
             return Err(StoreError::Invalid(
                 "passkey not registered: `rawId` is not the credential id in the authenticator data"
@@ -684,16 +692,22 @@ impl Accounts {
         challenge_id: &str,
         response: &AssertionResponse<'_>,
     ) -> Result<Session, StoreError> {
-        let verified =
-            match verify_assertion(&self.store, rp, Ceremony::Login, None, challenge_id, response)
-                .await?
-            {
-                Ok(v) => v,
-                Err(e) => {
-                    self.audit_refused_passkey("passkey_login", &e).await?;
-                    return Err(StoreError::PasskeyRefused(e.to_string()));
-                }
-            };
+        let verified = match verify_assertion(
+            &self.store,
+            rp,
+            Ceremony::Login,
+            None,
+            challenge_id,
+            response,
+        )
+        .await?
+        {
+            Ok(v) => v,
+            Err(e) => {
+                self.audit_refused_passkey("passkey_login", &e).await?;
+                return Err(StoreError::PasskeyRefused(e.to_string()));
+            }
+        };
         let refuse = |why: &str| StoreError::PasskeyRefused(why.to_owned());
         let Some(user) = verified.owner.strip_prefix("user:") else {
             return Err(refuse(
@@ -756,7 +770,8 @@ impl Accounts {
         {
             Ok(v) => v,
             Err(e) => {
-                self.audit_refused_passkey("portal_passkey_login", &e).await?;
+                self.audit_refused_passkey("portal_passkey_login", &e)
+                    .await?;
                 return Err(StoreError::PasskeyRefused(e.to_string()));
             }
         };
@@ -765,7 +780,11 @@ impl Accounts {
             .owner
             .strip_prefix("subject:")
             .and_then(|s| SubjectId::parse(s).ok())
-            .ok_or_else(|| refuse("this passkey is a staff member's: log in at POST /api/v1/passkeys/login/start"))?;
+            .ok_or_else(|| {
+                refuse(
+                    "this passkey is a staff member's: log in at POST /api/v1/passkeys/login/start",
+                )
+            })?;
         let row = sqlx::query("SELECT tenant_path, erased_at FROM subjects WHERE id = $1")
             .bind(subject.as_str())
             .fetch_optional(self.store.reader())

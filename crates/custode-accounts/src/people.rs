@@ -449,11 +449,8 @@ impl Accounts {
         // A code sent is checked even where the role needs none: an
         // enrolment begun is confirmed, or the acceptance refused.
         // A passkey registered during the invitation is a second factor.
-        let passkey = totp.is_none()
-            && self
-                .passkey_count(&user_principal_id(&inv.user_id))
-                .await?
-                > 0;
+        let passkey =
+            totp.is_none() && self.passkey_count(&user_principal_id(&inv.user_id)).await? > 0;
         if (needs_second_factor(inv.role) && !passkey) || totp.is_some() {
             let enrolled = self.store.keys().totp(&inv.user_id).await?.is_some();
             let Some(code) = totp.filter(|_| enrolled) else {

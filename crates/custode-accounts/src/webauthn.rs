@@ -95,7 +95,10 @@ impl RelyingParty {
             None => format!("{scheme}://{host}"),
         };
         Ok(RelyingParty {
-            id: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            id: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             origin,
             name: "Custode".to_owned(),
         })
@@ -335,7 +338,9 @@ pub fn parse_auth_data(data: &[u8]) -> Result<AuthData<'_>, PasskeyError> {
     if flags & FLAG_ED != 0 {
         let (ext, used) = cbor::decode_prefix(rest)?;
         if !matches!(ext, Value::Map(_)) {
-            return Err(PasskeyError::AuthData("extensions are not a map".to_owned()));
+            return Err(PasskeyError::AuthData(
+                "extensions are not a map".to_owned(),
+            ));
         }
         rest = &rest[used..];
     }
@@ -435,7 +440,11 @@ pub fn check_registration(
                 "format `none` carries an empty `attStmt`",
             ));
         }
-        _ => return Err(PasskeyError::Attestation("`attStmt` is missing or not a map")),
+        _ => {
+            return Err(PasskeyError::Attestation(
+                "`attStmt` is missing or not a map",
+            ));
+        }
     }
     let Some(Value::Bytes(auth_data)) = att.by_text("authData") else {
         return Err(PasskeyError::Attestation(
@@ -529,7 +538,10 @@ mod tests {
     #[test]
     fn the_relying_party_comes_from_the_public_url() {
         let local = RelyingParty::from_public_url("http://127.0.0.1:8080").expect("valid");
-        assert_eq!((local.id(), local.origin()), ("127.0.0.1", "http://127.0.0.1:8080"));
+        assert_eq!(
+            (local.id(), local.origin()),
+            ("127.0.0.1", "http://127.0.0.1:8080")
+        );
         let default_port =
             RelyingParty::from_public_url("https://Privacy.Example:443/base/").expect("valid");
         assert_eq!(
@@ -538,7 +550,13 @@ mod tests {
         );
         let v6 = RelyingParty::from_public_url("http://[::1]:8080").expect("valid");
         assert_eq!(v6.origin(), "http://[::1]:8080");
-        for bad in ["privacy.example", "ftp://x.example", "https://", "https://a@b.example", "https://x.example:port"] {
+        for bad in [
+            "privacy.example",
+            "ftp://x.example",
+            "https://",
+            "https://a@b.example",
+            "https://x.example:port",
+        ] {
             assert!(RelyingParty::from_public_url(bad).is_err(), "{bad}");
         }
     }
@@ -547,30 +565,57 @@ mod tests {
     fn a_none_attestation_registers_and_its_assertions_verify() {
         let mut a = Authenticator::new(ORIGIN);
         let reg = a.register(&options(b"challenge-1"));
-        let r = check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject"))
-            .expect("registers");
+        let r = check_registration(
+            &rp(),
+            &field(&reg, "clientDataJSON"),
+            &field(&reg, "attestationObject"),
+        )
+        .expect("registers");
         assert_eq!(r.challenge, b"challenge-1");
         assert_eq!(r.credential_id, a.credential_id);
         assert_eq!(r.format, "none");
         assert_eq!(r.public_key.0.len(), 65);
 
         let s = a.assertion(&options(b"challenge-2"));
-        let ok = check_assertion(&rp(), &r.public_key, &s.client_data_json, &s.authenticator_data, &s.signature)
-            .expect("verifies");
-        assert_eq!((ok.challenge.as_slice(), ok.sign_count), (&b"challenge-2"[..], 1));
+        let ok = check_assertion(
+            &rp(),
+            &r.public_key,
+            &s.client_data_json,
+            &s.authenticator_data,
+            &s.signature,
+        )
+        .expect("verifies");
+        assert_eq!(
+            (ok.challenge.as_slice(), ok.sign_count),
+            (&b"challenge-2"[..], 1)
+        );
 
         // One bit of the signed data changed, or of the signature: refused.
         let mut data = s.authenticator_data.clone();
         data[36] ^= 1;
         assert_eq!(
-            check_assertion(&rp(), &r.public_key, &s.client_data_json, &data, &s.signature).err(),
+            check_assertion(
+                &rp(),
+                &r.public_key,
+                &s.client_data_json,
+                &data,
+                &s.signature
+            )
+            .err(),
             Some(PasskeyError::Signature)
         );
         let mut sig = s.signature.clone();
         let last = sig.len() - 1;
         sig[last] ^= 1;
         assert_eq!(
-            check_assertion(&rp(), &r.public_key, &s.client_data_json, &s.authenticator_data, &sig).err(),
+            check_assertion(
+                &rp(),
+                &r.public_key,
+                &s.client_data_json,
+                &s.authenticator_data,
+                &sig
+            )
+            .err(),
             Some(PasskeyError::Signature)
         );
         // Another key's signature.
@@ -579,12 +624,25 @@ mod tests {
         o.credential_id = a.credential_id.clone();
         let forged = o.assertion(&options(b"challenge-2"));
         assert_eq!(
-            check_assertion(&rp(), &r.public_key, &forged.client_data_json, &forged.authenticator_data, &forged.signature).err(),
+            check_assertion(
+                &rp(),
+                &r.public_key,
+                &forged.client_data_json,
+                &forged.authenticator_data,
+                &forged.signature
+            )
+            .err(),
             Some(PasskeyError::Signature)
         );
         // A registration's client data is not an assertion's.
         assert!(matches!(
-            check_assertion(&rp(), &r.public_key, &field(&reg, "clientDataJSON"), &s.authenticator_data, &s.signature),
+            check_assertion(
+                &rp(),
+                &r.public_key,
+                &field(&reg, "clientDataJSON"),
+                &s.authenticator_data,
+                &s.signature
+            ),
             Err(PasskeyError::WrongType { .. })
         ));
     }
@@ -595,7 +653,11 @@ mod tests {
         evil.rp_id = "privacy.example".to_owned();
         let reg = evil.register(&options(b"c"));
         assert!(matches!(
-            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")),
+            check_registration(
+                &rp(),
+                &field(&reg, "clientDataJSON"),
+                &field(&reg, "attestationObject")
+            ),
             Err(PasskeyError::WrongOrigin { .. })
         ));
 
@@ -603,7 +665,11 @@ mod tests {
         other_rp.rp_id = "evil.example".to_owned();
         let reg = other_rp.register(&options(b"c"));
         assert!(matches!(
-            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")),
+            check_registration(
+                &rp(),
+                &field(&reg, "clientDataJSON"),
+                &field(&reg, "attestationObject")
+            ),
             Err(PasskeyError::RpIdHash(_))
         ));
 
@@ -611,12 +677,20 @@ mod tests {
         no_uv.verifies_user = false;
         let reg = no_uv.register(&options(b"c"));
         assert_eq!(
-            check_registration(&rp(), &field(&reg, "clientDataJSON"), &field(&reg, "attestationObject")).err(),
+            check_registration(
+                &rp(),
+                &field(&reg, "clientDataJSON"),
+                &field(&reg, "attestationObject")
+            )
+            .err(),
             Some(PasskeyError::NotVerified)
         );
 
         let framed = br#"{"type":"webauthn.get","challenge":"Yw","origin":"https://privacy.example","crossOrigin":true}"#;
-        assert_eq!(check_client_data(framed, "webauthn.get", &rp()).err(), Some(PasskeyError::CrossOrigin));
+        assert_eq!(
+            check_client_data(framed, "webauthn.get", &rp()).err(),
+            Some(PasskeyError::CrossOrigin)
+        );
         assert!(matches!(
             check_client_data(b"not json", "webauthn.get", &rp()),
             Err(PasskeyError::ClientData(_))
@@ -633,8 +707,14 @@ mod tests {
         let client_data = a.client_data("webauthn.create", &to_b64url(b"c"));
         let check = |att: &[u8]| check_registration(&rp(), &client_data, att);
 
-        assert!(matches!(check(b"\xff\x00garbage"), Err(PasskeyError::Cbor(_))));
-        assert!(matches!(check(&[0x5a, 0xff, 0xff, 0xff, 0xff]), Err(PasskeyError::Cbor(_))));
+        assert!(matches!(
+            check(b"\xff\x00garbage"),
+            Err(PasskeyError::Cbor(_))
+        ));
+        assert!(matches!(
+            check(&[0x5a, 0xff, 0xff, 0xff, 0xff]),
+            Err(PasskeyError::Cbor(_))
+        ));
         // A map without `fmt`.
         assert!(matches!(check(&[0xa0]), Err(PasskeyError::Attestation(_))));
         // `none` with a statement.
@@ -652,18 +732,30 @@ mod tests {
 
         // Authenticator data: too short, trailing bytes, credential id too long.
         let good = a.registration_auth_data();
-        assert!(matches!(check(&Authenticator::attestation_object(&good[..20])), Err(PasskeyError::AuthData(_))));
+        assert!(matches!(
+            check(&Authenticator::attestation_object(&good[..20])),
+            Err(PasskeyError::AuthData(_))
+        ));
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(matches!(check(&Authenticator::attestation_object(&trailing)), Err(PasskeyError::AuthData(_))));
+        assert!(matches!(
+            check(&Authenticator::attestation_object(&trailing)),
+            Err(PasskeyError::AuthData(_))
+        ));
         let mut long_id = good.clone();
         long_id[53] = 0x04;
         long_id[54] = 0x00;
-        assert!(matches!(check(&Authenticator::attestation_object(&long_id)), Err(PasskeyError::AuthData(_))));
+        assert!(matches!(
+            check(&Authenticator::attestation_object(&long_id)),
+            Err(PasskeyError::AuthData(_))
+        ));
         // No attested credential.
         let mut no_at = good[..37].to_vec();
         no_at[32] &= !FLAG_AT;
-        assert!(matches!(check(&Authenticator::attestation_object(&no_at)), Err(PasskeyError::AuthData(_))));
+        assert!(matches!(
+            check(&Authenticator::attestation_object(&no_at)),
+            Err(PasskeyError::AuthData(_))
+        ));
         // The COSE key of another algorithm (EdDSA, -8), or off the curve.
         let cose = a.cose_key();
         let at = good.len() - cose.len();
@@ -671,7 +763,10 @@ mod tests {
         let alg = at + 1 + 2; // map head, then 1: 2, then 3: alg
         assert_eq!(eddsa[alg..alg + 2], [0x03, 0x26]);
         eddsa[alg + 1] = 0x27;
-        assert!(matches!(check(&Authenticator::attestation_object(&eddsa)), Err(PasskeyError::Algorithm(_))));
+        assert!(matches!(
+            check(&Authenticator::attestation_object(&eddsa)),
+            Err(PasskeyError::Algorithm(_))
+        ));
         let mut off_curve = good.clone();
         let last = off_curve.len() - 1;
         off_curve[last] ^= 1;
@@ -686,8 +781,26 @@ mod tests {
         assert!(counter_ok(0, 0).is_ok());
         assert!(counter_ok(0, 1).is_ok());
         assert!(counter_ok(5, 6).is_ok());
-        assert_eq!(counter_ok(5, 5), Err(PasskeyError::Cloned { stored: 5, presented: 5 }));
-        assert_eq!(counter_ok(5, 0), Err(PasskeyError::Cloned { stored: 5, presented: 0 }));
-        assert_eq!(counter_ok(5, 4), Err(PasskeyError::Cloned { stored: 5, presented: 4 }));
+        assert_eq!(
+            counter_ok(5, 5),
+            Err(PasskeyError::Cloned {
+                stored: 5,
+                presented: 5
+            })
+        );
+        assert_eq!(
+            counter_ok(5, 0),
+            Err(PasskeyError::Cloned {
+                stored: 5,
+                presented: 0
+            })
+        );
+        assert_eq!(
+            counter_ok(5, 4),
+            Err(PasskeyError::Cloned {
+                stored: 5,
+                presented: 4
+            })
+        );
     }
 }
