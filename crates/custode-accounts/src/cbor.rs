@@ -265,7 +265,7 @@ mod tests {
         // 16-, 32- and 64-bit arguments.
         assert_eq!(decode(&[0x19, 0x01, 0x00]), Ok(Value::Unsigned(256)));
         assert_eq!(
-            decode(&[0x1a, 0, 1, 0, 0]).and_then(|v| Ok(v.int())),
+            decode(&[0x1a, 0, 1, 0, 0]).map(|v| v.int()),
             Ok(Some(65536))
         );
         assert_eq!(
