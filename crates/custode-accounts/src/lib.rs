@@ -10,12 +10,20 @@
 //! the local operator issues it at the console, bound to its holder, and
 //! the DPO sees every credential with its holder, issuer and last use.
 
+mod cbor;
+mod passkeys;
 mod people;
+pub mod webauthn;
 
+pub use passkeys::{
+    AssertionResponse, CHALLENGE_MINUTES, Ceremony, CreationOptions, Descriptor, FreshFactor,
+    PasskeyInfo, RegistrationResponse, RequestOptions, check_fresh_factor,
+};
 pub use people::{
     INVITATION_DAYS, Invitation, InvitationInfo, PersonInfo, PersonState, PortalCode,
     needs_second_factor,
 };
+pub use webauthn::{PasskeyError, RelyingParty};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -717,47 +725,7 @@ impl Accounts {
                 return Err(e);
             }
         }
-        let id = random_hex::<32>()?;
-        let csrf = random_hex::<32>()?;
-        let now = self.store.now();
-        let expires_at = now
-            .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let mut tx = self.store.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, csrf_hash, user_id, role, scope_path, subject_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(secret_hash(&id))
-        .bind(secret_hash(&csrf))
-        .bind(&user_id)
-        .bind(principal.role.name())
-        .bind(principal.scope.path())
-        .bind(principal.scope.only_subject().map(|s| s.to_string()))
-        .bind(to_micros(now))
-        .bind(to_micros(expires_at))
-        .execute(&mut *tx)
-        .await?;
-        audit_log::append(
-            &mut tx,
-            self.store.engine(),
-            to_micros(now),
-            &[Event {
-                actor: principal.id.clone(),
-                action: Action::LoggedIn,
-                subject: None,
-                reason: None,
-                detail: json!({ "until": expires_at.to_string() }),
-            }],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Session {
-            id,
-            csrf,
-            principal,
-            expires_at,
-        })
+        self.open_session(principal, json!({})).await
     }
 
     /// The principal of a live session. With `csrf` (for requests that

@@ -200,7 +200,7 @@ pub struct PortalCode {
 }
 
 /// A person's row, as the checks need it.
-struct Target {
+pub(crate) struct Target {
     id: String,
     role: Role,
     scope_path: String,
@@ -209,12 +209,12 @@ struct Target {
 }
 
 /// An invitation found by its link, its secret checked.
-struct OpenInvitation {
-    id: String,
-    user_id: String,
-    email: String,
-    role: Role,
-    expires_at: Timestamp,
+pub(crate) struct OpenInvitation {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) email: String,
+    pub(crate) role: Role,
+    pub(crate) expires_at: Timestamp,
 }
 
 fn user_principal_id(user: &str) -> String {
@@ -342,6 +342,12 @@ impl Accounts {
             .bind(user)
             .execute(&mut *tx)
             .await?;
+        // A passkey registered through an earlier link may be whoever held
+        // that link's: the new link starts clean.
+        sqlx::query("DELETE FROM passkeys WHERE owner = $1")
+            .bind(user_principal_id(user))
+            .execute(&mut *tx)
+            .await?;
         let (invitation, token, expires_at) =
             self.insert_invitation(&mut tx, by, user, now).await?;
         let email: String = sqlx::query("SELECT username FROM users WHERE id = $1")
@@ -442,12 +448,15 @@ impl Accounts {
         let inv = self.open_invitation(token).await?;
         // A code sent is checked even where the role needs none: an
         // enrolment begun is confirmed, or the acceptance refused.
-        if needs_second_factor(inv.role) || totp.is_some() {
+        // A passkey registered during the invitation is a second factor.
+        let passkey =
+            totp.is_none() && self.passkey_count(&user_principal_id(&inv.user_id)).await? > 0;
+        if (needs_second_factor(inv.role) && !passkey) || totp.is_some() {
             let enrolled = self.store.keys().totp(&inv.user_id).await?.is_some();
             let Some(code) = totp.filter(|_| enrolled) else {
                 return Err(StoreError::Invalid(if needs_second_factor(inv.role) {
                     format!(
-                        "a {} finishes the invitation with a second factor: enrol it (POST /api/v1/invitations/totp), then send the authenticator's current code as `totp`",
+                        "a {} finishes the invitation with a second factor: register a passkey (POST /api/v1/invitations/passkey/start, then /finish), or enrol TOTP (POST /api/v1/invitations/totp) and send the authenticator's current code as `totp`",
                         inv.role.name()
                     )
                 } else {
@@ -500,7 +509,7 @@ impl Accounts {
                 action: Action::AccessGranted,
                 subject: None,
                 reason: None,
-                detail: json!({ "change": "accepted", "user": inv.user_id, "invitation": inv.id, "second_factor": needs_second_factor(inv.role) }),
+                detail: json!({ "change": "accepted", "user": inv.user_id, "invitation": inv.id, "second_factor": needs_second_factor(inv.role), "passkey": passkey }),
             }],
         )
         .await?;
@@ -511,7 +520,7 @@ impl Accounts {
     /// Finds an invitation by its link and checks it: the secret (in
     /// constant time), unused, unexpired, its person not disabled. Every
     /// refusal is audited and answers alike.
-    async fn open_invitation(&self, token: &str) -> Result<OpenInvitation, StoreError> {
+    pub(crate) async fn open_invitation(&self, token: &str) -> Result<OpenInvitation, StoreError> {
         let parsed = token
             .trim()
             .strip_prefix("inv_")
@@ -605,7 +614,7 @@ impl Accounts {
 
     /// A person the caller may manage: in its scope (else not found) and
     /// of a role it could give (else forbidden, audited).
-    async fn managed_person(
+    pub(crate) async fn managed_person(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         by: &Principal,
@@ -661,8 +670,9 @@ impl Accounts {
         .bind(hi)
         .fetch_all(self.store.reader())
         .await?;
-        let confirmed: std::collections::HashSet<String> =
+        let mut confirmed: std::collections::HashSet<String> =
             self.store.keys().confirmed_second_factors().await?;
+        confirmed.extend(self.passkey_holders().await?);
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.try_get(0)?;
@@ -867,6 +877,10 @@ impl Accounts {
         let mut tx = self.store.begin_write().await?;
         let _target = self.managed_person(&mut tx, by, user).await?;
         self.end_sessions_in(&mut tx, by, user, "second_factor_reset", now)
+            .await?;
+        sqlx::query("DELETE FROM passkeys WHERE owner = $1")
+            .bind(user_principal_id(user))
+            .execute(&mut *tx)
             .await?;
         // The secret lives in the key store: removed once the reset is on
         // the record, so nothing is done unaudited (a failure here leaves
@@ -1169,6 +1183,23 @@ impl Accounts {
             .bind(&hash)
             .execute(&mut *tx)
             .await?;
+        let session = self
+            .open_portal_session(&mut tx, &id, &path, json!({ "portal": true }))
+            .await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// Opens a portal session for a subject, in the caller's transaction,
+    /// with its login audited.
+    pub(crate) async fn open_portal_session(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: &SubjectId,
+        path: &str,
+        detail: serde_json::Value,
+    ) -> Result<Session, StoreError> {
+        let now = self.store.now();
         let sid = format!("{PORTAL_SESSION_PREFIX}{}", random_hex::<32>()?);
         let csrf = random_hex::<32>()?;
         let expires_at = now
@@ -1180,18 +1211,16 @@ impl Accounts {
         .bind(secret_hash(&sid))
         .bind(secret_hash(&csrf))
         .bind(id.as_str())
-        .bind(&path)
+        .bind(path)
         .bind(to_micros(now))
         .bind(to_micros(expires_at))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        let principal = Principal {
-            id: format!("subject:{id}"),
-            role: Role::Subject,
-            scope: Scope::subject(&path, id.clone()),
-        };
+        let principal = crate::passkeys::portal_principal(id, path);
+        let mut detail = detail;
+        detail["until"] = json!(expires_at.to_string());
         audit_log::append(
-            &mut tx,
+            tx,
             self.store.engine(),
             to_micros(now),
             &[Event {
@@ -1199,11 +1228,10 @@ impl Accounts {
                 action: Action::LoggedIn,
                 subject: Some(id.to_string()),
                 reason: None,
-                detail: json!({ "portal": true, "until": expires_at.to_string() }),
+                detail,
             }],
         )
         .await?;
-        tx.commit().await?;
         Ok(Session {
             id: sid,
             csrf,

@@ -127,6 +127,9 @@ impl From<StoreError> for ApiError {
             StoreError::Forbidden(_) => {
                 Self::new(StatusCode::FORBIDDEN, "Forbidden", e.to_string())
             }
+            StoreError::PasskeyRefused(_) => {
+                Self::new(StatusCode::UNAUTHORIZED, "Passkey refused", e.to_string())
+            }
             StoreError::SecondFactorRequired => Self::new(
                 StatusCode::FORBIDDEN,
                 "Second factor required",

@@ -14,6 +14,7 @@ mod finding;
 pub mod jobs;
 mod limits;
 pub mod mail;
+mod passkeys;
 mod people;
 mod requests;
 mod retention;
@@ -228,6 +229,10 @@ pub struct Metrics {
         people::reinvite, people::reset_second_factor, people::end_sessions, people::revoke_token,
         people::show_invitation, people::invitation_totp, people::accept_invitation,
         people::portal_code, people::portal_login,
+        passkeys::register_start, passkeys::register_finish, passkeys::list, passkeys::remove,
+        passkeys::of_person, passkeys::invitation_start, passkeys::invitation_finish,
+        passkeys::login_start, passkeys::login_finish, passkeys::portal_start,
+        passkeys::portal_finish, passkeys::vault_start,
     ),
     modifiers(&BearerAuth),
 )]
@@ -453,6 +458,42 @@ pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
         .route(
             "/api/v1/portal/login",
             post(people::portal_login).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/passkeys/register/start",
+            post(passkeys::register_start),
+        )
+        .route(
+            "/api/v1/passkeys/register/finish",
+            post(passkeys::register_finish),
+        )
+        .route("/api/v1/passkeys", get(passkeys::list))
+        .route(
+            "/api/v1/passkeys/{id}",
+            axum::routing::delete(passkeys::remove),
+        )
+        .route("/api/v1/users/{id}/passkeys", get(passkeys::of_person))
+        .route(
+            "/api/v1/invitations/passkey/start",
+            post(passkeys::invitation_start).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/invitations/passkey/finish",
+            post(passkeys::invitation_finish).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route("/api/v1/passkeys/login/start", post(passkeys::login_start))
+        .route(
+            "/api/v1/passkeys/login/finish",
+            post(passkeys::login_finish).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route("/api/v1/portal/passkey/start", post(passkeys::portal_start))
+        .route(
+            "/api/v1/portal/passkey/finish",
+            post(passkeys::portal_finish).layer(DefaultBodyLimit::max(MAX_CREDENTIALS_BODY)),
+        )
+        .route(
+            "/api/v1/vault/passkey-challenge",
+            post(passkeys::vault_start),
         )
         .route(
             "/api/v1/tenants",

@@ -52,8 +52,11 @@ pub struct IdentifierIn {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VaultQueryIn {
-    /// A code from the legal officer's authenticator, not used before.
+    /// A code from the legal officer's authenticator, not used before ...
     pub totp: Option<String>,
+    /// ... or a passkey assertion over a challenge issued for this query
+    /// (POST /api/v1/vault/passkey-challenge), within five minutes.
+    pub passkey: Option<crate::passkeys::AssertIn>,
     /// The order's reference.
     pub order: Option<OrderIn>,
     /// Whose data: a subject id ...
@@ -90,7 +93,8 @@ pub struct GroundOut {
 }
 
 /// Queries the vault under an authority's order: the legal officer only,
-/// logged in as a person, with a fresh TOTP code and the order's reference,
+/// logged in as a person, with a fresh TOTP code (or a passkey assertion
+/// over a challenge issued for the query) and the order's reference,
 /// within the officer's scope (a subject outside it is not found). The
 /// officer's refusals and answers are written to the audit chain and the
 /// vault access log; other roles' and tokens' refusals to the audit chain.
@@ -123,11 +127,31 @@ pub async fn query(
         }
     };
     let order = q.order.unwrap_or_default();
+    let rp;
+    let assertion;
+    let factor = match (q.totp.as_deref(), &q.passkey) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give either `totp` or `passkey`, not both",
+            ));
+        }
+        (Some(code), None) => Some(custode_accounts::FreshFactor::Totp(code)),
+        (None, Some(p)) => {
+            rp = crate::passkeys::relying_party(&state)?;
+            assertion = p.credential.assertion()?;
+            Some(custode_accounts::FreshFactor::Passkey {
+                rp: &rp,
+                challenge_id: &p.challenge_id,
+                response: &assertion,
+            })
+        }
+        (None, None) => None,
+    };
     let records = state
         .vault
-        .vault_query(
+        .vault_query_fresh(
             &caller.0,
-            q.totp.as_deref(),
+            factor.as_ref(),
             &VaultOrder {
                 authority: order.authority,
                 number: order.number,

@@ -71,9 +71,12 @@ pub enum StoreError {
     /// A privileged role must log in with a second factor it has not
     /// enrolled yet.
     #[error(
-        "this role logs in with a second factor: enrol one first (POST /api/v1/totp/enroll, then /api/v1/totp/confirm)"
+        "this role logs in with a second factor: log in with your passkey (POST /api/v1/passkeys/login/start), or enrol TOTP first (POST /api/v1/totp/enroll, then /api/v1/totp/confirm)"
     )]
     SecondFactorRequired,
+    /// A passkey (WebAuthn) response was refused; the message says why.
+    #[error("passkey refused: {0}")]
+    PasskeyRefused(String),
     /// The subject was erased; its data are gone.
     #[error("subject {0} has been erased")]
     Erased(String),

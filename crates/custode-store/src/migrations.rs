@@ -399,6 +399,38 @@ CREATE TABLE request_identities (
 )
 "#,
     },
+    Migration {
+        version: 15,
+        name: "passkeys",
+        // WebAuthn credentials of people (`user:…`) and subjects
+        // (`subject:…`): public keys only, nothing secret. Challenges are
+        // single use and short-lived, stored as hashes, bound to a purpose
+        // and (for a registration or a vault query) to their owner.
+        sql: r#"
+CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    credential_id {blob} NOT NULL UNIQUE,
+    public_key {blob} NOT NULL,
+    sign_count BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    format TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE INDEX passkeys_by_owner ON passkeys (owner);
+CREATE TABLE passkey_challenges (
+    id TEXT PRIMARY KEY,
+    challenge_hash {blob} NOT NULL,
+    purpose TEXT NOT NULL,
+    owner TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges (expires_at)
+"#,
+    },
 ];
 
 /// The key store: wrapped keys only, in a database of its own so that no

@@ -5,6 +5,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+pub mod authenticator;
 pub mod smtp;
 
 use std::path::PathBuf;

@@ -1136,6 +1136,20 @@ impl Vault {
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<Vec<VaultRecord>, StoreError> {
+        let factor = totp.map(custode_accounts::FreshFactor::Totp);
+        self.vault_query_fresh(by, factor.as_ref(), order, target)
+            .await
+    }
+
+    /// [`Vault::vault_query`] with the fresh second factor a TOTP code or a
+    /// passkey assertion over a challenge issued for this query.
+    pub async fn vault_query_fresh(
+        &self,
+        by: &Principal,
+        factor: Option<&custode_accounts::FreshFactor<'_>>,
+        order: &VaultOrder,
+        target: &VaultTarget,
+    ) -> Result<Vec<VaultRecord>, StoreError> {
         if !custode_domain::may(by.role, custode_domain::Operation::QueryVault) {
             let why = "only the legal officer may query the vault";
             self.vault_denied(by, why, order, target).await?;
@@ -1184,21 +1198,20 @@ impl Vault {
             .await?;
             return Err(StoreError::Invalid(why));
         }
-        let fresh = match totp {
-            Some(code) => custode_accounts::check_totp(&self.store, user, code)
-                .await
-                .is_ok(),
-            None => false,
+        let fresh = match factor {
+            Some(f) => custode_accounts::check_fresh_factor(&self.store, user, f).await?,
+            None => Err(
+                "a fresh TOTP code or passkey assertion is required (each works once)".to_owned(),
+            ),
         };
-        if !fresh {
-            let why = "a fresh TOTP code is required (each code works once)";
+        if let Err(why) = fresh {
             self.log_vault_access(attempt(
                 format!("refused: {why}"),
-                Some(why.to_owned()),
+                Some(why.clone()),
                 Action::AccessDenied,
             ))
             .await?;
-            return Err(StoreError::Forbidden(why.to_owned()));
+            return Err(StoreError::Forbidden(why));
         }
         if let VaultTarget::Subject(s) = target
             && subject_path.is_none()
