@@ -719,13 +719,28 @@ impl<'b> Element<'b> {
     /// Submits the form it is (by clicking its submit button) or is in (by
     /// pressing Enter in it): what a person does, so it works with
     /// JavaScript off too.
+    /// Returns once the page it was on has gone (the element is stale), or
+    /// after five seconds when the form does not leave the page: a read
+    /// right after it never sees the old page.
     pub fn submit(&self) -> Result<(), BrowserError> {
         if self.tag()? == "form" {
             self.find("button:not([type]), button[type=submit], input[type=submit]")?
-                .click()
+                .click()?;
         } else {
-            self.type_text("\u{E007}")
+            self.type_text("\u{E007}")?;
         }
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            match self.tag() {
+                Err(BrowserError::WebDriver { error, .. })
+                    if error == "stale element reference" =>
+                {
+                    return Ok(());
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        Ok(())
     }
 
     /// A short description for messages: `<tag id=… name=…> text`.
