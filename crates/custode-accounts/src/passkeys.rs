@@ -675,6 +675,25 @@ impl Accounts {
             .await
     }
 
+    /// A login's assertion checked; a refusal is audited under `attempt`
+    /// and answered with what was wrong.
+    async fn login_assertion(
+        &self,
+        rp: &RelyingParty,
+        ceremony: Ceremony,
+        attempt: &str,
+        challenge_id: &str,
+        response: &AssertionResponse<'_>,
+    ) -> Result<Verified, StoreError> {
+        match verify_assertion(&self.store, rp, ceremony, None, challenge_id, response).await? {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                self.audit_refused_passkey(attempt, &e).await?;
+                Err(StoreError::PasskeyRefused(e.to_string()))
+            }
+        }
+    }
+
     /// Starts a person's passkey login: any of this site's passkeys (the
     /// authenticator offers its discoverable ones).
     pub async fn passkey_login_start(
@@ -692,22 +711,9 @@ impl Accounts {
         challenge_id: &str,
         response: &AssertionResponse<'_>,
     ) -> Result<Session, StoreError> {
-        let verified = match verify_assertion(
-            &self.store,
-            rp,
-            Ceremony::Login,
-            None,
-            challenge_id,
-            response,
-        )
-        .await?
-        {
-            Ok(v) => v,
-            Err(e) => {
-                self.audit_refused_passkey("passkey_login", &e).await?;
-                return Err(StoreError::PasskeyRefused(e.to_string()));
-            }
-        };
+        let verified = self
+            .login_assertion(rp, Ceremony::Login, "passkey_login", challenge_id, response)
+            .await?;
         let refuse = |why: &str| StoreError::PasskeyRefused(why.to_owned());
         let Some(user) = verified.owner.strip_prefix("user:") else {
             return Err(refuse(
@@ -758,23 +764,15 @@ impl Accounts {
         challenge_id: &str,
         response: &AssertionResponse<'_>,
     ) -> Result<Session, StoreError> {
-        let verified = match verify_assertion(
-            &self.store,
-            rp,
-            Ceremony::PortalLogin,
-            None,
-            challenge_id,
-            response,
-        )
-        .await?
-        {
-            Ok(v) => v,
-            Err(e) => {
-                self.audit_refused_passkey("portal_passkey_login", &e)
-                    .await?;
-                return Err(StoreError::PasskeyRefused(e.to_string()));
-            }
-        };
+        let verified = self
+            .login_assertion(
+                rp,
+                Ceremony::PortalLogin,
+                "portal_passkey_login",
+                challenge_id,
+                response,
+            )
+            .await?;
         let refuse = |why: &str| StoreError::PasskeyRefused(why.to_owned());
         let subject = verified
             .owner

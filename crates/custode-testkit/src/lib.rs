@@ -238,12 +238,22 @@ pub async fn home_for(app: &Custode, t: &Tree, kind: &str) -> custode_domain::Te
 
 /// A contact record of the email-hosting example policy.
 pub fn contact(email: &str, phone: &str) -> NewRecord {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert("email".to_owned(), serde_json::Value::from(email));
-    fields.insert("phone".to_owned(), serde_json::Value::from(phone));
+    signup_record("contact", [("email", email), ("phone", phone)])
+}
+
+/// A `master_data` record (the telecom policy's) with an e-mail address
+/// and a name, from the signup form.
+pub fn master_data(email: &str, name: &str) -> NewRecord {
+    signup_record("master_data", [("email", email), ("name", name)])
+}
+
+fn signup_record<const N: usize>(category: &str, fields: [(&str, &str); N]) -> NewRecord {
     NewRecord {
-        category: "contact".into(),
-        fields,
+        category: category.into(),
+        fields: fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect(),
         source: "signup-form".into(),
         purposes: vec![],
         collected_at: None,

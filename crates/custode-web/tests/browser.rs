@@ -9,17 +9,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use custode_browser::{Browser, Key, Options};
 use custode_consent::{Channel, EventKind, Evidence};
-use custode_domain::{NewRecord, Principal, Role, SubjectId};
+use custode_domain::{Principal, Role, SubjectId};
 use custode_ledger::NewConsentEvent;
 use custode_server::{AppState, ConnectionLimits, Custode};
 use custode_store::Engine;
 use custode_testkit::smtp::SmtpPeer;
-use custode_testkit::{Env, tree};
+use custode_testkit::{Env, master_data, tree};
 use jiff::SignedDuration;
 
 /// A server of the pages and the API over a fresh SQLite directory under
@@ -118,19 +117,6 @@ impl Drop for Site {
                 env.cleanup().await;
             }
         });
-    }
-}
-
-fn master_data(email: &str, name: &str) -> NewRecord {
-    let mut fields = BTreeMap::new();
-    fields.insert("email".to_owned(), serde_json::Value::from(email));
-    fields.insert("name".to_owned(), serde_json::Value::from(name));
-    NewRecord {
-        category: "master_data".into(),
-        fields,
-        source: "signup-form".into(),
-        purposes: vec![],
-        collected_at: None,
     }
 }
 

@@ -14,11 +14,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use custode_consent::{Channel, EventKind, Evidence};
-use custode_domain::{NewRecord, Principal, Role, SubjectId};
+use custode_domain::{Principal, Role, SubjectId};
 use custode_ledger::NewConsentEvent;
 use custode_server::AppState;
 use custode_testkit::smtp::SmtpPeer;
-use custode_testkit::{Env, on_both_engines, principal_of, tree};
+use custode_testkit::{Env, master_data, on_both_engines, principal_of, tree};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -142,19 +142,6 @@ fn fr(id: &str) -> String {
     let t = custode_web::Texts::of(custode_policy::Lang::Fr);
     // What the template prints: HTML-escaped.
     t.get(id).replace('\'', "&#39;")
-}
-
-fn master_data(email: &str, name: &str) -> NewRecord {
-    let mut fields = BTreeMap::new();
-    fields.insert("email".to_owned(), serde_json::Value::from(email));
-    fields.insert("name".to_owned(), serde_json::Value::from(name));
-    NewRecord {
-        category: "master_data".into(),
-        fields,
-        source: "signup-form".into(),
-        purposes: vec![],
-        collected_at: None,
-    }
 }
 
 async fn code_from(peer: &SmtpPeer, to: &str) -> String {
