@@ -27,7 +27,8 @@ pub(crate) fn routes() -> Router<AppState> {
 
 type FieldErrors = std::collections::BTreeMap<&'static str, String>;
 
-async fn staff(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
+/// The signed-in staff member, if any: a subject's session is not one.
+pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Option<Signed> {
     cookies::signed(state, headers)
         .await
         .filter(|w| w.principal.role != Role::Subject)

@@ -14,6 +14,7 @@ pub mod cookies;
 mod error;
 pub mod i18n;
 mod portal;
+mod subjects;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -48,6 +49,7 @@ pub fn pages(state: AppState) -> Router<AppState> {
         .route("/assets/custode.css", get(stylesheet))
         .merge(portal::routes())
         .merge(console::routes())
+        .merge(subjects::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_headers))
 }

@@ -465,7 +465,7 @@ fn an_invited_dpo_sets_a_password_and_a_second_factor_signs_in_and_sees_the_requ
         .unwrap()
         .type_text(&custode_crypto::totp::code_at(&secret, now()))
         .unwrap();
-    b.find("form").unwrap().submit().unwrap();
+    b.find("main form").unwrap().submit().unwrap();
     b.wait_for(".done", Duration::from_secs(5)).unwrap();
     check(&b, T, "invitation-done");
 
@@ -482,7 +482,7 @@ fn an_invited_dpo_sets_a_password_and_a_second_factor_signs_in_and_sees_the_requ
         .unwrap()
         .type_text(&custode_crypto::totp::code_at(&secret, now()))
         .unwrap();
-    b.find("form").unwrap().submit().unwrap();
+    b.find("main form").unwrap().submit().unwrap();
     b.wait_for("main table", Duration::from_secs(5)).unwrap();
     assert!(b.url().unwrap().ends_with("/console"));
     // The open request, by days left.
@@ -492,4 +492,39 @@ fn an_invited_dpo_sets_a_password_and_a_second_factor_signs_in_and_sees_the_requ
         "{page}"
     );
     check(&b, T, "dashboard");
+
+    // Find the customer by the address a request came from: a reason is
+    // asked for, and only the one person in scope is listed.
+    b.goto(&site.url("/console/subjects")).unwrap();
+    check(&b, T, "find");
+    b.find("#value")
+        .unwrap()
+        .type_text("Mia@A.example")
+        .unwrap();
+    b.find("main form").unwrap().submit().unwrap();
+    b.wait_for("#reason-error", Duration::from_secs(5)).unwrap();
+    check(&b, T, "find-error");
+    b.find("#reason")
+        .unwrap()
+        .type_text("request by e-mail")
+        .unwrap();
+    b.find("main form").unwrap().submit().unwrap();
+    b.wait_for("#found", Duration::from_secs(5)).unwrap();
+    let rows = b
+        .find_all("section[aria-labelledby=found] tbody tr")
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{}", b.text().unwrap());
+    assert!(rows[0].text().unwrap().contains(mia.as_str()));
+    check(&b, T, "find-result");
+    let logged = site.rt.block_on(async {
+        site.custode
+            .store
+            .audit_of_subject(&mia, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.body.contains("\"request by e-mail\""))
+            .count()
+    });
+    assert_eq!(logged, 1, "the search is in the audit log with its reason");
 }

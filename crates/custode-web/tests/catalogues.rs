@@ -63,6 +63,9 @@ fn every_id_asked_for_exists() {
     for role in ["operator", "unknown", "anonymous"] {
         asked.insert(format!("role-{role}"));
     }
+    for kind in custode_policy::IdentifierKind::ALL {
+        asked.insert(format!("identifier-{}", kind.key()));
+    }
     for kind in ["read", "change", "request", "refused", "other"] {
         asked.insert(format!("trail-{kind}"));
     }
