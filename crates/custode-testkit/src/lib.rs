@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod http;
+
 pub use custode_app::Custode;
 use custode_crypto::Key;
 use custode_domain::{ManualClock, NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
