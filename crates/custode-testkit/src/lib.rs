@@ -11,6 +11,8 @@ pub mod smtp;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub mod http;
+
 pub use custode_app::Custode;
 use custode_crypto::Key;
 use custode_domain::{ManualClock, NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
