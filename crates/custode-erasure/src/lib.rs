@@ -315,6 +315,7 @@ impl Eraser {
             .bind(key)
             .execute(&mut **tx)
             .await?;
+            custode_store::forget_passkeys(tx, key).await?;
             let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _)| g.as_str()).collect();
             audit_log::append(
                 tx,

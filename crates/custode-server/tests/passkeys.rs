@@ -22,6 +22,7 @@ use custode_testkit::authenticator::Authenticator;
 use custode_testkit::{Env, Tree};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use sqlx::Row;
 use tower::ServiceExt;
 
 const ORIGIN: &str = "https://privacy.example";
@@ -588,6 +589,28 @@ async fn a_subject_registers_a_passkey_from_its_portal_and_opens_it_with_it_alon
         assert_eq!(users.status, StatusCode::FORBIDDEN);
         let mine = call(&w.app, Method::GET, "/api/v1/passkeys", Some(&mia), None).await;
         assert_eq!(mine.body.as_array().unwrap().len(), 1, "{}", mine.text);
+
+        // Erased, the subject's passkeys go with it in the same step: no
+        // credential id still links a device to the person.
+        let held = |w: &World| {
+            let pool = w.custode.store.pool().clone();
+            let owner = format!("subject:{}", subjects[0]);
+            async move {
+                sqlx::query("SELECT COUNT(*) FROM passkeys WHERE owner = $1")
+                    .bind(owner)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .get::<i64, _>(0)
+            }
+        };
+        assert_eq!(held(&w).await, 1);
+        w.custode.store.erase_subject(&Principal::system("test"), &subjects[0], "closure").await.unwrap();
+        assert_eq!(held(&w).await, 0, "the passkey is gone with the subject");
+        let start = call(&w.app, Method::POST, "/api/v1/portal/passkey/start", None, None).await;
+        let credential = auth.assert(&start.body);
+        let refused = call(&w.app, Method::POST, "/api/v1/portal/passkey/finish", None, Some(json!({ "challenge_id": start.body["challenge_id"], "credential": credential }))).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
         w.env
     })
     .await;

@@ -256,8 +256,9 @@ impl InForce {
     }
 }
 
-/// Marks a subject erased and drops its identifier hashes, in the caller's
-/// transaction; its key is destroyed after the commit.
+/// Marks a subject erased and drops its identifier hashes and its
+/// passkeys, in the caller's transaction; its key is destroyed after the
+/// commit.
 pub async fn mark_erased(
     tx: &mut Transaction<'static, Any>,
     subject_key: i64,
@@ -272,6 +273,22 @@ pub async fn mark_erased(
         .bind(subject_key)
         .execute(&mut **tx)
         .await?;
+    forget_passkeys(tx, subject_key).await
+}
+
+/// Drops a subject's passkeys, in the caller's transaction: an erased or
+/// closed account opens no portal, and its credential ids would still link
+/// a device to the person.
+pub async fn forget_passkeys(
+    tx: &mut Transaction<'static, Any>,
+    subject_key: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM passkeys WHERE owner = (SELECT 'subject:' || id FROM subjects WHERE key = $1)",
+    )
+    .bind(subject_key)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
