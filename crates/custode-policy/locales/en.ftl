@@ -334,3 +334,5 @@ recipient-notice-body = We disclosed to you personal data of the data subject wi
 ## Inactivity rules of subject kinds (policy: close_after_inactivity)
 
 retention-inactivity = { $subjects }: an account unused for { $span } is closed, and the periods counted from the closure of the account then run.
+portal-code-subject = { $controller }: your privacy portal code
+portal-code-body = Your code to open your privacy portal: { $code }. It works once and expires at { $expires }. If you did not ask for it, ignore this message.

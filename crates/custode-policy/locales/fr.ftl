@@ -343,3 +343,5 @@ recipient-notice-body = Nous vous avons communiqué des données personnelles de
 ## Inactivity rules of subject kinds (policy: close_after_inactivity)
 
 retention-inactivity = { $subjects } : un compte inutilisé pendant { $span } est fermé, et les durées comptées à partir de la fermeture du compte courent dès lors.
+portal-code-subject = { $controller } : votre code pour le portail de confidentialité
+portal-code-body = Votre code pour ouvrir votre portail de confidentialité : { $code }. Il ne sert qu’une fois et expire le { $expires }. Si vous ne l’avez pas demandé, ignorez ce message.

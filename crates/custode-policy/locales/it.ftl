@@ -345,3 +345,5 @@ extension-body = Abbiamo bisogno di più tempo per rispondere alla sua richiesta
 ## Inactivity rules of subject kinds (policy: close_after_inactivity)
 
 retention-inactivity = { $subjects }: un account non utilizzato per { $span } viene chiuso e da quel momento decorrono i periodi calcolati dalla chiusura dell'account.
+portal-code-subject = { $controller }: il Suo codice per il portale privacy
+portal-code-body = Il Suo codice per accedere al portale privacy: { $code }. Vale una sola volta e scade il { $expires }. Se non lo ha richiesto, ignori questo messaggio.

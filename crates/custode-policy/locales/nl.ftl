@@ -334,3 +334,5 @@ recipient-notice-body = Wij hebben u persoonsgegevens verstrekt van de betrokken
 ## Inactivity rules of subject kinds (policy: close_after_inactivity)
 
 retention-inactivity = { $subjects }: een account dat { $span } niet is gebruikt, wordt gesloten, en vanaf dat moment lopen de termijnen die vanaf de sluiting van het account worden berekend.
+portal-code-subject = { $controller }: uw code voor het privacyportaal
+portal-code-body = Uw code om uw privacyportaal te openen: { $code }. Hij werkt één keer en verloopt op { $expires }. Hebt u er niet om gevraagd, negeer dan dit bericht.

@@ -247,6 +247,27 @@ pub fn code_message(
     )
 }
 
+/// The mail carrying a one-time code to open the subject's privacy portal:
+/// (subject line, body).
+pub fn portal_code_message(
+    policy: &Policy,
+    lang: Lang,
+    code: &str,
+    expires: &str,
+) -> (String, String) {
+    let c = Catalog::get(lang);
+    let controller = policy.controller.name.clone().unwrap_or_default();
+    let args = [
+        ("controller", controller.as_str().into()),
+        ("code", code.into()),
+        ("expires", expires.into()),
+    ];
+    (
+        c.msg_args("portal-code-subject", &args),
+        c.msg_args("portal-code-body", &args),
+    )
+}
+
 /// The notice sent before a restriction is lifted (Art. 18(3)): (subject
 /// line, body).
 pub fn restriction_lift_message(policy: &Policy, lang: Lang, reason: &str) -> (String, String) {

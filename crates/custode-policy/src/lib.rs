@@ -36,7 +36,7 @@ mod validate;
 
 pub use access::{Held, VaultHeld, access_summary, vault_content_given, vault_lines};
 pub use answer::{
-    AnswerFacts, KeptFact, answer_letter, code_message, extension_message,
+    AnswerFacts, KeptFact, answer_letter, code_message, extension_message, portal_code_message,
     recipient_notice_message, restriction_lift_message,
 };
 pub use diagnostic::{FileError, Kind, LineCol, Located, PolicyError, Problem, ProblemKind, Span};

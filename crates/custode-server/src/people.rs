@@ -482,6 +482,9 @@ pub async fn accept_invitation(
 pub struct PortalCodeIn {
     /// An e-mail address the provider knows you by.
     pub email: String,
+    /// The language of the mail (one of the policy's; its first when not
+    /// given).
+    pub language: Option<String>,
 }
 
 /// The same answer whether or not the address is known.
@@ -499,7 +502,8 @@ pub async fn portal_code(
     State(state): State<AppState>,
     Body(p): Body<PortalCodeIn>,
 ) -> Result<(StatusCode, Json<PortalCodeSent>), ApiError> {
-    match send_portal_code(&state, &p.email).await {
+    let lang = crate::requests::language(&state, p.language.as_deref())?;
+    match send_portal_code(&state, &p.email, lang).await {
         Ok(()) => {}
         Err(PortalCodeError::NoRelay) => {
             return Err(ApiError::new(
@@ -530,9 +534,14 @@ pub enum PortalCodeError {
 }
 
 /// Mails a one-time portal code to `email` when a subject is known by it,
-/// for the JSON API and the portal's pages alike. Nothing tells a known
-/// address from an unknown one: the mail leaves after the caller answers.
-pub async fn send_portal_code(state: &AppState, email: &str) -> Result<(), PortalCodeError> {
+/// in `lang` (the policy's first language when `None`), for the JSON API
+/// and the portal's pages alike. Nothing tells a known address from an
+/// unknown one: the mail leaves after the caller answers.
+pub async fn send_portal_code(
+    state: &AppState,
+    email: &str,
+    lang: Option<custode_policy::Lang>,
+) -> Result<(), PortalCodeError> {
     let Some(mailer) = state.mailer.clone() else {
         return Err(PortalCodeError::NoRelay);
     };
@@ -542,20 +551,27 @@ pub async fn send_portal_code(state: &AppState, email: &str) -> Result<(), Porta
         .await
         .map_err(PortalCodeError::Store)?
     {
-        let body = format!(
-            "Your code to open your privacy portal: {}\n\nIt works once, until {}.\n\
-             If you did not ask for it, ignore this message.\n",
-            code.code, code.expires_at
-        );
+        let policy = state.store.policy();
+        let lang = lang
+            .filter(|l| policy.meta.languages.contains(l))
+            .unwrap_or(policy.meta.languages[0]);
+        let expires = code
+            .expires_at
+            .to_zoned(
+                jiff::tz::TimeZone::get(custode_domain::records::zone_for(
+                    &policy.meta.jurisdiction,
+                ))
+                .unwrap_or(jiff::tz::TimeZone::UTC),
+            )
+            .strftime("%H:%M")
+            .to_string();
+        let (subject, body) =
+            custode_policy::portal_code_message(&policy, lang, &code.code, &expires);
         // Sent after the answer: waiting for the relay would make a known
         // address answer slower than an unknown one, and tell them apart.
         tokio::spawn(async move {
             // The relay's words may quote the address: not logged.
-            if mailer
-                .send(&code.email, "Your privacy portal code", body)
-                .await
-                .is_err()
-            {
+            if mailer.send(&code.email, &subject, body).await.is_err() {
                 tracing::error!("a portal code could not be mailed: check the mail relay");
             }
         });

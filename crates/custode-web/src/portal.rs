@@ -139,7 +139,9 @@ async fn send_code(
     let c = Chrome::new(&state, &headers, &uri);
     let email = f.email.trim().to_owned();
     let mut errors = FieldErrors::new();
-    match custode_server::send_portal_code(&state, &email).await {
+    match custode_server::send_portal_code(&state, &email, custode_policy::Lang::parse(c.lang))
+        .await
+    {
         Ok(()) => {
             let title = c.t("code-title");
             return render(

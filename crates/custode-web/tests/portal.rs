@@ -293,6 +293,11 @@ async fn portal(env: &Env) {
     assert_eq!(stranger.status, sent.status);
     assert!(sent.body.contains(&fr("code-sent")) && stranger.body.contains(&fr("code-sent")));
     let code = code_from(&peer, "mia@a.example").await;
+    let mail = peer.messages().into_iter().map(|m| m.2).collect::<String>();
+    assert!(
+        mail.contains("Votre code pour ouvrir votre portail de confidentialité"),
+        "the code mail is in the page's language: {mail}"
+    );
     assert_eq!(peer.messages().len(), 1, "only the known address got mail");
     let wrong = if code == "111111" { "222222" } else { "111111" };
     let bad = b
