@@ -558,6 +558,8 @@ pub(crate) async fn records(args: &StoreArgs, cmd: RecordCommand) -> anyhow::Res
                 total += app.store.write_records(&by, "import", pending).await?;
                 progress.suspend(|| outln!("committed {total}"))?;
             }
+            // Finds by e-mail stay index probes after a large import.
+            app.store.refresh_statistics().await?;
             progress.finish_and_clear();
         }
         RecordCommand::Show {
