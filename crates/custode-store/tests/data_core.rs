@@ -803,10 +803,10 @@ async fn postgres_statistics_are_refreshed_after_a_bulk_write() {
         )
         .fetch_one(app.store.pool())
         .await
-        .unwrap()
+        .expect("pg_class")
     };
     assert!(known().await < 50.0, "not analysed yet");
-    app.store.refresh_statistics().await.unwrap();
+    app.store.refresh_statistics().await.expect("analyse");
     assert!(known().await >= 50.0, "the planner knows the identifiers");
     app.store.close().await;
     env.cleanup().await;
