@@ -126,7 +126,7 @@ pub(crate) async fn serve(store_args: &StoreArgs, args: ServeArgs) -> anyhow::Re
         )?;
     }
     outln!(
-        "custode listening on http://{addr} (notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
+        "custode listening on http://{addr} (portal and console at http://{addr}/, notice at http://{addr}/notice, API at http://{addr}/openapi.json)"
     )?;
     tracing::info!(%addr, engine = ?app.store.engine(), "serving");
     if let Some(warning) = public_url_warning(args.public_url.as_deref(), addr) {
