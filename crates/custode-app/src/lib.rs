@@ -8,13 +8,24 @@ use custode_accounts::Accounts;
 use custode_backup::Backup;
 use custode_domain::Clock;
 use custode_erasure::Eraser;
+use custode_finding::Finder;
 use custode_ledger::Ledger;
 use custode_policy::Policy;
 use custode_requests::Requests;
 use custode_retention::Retention;
+use custode_store::migrations::{KERNEL, Migration};
 use custode_store::{Store, StoreConfig, StoreError};
 use custode_trail::AuditTrail;
 use custode_vault::Vault;
+
+/// The main store's schema: the kernel's part and each capability's that
+/// has tables there. A new capability adds its `MIGRATIONS` here.
+pub const SCHEMA: &[&[Migration]] = &[
+    KERNEL,
+    custode_accounts::MIGRATIONS,
+    custode_vault::MIGRATIONS,
+    custode_requests::MIGRATIONS,
+];
 
 /// The store's kernel and its capabilities.
 #[derive(Clone)]
@@ -37,6 +48,8 @@ pub struct Custode {
     pub backup: Arc<Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<AuditTrail>,
+    /// Finding people by identifier; the tenancy tree.
+    pub finder: Arc<Finder>,
 }
 
 impl Custode {
@@ -47,7 +60,7 @@ impl Custode {
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Custode, StoreError> {
-        let store = Arc::new(Store::open(config, policy, clock).await?);
+        let store = Arc::new(Store::open(config, SCHEMA, policy, clock).await?);
         Custode::over(store, config).await
     }
 
@@ -67,6 +80,7 @@ impl Custode {
             erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
+            finder: Arc::new(Finder::new(store.clone())),
             store,
             vault,
             ledger,

@@ -13,7 +13,6 @@ mod extract;
 mod finding;
 pub mod jobs;
 mod limits;
-pub mod mail;
 mod passkeys;
 mod people;
 mod requests;
@@ -33,7 +32,8 @@ use axum::routing::{get, post};
 use custode_domain::Clock;
 use custode_store::Store;
 
-pub use custode_app::Custode;
+pub use custode_app::{Custode, SCHEMA};
+pub use custode_mail as mail;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
@@ -75,6 +75,8 @@ pub struct Shared {
     pub backup: Arc<custode_backup::Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<custode_trail::AuditTrail>,
+    /// Finding people and listing the tenancy tree.
+    pub finder: Arc<custode_finding::Finder>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -107,6 +109,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            finder,
         } = custode;
         AppState(Arc::new(Shared {
             store,
@@ -118,6 +121,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            finder,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
