@@ -325,7 +325,12 @@ struct Me {
 
 page!(Me);
 
-fn field_label(policy: &Policy, lang: custode_policy::Lang, category: &str, field: &str) -> String {
+pub(crate) fn field_label(
+    policy: &Policy,
+    lang: custode_policy::Lang,
+    category: &str,
+    field: &str,
+) -> String {
     let f = policy
         .category(category)
         .and_then(|c| c.fields.iter().find(|f| f.id.value == field));

@@ -233,6 +233,10 @@ struct SubjectDraft {
     reason: String,
     erase_reason: String,
     channel: String,
+    /// Read the person's data with `reason` (a reason was given).
+    read_now: bool,
+    errors: FieldErrors,
+    done: String,
 }
 
 const CHANNELS: [Channel; 4] = [
@@ -242,7 +246,6 @@ const CHANNELS: [Channel; 4] = [
     Channel::WebForm,
 ];
 
-#[allow(clippy::too_many_arguments)]
 async fn subject_page(
     state: &AppState,
     c: Chrome,
@@ -250,12 +253,17 @@ async fn subject_page(
     id: &SubjectId,
     status: StatusCode,
     draft: SubjectDraft,
-    read_now: bool,
-    errors: FieldErrors,
-    done: String,
 ) -> Response {
     let p = &who.principal;
-    let reason = draft.reason.trim().to_owned();
+    let SubjectDraft {
+        reason,
+        erase_reason,
+        channel,
+        read_now,
+        errors,
+        done,
+    } = draft;
+    let reason = reason.trim().to_owned();
     let read = if read_now {
         match read_subject(state, &c, p, id, &reason).await {
             Ok(r) => Some(r),
@@ -280,8 +288,8 @@ async fn subject_page(
             may_erase: may(p.role, Operation::EraseSubject),
             may_restrict: may(p.role, Operation::RecordConsent),
             channels,
-            channel: draft.channel,
-            erase_reason: draft.erase_reason,
+            channel,
+            erase_reason,
             done,
             errors,
             c,
@@ -435,7 +443,20 @@ async fn subject(
         reason: q.reason.unwrap_or_default(),
         ..SubjectDraft::default()
     };
-    subject_page(&state, c, &who, &id, status, draft, read_now, errors, done).await
+    subject_page(
+        &state,
+        c,
+        &who,
+        &id,
+        status,
+        SubjectDraft {
+            read_now,
+            errors,
+            done,
+            ..draft
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -505,10 +526,12 @@ async fn erase(
         &who,
         &id,
         StatusCode::UNPROCESSABLE_ENTITY,
-        draft,
-        false,
-        errors,
-        String::new(),
+        SubjectDraft {
+            read_now: false,
+            errors,
+            done: String::new(),
+            ..draft
+        },
     )
     .await
 }
@@ -552,10 +575,12 @@ async fn restrict(
             &who,
             &id,
             StatusCode::UNPROCESSABLE_ENTITY,
-            draft,
-            false,
-            errors,
-            String::new(),
+            SubjectDraft {
+                read_now: false,
+                errors,
+                done: String::new(),
+                ..draft
+            },
         )
         .await;
     };

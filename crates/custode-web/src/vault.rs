@@ -262,7 +262,7 @@ async fn query(
                                 .iter()
                                 .map(|(k, v)| {
                                     (
-                                        k.clone(),
+                                        crate::portal::field_label(&policy, lang, &r.category, k),
                                         match v {
                                             serde_json::Value::String(s) => s.clone(),
                                             other => other.to_string(),

@@ -328,6 +328,20 @@ struct Draft {
     reasons: String,
     extend_reason: String,
     letter: Option<(Lang, String)>,
+    errors: FieldErrors,
+    done: String,
+}
+
+impl Draft {
+    /// The draft with the messages to show beside the fields, and what was
+    /// done.
+    fn with(self, errors: FieldErrors, done: String) -> Draft {
+        Draft {
+            errors,
+            done,
+            ..self
+        }
+    }
 }
 
 #[derive(askama::Template)]
@@ -388,9 +402,15 @@ async fn workbench(
     id: &str,
     status: StatusCode,
     draft: Draft,
-    errors: FieldErrors,
-    done: String,
 ) -> Response {
+    let Draft {
+        outcome,
+        reasons,
+        extend_reason,
+        letter,
+        errors,
+        done,
+    } = draft;
     let r = match state.requests.request(&who.principal, id).await {
         Ok(r) => r,
         Err(e) => return failure(state, c, e),
@@ -510,16 +530,14 @@ async fn workbench(
             .iter()
             .map(|o| (o.name().to_owned(), c.t(&format!("outcome-{}", o.name()))))
             .collect(),
-        outcome: if draft.outcome.is_empty() {
+        outcome: if outcome.is_empty() {
             Outcome::Accepted.name().to_owned()
         } else {
-            draft.outcome
+            outcome
         },
-        reasons: draft.reasons,
-        extend_reason: draft.extend_reason,
-        preview: draft
-            .letter
-            .map(|(l, text)| (l.code().to_owned(), Texts::of(l).get("lang-name"), text)),
+        reasons,
+        extend_reason,
+        preview: letter.map(|(l, text)| (l.code().to_owned(), Texts::of(l).get("lang-name"), text)),
         sent,
         done,
         errors,
@@ -553,9 +571,7 @@ async fn show(
         &who,
         &id,
         StatusCode::OK,
-        Draft::default(),
-        FieldErrors::new(),
-        done,
+        Draft::default().with(FieldErrors::new(), done),
     )
     .await
 }
@@ -670,9 +686,7 @@ async fn approve(
                 &who,
                 &id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Draft::default(),
-                errors,
-                String::new(),
+                Draft::default().with(errors, String::new()),
             )
             .await
         }
@@ -712,9 +726,7 @@ async fn fulfil(
                 &who,
                 &id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Draft::default(),
-                errors,
-                String::new(),
+                Draft::default().with(errors, String::new()),
             )
             .await
         }
@@ -761,9 +773,7 @@ async fn extend(
         &who,
         &id,
         StatusCode::UNPROCESSABLE_ENTITY,
-        draft,
-        errors,
-        String::new(),
+        draft.with(errors, String::new()),
     )
     .await
 }
@@ -793,9 +803,7 @@ async fn answer(
             &who,
             &id,
             StatusCode::UNPROCESSABLE_ENTITY,
-            draft,
-            errors,
-            String::new(),
+            draft.with(errors, String::new()),
         )
         .await;
     };
@@ -826,9 +834,7 @@ async fn answer(
                 &who,
                 &id,
                 StatusCode::OK,
-                draft,
-                errors,
-                String::new(),
+                draft.with(errors, String::new()),
             )
             .await
         }
@@ -841,9 +847,7 @@ async fn answer(
                 &who,
                 &id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                draft,
-                errors,
-                String::new(),
+                draft.with(errors, String::new()),
             )
             .await
         }
@@ -856,9 +860,7 @@ async fn answer(
                 &who,
                 &id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                draft,
-                errors,
-                String::new(),
+                draft.with(errors, String::new()),
             )
             .await
         }
