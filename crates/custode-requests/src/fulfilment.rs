@@ -1060,6 +1060,110 @@ impl Requests {
         outcome: Outcome,
         reasons: &str,
     ) -> Result<Answer, StoreError> {
+        let now = self.store.now();
+        let (request, facts, lang, letter) =
+            self.compose_answer(by, id, outcome, reasons, now).await?;
+        let details = self.request_details(&request).await?;
+        let mut tx = self.store.begin_write().await?;
+        let closed = sqlx::query(
+            "UPDATE rights_requests SET status = 'answered', outcome = $1, answered_at = $2, answer = $3 WHERE id = $4 AND status = 'open'",
+        )
+        .bind(outcome.name())
+        .bind(to_micros(now))
+        .bind(letter.to_markdown().into_bytes())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if closed == 0 {
+            return Err(StoreError::Conflict(format!(
+                "request {id} is answered already"
+            )));
+        }
+        sqlx::query("UPDATE request_jobs SET state = 'cancelled' WHERE request_id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let documents = sqlx::query("DELETE FROM request_documents WHERE request_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM request_exports WHERE request_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM request_codes WHERE request_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        self.audit_request(
+            &mut tx,
+            by,
+            &request,
+            Action::RequestAnswered,
+            to_micros(now),
+            json!({
+                "request": id,
+                "outcome": outcome.name(),
+                "done": facts.done,
+                "documents_deleted": documents,
+                "recipients_told": facts.told.iter().map(|t| &t.0).collect::<Vec<_>>(),
+                "recipients_pending": facts.pending,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        // After the commit, like a subject's erasure: a crash here leaves a
+        // key that no open request uses, which changes nothing readable.
+        self.store
+            .keys()
+            .destroy(&[crate::intake::request_key_name(id).as_str()])
+            .await?;
+        self.forget_request_subject(&request).await?;
+        Ok(Answer {
+            request: id.to_owned(),
+            outcome,
+            contact: details.contact,
+            language: lang,
+            letter,
+        })
+    }
+
+    /// Previews the answer letter of a request as [`Requests::answer_request`]
+    /// would write it now, in the requester's language, after the same
+    /// checks; nothing is changed, sent or recorded.
+    pub async fn preview_answer(
+        &self,
+        by: &Principal,
+        id: &str,
+        outcome: Outcome,
+        reasons: &str,
+    ) -> Result<(custode_policy::Lang, custode_policy::Document), StoreError> {
+        let (_, _, lang, letter) = self
+            .compose_answer(by, id, outcome, reasons, self.store.now())
+            .await?;
+        Ok((lang, letter))
+    }
+
+    /// The checks of an answer and its letter: the one rule for the
+    /// preview and the answer.
+    async fn compose_answer(
+        &self,
+        by: &Principal,
+        id: &str,
+        outcome: Outcome,
+        reasons: &str,
+        now: Timestamp,
+    ) -> Result<
+        (
+            crate::intake::LoadedRequest,
+            custode_policy::AnswerFacts,
+            custode_policy::Lang,
+            custode_policy::Document,
+        ),
+        StoreError,
+    > {
         let request = self.load_request(by, id, "request.answer").await?;
         request.must_be_open()?;
         if outcome != Outcome::Accepted && reasons.trim().is_empty() {
@@ -1105,10 +1209,8 @@ impl Requests {
                 )));
             }
         }
-        let details = self.request_details(&request).await?;
         let policy = self.store.policy();
         let lang = self.language_of(&request);
-        let now = self.store.now();
         let mut facts = custode_policy::AnswerFacts {
             request: id.to_owned(),
             date: custode_vault::local_day_text(&policy, now),
@@ -1208,70 +1310,7 @@ impl Requests {
             }
         }
         let letter = custode_policy::answer_letter(&policy, lang, &facts);
-        let mut tx = self.store.begin_write().await?;
-        let closed = sqlx::query(
-            "UPDATE rights_requests SET status = 'answered', outcome = $1, answered_at = $2, answer = $3 WHERE id = $4 AND status = 'open'",
-        )
-        .bind(outcome.name())
-        .bind(to_micros(now))
-        .bind(letter.to_markdown().into_bytes())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if closed == 0 {
-            return Err(StoreError::Conflict(format!(
-                "request {id} is answered already"
-            )));
-        }
-        sqlx::query("UPDATE request_jobs SET state = 'cancelled' WHERE request_id = $1 AND state = 'pending'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let documents = sqlx::query("DELETE FROM request_documents WHERE request_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM request_exports WHERE request_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM request_codes WHERE request_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        self.audit_request(
-            &mut tx,
-            by,
-            &request,
-            Action::RequestAnswered,
-            to_micros(now),
-            json!({
-                "request": id,
-                "outcome": outcome.name(),
-                "done": facts.done,
-                "documents_deleted": documents,
-                "recipients_told": facts.told.iter().map(|t| &t.0).collect::<Vec<_>>(),
-                "recipients_pending": facts.pending,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        // After the commit, like a subject's erasure: a crash here leaves a
-        // key that no open request uses, which changes nothing readable.
-        self.store
-            .keys()
-            .destroy(&[crate::intake::request_key_name(id).as_str()])
-            .await?;
-        self.forget_request_subject(&request).await?;
-        Ok(Answer {
-            request: id.to_owned(),
-            outcome,
-            contact: details.contact,
-            language: lang,
-            letter,
-        })
+        Ok((request, facts, lang, letter))
     }
 
     /// The answer letter of an answered request, as sent (Markdown).

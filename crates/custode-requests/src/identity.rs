@@ -72,6 +72,17 @@ pub struct CodeToSend {
     pub expires_at: Timestamp,
 }
 
+/// A document a request holds, described.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentInfo {
+    /// Which.
+    pub kind: DocumentKind,
+    /// Its media type.
+    pub media_type: String,
+    /// When it arrived.
+    pub uploaded_at: Timestamp,
+}
+
 /// A stored document, opened for a staff member.
 pub struct Document {
     /// Its media type.
@@ -348,6 +359,35 @@ impl Requests {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The documents a request holds, described (kind, type, when), never
+    /// opened: what the staff member checking it has to look at.
+    pub async fn documents_of(
+        &self,
+        by: &Principal,
+        id: &str,
+    ) -> Result<Vec<DocumentInfo>, StoreError> {
+        self.load_request(by, id, "request.document").await?;
+        let rows = sqlx::query(
+            "SELECT kind, media_type, uploaded_at FROM request_documents WHERE request_id = $1 ORDER BY kind",
+        )
+        .bind(id)
+        .fetch_all(self.store.reader())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            // A kind this version does not know is skipped, not guessed.
+            let Some(kind) = DocumentKind::from_name(&r.try_get::<String, _>(0)?) else {
+                continue;
+            };
+            out.push(DocumentInfo {
+                kind,
+                media_type: r.try_get(1)?,
+                uploaded_at: from_micros(r.try_get(2)?),
+            });
+        }
+        Ok(out)
     }
 
     /// Opens a document for the staff member checking it; the look is

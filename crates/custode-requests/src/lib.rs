@@ -34,7 +34,7 @@ pub use fulfilment::{
 };
 pub use identity::{
     CODE_ATTEMPTS, CODE_LIFETIME, CodeToSend, DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, Document,
-    DocumentKind,
+    DocumentInfo, DocumentKind,
 };
 pub use intake::{NewRequest, RequestSummary, Requester};
 pub use migrations::MIGRATIONS;

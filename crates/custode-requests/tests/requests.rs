@@ -428,6 +428,38 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
     // Queuing it again changes nothing.
     let again = fulfil(&app, &dpo, &req.id, FulfilmentInput::default()).await;
     assert_eq!(job(&again, "erasure"), &answer);
+    // The staff member sees the ID document listed, and the letter before
+    // it goes: the preview is the letter sent, and changes nothing.
+    let documents = app
+        .requests
+        .documents_of(&dpo, &req.id)
+        .await
+        .expect("documents");
+    assert_eq!(
+        documents
+            .iter()
+            .map(|d| (d.kind, d.media_type.as_str()))
+            .collect::<Vec<_>>(),
+        [(DocumentKind::IdDocument, "image/png")]
+    );
+    let (preview_lang, preview) = app
+        .requests
+        .preview_answer(&dpo, &req.id, Outcome::Accepted, "")
+        .await
+        .expect("preview");
+    assert!(
+        matches!(
+            app.requests
+                .preview_answer(&dpo, &req.id, Outcome::Refused, " ")
+                .await,
+            Err(StoreError::Invalid(_))
+        ),
+        "a refusal without reasons is refused in the preview too"
+    );
+    assert_eq!(
+        app.requests.requests(&dpo, true).await.expect("list").len(),
+        1
+    );
     let sent = app
         .requests
         .answer_request(&dpo, &req.id, Outcome::Accepted, "")
@@ -435,6 +467,10 @@ async fn an_erasure_keeps_only_what_the_law_requires_and_says_why(env: &Env) {
         .expect("answer");
     assert_eq!(sent.contact, "anna.verdi@example.org");
     let letter = sent.letter.to_markdown();
+    assert_eq!(
+        (preview_lang, preview.to_markdown()),
+        (sent.language, letter.clone())
+    );
     assert!(
         letter.contains("Garante"),
         "the authority is named: {letter}"

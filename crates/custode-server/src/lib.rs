@@ -40,6 +40,7 @@ pub use error::{ApiError, Problem};
 pub use extract::SESSION_COOKIE;
 pub use limits::Attempts;
 pub use people::{PortalCodeError, send_portal_code};
+pub use requests::{answer_and_send, extend_and_tell};
 
 /// What every handler shares: one pointer, so that the state axum clones
 /// for each request costs one atomic increment, whatever it holds.

@@ -333,14 +333,29 @@ pub async fn extend(
     caller
         .require(&state, Operation::HandleRequests, "extend rights requests")
         .await?;
-    let extended = state
-        .requests
-        .extend_request(&caller.0, &id, &input.reason)
-        .await?;
+    let (extended, mail_error) = extend_and_tell(&state, &caller.0, &id, &input.reason).await?;
+    Ok(Json(ExtendOut {
+        request: out(extended),
+        mailed: mail_error.is_none(),
+        mail_error,
+    }))
+}
+
+/// Extends a request (the capability's rule) and mails its reasons and new
+/// deadline to the requester in the requester's language: the API and the
+/// console's workbench both call this. The error is the mail's, when it
+/// did not leave (the extension stands).
+pub async fn extend_and_tell(
+    state: &AppState,
+    by: &custode_domain::Principal,
+    id: &str,
+    reason: &str,
+) -> Result<(RequestSummary, Option<String>), custode_store::StoreError> {
+    let extended = state.requests.extend_request(by, id, reason).await?;
     let mail_error = match &state.mailer {
         None => Some("this instance has no mail relay".to_owned()),
         Some(mailer) => {
-            let (contact, language) = state.requests.requester_contact(&caller.0, &id).await?;
+            let (contact, language) = state.requests.requester_contact(by, id).await?;
             let policy = state.store.policy();
             let lang = language
                 .as_deref()
@@ -349,8 +364,8 @@ pub async fn extend(
             let (title, body) = custode_policy::extension_message(
                 &policy,
                 lang,
-                &id,
-                &input.reason,
+                id,
+                reason,
                 &extended.due.to_string(),
             );
             mailer
@@ -360,11 +375,7 @@ pub async fn extend(
                 .map(|e| e.to_string())
         }
     };
-    Ok(Json(ExtendOut {
-        request: out(extended),
-        mailed: mail_error.is_none(),
-        mail_error,
-    }))
+    Ok((extended, mail_error))
 }
 
 /// One request.
@@ -791,25 +802,8 @@ pub async fn answer(
             )));
         }
     };
-    // Recipients' mails still due go first, so the letter says who was told.
-    if let Some(m) = &state.mailer
-        && let Err(e) = tell_recipients(&state.requests, m).await
-    {
-        tracing::warn!(error = %e, "Art. 19 notices: not all sent before the answer");
-    }
-    let a = state
-        .requests
-        .answer_request(&caller.0, &id, outcome, &input.reasons)
-        .await?;
+    let (a, mail_error) = answer_and_send(&state, &caller.0, &id, outcome, &input.reasons).await?;
     let letter = a.letter.to_markdown();
-    let mail_error = match &state.mailer {
-        None => Some("this instance has no mail relay".to_owned()),
-        Some(m) => m
-            .send(&a.contact, &a.letter.title, letter.clone())
-            .await
-            .err()
-            .map(|e| e.to_string()),
-    };
     Ok(Json(AnswerOut {
         outcome: a.outcome.name().to_owned(),
         language: a.language.code().to_owned(),
@@ -817,6 +811,38 @@ pub async fn answer(
         mailed: mail_error.is_none(),
         mail_error,
     }))
+}
+
+/// Answers a request (the capability's rule) and mails the letter to the
+/// requester, after the Art. 19 mails still due so that it says who was
+/// told: the API and the console's workbench both call this. The error is
+/// the mail's, when the letter did not leave (the answer stands; staff
+/// send it).
+pub async fn answer_and_send(
+    state: &AppState,
+    by: &custode_domain::Principal,
+    id: &str,
+    outcome: Outcome,
+    reasons: &str,
+) -> Result<(custode_requests::Answer, Option<String>), custode_store::StoreError> {
+    if let Some(m) = &state.mailer
+        && let Err(e) = tell_recipients(&state.requests, m).await
+    {
+        tracing::warn!(error = %e, "Art. 19 notices: not all sent before the answer");
+    }
+    let a = state
+        .requests
+        .answer_request(by, id, outcome, reasons)
+        .await?;
+    let mail_error = match &state.mailer {
+        None => Some("this instance has no mail relay".to_owned()),
+        Some(m) => m
+            .send(&a.contact, &a.letter.title, a.letter.to_markdown())
+            .await
+            .err()
+            .map(|e| e.to_string()),
+    };
+    Ok((a, mail_error))
 }
 
 /// The answer letter of an answered request.

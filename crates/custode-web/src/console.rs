@@ -34,6 +34,27 @@ pub(crate) async fn staff(state: &AppState, headers: &HeaderMap) -> Option<Signe
         .filter(|w| w.principal.role != Role::Subject)
 }
 
+/// Whether the signed-in person's role may attempt `op`, as the API asks:
+/// a refusal is audited (`record_denied`) and answered by the 403 page.
+/// The scope of what it touches is the capability's check.
+pub(crate) async fn allowed(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    who: &Signed,
+    op: Operation,
+    what: &str,
+) -> Result<(), Response> {
+    if may(who.principal.role, op) {
+        return Ok(());
+    }
+    if let Err(e) = state.store.record_denied(&who.principal, what).await {
+        let c = Chrome::new(state, headers, uri).signed(who);
+        return Err(failure(state, c, e));
+    }
+    Err(status_page(state, headers, uri, StatusCode::FORBIDDEN))
+}
+
 #[derive(askama::Template)]
 #[template(path = "console_login.html")]
 struct Login {

@@ -15,6 +15,8 @@ mod error;
 pub mod i18n;
 mod portal;
 mod subjects;
+mod vault;
+mod workbench;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -50,6 +52,8 @@ pub fn pages(state: AppState) -> Router<AppState> {
         .merge(portal::routes())
         .merge(console::routes())
         .merge(subjects::routes())
+        .merge(workbench::routes())
+        .merge(vault::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_headers))
 }
@@ -118,6 +122,8 @@ pub struct Chrome {
     pub csrf: String,
     /// `subject`, `staff`, or empty when nobody is signed in.
     pub signed: &'static str,
+    /// Whether the vault page is in the menu (those who review its log).
+    pub vault: bool,
     /// The language switcher: (code, name, link, current).
     pub langs: Vec<(&'static str, String, String, bool)>,
     /// A form token cookie to set (a visitor's first form).
@@ -153,6 +159,7 @@ impl Chrome {
             provider,
             csrf: csrf.clone(),
             signed: "",
+            vault: false,
             langs,
             set_csrf: fresh.then_some(csrf),
         }
@@ -162,6 +169,8 @@ impl Chrome {
     pub fn signed(mut self, who: &cookies::Signed) -> Chrome {
         self.csrf = who.csrf.clone();
         self.set_csrf = None;
+        self.vault =
+            custode_domain::may(who.principal.role, custode_domain::Operation::ReviewVault);
         self.signed = if who.principal.role == custode_domain::Role::Subject {
             "subject"
         } else {

@@ -289,18 +289,18 @@ async fn logout(
 // ---- My data ------------------------------------------------------------
 
 /// A record as the subject sees it.
-struct RecordView {
-    category: String,
-    fields: Vec<(String, String)>,
-    purposes: Vec<PurposeView>,
-    ends: String,
+pub(crate) struct RecordView {
+    pub(crate) category: String,
+    pub(crate) fields: Vec<(String, String)>,
+    pub(crate) purposes: Vec<PurposeView>,
+    pub(crate) ends: String,
 }
 
 /// A purpose of a record: its name, legal basis and how long it keeps.
-struct PurposeView {
-    name: String,
-    basis: String,
-    retention: String,
+pub(crate) struct PurposeView {
+    pub(crate) name: String,
+    pub(crate) basis: String,
+    pub(crate) retention: String,
 }
 
 /// A purpose the subject can act on: withdraw its consent, or object.
@@ -325,7 +325,12 @@ struct Me {
 
 page!(Me);
 
-fn field_label(policy: &Policy, lang: custode_policy::Lang, category: &str, field: &str) -> String {
+pub(crate) fn field_label(
+    policy: &Policy,
+    lang: custode_policy::Lang,
+    category: &str,
+    field: &str,
+) -> String {
     let f = policy
         .category(category)
         .and_then(|c| c.fields.iter().find(|f| f.id.value == field));
@@ -346,7 +351,7 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
-fn record_views(c: &Chrome, policy: &Policy, records: &[Record]) -> Vec<RecordView> {
+pub(crate) fn record_views(c: &Chrome, policy: &Policy, records: &[Record]) -> Vec<RecordView> {
     let lang = c.language();
     let catalog = Catalog::get(lang);
     records

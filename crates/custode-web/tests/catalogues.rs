@@ -45,10 +45,12 @@ fn every_id_asked_for_exists() {
     for sub in ["templates", "src"] {
         for entry in std::fs::read_dir(format!("{dir}/{sub}")).expect("dir") {
             let text = std::fs::read_to_string(entry.expect("entry").path()).expect("file");
-            for (i, _) in text.match_indices(".t(\"") {
-                let rest = &text[i + 4..];
-                if let Some(end) = rest.find('"') {
-                    asked.insert(rest[..end].to_owned());
+            for opener in [".t(\"", ".with(\""] {
+                for (i, _) in text.match_indices(opener) {
+                    let rest = &text[i + opener.len()..];
+                    if let Some(end) = rest.find('"') {
+                        asked.insert(rest[..end].to_owned());
+                    }
                 }
             }
         }
@@ -68,6 +70,44 @@ fn every_id_asked_for_exists() {
     }
     for kind in ["read", "change", "request", "refused", "other"] {
         asked.insert(format!("trail-{kind}"));
+    }
+    for kind in custode_requests::DocumentKind::ALL {
+        asked.insert(format!("document-{}", kind.name()));
+    }
+    for outcome in ["accepted", "partially_accepted", "refused"] {
+        asked.insert(format!("outcome-{outcome}"));
+    }
+    for method in [
+        "email_code",
+        "id_document",
+        "proxy_and_delegate_id",
+        "attestation",
+    ] {
+        asked.insert(format!("method-{method}"));
+    }
+    for state in ["pending", "done", "cancelled"] {
+        asked.insert(format!("job-{state}"));
+    }
+    for requester in ["subject", "delegate"] {
+        asked.insert(format!("requester-{requester}"));
+    }
+    for channel in custode_consent::Channel::ALL {
+        asked.insert(format!("channel-{}", channel.name()));
+    }
+    for kind in custode_consent::EventKind::ALL {
+        asked.insert(format!("consent-event-{}", kind.name()));
+    }
+    for done in [
+        "approved",
+        "queued",
+        "extended",
+        "answered",
+        "unmailed",
+        "erased",
+        "restricted",
+        "told",
+    ] {
+        asked.insert(format!("done-{done}"));
     }
     for lang in Lang::ALL {
         let t = Texts::of(lang);
