@@ -34,6 +34,16 @@ pub struct Eraser {
     vault: Arc<Vault>,
 }
 
+/// A record a partial erasure keeps: its legal grounds, end and rule,
+/// and its payload re-sealed under the subject's new key.
+struct Held {
+    id: i64,
+    grounds: String,
+    until: Option<i64>,
+    rule: Option<String>,
+    sealed: Vec<u8>,
+}
+
 impl Eraser {
     /// Erasures over a store and its vault.
     pub fn new(vault: Arc<Vault>) -> Eraser {
@@ -215,8 +225,7 @@ impl Eraser {
         }
         let mut erase: Vec<i64> = Vec::new();
         let mut to_vault: Vec<custode_vault::ToVault> = Vec::new();
-        // What is kept: its grounds, end and rule, re-sealed under the new key.
-        let mut held: Vec<(i64, String, Option<i64>, Option<String>, Vec<u8>)> = Vec::new();
+        let mut held: Vec<Held> = Vec::new();
         let mut kept: BTreeMap<(String, String), (u64, Option<Timestamp>)> = BTreeMap::new();
         // What the subject has, as (category, purpose): whom to tell.
         let mut had: BTreeSet<(String, String)> = BTreeSet::new();
@@ -259,13 +268,13 @@ impl Eraser {
             let entry = kept.entry((category, grounds.clone())).or_insert((0, None));
             entry.0 += 1;
             entry.1 = entry.1.max(resolved.retain_until);
-            held.push((
+            held.push(Held {
                 id,
                 grounds,
-                resolved.retain_until.map(to_micros),
-                resolved.rule,
-                resealed,
-            ));
+                until: resolved.retain_until.map(to_micros),
+                rule: resolved.rule,
+                sealed: resealed,
+            });
         }
         if !to_vault.is_empty() {
             let (moved, by_ground) = self.vault.copy_to_vault(to_vault).await?;
@@ -283,13 +292,13 @@ impl Eraser {
                 custode_store::values(self.store.engine(), chunk.len(), 5)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, purposes, until, rule, sealed) in chunk {
+            for h in chunk {
                 q = q
-                    .bind(*id)
-                    .bind(purposes.clone())
-                    .bind(*until)
-                    .bind(rule.clone())
-                    .bind(sealed.as_slice());
+                    .bind(h.id)
+                    .bind(h.grounds.clone())
+                    .bind(h.until)
+                    .bind(h.rule.clone())
+                    .bind(h.sealed.as_slice());
             }
             q.execute(&mut **tx).await?;
         }
@@ -312,7 +321,7 @@ impl Eraser {
             .execute(&mut **tx)
             .await?;
             custode_store::forget_passkeys(tx, key).await?;
-            let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _, _)| g.as_str()).collect();
+            let grounds: BTreeSet<&str> = held.iter().map(|h| h.grounds.as_str()).collect();
             audit_log::append(
                 tx,
                 self.store.engine(),
