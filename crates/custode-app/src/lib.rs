@@ -13,6 +13,7 @@ use custode_policy::Policy;
 use custode_requests::Requests;
 use custode_retention::Retention;
 use custode_store::{Store, StoreConfig, StoreError};
+use custode_traffic::Traffic;
 use custode_trail::AuditTrail;
 use custode_vault::Vault;
 
@@ -37,6 +38,8 @@ pub struct Custode {
     pub backup: Arc<Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<AuditTrail>,
+    /// Traffic data: ingestion, judicial extraction, the bill check.
+    pub traffic: Arc<Traffic>,
 }
 
 impl Custode {
@@ -54,6 +57,14 @@ impl Custode {
     /// The capabilities over a kernel already open.
     pub async fn over(store: Arc<Store>, config: &StoreConfig) -> Result<Custode, StoreError> {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
+        // TEMPORARY until the migrations hook lands on main.
+        custode_store::migrations::run(
+            store.writer(),
+            store.engine(),
+            custode_traffic::MIGRATIONS,
+            custode_domain::clock::to_micros(store.now()),
+        )
+        .await?;
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
         let erasure = Arc::new(Eraser::new(vault.clone()));
         Ok(Custode {
@@ -67,6 +78,7 @@ impl Custode {
             erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
+            traffic: Arc::new(Traffic::new(vault.clone())),
             store,
             vault,
             ledger,
