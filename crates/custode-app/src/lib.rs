@@ -57,14 +57,18 @@ impl Custode {
     /// The capabilities over a kernel already open.
     pub async fn over(store: Arc<Store>, config: &StoreConfig) -> Result<Custode, StoreError> {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
-        // TEMPORARY until the migrations hook lands on main.
-        custode_store::migrations::run(
-            store.writer(),
-            store.engine(),
-            custode_traffic::MIGRATIONS,
-            custode_domain::clock::to_micros(store.now()),
-        )
-        .await?;
+        // TEMPORARY until the migrations hook lands on main: the traffic
+        // tables made if missing, outside `schema_migrations` (whose
+        // version check a capability's block would trip at the next start).
+        let ddl = store.engine().ddl(custode_traffic::MIGRATIONS[0].sql);
+        for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let statement = statement
+                .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
+                .replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(store.writer())
+                .await?;
+        }
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
         let erasure = Arc::new(Eraser::new(vault.clone()));
         Ok(Custode {

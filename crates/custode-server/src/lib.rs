@@ -18,6 +18,7 @@ mod passkeys;
 mod people;
 mod requests;
 mod retention;
+mod traffic;
 mod vault;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct Shared {
     pub backup: Arc<custode_backup::Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<custode_trail::AuditTrail>,
+    /// Traffic data.
+    pub traffic: Arc<custode_traffic::Traffic>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -107,6 +110,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            traffic,
         } = custode;
         AppState(Arc::new(Shared {
             store,
@@ -118,6 +122,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            traffic,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
@@ -219,6 +224,7 @@ pub struct Metrics {
         consent::confirm_page, consent::one_click, consent::lift_restriction,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
+        traffic::ingest, traffic::extract, traffic::bill,
         requests::file, requests::list, requests::show, requests::extend,
         requests::send_code, requests::verify_code, requests::put_document,
         requests::get_document, requests::approve_identity, requests::attest_identity, requests::fulfil,
@@ -540,6 +546,12 @@ pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
         .route("/api/v1/retention/report", get(retention::report))
         .route("/api/v1/vault/query", post(vault::query))
         .route("/api/v1/vault/access-log", get(vault::access_log))
+        .route(
+            "/api/v1/traffic/ingest",
+            post(traffic::ingest).layer(DefaultBodyLimit::max(traffic::MAX_INGEST_BODY)),
+        )
+        .route("/api/v1/traffic/extract", post(traffic::extract))
+        .route("/api/v1/subjects/{id}/bill", get(traffic::bill))
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
         .route("/api/v1/requests/{id}", get(requests::show))

@@ -35,13 +35,19 @@ const IDENTITY_PREFIX: usize = 64 * 1024;
 /// once, to whoever ran the ingestion: they may quote personal values).
 const REJECTED_KEPT: usize = 10_000;
 
+/// Told after each batch commits: the line reached and records stored
+/// so far (all runs).
+pub type Progress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
+
 /// How an ingestion runs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IngestOptions {
     /// The CDR column mapping.
     pub cdr: crate::CdrMapping,
     /// Records per committed batch.
     pub batch: usize,
+    /// Called after each committed batch.
+    pub progress: Option<Progress>,
 }
 
 impl Default for IngestOptions {
@@ -49,6 +55,7 @@ impl Default for IngestOptions {
         IngestOptions {
             cdr: crate::CdrMapping::common(),
             batch: 5_000,
+            progress: None,
         }
     }
 }
@@ -231,6 +238,9 @@ impl Traffic {
                 )
                 .await?;
                 skipped_since = 0;
+                if let Some(progress) = &options.progress {
+                    progress(cursor.lines, cursor.stored);
+                }
                 if done {
                     break;
                 }
