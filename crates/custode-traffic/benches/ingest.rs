@@ -164,5 +164,13 @@ async fn main() {
             csv.len() as f64 / records as f64
         );
     }
+    if engine == "postgres" {
+        let pool = sqlx::PgPool::connect(pg).await.expect("PostgreSQL");
+        for s in [tag.clone(), format!("{tag}_keys"), format!("{tag}_vault")] {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {s} CASCADE")))
+                .execute(&pool)
+                .await;
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
