@@ -8,14 +8,26 @@ use custode_accounts::Accounts;
 use custode_backup::Backup;
 use custode_domain::Clock;
 use custode_erasure::Eraser;
+use custode_finding::Finder;
 use custode_ledger::Ledger;
 use custode_policy::Policy;
 use custode_requests::Requests;
 use custode_retention::Retention;
+use custode_store::migrations::{KERNEL, Migration};
 use custode_store::{Store, StoreConfig, StoreError};
 use custode_traffic::Traffic;
 use custode_trail::AuditTrail;
 use custode_vault::Vault;
+
+/// The main store's schema: the kernel's part and each capability's that
+/// has tables there. A new capability adds its `MIGRATIONS` here.
+pub const SCHEMA: &[&[Migration]] = &[
+    KERNEL,
+    custode_accounts::MIGRATIONS,
+    custode_vault::MIGRATIONS,
+    custode_requests::MIGRATIONS,
+    custode_traffic::MIGRATIONS,
+];
 
 /// The store's kernel and its capabilities.
 #[derive(Clone)]
@@ -40,6 +52,8 @@ pub struct Custode {
     pub trail: Arc<AuditTrail>,
     /// Traffic data: ingestion, judicial extraction, the bill check.
     pub traffic: Arc<Traffic>,
+    /// Finding people by identifier; the tenancy tree.
+    pub finder: Arc<Finder>,
 }
 
 impl Custode {
@@ -50,25 +64,13 @@ impl Custode {
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Custode, StoreError> {
-        let store = Arc::new(Store::open(config, policy, clock).await?);
+        let store = Arc::new(Store::open(config, SCHEMA, policy, clock).await?);
         Custode::over(store, config).await
     }
 
     /// The capabilities over a kernel already open.
     pub async fn over(store: Arc<Store>, config: &StoreConfig) -> Result<Custode, StoreError> {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
-        // TEMPORARY until the migrations hook lands on main: the traffic
-        // tables made if missing, outside `schema_migrations` (whose
-        // version check a capability's block would trip at the next start).
-        let ddl = store.engine().ddl(custode_traffic::MIGRATIONS[0].sql);
-        for statement in ddl.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let statement = statement
-                .replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1)
-                .replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(store.writer())
-                .await?;
-        }
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
         let erasure = Arc::new(Eraser::new(vault.clone()));
         Ok(Custode {
@@ -83,6 +85,7 @@ impl Custode {
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
             traffic: Arc::new(Traffic::new(vault.clone())),
+            finder: Arc::new(Finder::new(store.clone())),
             store,
             vault,
             ledger,

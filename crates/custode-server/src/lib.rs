@@ -13,7 +13,6 @@ mod extract;
 mod finding;
 pub mod jobs;
 mod limits;
-pub mod mail;
 mod passkeys;
 mod people;
 mod requests;
@@ -34,7 +33,8 @@ use axum::routing::{get, post};
 use custode_domain::Clock;
 use custode_store::Store;
 
-pub use custode_app::Custode;
+pub use custode_app::{Custode, SCHEMA};
+pub use custode_mail as mail;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
@@ -78,6 +78,8 @@ pub struct Shared {
     pub trail: Arc<custode_trail::AuditTrail>,
     /// Traffic data.
     pub traffic: Arc<custode_traffic::Traffic>,
+    /// Finding people and listing the tenancy tree.
+    pub finder: Arc<custode_finding::Finder>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -111,6 +113,7 @@ impl AppState {
             backup,
             trail,
             traffic,
+            finder,
         } = custode;
         AppState(Arc::new(Shared {
             store,
@@ -123,6 +126,7 @@ impl AppState {
             backup,
             trail,
             traffic,
+            finder,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
