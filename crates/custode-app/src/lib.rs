@@ -15,6 +15,7 @@ use custode_requests::Requests;
 use custode_retention::Retention;
 use custode_store::migrations::{KERNEL, Migration};
 use custode_store::{Store, StoreConfig, StoreError};
+use custode_traffic::Traffic;
 use custode_trail::AuditTrail;
 use custode_vault::Vault;
 
@@ -25,6 +26,7 @@ pub const SCHEMA: &[&[Migration]] = &[
     custode_accounts::MIGRATIONS,
     custode_vault::MIGRATIONS,
     custode_requests::MIGRATIONS,
+    custode_traffic::MIGRATIONS,
 ];
 
 /// The store's kernel and its capabilities.
@@ -48,6 +50,8 @@ pub struct Custode {
     pub backup: Arc<Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<AuditTrail>,
+    /// Traffic data: ingestion, judicial extraction, the bill check.
+    pub traffic: Arc<Traffic>,
     /// Finding people by identifier; the tenancy tree.
     pub finder: Arc<Finder>,
 }
@@ -80,6 +84,7 @@ impl Custode {
             erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
+            traffic: Arc::new(Traffic::new(vault.clone())),
             finder: Arc::new(Finder::new(store.clone())),
             store,
             vault,

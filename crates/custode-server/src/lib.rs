@@ -17,6 +17,7 @@ mod passkeys;
 mod people;
 mod requests;
 mod retention;
+mod traffic;
 mod vault;
 
 use std::sync::Arc;
@@ -76,6 +77,8 @@ pub struct Shared {
     pub backup: Arc<custode_backup::Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<custode_trail::AuditTrail>,
+    /// Traffic data.
+    pub traffic: Arc<custode_traffic::Traffic>,
     /// Finding people and listing the tenancy tree.
     pub finder: Arc<custode_finding::Finder>,
     /// The clock.
@@ -110,6 +113,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            traffic,
             finder,
         } = custode;
         AppState(Arc::new(Shared {
@@ -122,6 +126,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            traffic,
             finder,
             clock,
             metrics: Arc::new(Metrics::default()),
@@ -224,6 +229,7 @@ pub struct Metrics {
         consent::confirm_page, consent::one_click, consent::lift_restriction,
         retention::life_event, retention::plan, retention::report,
         vault::query, vault::access_log,
+        traffic::ingest, traffic::extract, traffic::bill,
         requests::file, requests::list, requests::show, requests::extend,
         requests::send_code, requests::verify_code, requests::put_document,
         requests::get_document, requests::approve_identity, requests::attest_identity, requests::fulfil,
@@ -545,6 +551,12 @@ pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
         .route("/api/v1/retention/report", get(retention::report))
         .route("/api/v1/vault/query", post(vault::query))
         .route("/api/v1/vault/access-log", get(vault::access_log))
+        .route(
+            "/api/v1/traffic/ingest",
+            post(traffic::ingest).layer(DefaultBodyLimit::max(traffic::MAX_INGEST_BODY)),
+        )
+        .route("/api/v1/traffic/extract", post(traffic::extract))
+        .route("/api/v1/subjects/{id}/bill", get(traffic::bill))
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
         .route("/api/v1/requests/{id}", get(requests::show))

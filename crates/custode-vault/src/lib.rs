@@ -261,6 +261,20 @@ impl VaultOrder {
     }
 }
 
+/// An order being answered, as the vault access log records it.
+pub struct OrderQuery<'a> {
+    /// The legal officer.
+    pub by: &'a Principal,
+    /// The order.
+    pub order: &'a VaultOrder,
+    /// Whose data, as logged (an id, or an identifier's kind; never a value).
+    pub target: String,
+    /// The subject named, when one is.
+    pub subject: Option<String>,
+    /// Whom the line concerns (reviewers whose scope covers it see it).
+    pub tenant_path: String,
+}
+
 /// Whose data a vault query asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VaultTarget {
@@ -745,6 +759,90 @@ impl Vault {
         Ok(due.len() as u64)
     }
 
+    /// The checks every answer to an order passes, the vault's own and
+    /// those of another capability answering from data kept apart for
+    /// justice (traffic): the legal officer's role, a person rather than a
+    /// token, the order's reference complete, a fresh second factor. Each
+    /// refusal is recorded as `vault_query` records it (the officer's in
+    /// the vault access log and the audit chain; a role's or a token's in
+    /// the audit chain only) and returned.
+    pub async fn check_order(
+        &self,
+        query: &OrderQuery<'_>,
+        factor: Option<&custode_accounts::FreshFactor<'_>>,
+    ) -> Result<(), StoreError> {
+        let by = query.by;
+        if !custode_domain::may(by.role, custode_domain::Operation::QueryVault) {
+            let why = "only the legal officer may query the vault";
+            self.vault_denied(by, why, query.order, query.subject.clone())
+                .await?;
+            return Err(StoreError::Forbidden(why.to_owned()));
+        }
+        let Some(user) = by.id.strip_prefix("user:") else {
+            let why =
+                "vault queries are made by a person logged in with a second factor, not by a token";
+            self.vault_denied(by, why, query.order, query.subject.clone())
+                .await?;
+            return Err(StoreError::Forbidden(why.to_owned()));
+        };
+        if let Some(missing) = query.order.missing() {
+            let why = format!(
+                "an order reference is required (issuing authority, number, date, scope): {missing} is missing"
+            );
+            self.log_order(query, Err(&why)).await?;
+            return Err(StoreError::Invalid(why));
+        }
+        let fresh = match factor {
+            Some(f) => custode_accounts::check_fresh_factor(&self.store, user, f).await?,
+            None => Err(
+                "a fresh TOTP code or passkey assertion is required (each works once)".to_owned(),
+            ),
+        };
+        if let Err(why) = fresh {
+            self.log_order(query, Err(&why)).await?;
+            return Err(StoreError::Forbidden(why));
+        }
+        Ok(())
+    }
+
+    /// Records how an order that passed [`Vault::check_order`] ended:
+    /// answered with so many records, or refused and why (a rule of the
+    /// capability answering it). A line of the vault access log and its
+    /// audit entry, as for the vault's own queries.
+    pub async fn log_order(
+        &self,
+        query: &OrderQuery<'_>,
+        outcome: Result<u64, &str>,
+    ) -> Result<(), StoreError> {
+        let (outcome, why, action, records) = match outcome {
+            Ok(n) => ("answered".to_owned(), None, Action::VaultQueried, n),
+            Err(why) => (
+                format!("refused: {why}"),
+                Some(why.to_owned()),
+                Action::AccessDenied,
+                0,
+            ),
+        };
+        self.log_vault_access(Access {
+            by: query.by,
+            outcome,
+            order: query.order,
+            target: query.target.clone(),
+            tenant_path: query.tenant_path.clone(),
+            records,
+            action,
+            subject: query.subject.clone(),
+            why,
+        })
+        .await
+    }
+
+    /// Where a subject hangs in the tenancy tree, erased or not (vault and
+    /// traffic records outlive their subject).
+    pub async fn subject_path(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.subject_paths(&[id]).await?.remove(id))
+    }
+
     /// Records a query refused before it could reach the vault (a role
     /// that may not query, or a token rather than a person) in the audit
     /// chain only: the vault access log holds the legal officers' own
@@ -754,13 +852,13 @@ impl Vault {
         by: &Principal,
         why: &str,
         order: &VaultOrder,
-        target: &VaultTarget,
+        subject: Option<String>,
     ) -> Result<(), StoreError> {
         self.store
             .audit_alone(Event {
                 actor: by.id.clone(),
                 action: Action::AccessDenied,
-                subject: target.subject_id(),
+                subject,
                 reason: Some(format!("order {} of {}", order.number, order.authority)),
                 detail: json!({ "attempt": "vault.query", "why": why }),
             })
@@ -1154,31 +1252,32 @@ impl Vault {
         order: &VaultOrder,
         target: &VaultTarget,
     ) -> Result<Vec<VaultRecord>, StoreError> {
-        if !custode_domain::may(by.role, custode_domain::Operation::QueryVault) {
-            let why = "only the legal officer may query the vault";
-            self.vault_denied(by, why, order, target).await?;
-            return Err(StoreError::Forbidden(why.to_owned()));
-        }
-        let Some(user) = by.id.strip_prefix("user:") else {
-            let why =
-                "vault queries are made by a person logged in with a second factor, not by a token";
-            self.vault_denied(by, why, order, target).await?;
-            return Err(StoreError::Forbidden(why.to_owned()));
-        };
         // Where the named subject hangs, when the officer may see it; a
         // line about it is shown to the reviewers of that part of the tree,
         // any other line to the reviewers of the officer's own scope.
         let subject_path = match target {
-            VaultTarget::Subject(s) => self
-                .subject_paths(&[s.as_str()])
-                .await?
-                .remove(s.as_str())
-                .filter(|p| by.scope.covers(p, s)),
-            VaultTarget::Identifier(..) => None,
+            VaultTarget::Subject(s)
+                if by.id.starts_with("user:")
+                    && custode_domain::may(by.role, custode_domain::Operation::QueryVault) =>
+            {
+                self.subject_paths(&[s.as_str()])
+                    .await?
+                    .remove(s.as_str())
+                    .filter(|p| by.scope.covers(p, s))
+            }
+            _ => None,
         };
         let line_path = subject_path
             .clone()
             .unwrap_or_else(|| by.scope.path().to_owned());
+        let query = OrderQuery {
+            by,
+            order,
+            target: target.logged(),
+            subject: target.subject_id(),
+            tenant_path: line_path.clone(),
+        };
+        self.check_order(&query, factor).await?;
         let attempt = |outcome: String, why: Option<String>, action: Action| Access {
             by,
             outcome,
@@ -1190,33 +1289,6 @@ impl Vault {
             subject: target.subject_id(),
             why,
         };
-        if let Some(missing) = order.missing() {
-            let why = format!(
-                "an order reference is required (issuing authority, number, date, scope): {missing} is missing"
-            );
-            self.log_vault_access(attempt(
-                format!("refused: {why}"),
-                Some(why.clone()),
-                Action::AccessDenied,
-            ))
-            .await?;
-            return Err(StoreError::Invalid(why));
-        }
-        let fresh = match factor {
-            Some(f) => custode_accounts::check_fresh_factor(&self.store, user, f).await?,
-            None => Err(
-                "a fresh TOTP code or passkey assertion is required (each works once)".to_owned(),
-            ),
-        };
-        if let Err(why) = fresh {
-            self.log_vault_access(attempt(
-                format!("refused: {why}"),
-                Some(why.clone()),
-                Action::AccessDenied,
-            ))
-            .await?;
-            return Err(StoreError::Forbidden(why));
-        }
         if let VaultTarget::Subject(s) = target
             && subject_path.is_none()
         {

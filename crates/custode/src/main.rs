@@ -14,6 +14,7 @@ mod requests_cmd;
 mod retention_cmd;
 mod serve_cmd;
 mod systems_cmd;
+mod traffic_cmd;
 
 use std::process::ExitCode;
 
@@ -87,6 +88,10 @@ enum Command {
     Backup(backup_cmd::BackupCommand),
     /// Rebuild a store from a backup while its backup key lives.
     Restore(backup_cmd::RestoreArgs),
+    /// Traffic data: ingest call records, RADIUS and mail logs; drop
+    /// expired months; verify a judicial answer.
+    #[command(subcommand)]
+    Traffic(traffic_cmd::TrafficCommand),
 }
 
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
@@ -129,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Systems(cmd) => systems_cmd::run(store, cmd).await,
             Command::Backup(cmd) => backup_cmd::backup(store, cmd).await,
             Command::Restore(args) => backup_cmd::restore(store, args).await,
+            Command::Traffic(cmd) => traffic_cmd::run(store, cmd).await,
         }
     })
 }
