@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use custode_accounts::Accounts;
 use custode_backup::Backup;
+use custode_breaches::Breaches;
 use custode_domain::Clock;
 use custode_erasure::Eraser;
 use custode_ledger::Ledger;
@@ -37,6 +38,8 @@ pub struct Custode {
     pub backup: Arc<Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<AuditTrail>,
+    /// The breach register.
+    pub breaches: Arc<Breaches>,
 }
 
 impl Custode {
@@ -56,6 +59,23 @@ impl Custode {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
         let erasure = Arc::new(Eraser::new(vault.clone()));
+        // Until the schema hook (`SCHEMA`, issue 20) lands: the register's
+        // tables made idempotently, outside `schema_migrations`, so that a
+        // store reopened by an older list of migrations is not "too new".
+        for statement in store
+            .engine()
+            .ddl(custode_breaches::MIGRATIONS[0].sql)
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let statement = statement
+                .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+                .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(store.writer())
+                .await?;
+        }
         Ok(Custode {
             accounts: Arc::new(Accounts::new(store.clone())),
             retention: Arc::new(Retention::new(vault.clone())),
@@ -67,6 +87,7 @@ impl Custode {
             erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
+            breaches: Arc::new(Breaches::new(store.clone(), ledger.clone())),
             store,
             vault,
             ledger,
