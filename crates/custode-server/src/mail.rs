@@ -211,3 +211,12 @@ fn is_this_host(host: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
+
+/// The breach register's notices to people go out through the relay.
+impl custode_breaches::Courier for Mailer {
+    async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), String> {
+        Mailer::send(self, to, subject, body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
