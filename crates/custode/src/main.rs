@@ -2,6 +2,7 @@
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
 mod backup_cmd;
+mod breaches_cmd;
 mod config;
 mod consent_cmd;
 mod data_cmd;
@@ -87,6 +88,9 @@ enum Command {
     Backup(backup_cmd::BackupCommand),
     /// Rebuild a store from a backup while its backup key lives.
     Restore(backup_cmd::RestoreArgs),
+    /// The breach register (Art. 33–34): record, clocks, notices.
+    #[command(subcommand)]
+    Breaches(breaches_cmd::BreachesCommand),
 }
 
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
@@ -129,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Systems(cmd) => systems_cmd::run(store, cmd).await,
             Command::Backup(cmd) => backup_cmd::backup(store, cmd).await,
             Command::Restore(args) => backup_cmd::restore(store, args).await,
+            Command::Breaches(cmd) => breaches_cmd::run(store, cmd).await,
         }
     })
 }
