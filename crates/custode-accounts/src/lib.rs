@@ -10,11 +10,12 @@
 //! the local operator issues it at the console, bound to its holder, and
 //! the DPO sees every credential with its holder, issuer and last use.
 
-mod cbor;
+mod migrations;
 mod passkeys;
 mod people;
-pub mod webauthn;
 
+pub use custode_webauthn as webauthn;
+pub use migrations::MIGRATIONS;
 pub use passkeys::{
     AssertionResponse, CHALLENGE_MINUTES, Ceremony, CreationOptions, Descriptor, FreshFactor,
     PasskeyInfo, RegistrationResponse, RequestOptions, check_fresh_factor,

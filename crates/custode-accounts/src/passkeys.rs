@@ -26,9 +26,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::webauthn::{self, PasskeyError, PublicKey, RelyingParty, b64url, to_b64url};
 use crate::{Accounts, Session, random_hex, secret_hash};
 use custode_store::{Store, StoreError, audit_log};
+use custode_webauthn::{
+    self as webauthn, PasskeyError, PublicKey, RelyingParty, b64url, to_b64url,
+};
 
 /// How long a ceremony may take, from its start.
 pub const CHALLENGE_MINUTES: i64 = 5;

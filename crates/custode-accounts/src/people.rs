@@ -369,6 +369,8 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        // Nor does an authenticator enrolled through an earlier link count.
+        self.store.keys().remove_totp(user).await?;
         Ok(Invitation {
             user_id: target.id,
             email,
@@ -514,6 +516,10 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        if totp.is_none() {
+            // An enrolment begun and never confirmed is no second factor.
+            self.store.keys().remove_totp(&inv.user_id).await?;
+        }
         Ok(inv.user_id)
     }
 

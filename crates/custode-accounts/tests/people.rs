@@ -255,6 +255,54 @@ async fn an_invitation_reused_or_expired_is_refused(env: &Env) {
     app.close().await;
 }
 
+on_both_engines!(an_authenticator_enrolled_through_a_superseded_link_is_worth_nothing);
+/// Whoever held an earlier invitation link (forwarded, intercepted) and
+/// enrolled an authenticator with it gets no second factor of the person:
+/// a re-invitation forgets that enrolment, and so does an acceptance that
+/// confirms none. Otherwise its codes would pass the vault's fresh factor.
+async fn an_authenticator_enrolled_through_a_superseded_link_is_worth_nothing(env: &Env) {
+    let app = env.open().await;
+    let first = app
+        .accounts
+        .invite_person(&admin(), "lena@example.org", Role::SupportAgent, None)
+        .await
+        .expect("invite");
+    let (stale, _) = app
+        .accounts
+        .invitation_totp(&first.token)
+        .await
+        .expect("enrolled by the link's holder");
+    let stale = custode_crypto::totp::secret_from_base32(&stale).expect("160 bits");
+    let again = app
+        .accounts
+        .reinvite_person(&admin(), &first.user_id)
+        .await
+        .expect("reinvite");
+    assert!(matches!(
+        custode_accounts::check_totp(&app.store, &first.user_id, &fresh_code(env, &stale)).await,
+        Err(StoreError::SecondFactorRequired)
+    ));
+
+    // The new link's holder enrols too, then accepts without confirming.
+    app.accounts
+        .invitation_totp(&again.token)
+        .await
+        .expect("enrolled, never confirmed");
+    app.accounts
+        .accept_invitation(&again.token, PASSWORD, None)
+        .await
+        .expect("accept");
+    assert!(
+        app.store
+            .keys()
+            .totp(&first.user_id)
+            .await
+            .expect("key store")
+            .is_none()
+    );
+    app.close().await;
+}
+
 on_both_engines!(a_disabled_persons_sessions_and_tokens_stop_at_once);
 async fn a_disabled_persons_sessions_and_tokens_stop_at_once(env: &Env) {
     let app = env.open().await;

@@ -9,13 +9,25 @@ use custode_backup::Backup;
 use custode_breaches::Breaches;
 use custode_domain::Clock;
 use custode_erasure::Eraser;
+use custode_finding::Finder;
 use custode_ledger::Ledger;
 use custode_policy::Policy;
 use custode_requests::Requests;
 use custode_retention::Retention;
+use custode_store::migrations::{KERNEL, Migration};
 use custode_store::{Store, StoreConfig, StoreError};
 use custode_trail::AuditTrail;
 use custode_vault::Vault;
+
+/// The main store's schema: the kernel's part and each capability's that
+/// has tables there. A new capability adds its `MIGRATIONS` here.
+pub const SCHEMA: &[&[Migration]] = &[
+    KERNEL,
+    custode_accounts::MIGRATIONS,
+    custode_vault::MIGRATIONS,
+    custode_requests::MIGRATIONS,
+    custode_breaches::MIGRATIONS,
+];
 
 /// The store's kernel and its capabilities.
 #[derive(Clone)]
@@ -38,6 +50,8 @@ pub struct Custode {
     pub backup: Arc<Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<AuditTrail>,
+    /// Finding people by identifier; the tenancy tree.
+    pub finder: Arc<Finder>,
     /// The breach register.
     pub breaches: Arc<Breaches>,
 }
@@ -50,7 +64,7 @@ impl Custode {
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Custode, StoreError> {
-        let store = Arc::new(Store::open(config, policy, clock).await?);
+        let store = Arc::new(Store::open(config, SCHEMA, policy, clock).await?);
         Custode::over(store, config).await
     }
 
@@ -59,23 +73,6 @@ impl Custode {
         let vault = Arc::new(Vault::open(store.clone(), config).await?);
         let ledger = Arc::new(Ledger::new(store.clone()).await?);
         let erasure = Arc::new(Eraser::new(vault.clone()));
-        // Until the schema hook (`SCHEMA`, issue 20) lands: the register's
-        // tables made idempotently, outside `schema_migrations`, so that a
-        // store reopened by an older list of migrations is not "too new".
-        for statement in store
-            .engine()
-            .ddl(custode_breaches::MIGRATIONS[0].sql)
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let statement = statement
-                .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
-                .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(store.writer())
-                .await?;
-        }
         Ok(Custode {
             accounts: Arc::new(Accounts::new(store.clone())),
             retention: Arc::new(Retention::new(vault.clone())),
@@ -87,6 +84,7 @@ impl Custode {
             erasure,
             backup: Arc::new(Backup::new(vault.clone())),
             trail: Arc::new(AuditTrail::new(store.clone())),
+            finder: Arc::new(Finder::new(store.clone())),
             breaches: Arc::new(Breaches::new(store.clone(), ledger.clone())),
             store,
             vault,

@@ -104,7 +104,7 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
 
     let reseller = staff(&app, Role::ResellerAdmin, &t.reseller.path, "Rita Reseller").await;
     let found = app
-        .store
+        .finder
         .find_by_identifier(&reseller, "email", " Mario.Rossi@Example.COM ", "ticket 7")
         .await
         .expect("find");
@@ -117,7 +117,7 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
 
     let domain_a = staff(&app, Role::DomainAdmin, &t.domain_a.path, "Dario Domain").await;
     let found = app
-        .store
+        .finder
         .find_by_identifier(&domain_a, "email", "mario.rossi@example.com", "ticket 8")
         .await
         .expect("find");
@@ -128,7 +128,7 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
     );
     let direct_admin = staff(&app, Role::DomainAdmin, &t.direct.path, "Other").await;
     assert!(
-        app.store
+        app.finder
             .find_by_identifier(&direct_admin, "email", "mario.rossi@example.com", "t")
             .await
             .expect("find")
@@ -137,7 +137,7 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
     );
     // By phone, in another spelling.
     let found = app
-        .store
+        .finder
         .find_by_identifier(&reseller, "phone", "0039 055 123-4567", "ticket 9")
         .await
         .expect("find");
@@ -176,7 +176,7 @@ async fn a_find_by_email_sees_only_the_callers_scope_and_is_audited(env: &Env) {
         .await
         .expect("erase");
     let found = app
-        .store
+        .finder
         .find_by_identifier(&reseller, "email", "mario.rossi@example.com", "t")
         .await
         .expect("find");
@@ -198,7 +198,7 @@ async fn an_undeclared_identifier_kind_is_refused_and_changes_nothing(env: &Env)
         ("email", "mario@example.com", " "),
     ] {
         match app
-            .store
+            .finder
             .find_by_identifier(&dpo, kind, value, reason)
             .await
         {
@@ -247,7 +247,7 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
 
     let reseller = principal_of(&t.reseller, Role::ResellerAdmin);
     let listed = app
-        .store
+        .finder
         .list_tenants(&reseller, None, 100)
         .await
         .expect("list");
@@ -270,7 +270,7 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
     assert_eq!(count("b.example"), Some(1));
 
     let everything = app
-        .store
+        .finder
         .list_tenants(&admin(), None, 100)
         .await
         .expect("all");
@@ -280,12 +280,12 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
     assert_eq!(everything[0].children.get("domain"), Some(&1));
     // Paged in tree order.
     let first = app
-        .store
+        .finder
         .list_tenants(&admin(), None, 2)
         .await
         .expect("page");
     let rest = app
-        .store
+        .finder
         .list_tenants(&admin(), Some(&first[1].tenant.id), 100)
         .await
         .expect("page");
@@ -298,14 +298,14 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
     assert_eq!(paged, whole);
     // A tenant outside the scope cannot be a cursor: not found.
     assert!(matches!(
-        app.store
+        app.finder
             .list_tenants(&reseller, Some(&t.direct.id), 10)
             .await,
         Err(StoreError::NotFound { .. })
     ));
     let domain = principal_of(&t.domain_a, Role::DomainAdmin);
     let own = app
-        .store
+        .finder
         .list_tenants(&domain, None, 100)
         .await
         .expect("own");
@@ -317,7 +317,7 @@ async fn a_reseller_lists_only_its_domains(env: &Env) {
         scope: Scope::subject(&t.domain_a.path, SubjectId::generate()),
     };
     assert!(
-        app.store
+        app.finder
             .list_tenants(&me, None, 100)
             .await
             .expect("none")
@@ -367,7 +367,7 @@ async fn a_subjects_trail_lists_exactly_the_reads_and_changes_of_its_data(env: &
             .await
             .is_err()
     );
-    app.store
+    app.finder
         .find_by_identifier(&dpo, "email", "anna@example.org", "complaint 3")
         .await
         .expect("find");

@@ -78,7 +78,7 @@ async fn a_data_directory_of_an_earlier_release_opens_upgrades_and_verifies() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].fields["email"], "ada@example.org");
     let found = app
-        .store
+        .finder
         .find_subjects(&dpo(), IdentifierKind::Email, "ada@example.org")
         .await
         .expect("find");

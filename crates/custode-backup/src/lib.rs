@@ -448,7 +448,7 @@ impl Backup {
         let now = to_micros(self.store.now());
         let (key_engine, pool) =
             engine::connect(&target.keystore_url, OpenMode::CreateIfMissing, 2, true).await?;
-        custode_store::migrations::run(&pool, key_engine, custode_store::migrations::KEYS, now)
+        custode_store::migrations::run(&pool, key_engine, &[custode_store::migrations::KEYS], now)
             .await?;
         let (master, _) = target.master_key.load(true)?;
         let installed = keys::install(&pool, key_engine, &master, &export, now).await;

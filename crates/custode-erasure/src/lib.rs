@@ -215,9 +215,8 @@ impl Eraser {
         }
         let mut erase: Vec<i64> = Vec::new();
         let mut to_vault: Vec<custode_vault::ToVault> = Vec::new();
-        let mut held: Vec<(i64, String, Option<i64>, Option<String>)> = Vec::new();
-        // What is kept, re-sealed under the new key.
-        let mut resealed: Vec<(i64, Vec<u8>)> = Vec::new();
+        // What is kept: its grounds, end and rule, re-sealed under the new key.
+        let mut held: Vec<(i64, String, Option<i64>, Option<String>, Vec<u8>)> = Vec::new();
         let mut kept: BTreeMap<(String, String), (u64, Option<Timestamp>)> = BTreeMap::new();
         // What the subject has, as (category, purpose): whom to tell.
         let mut had: BTreeSet<(String, String)> = BTreeSet::new();
@@ -256,7 +255,7 @@ impl Eraser {
                 Some(fields) => custode_vault::keep_only(&plain, &fields)?,
                 None => plain,
             };
-            resealed.push((id, new_key.seal(&plain, aad.as_bytes())?));
+            let resealed = new_key.seal(&plain, aad.as_bytes())?;
             let entry = kept.entry((category, grounds.clone())).or_insert((0, None));
             entry.0 += 1;
             entry.1 = entry.1.max(resolved.retain_until);
@@ -265,6 +264,7 @@ impl Eraser {
                 grounds,
                 resolved.retain_until.map(to_micros),
                 resolved.rule,
+                resealed,
             ));
         }
         if !to_vault.is_empty() {
@@ -273,29 +273,25 @@ impl Eraser {
                 .vaulted_in(tx, by, Some(subject_id), micros, &moved, &by_ground)
                 .await?;
         }
-        for chunk in held.chunks(250) {
+        // One statement per 200 kept records, payload included: a statement
+        // per record made a large erasure cost a round trip per row.
+        for chunk in held.chunks(200) {
             let sql = format!(
                 "UPDATE records SET purposes = v.column2, retain_until = CAST(v.column3 AS BIGINT), \
-                 retain_rule = v.column4, vault_from = NULL, vault_until = NULL \
+                 retain_rule = v.column4, sealed = v.column5, vault_from = NULL, vault_until = NULL \
                  FROM (VALUES {}) AS v WHERE records.id = v.column1",
-                custode_store::values(self.store.engine(), chunk.len(), 4)
+                custode_store::values(self.store.engine(), chunk.len(), 5)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, purposes, until, rule) in chunk {
+            for (id, purposes, until, rule, sealed) in chunk {
                 q = q
                     .bind(*id)
                     .bind(purposes.clone())
                     .bind(*until)
-                    .bind(rule.clone());
+                    .bind(rule.clone())
+                    .bind(sealed.as_slice());
             }
             q.execute(&mut **tx).await?;
-        }
-        for (id, sealed) in &resealed {
-            sqlx::query("UPDATE records SET sealed = $1 WHERE id = $2")
-                .bind(sealed.as_slice())
-                .bind(*id)
-                .execute(&mut **tx)
-                .await?;
         }
         custode_store::delete_ids(
             tx,
@@ -304,7 +300,7 @@ impl Eraser {
             &erase,
         )
         .await?;
-        if !resealed.is_empty() {
+        if !held.is_empty() {
             // Restricted from now on: readable only for its ground, no new
             // data, every decision but the ground's answers `erased`.
             sqlx::query(
@@ -316,7 +312,7 @@ impl Eraser {
             .execute(&mut **tx)
             .await?;
             custode_store::forget_passkeys(tx, key).await?;
-            let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _)| g.as_str()).collect();
+            let grounds: BTreeSet<&str> = held.iter().map(|(_, g, _, _, _)| g.as_str()).collect();
             audit_log::append(
                 tx,
                 self.store.engine(),
@@ -326,7 +322,7 @@ impl Eraser {
                     action: Action::SubjectErased,
                     subject: Some(subject.to_owned()),
                     reason: Some(reason.to_owned()),
-                    detail: json!({ "method": "partial: kept records re-sealed under a new key, the old key destroyed", "kept": grounds, "records_kept": resealed.len() }),
+                    detail: json!({ "method": "partial: kept records re-sealed under a new key, the old key destroyed", "kept": grounds, "records_kept": held.len() }),
                 }],
             )
             .await?;

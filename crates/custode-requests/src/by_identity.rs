@@ -49,7 +49,7 @@ impl Identity {
     /// policy declares on a field, and its value has that kind's shape.
     /// The error says what is wrong, for a 400.
     pub fn parse(policy: &Policy, kind: &str, value: &str) -> Result<Identity, StoreError> {
-        let declared = custode_store::declared_identifier_kinds(policy);
+        let declared = custode_finding::declared_identifier_kinds(policy);
         let Some((kind_name, kind)) = IdentifierKind::from_key(kind)
             .filter(|k| declared.contains(&k.key()))
             .map(|k| (k.key(), k))
@@ -279,10 +279,13 @@ impl Requests {
             },
             _ => by.clone(),
         };
-        let known = self
-            .store
-            .find_subjects(&looking, new.identity.kind, &new.identity.value)
-            .await?;
+        let known = custode_finding::subjects_by_identifier(
+            &self.store,
+            &looking,
+            new.identity.kind,
+            &new.identity.value,
+        )
+        .await?;
         let (subject, created) = match known.as_slice() {
             [one] => (one.clone(), false),
             [] => {

@@ -13,6 +13,7 @@ mod by_identity;
 mod fulfilment;
 mod identity;
 mod intake;
+mod migrations;
 mod notices;
 mod systems;
 
@@ -36,6 +37,7 @@ pub use identity::{
     DocumentKind,
 };
 pub use intake::{NewRequest, RequestSummary, Requester};
+pub use migrations::MIGRATIONS;
 pub use notices::{RecipientMail, RecipientNotice, recipients_to_tell};
 
 /// The rights-requests capability.

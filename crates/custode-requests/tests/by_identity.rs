@@ -262,7 +262,7 @@ async fn a_request_by_email_serves_a_customer_known_only_in_the_providers_databa
     assert!(!letter.contains("We hold no personal data"), "{letter}");
     // The subject made for the request is gone with it.
     assert!(
-        app.store
+        app.finder
             .find_subjects(
                 &dpo,
                 custode_policy::IdentifierKind::Email,
@@ -315,7 +315,7 @@ async fn a_request_for_an_address_known_nowhere_is_answered_nothing_held(env: &E
     // The CRM is untouched, and nothing of the requester stays.
     assert_eq!(crm.customers().await.len(), 3);
     assert!(
-        app.store
+        app.finder
             .find_subjects(
                 &dpo,
                 custode_policy::IdentifierKind::Email,

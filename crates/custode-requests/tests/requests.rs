@@ -1457,7 +1457,7 @@ async fn a_rectified_identifier_finds_the_subject_only_while_a_record_carries_it
         let (app, dpo) = (&app, &dpo);
         async move {
             let mut found = app
-                .store
+                .finder
                 .find_subjects(dpo, Email, address)
                 .await
                 .expect("find");

@@ -631,6 +631,18 @@ pub async fn exempt(
     ))
 }
 
+/// The register's notices go out through the server's relay.
+struct Relay<'a>(&'a crate::mail::Mailer);
+
+impl custode_breaches::Courier for Relay<'_> {
+    async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), String> {
+        self.0
+            .send(to, subject, body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// What the notices to the people did.
 #[derive(Serialize, ToSchema)]
 pub struct PeopleOut {
@@ -672,7 +684,7 @@ pub async fn notify_people(
     };
     let r = state
         .breaches
-        .notify_people(&caller.0, &id, &*mailer)
+        .notify_people(&caller.0, &id, &Relay(&mailer))
         .await?;
     Ok(Json(PeopleOut {
         exempted: r.exempted.map(|g| g.key().to_owned()),

@@ -67,7 +67,7 @@ pub(crate) async fn find(
     let Some((kind, value)) = identifier.split_once(':') else {
         return Err(ApiError::bad_request(format!(
             "`identifier` is KIND:VALUE, e.g. `email:mario.rossi@example.com`; the policy declares {}",
-            custode_store::declared_identifier_kinds(&state.store.policy()).join(", ")
+            custode_finding::declared_identifier_kinds(&state.store.policy()).join(", ")
         )));
     };
     if paged {
@@ -81,7 +81,7 @@ pub(crate) async fn find(
         ));
     };
     let found = state
-        .store
+        .finder
         .find_by_identifier(&caller.0, kind.trim(), value, reason)
         .await
         .map_err(bad_request_if_invalid)?;
@@ -154,7 +154,7 @@ pub async fn list_tenants(
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let listed = state
-        .store
+        .finder
         .list_tenants(&caller.0, after.as_ref(), limit)
         .await?;
     let next = (listed.len() == limit as usize)

@@ -14,7 +14,6 @@ mod extract;
 mod finding;
 pub mod jobs;
 mod limits;
-pub mod mail;
 mod passkeys;
 mod people;
 mod requests;
@@ -34,7 +33,8 @@ use axum::routing::{get, post};
 use custode_domain::Clock;
 use custode_store::Store;
 
-pub use custode_app::Custode;
+pub use custode_app::{Custode, SCHEMA};
+pub use custode_mail as mail;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, Problem};
@@ -76,6 +76,8 @@ pub struct Shared {
     pub backup: Arc<custode_backup::Backup>,
     /// Subjects' audit trails.
     pub trail: Arc<custode_trail::AuditTrail>,
+    /// Finding people and listing the tenancy tree.
+    pub finder: Arc<custode_finding::Finder>,
     /// The breach register.
     pub breaches: Arc<custode_breaches::Breaches>,
     /// The clock.
@@ -110,6 +112,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            finder,
             breaches,
         } = custode;
         AppState(Arc::new(Shared {
@@ -122,6 +125,7 @@ impl AppState {
             requests,
             backup,
             trail,
+            finder,
             breaches,
             clock,
             metrics: Arc::new(Metrics::default()),

@@ -108,9 +108,14 @@ async fn main() {
     };
     let policy_text = include_str!("../../../policies/email-hosting.toml");
     let policy = Arc::new(custode_policy::load("email-hosting.toml", policy_text).expect("policy"));
-    let store = Store::open(&config, policy, Arc::new(SystemClock))
-        .await
-        .expect("open");
+    let store = Store::open(
+        &config,
+        &[custode_store::migrations::KERNEL],
+        policy,
+        Arc::new(SystemClock),
+    )
+    .await
+    .expect("open");
     let admin = Principal::system("bench");
     if reuse {
         for _ in 0..3 {

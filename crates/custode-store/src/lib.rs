@@ -13,7 +13,6 @@
 pub mod audit_log;
 pub mod engine;
 mod error;
-mod finding;
 mod ingest;
 pub mod keyfile;
 pub mod keys;
@@ -32,14 +31,13 @@ use custode_audit::{Action, Checkpoint, Entry, Event, Report};
 use custode_crypto::{Key, VerifyingKey};
 use custode_domain::clock::{from_micros, to_micros};
 use custode_domain::{Clock, NewRecord, Principal, SubjectId, TenantId, TenantKind};
-use custode_policy::{IdentifierKind, Policy};
+use custode_policy::Policy;
 use jiff::Timestamp;
 use serde_json::json;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 pub use engine::{Engine, OpenMode};
 pub use error::{Credential, StoreError};
-pub use finding::{FOUND_MAX, TenantListed, declared_identifier_kinds};
 pub use ingest::identifier_hash;
 pub use keyfile::{MASTER_KEY_ENV, MasterKeySource, VAULT_KEY_ENV};
 pub use lifecycle::LifeEvent;
@@ -306,10 +304,13 @@ pub(crate) const RECORDS_PER_INSERT: usize = 500;
 
 impl Store {
     /// Opens (and on first start creates) the store: connects both
-    /// databases, applies pending migrations, opens the key store with the
+    /// databases, applies the pending migrations of `schema` (the kernel's
+    /// [`migrations::KERNEL`] and those of the capabilities that will work
+    /// on this store: `custode_app::SCHEMA`), opens the key store with the
     /// master key, and finishes any erasure a crash interrupted.
     pub async fn open(
         config: &StoreConfig,
+        schema: &[&[migrations::Migration]],
         policy: Arc<Policy>,
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
@@ -337,8 +338,8 @@ impl Store {
             ));
         }
         let now = to_micros(clock.now());
-        migrations::run(&writer, engine, migrations::MAIN, now).await?;
-        migrations::run(&key_pool, key_engine, migrations::KEYS, now).await?;
+        migrations::run(&writer, engine, schema, now).await?;
+        migrations::run(&key_pool, key_engine, &[migrations::KEYS], now).await?;
         audit_log::init(&writer).await?;
         let policy_id = register_policy(&writer, &policy, now).await?;
         let keys = Keyring::open(
@@ -1404,37 +1405,6 @@ impl Store {
         .await?
         .try_get(0)?;
         Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// Subjects in scope that an identifier (e-mail, phone, ...) belongs to.
-    pub async fn find_subjects(
-        &self,
-        by: &Principal,
-        kind: IdentifierKind,
-        value: &str,
-    ) -> Result<Vec<SubjectId>, StoreError> {
-        let kind_name = kind.key();
-        let normalised = custode_domain::normalise_identifier(kind, value);
-        let hash = ingest::identifier_hash(&self.keys.hasher(), kind_name, &normalised);
-        let (low, high) = by.scope.path_range();
-        let rows = sqlx::query(
-            "SELECT s.id FROM identifiers i JOIN subjects s ON s.key = i.subject_key \
-             WHERE i.hash = $1 AND s.erased_at IS NULL AND s.tenant_path >= $2 AND s.tenant_path < $3 ORDER BY s.id",
-        )
-        .bind(hash)
-        .bind(low)
-        .bind(high)
-        .fetch_all(&self.db)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let id = SubjectId::parse(&r.try_get::<String, _>(0)?)
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            if by.scope.only_subject().is_none_or(|only| *only == id) {
-                out.push(id);
-            }
-        }
-        Ok(out)
     }
 
     /// Erases a subject by destroying its data key (crypto-shredding): every

@@ -17,8 +17,17 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// The main store: tenants, subjects, identifiers, records, audit log.
-pub const MAIN: &[Migration] = &[
+/// The kernel's part of the main store: tenants, subjects, identifiers,
+/// records, the audit log, policy versions, consent events (the write path
+/// reads withdrawals), retention columns, passkeys (dropped with their
+/// subject). Each capability brings its own part (its `MIGRATIONS`); the
+/// application lists them all in one schema (`custode_app::SCHEMA`).
+///
+/// Versions are one sequence across the parts: 1–999 for the kernel and
+/// the capabilities that grew with it, then a block of a hundred per new
+/// capability crate (its issue number × 100), so parts written in parallel
+/// never claim the same number.
+pub const KERNEL: &[Migration] = &[
     Migration {
         version: 1,
         name: "data core",
@@ -92,50 +101,6 @@ CREATE TABLE audit_checkpoints (
 "#,
     },
     Migration {
-        version: 2,
-        name: "people and machines",
-        sql: r#"
-CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    scope_path {path} NOT NULL,
-    subject_id TEXT,
-    created_at BIGINT NOT NULL,
-    disabled_at BIGINT
-);
-CREATE TABLE api_tokens (
-    id TEXT PRIMARY KEY,
-    secret_hash {blob} NOT NULL,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    scope_path {path} NOT NULL,
-    subject_id TEXT,
-    created_by TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT,
-    revoked_at BIGINT
-);
-CREATE TABLE setup_tokens (
-    secret_hash {blob} PRIMARY KEY,
-    created_at BIGINT NOT NULL,
-    used_at BIGINT
-);
-CREATE TABLE sessions (
-    id_hash {blob} PRIMARY KEY,
-    csrf_hash {blob} NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users(id),
-    role TEXT NOT NULL,
-    scope_path {path} NOT NULL,
-    subject_id TEXT,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    ended_at BIGINT
-)
-"#,
-    },
-    Migration {
         version: 3,
         name: "consent ledger",
         sql: r#"
@@ -189,134 +154,6 @@ CREATE TABLE retention_log (
 "#,
     },
     Migration {
-        version: 5,
-        name: "rights requests",
-        sql: r#"
-CREATE TABLE rights_requests (
-    id TEXT PRIMARY KEY,
-    subject_key BIGINT NOT NULL REFERENCES subjects(key),
-    tenant_path {path} NOT NULL,
-    rights TEXT NOT NULL,
-    requester TEXT NOT NULL,
-    -- Contact, free text, delegate: sealed under the subject's key.
-    details {blob} NOT NULL,
-    received_at BIGINT NOT NULL,
-    due_on TEXT NOT NULL,
-    extended_due_on TEXT,
-    extension_reason TEXT,
-    status TEXT NOT NULL,
-    duplicate_of TEXT,
-    created_by TEXT NOT NULL
-);
-CREATE INDEX requests_by_subject ON rights_requests (subject_key, status);
-CREATE INDEX requests_by_path ON rights_requests (tenant_path)
-"#,
-    },
-    Migration {
-        version: 6,
-        name: "identity checks and fulfilment",
-        sql: r#"
-ALTER TABLE rights_requests ADD COLUMN identity TEXT NOT NULL DEFAULT 'unverified';
-ALTER TABLE rights_requests ADD COLUMN identity_method TEXT;
-ALTER TABLE rights_requests ADD COLUMN language TEXT;
-ALTER TABLE rights_requests ADD COLUMN outcome TEXT;
-ALTER TABLE rights_requests ADD COLUMN answered_at BIGINT;
--- The answer as sent (reasons, what was done): sealed under the subject's key.
-ALTER TABLE rights_requests ADD COLUMN answer {blob};
--- One live code per request, kept only as its keyed hash.
-CREATE TABLE request_codes (
-    request_id TEXT PRIMARY KEY REFERENCES rights_requests(id),
-    code_mac {blob} NOT NULL,
-    sent_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL,
-    used_at BIGINT
-);
--- ID documents and proxies, sealed under the subject's key, deleted when
--- the request is answered.
-CREATE TABLE request_documents (
-    request_id TEXT NOT NULL REFERENCES rights_requests(id),
-    kind TEXT NOT NULL,
-    media_type TEXT NOT NULL,
-    sealed {blob} NOT NULL,
-    uploaded_at BIGINT NOT NULL,
-    PRIMARY KEY (request_id, kind)
-);
--- Durable fulfilment: one job per right of a request, advanced one step at
--- a time. Each step is idempotent, so a crash repeats at most one.
-CREATE TABLE request_jobs (
-    request_id TEXT NOT NULL REFERENCES rights_requests(id),
-    right_name TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    input TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    last_error TEXT,
-    next_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    result TEXT,
-    PRIMARY KEY (request_id, right_name)
-);
-CREATE INDEX request_jobs_due ON request_jobs (next_at) WHERE state = 'pending';
--- Access and portability packages, sealed under the subject's key.
-CREATE TABLE request_exports (
-    request_id TEXT NOT NULL REFERENCES rights_requests(id),
-    right_name TEXT NOT NULL,
-    sealed {blob} NOT NULL,
-    created_at BIGINT NOT NULL,
-    PRIMARY KEY (request_id, right_name)
-)
-"#,
-    },
-    Migration {
-        version: 7,
-        name: "erasure in three steps",
-        // Closing the account, the vault move and the erasure became one
-        // step (old 1-3 are new 1, old 4 and after move down by two): a job
-        // cut short before an upgrade redoes at most that one step.
-        sql: r#"
-UPDATE request_jobs SET step = CASE WHEN step >= 4 THEN step - 2 WHEN step >= 2 THEN 1 ELSE step END
-WHERE right_name = 'erasure'
-"#,
-    },
-    Migration {
-        version: 8,
-        name: "Art. 19 notices to recipients",
-        // One row per recipient told of a request's change: mailed by the
-        // server (channel 'mail') or a task staff confirm ('task'), with
-        // the day and who told it. No personal data: ids and category ids.
-        sql: r#"
-CREATE TABLE recipient_notices (
-    request_id TEXT NOT NULL REFERENCES rights_requests(id),
-    right_name TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    name TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    address TEXT,
-    categories TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    next_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL,
-    last_error TEXT,
-    told_at BIGINT,
-    told_by TEXT,
-    PRIMARY KEY (request_id, right_name, recipient)
-);
-CREATE INDEX recipient_notices_due ON recipient_notices (next_at) WHERE told_at IS NULL
-"#,
-    },
-    Migration {
-        version: 9,
-        name: "token holders",
-        // Who holds a token (a person or a system, named at the console)
-        // and when it was last used, for the DPO's list of credentials.
-        sql: r#"
-ALTER TABLE api_tokens ADD COLUMN holder TEXT;
-ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT
-"#,
-    },
-    Migration {
         version: 10,
         name: "erasure restricts what it keeps",
         // A partial erasure marks the subject restricted and re-seals what
@@ -328,75 +165,12 @@ ALTER TABLE subjects ADD COLUMN key_generation BIGINT NOT NULL DEFAULT 0
 "#,
     },
     Migration {
-        version: 11,
-        name: "vault access log anchors",
-        // Each line of the vault access log is recorded (line and hash) by
-        // an entry of this chain; verification reads those entries alone.
-        sql: r#"
-CREATE INDEX audit_vault_anchors ON audit_log (seq) WHERE action IN ('vault.queried', 'access.denied', 'vault.log_chained')
-"#,
-    },
-    Migration {
         version: 12,
         name: "closed tenants",
         // When a tenant was closed: nothing new is created under it, and
         // its name has been replaced by a neutral marker.
         sql: r#"
 ALTER TABLE tenants ADD COLUMN closed_at BIGINT
-"#,
-    },
-    Migration {
-        version: 13,
-        name: "people: invitations and the subject's portal",
-        // An invited person is a user row not yet activated: its
-        // invitations are single-use secrets stored as hashes. Users made
-        // before are active. The portal's one-time codes and sessions are
-        // the subject's own: keyed MACs and hashes, no address in clear.
-        sql: r#"
-ALTER TABLE users ADD COLUMN activated_at BIGINT;
-UPDATE users SET activated_at = created_at;
-CREATE TABLE invitations (
-    id TEXT PRIMARY KEY,
-    secret_hash {blob} NOT NULL,
-    user_id TEXT NOT NULL REFERENCES users(id),
-    created_by TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    used_at BIGINT
-);
-CREATE INDEX invitations_by_user ON invitations (user_id);
-CREATE TABLE portal_codes (
-    email_hash {blob} PRIMARY KEY,
-    code_mac {blob} NOT NULL,
-    sent_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    attempts INTEGER NOT NULL,
-    used_at BIGINT
-);
-CREATE TABLE portal_sessions (
-    id_hash {blob} PRIMARY KEY,
-    csrf_hash {blob} NOT NULL,
-    subject_id TEXT NOT NULL,
-    scope_path {path} NOT NULL,
-    created_at BIGINT NOT NULL,
-    expires_at BIGINT NOT NULL,
-    ended_at BIGINT
-)
-"#,
-    },
-    Migration {
-        version: 14,
-        name: "requests filed by identity",
-        // The identifier a request was filed with (an e-mail address, a
-        // phone number), sealed under the request's own key so that it dies
-        // with the answer; whether Custode created the subject for it.
-        sql: r#"
-CREATE TABLE request_identities (
-    request_id TEXT PRIMARY KEY REFERENCES rights_requests(id),
-    kind TEXT NOT NULL,
-    sealed {blob} NOT NULL,
-    created_subject INTEGER NOT NULL
-)
 "#,
     },
     Migration {
@@ -500,16 +274,27 @@ async fn begin_locked(
     }
 }
 
-/// Applies every migration not yet applied, in order, each in one
-/// transaction with its bookkeeping row, so a crash leaves a known version.
+/// Applies every migration of `parts` not yet applied, in version order
+/// across the parts, each in one transaction with its bookkeeping row, so a
+/// crash leaves a known version. A version applied that no part knows was
+/// written by a newer build: refused, rather than run with a schema this
+/// build does not understand.
 pub async fn run(
     pool: &AnyPool,
     engine: Engine,
-    migrations: &[Migration],
+    parts: &[&[Migration]],
     now: i64,
 ) -> Result<(), StoreError> {
+    let mut migrations: Vec<&Migration> = parts.iter().flat_map(|p| p.iter()).collect();
+    migrations.sort_by_key(|m| m.version);
+    if let Some(pair) = migrations.windows(2).find(|w| w[0].version == w[1].version) {
+        return Err(StoreError::Invalid(format!(
+            "two parts of the schema claim migration {}: \"{}\" and \"{}\"",
+            pair[0].version, pair[0].name, pair[1].name
+        )));
+    }
     let known = migrations.last().map_or(0, |m| m.version);
-    for m in migrations {
+    for m in migrations.iter().copied() {
         let mut tx = begin_locked(pool, engine).await?;
         sqlx::raw_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
@@ -523,9 +308,12 @@ pub async fn run(
                 .iter()
                 .map(|r| r.try_get::<i64, _>(0))
                 .collect::<Result<_, _>>()?;
-        if let Some(newer) = applied.iter().find(|v| **v > known) {
+        if let Some(unknown) = applied
+            .iter()
+            .find(|v| migrations.binary_search_by_key(*v, |m| m.version).is_err())
+        {
             return Err(StoreError::SchemaTooNew {
-                found: *newer,
+                found: *unknown,
                 known,
             });
         }

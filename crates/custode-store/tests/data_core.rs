@@ -58,13 +58,13 @@ async fn records_round_trip_and_are_found_by_identifier(env: &Env) {
     // Event rules (account closed + N days) leave the end open.
     assert_eq!(records[0].retain_until, None);
     let found = app
-        .store
+        .finder
         .find_subjects(&admin(), IdentifierKind::Email, "  anna.verdi@example.COM ")
         .await
         .expect("find");
     assert_eq!(found, std::slice::from_ref(&s));
     let found = app
-        .store
+        .finder
         .find_subjects(&admin(), IdentifierKind::Phone, "0039055 1112222")
         .await
         .expect("find");
@@ -210,7 +210,7 @@ async fn erasing_a_subject_makes_every_copy_unreadable(env: &Env) {
         Err(StoreError::Erased(_))
     ));
     assert!(
-        app.store
+        app.finder
             .find_subjects(&admin(), IdentifierKind::Email, "gone@example.org")
             .await
             .expect("find")
@@ -220,9 +220,14 @@ async fn erasing_a_subject_makes_every_copy_unreadable(env: &Env) {
 
     // The old copy still holds the sealed records and does not know of the
     // erasure, but the key store no longer holds the key.
-    let old = custode_store::Store::open(&copy, Env::policy(), env.clock.clone())
-        .await
-        .expect("copy opens");
+    let old = custode_store::Store::open(
+        &copy,
+        custode_testkit::SCHEMA,
+        Env::policy(),
+        env.clock.clone(),
+    )
+    .await
+    .expect("copy opens");
     match old.records(&admin(), &erased, "forensics").await {
         Err(StoreError::Erased(_)) => {}
         other => panic!("the erased subject's records must not open from a backup: {other:?}"),
@@ -288,7 +293,7 @@ async fn a_principal_sees_only_its_scope(env: &Env) {
     assert_eq!(listed, std::slice::from_ref(&in_a));
     assert_eq!(app.store.count_subjects(&domain_a).await.expect("count"), 1);
     assert!(
-        app.store
+        app.finder
             .find_subjects(&domain_a, IdentifierKind::Email, "b@b.example")
             .await
             .expect("find")
@@ -542,9 +547,14 @@ async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
     }
     let mut config = env.config.clone();
     config.master_key = custode_store::MasterKeySource::File(key_path.clone());
-    let mut app = custode_store::Store::open(&config, Env::policy(), env.clock.clone())
-        .await
-        .expect("open");
+    let mut app = custode_store::Store::open(
+        &config,
+        custode_testkit::SCHEMA,
+        Env::policy(),
+        env.clock.clone(),
+    )
+    .await
+    .expect("open");
     let fp = app.master_fingerprint();
     assert_eq!(
         app.rotate_master_key(&admin(), new.clone())
@@ -576,7 +586,14 @@ async fn master_key_rotation_keeps_every_record_readable(env: &Env) {
     assert!(log.is_intact());
     app.close().await;
     // The old key no longer opens the key store.
-    match custode_store::Store::open(&env.config, Env::policy(), env.clock.clone()).await {
+    match custode_store::Store::open(
+        &env.config,
+        custode_testkit::SCHEMA,
+        Env::policy(),
+        env.clock.clone(),
+    )
+    .await
+    {
         Err(StoreError::WrongMasterKey { .. }) => {}
         other => panic!("the retired key must not open the store: {:?}", other.err()),
     }
@@ -588,7 +605,14 @@ async fn the_wrong_master_key_is_refused(env: &Env) {
     let mut wrong = env.config.clone();
     wrong.master_key =
         custode_store::MasterKeySource::Given(custode_crypto::Key::generate().expect("random"));
-    match custode_store::Store::open(&wrong, Env::policy(), env.clock.clone()).await {
+    match custode_store::Store::open(
+        &wrong,
+        custode_testkit::SCHEMA,
+        Env::policy(),
+        env.clock.clone(),
+    )
+    .await
+    {
         Err(StoreError::WrongMasterKey { .. }) => {}
         Err(e) => panic!("unexpected error: {e}"),
         Ok(_) => panic!("a wrong master key must not open the store"),

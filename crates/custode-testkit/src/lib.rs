@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 pub mod http;
 
-pub use custode_app::Custode;
+pub use custode_app::{Custode, SCHEMA};
 use custode_crypto::Key;
 use custode_domain::{ManualClock, NewRecord, Principal, Role, Scope, SubjectId, TenantKind};
 use custode_store::{Engine, MasterKeySource, OpenMode, Store, StoreConfig, Tenant};
@@ -117,7 +117,7 @@ impl Env {
 
     /// The kernel alone (what owns it may rotate its master key).
     pub async fn open_kernel(&self) -> Store {
-        Store::open(&self.config, Self::policy(), self.clock.clone())
+        Store::open(&self.config, SCHEMA, Self::policy(), self.clock.clone())
             .await
             .expect("store opens")
     }

@@ -14,6 +14,10 @@
 //! record id), then deletes the source with its report and audit entry: a
 //! crash in between leaves a copy that the next run finds already there.
 
+mod migrations;
+
+pub use migrations::MIGRATIONS;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -110,7 +114,7 @@ impl VaultDb {
         now: i64,
     ) -> Result<VaultDb, StoreError> {
         let (engine, pool) = engine::connect(url, mode, 4, true).await?;
-        custode_store::migrations::run(&pool, engine, VAULT, now).await?;
+        custode_store::migrations::run(&pool, engine, &[VAULT], now).await?;
         let (key, _) = source.load(mode == OpenMode::CreateIfMissing)?;
         let hasher = IdentifierHasher::new(key.clone());
         Ok(VaultDb {

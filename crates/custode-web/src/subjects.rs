@@ -79,7 +79,7 @@ async fn find(
         return status_page(&state, &headers, &uri, StatusCode::FORBIDDEN);
     }
     let policy = state.store.policy();
-    let kinds: Vec<(String, String)> = custode_store::declared_identifier_kinds(&policy)
+    let kinds: Vec<(String, String)> = custode_finding::declared_identifier_kinds(&policy)
         .into_iter()
         .map(|k| (k.to_owned(), c.t(&format!("identifier-{k}"))))
         .collect();
@@ -98,7 +98,7 @@ async fn find(
         }
         if errors.is_empty() {
             match state
-                .store
+                .finder
                 .find_by_identifier(&who.principal, &q.kind, &q.value, q.reason.trim())
                 .await
             {

@@ -87,7 +87,13 @@ impl StoreArgs {
     /// itself (the master key's rotation).
     pub(crate) async fn open_kernel(&self, mode: OpenMode) -> anyhow::Result<Store> {
         let (config, policy) = self.config_and_policy(mode)?;
-        Ok(Store::open(&config, Arc::new(policy), Arc::new(SystemClock)).await?)
+        Ok(Store::open(
+            &config,
+            custode_server::SCHEMA,
+            Arc::new(policy),
+            Arc::new(SystemClock),
+        )
+        .await?)
     }
 
     /// Where everything is, and the policy, read and validated.

@@ -61,7 +61,7 @@ pub(crate) async fn find(
         _ => bail!("give one of --email, --phone or --identifier KIND=VALUE"),
     };
     let found = match app
-        .store
+        .finder
         .find_by_identifier(&operator(), &kind, &value, reason)
         .await
     {
@@ -102,7 +102,7 @@ pub(crate) async fn list_tenants(app: &Custode, json: bool) -> anyhow::Result<()
     let mut after = None;
     loop {
         let page = app
-            .store
+            .finder
             .list_tenants(&operator(), after.as_ref(), 10_000)
             .await?;
         let full = page.len() == 10_000;

@@ -5,8 +5,13 @@
 //! there. A find tells whose a value is, so it is a read of personal data:
 //! audited (one entry per subject found, with the identifier's kind and
 //! never its value) before the answer is returned.
+//!
+//! It reads the kernel's tables (subjects, identifiers, tenants) through
+//! the kernel's reader and owns none; it never writes anything but its
+//! audit entries, and never opens a payload.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use custode_audit::{Action, Event};
 use custode_domain::clock::from_micros;
@@ -17,7 +22,9 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{ErasureState, Store, StoreError, SubjectSummary, Tenant, in_query, ingest};
+use custode_store::{
+    ErasureState, Store, StoreError, SubjectSummary, Tenant, identifier_hash, in_query,
+};
 
 /// At most this many subjects share one identifier in an answer (a shared
 /// office phone, a family address); more is a sign of a data problem.
@@ -78,7 +85,17 @@ fn summary(r: &AnyRow) -> Result<SubjectSummary, StoreError> {
     })
 }
 
-impl Store {
+/// Finding over one store.
+pub struct Finder {
+    store: Arc<Store>,
+}
+
+impl Finder {
+    /// Finding over `store`.
+    pub fn new(store: Arc<Store>) -> Finder {
+        Finder { store }
+    }
+
     /// The subjects in the caller's scope that an identifier belongs to,
     /// found through the keyed-hash index: `kind` is an identifier kind
     /// the policy declares (`email`, `phone`, ...), `value` in any usual
@@ -95,7 +112,7 @@ impl Store {
         value: &str,
         reason: &str,
     ) -> Result<Vec<SubjectSummary>, StoreError> {
-        let policy = self.policy();
+        let policy = self.store.policy();
         let declared = declared_identifier_kinds(&policy);
         let Some((kind_name, parsed)) = IdentifierKind::from_key(kind)
             .filter(|_| declared.contains(&kind))
@@ -118,7 +135,7 @@ impl Store {
                 "give the {kind_name} to look up: 1 to 1000 characters"
             )));
         }
-        let hash = ingest::identifier_hash(&self.keys.hasher(), kind_name, &normalised);
+        let hash = identifier_hash(&self.store.keys().hasher(), kind_name, &normalised);
         let (low, high) = by.scope.path_range();
         let only = by.scope.only_subject().map(|s| s.to_string());
         let sql = format!(
@@ -132,7 +149,7 @@ impl Store {
             .bind(high)
             .bind(only)
             .bind(FOUND_MAX)
-            .fetch_all(&self.db)
+            .fetch_all(self.store.reader())
             .await?
             .iter()
             .map(summary)
@@ -146,10 +163,12 @@ impl Store {
         };
         // Audited before the answer leaves, as every read of personal data.
         if found.is_empty() {
-            self.audit_alone(event(None)).await?;
+            self.store.audit_alone(event(None)).await?;
         }
         for s in &found {
-            self.audit_alone(event(Some(s.id.to_string()))).await?;
+            self.store
+                .audit_alone(event(Some(s.id.to_string())))
+                .await?;
         }
         Ok(found)
     }
@@ -171,7 +190,7 @@ impl Store {
         }
         let (low, high) = by.scope.path_range();
         let after_path = match after {
-            Some(id) => self.tenant(by, id).await?.path,
+            Some(id) => self.store.tenant(by, id).await?.path,
             None => String::new(),
         };
         let rows = sqlx::query(
@@ -182,7 +201,7 @@ impl Store {
         .bind(high)
         .bind(after_path)
         .bind(i64::from(limit.clamp(1, 10_000)))
-        .fetch_all(&self.db)
+        .fetch_all(self.store.reader())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -216,12 +235,12 @@ impl Store {
         for chunk in paths.chunks(500) {
             // By path: the subjects' index is on it.
             let q = in_query(
-                self.engine,
+                self.store.engine(),
                 "SELECT tenant_id, kind, COUNT(*) FROM subjects \
                  WHERE tenant_path IN ({ids}) AND erased_at IS NULL GROUP BY tenant_id, kind",
                 chunk,
             );
-            for r in q.fetch_all(&self.db).await? {
+            for r in q.fetch_all(self.store.reader()).await? {
                 let tenant: String = r.try_get(0)?;
                 let n: i64 = r.try_get(2)?;
                 if let Some(&i) = index.get(&tenant) {
@@ -233,11 +252,11 @@ impl Store {
         }
         for chunk in ids.chunks(500) {
             let q = in_query(
-                self.engine,
+                self.store.engine(),
                 "SELECT parent_id, kind, COUNT(*) FROM tenants WHERE parent_id IN ({ids}) GROUP BY parent_id, kind",
                 chunk,
             );
-            for r in q.fetch_all(&self.db).await? {
+            for r in q.fetch_all(self.store.reader()).await? {
                 let parent: String = r.try_get(0)?;
                 let n: i64 = r.try_get(2)?;
                 if let Some(&i) = index.get(&parent) {
@@ -249,4 +268,49 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// Subjects in scope that an identifier belongs to, unaudited: for a
+    /// capability that audits its own use of the answer (see
+    /// [`subjects_by_identifier`]).
+    pub async fn find_subjects(
+        &self,
+        by: &Principal,
+        kind: IdentifierKind,
+        value: &str,
+    ) -> Result<Vec<SubjectId>, StoreError> {
+        subjects_by_identifier(&self.store, by, kind, value).await
+    }
+}
+
+/// Subjects in scope that an identifier (e-mail, phone, ...) belongs to,
+/// not audited: the caller (a rights request filed by identity) audits what
+/// it does with them, in its own transaction.
+pub async fn subjects_by_identifier(
+    store: &Store,
+    by: &Principal,
+    kind: IdentifierKind,
+    value: &str,
+) -> Result<Vec<SubjectId>, StoreError> {
+    let kind_name = kind.key();
+    let normalised = custode_domain::normalise_identifier(kind, value);
+    let hash = identifier_hash(&store.keys().hasher(), kind_name, &normalised);
+    let (low, high) = by.scope.path_range();
+    let rows = sqlx::query(
+        "SELECT s.id FROM identifiers i JOIN subjects s ON s.key = i.subject_key \
+         WHERE i.hash = $1 AND s.erased_at IS NULL AND s.tenant_path >= $2 AND s.tenant_path < $3 ORDER BY s.id",
+    )
+    .bind(hash)
+    .bind(low)
+    .bind(high)
+    .fetch_all(store.reader())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let id = SubjectId::parse(&r.try_get::<String, _>(0)?)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if by.scope.only_subject().is_none_or(|only| *only == id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
 }

@@ -1,6 +1,6 @@
 //! Finding a subject by e-mail among many.
 //!
-//! `cargo bench -p custode-store --bench finding -- [sqlite|postgres] [SUBJECTS]`
+//! `cargo bench -p custode-finding --bench finding -- [sqlite|postgres] [SUBJECTS]`
 //!
 //! Fills a fresh store with SUBJECTS subjects (the argument, else
 //! `CUSTODE_BENCH_SUBJECTS`, else 1,000,000) under one reseller's two
@@ -170,7 +170,7 @@ async fn main() {
         let i = (state as usize) % count;
         let t = Instant::now();
         let found = app
-            .store
+            .finder
             .find_by_identifier(&by, "email", &email(i), "bench find")
             .await
             .expect("find");
@@ -189,7 +189,7 @@ async fn main() {
     for i in 0..100 {
         let t = Instant::now();
         let found = app
-            .store
+            .finder
             .find_by_identifier(&by, "email", &format!("nobody{i}@example.org"), "bench")
             .await
             .expect("find");

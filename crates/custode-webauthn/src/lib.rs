@@ -17,6 +17,11 @@
 //! User verification (a PIN or a biometric on the authenticator) is always
 //! asked for and always required: a passkey then stands alone as two
 //! factors (the device held, and what unlocks it).
+//!
+//! No I/O, no storage, no clock: bytes in, a verdict out (the CBOR reader
+//! in `cbor.rs` is bounded so that hostile input costs little).
+
+mod cbor;
 
 use base64::Engine as _;
 use p256::ecdsa::signature::Verifier as _;
@@ -24,7 +29,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::cbor::{self, CborError, Value};
+use cbor::{CborError, Value};
 
 /// COSE algorithm ES256.
 pub const ES256: i64 = -7;

@@ -1,5 +1,5 @@
-//! Mail to requesters: one-time codes and answers, through the provider's
-//! relay. `smtp://` is for a relay on this host (its MTA, which does TLS
+//! Mail to people (requesters' codes and answers, portal codes, and the
+//! capabilities' notices), through the provider's relay. `smtp://` is for a relay on this host (its MTA, which does TLS
 //! and DKIM onward) and is refused for any other, since the messages carry
 //! personal data; a relay elsewhere is reached with `smtp+starttls://`
 //! (STARTTLS required, port 587) or `smtps://` (TLS from the first byte,
@@ -210,13 +210,4 @@ fn is_this_host(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The breach register's notices to people go out through the relay.
-impl custode_breaches::Courier for Mailer {
-    async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), String> {
-        Mailer::send(self, to, subject, body)
-            .await
-            .map_err(|e| e.to_string())
-    }
 }
