@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use custode_accounts::Accounts;
 use custode_backup::Backup;
+use custode_breaches::Breaches;
 use custode_domain::Clock;
 use custode_erasure::Eraser;
 use custode_finding::Finder;
@@ -27,6 +28,7 @@ pub const SCHEMA: &[&[Migration]] = &[
     custode_vault::MIGRATIONS,
     custode_requests::MIGRATIONS,
     custode_traffic::MIGRATIONS,
+    custode_breaches::MIGRATIONS,
 ];
 
 /// The store's kernel and its capabilities.
@@ -54,6 +56,8 @@ pub struct Custode {
     pub traffic: Arc<Traffic>,
     /// Finding people by identifier; the tenancy tree.
     pub finder: Arc<Finder>,
+    /// The breach register.
+    pub breaches: Arc<Breaches>,
 }
 
 impl Custode {
@@ -86,6 +90,7 @@ impl Custode {
             trail: Arc::new(AuditTrail::new(store.clone())),
             traffic: Arc::new(Traffic::new(vault.clone())),
             finder: Arc::new(Finder::new(store.clone())),
+            breaches: Arc::new(Breaches::new(store.clone(), ledger.clone())),
             store,
             vault,
             ledger,

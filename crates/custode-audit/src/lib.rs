@@ -132,6 +132,26 @@ pub enum Action {
     /// subject is known by.
     #[strum(serialize = "portal.code_sent")]
     PortalCodeSent,
+    /// A personal data breach entered the register (Art. 33(5)).
+    #[strum(serialize = "breach.recorded")]
+    BreachRecorded,
+    /// A breach's register entry changed (a new version: which fields).
+    #[strum(serialize = "breach.changed")]
+    BreachChanged,
+    /// The people and records a breach touched were computed from the data
+    /// (counts only).
+    #[strum(serialize = "breach.assessed")]
+    BreachAssessed,
+    /// The list of the people a breach touched was read (ids, no data).
+    #[strum(serialize = "breach.people_read")]
+    BreachPeopleRead,
+    /// The supervisory authority was notified of a breach, or given its
+    /// follow-up.
+    #[strum(serialize = "breach.authority_notified")]
+    BreachAuthorityNotified,
+    /// A person affected by a breach was told of it (Art. 34).
+    #[strum(serialize = "breach.person_notified")]
+    BreachPersonNotified,
 }
 
 impl Action {

@@ -60,11 +60,15 @@ pub enum Operation {
     /// sessions, tokens) below one's own node, never above one's own role.
     /// Reads no personal data.
     ManagePeople,
+    /// Keep the breach register (Art. 33(5)): record breaches, their
+    /// clocks and notifications, in one's own part of the tree. The
+    /// affected people and the notices to them also need `ReadRecords`.
+    ManageBreaches,
 }
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 23] = [
         Operation::CreateTenant,
         Operation::CreateSubject,
         Operation::ListSubjects,
@@ -87,6 +91,7 @@ impl Operation {
         Operation::ListTenants,
         Operation::ReadTrail,
         Operation::ManagePeople,
+        Operation::ManageBreaches,
     ];
 
     /// The operations that show personal data (a subject's records,
@@ -150,6 +155,9 @@ pub fn may(role: Role, op: Operation) -> bool {
         // (C-579/21). Others' reads are not staff's business.
         ReadTrail => matches!(role, Dpo | Subject),
         ManagePeople => matches!(role, Administrator | ResellerAdmin | DomainAdmin),
+        // The DPO keeps the register; the administrator may record what it
+        // sees of an incident. Support staff never see it.
+        ManageBreaches => matches!(role, Administrator | Dpo),
     }
 }
 

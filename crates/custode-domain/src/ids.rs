@@ -72,6 +72,10 @@ id_type!(
     /// A node of the tenancy tree: provider, reseller, domain or subscriber.
     TenantId
 );
+id_type!(
+    /// A personal data breach in the register.
+    BreachId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ pub mod scope;
 
 pub use access::{Operation, may, reads_personal_data};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{SubjectId, TenantId};
+pub use ids::{BreachId, SubjectId, TenantId};
 pub use records::{
     CheckedRecord, NewRecord, RecordError, identifiers_in, normalise_identifier, zone_for,
 };

@@ -140,6 +140,7 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         minimum_age: 16,
         birth_date: None,
         changes: None,
+        provider: ProviderKind::Other,
     };
     let Some(mut t) = root.section(sink, "policy") else {
         root.missing(
@@ -270,6 +271,26 @@ fn read_meta(sink: &mut Sink, root: &mut Table) -> Meta {
         }
     }
     meta.changes = t.text(sink, "changes");
+    if let Some(p) = t.str(sink, "provider") {
+        match ProviderKind::from_key(&p.value) {
+            Some(kind) => meta.provider = kind,
+            None => sink.push(
+                Problem::new(
+                    ProblemKind::InvalidValue,
+                    p.span,
+                    format!("`{}` is not a kind of provider", p.value),
+                )
+                .help(format!(
+                    "use one of: {}",
+                    ProviderKind::ALL
+                        .iter()
+                        .map(|k| k.key())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+        }
+    }
     t.finish(sink);
     meta
 }

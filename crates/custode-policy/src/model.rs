@@ -156,6 +156,40 @@ pub struct Meta {
     pub birth_date: Option<FieldRef>,
     /// How significant changes to the policy are announced.
     pub changes: Option<Text>,
+    /// What kind of provider the controller is, which sets the breach
+    /// notification deadlines (`provider` in `[policy]`).
+    pub provider: ProviderKind,
+}
+
+/// The kind of provider, as far as the law of breach notification cares.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum ProviderKind {
+    /// A provider of publicly available electronic communications services
+    /// (Directive 2002/58/EC Art. 4(3)): the authority is told within 24
+    /// hours of detection, with a follow-up within 3 days when the first
+    /// notice was incomplete (Regulation 611/2013 Art. 2).
+    ElectronicCommunications,
+    /// Any other controller: 72 hours from becoming aware (GDPR Art. 33(1)).
+    #[default]
+    Other,
+}
+
+impl ProviderKind {
+    /// Every value, in declaration order.
+    pub const ALL: &'static [ProviderKind] = <ProviderKind as strum::VariantArray>::VARIANTS;
+
+    /// The name used in the policy file.
+    pub fn key(self) -> &'static str {
+        self.into()
+    }
+
+    /// The value a policy file names.
+    pub fn from_key(name: &str) -> Option<ProviderKind> {
+        name.parse().ok()
+    }
 }
 
 impl Meta {

@@ -7,6 +7,7 @@
 
 mod api;
 
+mod breaches;
 mod consent;
 mod error;
 mod extract;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub traffic: Arc<custode_traffic::Traffic>,
     /// Finding people and listing the tenancy tree.
     pub finder: Arc<custode_finding::Finder>,
+    /// The breach register.
+    pub breaches: Arc<custode_breaches::Breaches>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Request counters for `/metrics`.
@@ -115,6 +118,7 @@ impl AppState {
             trail,
             traffic,
             finder,
+            breaches,
         } = custode;
         AppState(Arc::new(Shared {
             store,
@@ -128,6 +132,7 @@ impl AppState {
             trail,
             traffic,
             finder,
+            breaches,
             clock,
             metrics: Arc::new(Metrics::default()),
             policy_path: None,
@@ -244,6 +249,9 @@ pub struct Metrics {
         passkeys::of_person, passkeys::invitation_start, passkeys::invitation_finish,
         passkeys::login_start, passkeys::login_finish, passkeys::portal_start,
         passkeys::portal_finish, passkeys::vault_start,
+        breaches::record, breaches::list, breaches::show, breaches::amend, breaches::versions,
+        breaches::notify_authority, breaches::assess, breaches::assessment, breaches::notice,
+        breaches::exempt, breaches::notify_people,
     ),
     modifiers(&BearerAuth),
 )]
@@ -319,6 +327,32 @@ async fn metrics(State(state): State<AppState>) -> Response {
         ),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: rights requests not counted");
+            body
+        }
+    };
+    // Breaches: the authority's clock (Art. 33(1); 24 h for telecoms), so
+    // a monitor alerts before a deadline passes. Counts only.
+    let body = match state.breaches.health().await {
+        Ok(h) => format!(
+            "{body}# HELP custode_breaches_unnotified Breaches whose supervisory authority has not been told yet.\n# TYPE custode_breaches_unnotified gauge\n\
+             custode_breaches_unnotified {}\n\
+             # HELP custode_breaches_overdue Breaches not notified and past their deadline.\n# TYPE custode_breaches_overdue gauge\n\
+             custode_breaches_overdue {}\n\
+             # HELP custode_breach_follow_ups_owed Incomplete first notices whose follow-up is owed (Regulation 611/2013).\n# TYPE custode_breach_follow_ups_owed gauge\n\
+             custode_breach_follow_ups_owed {}\n\
+             # HELP custode_breach_follow_ups_overdue Follow-ups past their deadline.\n# TYPE custode_breach_follow_ups_overdue gauge\n\
+             custode_breach_follow_ups_overdue {}\n{}",
+            h.unnotified,
+            h.overdue,
+            h.follow_ups_owed,
+            h.follow_ups_overdue,
+            h.least_hours_left.map_or_else(String::new, |l| format!(
+                "# HELP custode_breach_hours_left The fewest whole hours left on a running breach clock (negative once past).\n# TYPE custode_breach_hours_left gauge\n\
+                 custode_breach_hours_left {l}\n"
+            )),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: breaches not counted");
             body
         }
     };
@@ -557,6 +591,29 @@ pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
         )
         .route("/api/v1/traffic/extract", post(traffic::extract))
         .route("/api/v1/subjects/{id}/bill", get(traffic::bill))
+        .route(
+            "/api/v1/breaches",
+            get(breaches::list).post(breaches::record),
+        )
+        .route(
+            "/api/v1/breaches/{id}",
+            get(breaches::show).patch(breaches::amend),
+        )
+        .route("/api/v1/breaches/{id}/versions", get(breaches::versions))
+        .route(
+            "/api/v1/breaches/{id}/notifications",
+            post(breaches::notify_authority),
+        )
+        .route(
+            "/api/v1/breaches/{id}/assessment",
+            get(breaches::assessment).post(breaches::assess),
+        )
+        .route("/api/v1/breaches/{id}/notice", get(breaches::notice))
+        .route("/api/v1/breaches/{id}/exemption", post(breaches::exempt))
+        .route(
+            "/api/v1/breaches/{id}/people/notify",
+            post(breaches::notify_people),
+        )
         .route("/api/v1/requests", get(requests::list).post(requests::file))
         .route("/api/v1/requests/{id}/extend", post(requests::extend))
         .route("/api/v1/requests/{id}", get(requests::show))

@@ -9,6 +9,7 @@
 //! strict Content-Security-Policy (no inline script or style), works with
 //! JavaScript off, and has one stylesheet served from the binary.
 
+mod breaches;
 mod console;
 pub mod cookies;
 mod error;
@@ -54,6 +55,7 @@ pub fn pages(state: AppState) -> Router<AppState> {
         .merge(subjects::routes())
         .merge(workbench::routes())
         .merge(vault::routes())
+        .merge(breaches::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_headers))
 }

@@ -537,6 +537,57 @@ fn an_invited_dpo_sets_a_password_and_a_second_factor_signs_in_and_sees_the_requ
             .count()
     });
     assert_eq!(logged, 1, "the search is in the audit log with its reason");
+
+    // The breach register with its clock: a telecom has 24 hours from
+    // detection, so a breach detected two hours ago has 22 left.
+    site.rt.block_on(async {
+        let tenant: String = sqlx::query_scalar("SELECT tenant_id FROM subjects WHERE id = $1")
+            .bind(mia.as_str())
+            .fetch_one(site.custode.store.pool())
+            .await
+            .unwrap();
+        let now = custode_domain::Clock::now(&*site.env().clock);
+        site.custode
+            .breaches
+            .record(
+                &Principal {
+                    id: "user:dpo".into(),
+                    role: Role::Dpo,
+                    scope: custode_domain::Scope::everything(),
+                },
+                custode_breaches::NewBreach {
+                    tenant: custode_domain::TenantId::parse(&tenant).unwrap(),
+                    detected_at: Some(now - SignedDuration::from_hours(2)),
+                    aware_at: Some(now - SignedDuration::from_hours(1)),
+                    facts: custode_breaches::Facts {
+                        nature: vec![custode_breaches::Nature::Confidentiality],
+                        description: "Il registro delle sessioni della webmail è stato esposto."
+                            .into(),
+                        data_categories: vec!["master_data".into()],
+                        ..Default::default()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+    });
+    b.goto(&site.url("/console/breaches")).unwrap();
+    b.wait_for("main table", Duration::from_secs(5)).unwrap();
+    let rows = b.find_all("main tbody tr").unwrap();
+    assert_eq!(rows.len(), 1, "{}", b.text().unwrap());
+    let row = rows[0].text().unwrap();
+    assert!(
+        row.contains("Il registro delle sessioni della webmail"),
+        "{row}"
+    );
+    assert!(row.contains("22"), "{row}");
+    assert!(
+        row.contains(
+            &custode_web::Texts::of(custode_policy::Lang::It).get("breaches-state-to-notify")
+        ),
+        "{row}"
+    );
+    check(&b, T, "breaches");
 }
 
 /// Invites a person with `role` (at `tenant`), has it accept with a

@@ -2,6 +2,7 @@
 //! crates: it parses arguments, reads files, calls one function, and prints.
 
 mod backup_cmd;
+mod breaches_cmd;
 mod config;
 mod consent_cmd;
 mod data_cmd;
@@ -92,6 +93,9 @@ enum Command {
     /// expired months; verify a judicial answer.
     #[command(subcommand)]
     Traffic(traffic_cmd::TrafficCommand),
+    /// The breach register (Art. 33–34): record, clocks, notices.
+    #[command(subcommand)]
+    Breaches(breaches_cmd::BreachesCommand),
 }
 
 /// How the process ends, for scripts: 0 success, 1 the input is invalid (or
@@ -135,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Backup(cmd) => backup_cmd::backup(store, cmd).await,
             Command::Restore(args) => backup_cmd::restore(store, args).await,
             Command::Traffic(cmd) => traffic_cmd::run(store, cmd).await,
+            Command::Breaches(cmd) => breaches_cmd::run(store, cmd).await,
         }
     })
 }
