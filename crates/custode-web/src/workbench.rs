@@ -96,7 +96,7 @@ fn new_page(
     errors: FieldErrors,
 ) -> Response {
     let policy = state.store.policy();
-    let kinds = custode_store::declared_identifier_kinds(&policy)
+    let kinds = custode_finding::declared_identifier_kinds(&policy)
         .into_iter()
         .map(|k| (k.to_owned(), c.t(&format!("identifier-{k}"))))
         .collect();
@@ -220,7 +220,7 @@ async fn new_request(
         errors.insert("language", c.t("error-choice"));
     }
     let identity =
-        if !custode_store::declared_identifier_kinds(&policy).contains(&form.kind.as_str()) {
+        if !custode_finding::declared_identifier_kinds(&policy).contains(&form.kind.as_str()) {
             errors.insert("kind", c.t("error-choice"));
             None
         } else if form.value.is_empty() {
